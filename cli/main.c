@@ -1,0 +1,46 @@
+/*
+ * sentistream: one binary, many subcommands. main() only dispatches; each
+ * subcommand parses its own arguments (cli/cmd_<name>.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+static int ss_cmd_version(int argc, char **argv)
+{
+        printf("sentistream %s\n", SS_VERSION);
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+        const char *usage;
+} ss_cmds[] = {
+        /* one row per subcommand, in the order `sentistream --help` lists them */
+        {"version", ss_cmd_version, "version                           print the program version"},
+};
+
+static void ss_usage(FILE *out)
+{
+        fprintf(out, "usage: sentistream COMMAND [args]\n\ncommands:\n");
+        for (size_t i = 0; i < sizeof(ss_cmds) / sizeof(ss_cmds[0]); i++)
+                fprintf(out, "  %s\n", ss_cmds[i].usage);
+        fprintf(out, "\noverrides: key=value (e.g. model=cnn consumer.batch.size=256)\n");
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+            !strcmp(argv[1], "help")) {
+                ss_usage(argc < 2 ? stderr : stdout);
+                return argc < 2 ? 2 : 0;
+        }
+        for (size_t i = 0; i < sizeof(ss_cmds) / sizeof(ss_cmds[0]); i++)
+                if (!strcmp(argv[1], ss_cmds[i].name))
+                        return ss_cmds[i].run(argc - 2, argv + 2);
+        fprintf(stderr, "sentistream: unknown command '%s'\n\n", argv[1]);
+        ss_usage(stderr);
+        return 2;
+}
