@@ -1,0 +1,84 @@
+/*
+ * feat: hashed bag-of-n-grams features for the linear baseline.
+ *
+ * Each text is tokenized (tok.h), then:
+ *   - word n-grams, n = 1..word_ngram_max, over the token strings;
+ *   - character n-grams, n = char_ngram_min..char_ngram_max, inside each token
+ *     padded with a space on both sides (scikit-learn's "char_wb" analyzer);
+ * are hashed (seeded 32-bit hash) into 2^dim_bits buckets, counted, optionally
+ * sublinear-tf scaled (1 + log tf), multiplied by the bucket's IDF (learned at
+ * training, stored in the model; 1.0 before fitting) and L2-normalised.
+ *
+ * The result is a sparse vector with unique, ascending indices. Extraction is
+ * deterministic for a given config and uses scratch allocated once in
+ * ss_feat_new() (a dense accumulator of 2^dim_bits floats plus a touched list).
+ */
+#ifndef SS_FEAT_H
+#define SS_FEAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "tok.h"
+
+typedef struct ss_feat_config {
+        uint32_t dim_bits;       /* log2 of the hashed space, 10..24 (default 20) */
+        uint32_t word_ngram_max; /* 1..3 (default 2) */
+        uint32_t char_ngram_min; /* 1..char_ngram_max (default 2); 0 disables char n-grams */
+        uint32_t char_ngram_max; /* ..6 (default 5) */
+        uint32_t seed;           /* hash seed (default 0x5e47153) */
+        uint32_t sublinear_tf;   /* 1: tf -> 1 + log(tf) (default 1) */
+} ss_feat_config_t;
+
+/* Fills cfg with the defaults above. */
+void ss_feat_config_default(ss_feat_config_t *cfg);
+
+/* A sparse vector: n (index, value) pairs, indices unique and ascending. */
+typedef struct ss_sparse {
+        uint32_t *idx; /* [cap] */
+        float *val;    /* [cap] */
+        size_t n, cap;
+} ss_sparse_t;
+
+void ss_sparse_init(ss_sparse_t *v);
+void ss_sparse_free(ss_sparse_t *v);
+
+typedef struct ss_feat ss_feat_t;
+
+/*
+ * Creates an extractor. Copies cfg. idf may be NULL (all 1.0) or point to
+ * 2^dim_bits floats, which are copied. Returns NULL on a bad config or no memory.
+ * Caller frees with ss_feat_destroy().
+ */
+ss_feat_t *ss_feat_new(const ss_feat_config_t *cfg, const float *idf);
+void ss_feat_destroy(ss_feat_t *f);
+
+const ss_feat_config_t *ss_feat_config(const ss_feat_t *f);
+
+/* The IDF vector, [2^dim_bits]; pointer valid until ss_feat_destroy(). */
+const float *ss_feat_idf(const ss_feat_t *f);
+
+/*
+ * Extracts the feature vector of one text into out (reusing its memory).
+ * With raw_counts = 1 the values are the plain term counts (no tf scaling, no
+ * IDF, no normalisation): what IDF fitting needs. If stats is non-NULL it gets
+ * the text's input statistics (unk_share is left 0: the model knows its
+ * vocabulary, the extractor does not). Returns 0, or -1 on out of memory.
+ */
+int ss_feat_extract(ss_feat_t *f, const char *text, size_t len, int raw_counts, ss_sparse_t *out,
+                    ss_input_stats_t *stats);
+
+/*
+ * Learns smoothed IDF from n documents: idf[j] = ln((1 + n) / (1 + df[j])) + 1
+ * (scikit-learn's smooth_idf). Replaces the extractor's IDF. Returns 0 or -1.
+ */
+int ss_feat_idf_fit(ss_feat_t *f, const char *const *texts, const size_t *lens, size_t n);
+
+/* The tokenizer buffer of the last ss_feat_extract() call (tokens of that text). */
+const ss_tok_buf_t *ss_feat_tokens(const ss_feat_t *f);
+
+/* Seeded hash of a token string, used for n-gram buckets and vocabulary sets. */
+uint32_t ss_feat_hash(const void *data, size_t len, uint32_t seed);
+
+#endif /* SS_FEAT_H */
