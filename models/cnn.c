@@ -1,0 +1,693 @@
+/*
+ * cnn: the network of the text CNN (Kim 2014), forward, backward and Adam.
+ *
+ * Forward, per filter width k: the embeddings of every window of k tokens are
+ * copied side by side into one im2col row (zero vectors past the end of a
+ * text), so that the convolution of the whole batch is one sgemm
+ * [P][k*D] x [k*D][F]. Max over time is taken on the raw responses and the
+ * bias and ReLU are applied afterwards (both are monotone, so
+ * max_t ReLU(z_t + b) = ReLU(max_t z_t + b)); the row of each maximum is kept
+ * for the backward pass. The pooled features of all widths are concatenated,
+ * dropped out (training only, inverted dropout), and a linear layer plus
+ * softmax gives the class probabilities.
+ *
+ * Backward recomputes the im2col rows of each width (cheaper than keeping
+ * W copies), scatters the pooled gradient onto the argmax rows, and uses two
+ * sgemms for the filter and window gradients; the window gradients are summed
+ * into the embedding rows the batch touched (a sparse gradient: slot_of maps
+ * a vocabulary id to its row in emb_rows). Adam updates the dense parameters
+ * every step and each touched embedding row lazily (its own step count, as
+ * in "lazy Adam"), so a step costs O(rows in the batch), not O(V).
+ *
+ * Every loop runs in a fixed order, so results are reproducible for a given
+ * seed and BLAS thread count.
+ */
+#include "cnn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/ss_err.h"
+
+void ss_cnn_config_default(ss_cnn_config_t *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        cfg->vocab_size = 0;
+        cfg->emb_dim = 128;
+        cfg->max_len = 64;
+        cfg->n_widths = 3;
+        cfg->widths[0] = 3;
+        cfg->widths[1] = 4;
+        cfg->widths[2] = 5;
+        cfg->n_filters = 100;
+        cfg->n_classes = 3;
+        cfg->max_batch = 128;
+        cfg->dropout = 0.5f;
+}
+
+ss_err_t ss_cnn_config_check(const ss_cnn_config_t *cfg, char *errstr, size_t errstr_size)
+{
+#define SS_CNN_RANGE(field, lo, hi)                                                                \
+        do {                                                                                       \
+                if (cfg->field < (lo) || cfg->field > (hi))                                        \
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,                      \
+                                          "cnn config: " #field " = %g is out of range [%g, %g]",  \
+                                          (double)cfg->field, (double)(lo), (double)(hi));         \
+        } while (0)
+        SS_CNN_RANGE(vocab_size, 1, 1 << 24);
+        SS_CNN_RANGE(emb_dim, 1, 4096);
+        SS_CNN_RANGE(max_len, 1, 4096);
+        SS_CNN_RANGE(n_widths, 1, SS_CNN_MAX_WIDTHS);
+        SS_CNN_RANGE(n_filters, 1, 4096);
+        SS_CNN_RANGE(n_classes, 2, 64);
+        SS_CNN_RANGE(max_batch, 1, 65536);
+        SS_CNN_RANGE(dropout, 0.0f, 0.9f);
+#undef SS_CNN_RANGE
+        for (int w = 0; w < cfg->n_widths; w++) {
+                int k = cfg->widths[w];
+                if (k < 1 || k > cfg->max_len)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                          "cnn config: widths[%d] = %d is out of range [1, %d]", w,
+                                          k, cfg->max_len);
+                if (w > 0 && k <= cfg->widths[w - 1])
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                          "cnn config: widths must ascend (widths[%d] = %d after "
+                                          "%d)",
+                                          w, k, cfg->widths[w - 1]);
+        }
+        if ((int64_t)cfg->max_batch * cfg->max_len > (1 << 26))
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "cnn config: max_batch x max_len = %lld is too large",
+                                  (long long)cfg->max_batch * cfg->max_len);
+        return SS_OK;
+}
+
+static int ss_cnn_kmax(const ss_cnn_config_t *cfg)
+{
+        return cfg->widths[cfg->n_widths - 1];
+}
+
+static int ss_cnn_hidden(const ss_cnn_config_t *cfg)
+{
+        return cfg->n_widths * cfg->n_filters;
+}
+
+size_t ss_cnn_n_dense(const ss_cnn_config_t *cfg)
+{
+        size_t D = (size_t)cfg->emb_dim, F = (size_t)cfg->n_filters, n = 0;
+        for (int w = 0; w < cfg->n_widths; w++)
+                n += F * (size_t)cfg->widths[w] * D;
+        n += (size_t)cfg->n_widths * F;                           /* conv_b */
+        n += (size_t)cfg->n_classes * (size_t)ss_cnn_hidden(cfg); /* fc_w */
+        n += (size_t)cfg->n_classes;                              /* fc_b */
+        return n;
+}
+
+/* Points the views of p at consecutive parts of mem, in the documented order. */
+static void ss_cnn_dense_views(ss_cnn_dense_t *p, float *mem, const ss_cnn_config_t *cfg)
+{
+        size_t D = (size_t)cfg->emb_dim, F = (size_t)cfg->n_filters;
+        memset(p, 0, sizeof(*p));
+        for (int w = 0; w < cfg->n_widths; w++) {
+                p->conv_w[w] = mem;
+                mem += F * (size_t)cfg->widths[w] * D;
+        }
+        p->conv_b = mem;
+        mem += (size_t)cfg->n_widths * F;
+        p->fc_w = mem;
+        mem += (size_t)cfg->n_classes * (size_t)ss_cnn_hidden(cfg);
+        p->fc_b = mem;
+}
+
+static void ss_cnn_grads_free(ss_cnn_grads_t *g)
+{
+        if (!g)
+                return;
+        free(g->dense_mem);
+        free(g->slot_of);
+        free(g->touched);
+        free(g->emb_rows);
+        free(g->dlogits);
+        free(g->dhidden);
+        free(g->dconv);
+        free(g->dcols);
+        free(g->m_dense);
+        free(g->v_dense);
+        free(g->m_emb);
+        free(g->v_emb);
+        free(g->emb_step);
+        free(g);
+}
+
+void ss_cnn_destroy(ss_cnn_t *m)
+{
+        if (!m)
+                return;
+        free(m->w.emb);
+        free(m->w.dense_mem);
+        free(m->a.ids);
+        free(m->a.lens);
+        free(m->a.row_off);
+        free(m->a.cols);
+        free(m->a.conv);
+        free(m->a.argmax);
+        free(m->a.pooled);
+        free(m->a.mask);
+        free(m->a.hidden);
+        free(m->a.logits);
+        free(m->a.probs);
+        ss_cnn_grads_free(m->g);
+        free(m);
+}
+
+ss_cnn_t *ss_cnn_new(const ss_cnn_config_t *cfg, char *errstr, size_t errstr_size)
+{
+        if (ss_cnn_config_check(cfg, errstr, errstr_size) != SS_OK)
+                return NULL;
+        ss_cnn_t *m = calloc(1, sizeof(*m));
+        if (!m) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "cnn: out of memory");
+                return NULL;
+        }
+        m->cfg = *cfg;
+        size_t V = (size_t)cfg->vocab_size, D = (size_t)cfg->emb_dim;
+        size_t B = (size_t)cfg->max_batch, T = (size_t)cfg->max_len;
+        size_t H = (size_t)ss_cnn_hidden(cfg), C = (size_t)cfg->n_classes;
+        size_t KD = (size_t)ss_cnn_kmax(cfg) * D, F = (size_t)cfg->n_filters;
+        m->n_dense = ss_cnn_n_dense(cfg);
+        m->w.emb = calloc(V * D, sizeof(float));
+        m->w.dense_mem = calloc(m->n_dense, sizeof(float));
+        m->a.ids = calloc(B * T, sizeof(int32_t));
+        m->a.lens = calloc(B, sizeof(int32_t));
+        m->a.row_off = calloc((size_t)cfg->n_widths * (B + 1), sizeof(int32_t));
+        m->a.cols = calloc(B * T * KD, sizeof(float));
+        m->a.conv = calloc(B * T * F, sizeof(float));
+        m->a.argmax = calloc(B * H, sizeof(int32_t));
+        m->a.pooled = calloc(B * H, sizeof(float));
+        m->a.mask = calloc(B * H, sizeof(float));
+        m->a.hidden = calloc(B * H, sizeof(float));
+        m->a.logits = calloc(B * C, sizeof(float));
+        m->a.probs = calloc(B * C, sizeof(float));
+        if (!m->w.emb || !m->w.dense_mem || !m->a.ids || !m->a.lens || !m->a.row_off ||
+            !m->a.cols || !m->a.conv || !m->a.argmax || !m->a.pooled || !m->a.mask ||
+            !m->a.hidden || !m->a.logits || !m->a.probs) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                           "cnn: out of memory for V=%zu D=%zu B=%zu T=%zu", V, D, B, T);
+                ss_cnn_destroy(m);
+                return NULL;
+        }
+        ss_cnn_dense_views(&m->w.p, m->w.dense_mem, cfg);
+        m->rng = 0x9e3779b97f4a7c15ull;
+        return m;
+}
+
+/* ---- random numbers: xorshift64*, seeded through splitmix64 ---- */
+
+static uint64_t ss_cnn_splitmix(uint64_t x)
+{
+        x += 0x9e3779b97f4a7c15ull;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+        return x ^ (x >> 31);
+}
+
+static uint64_t ss_cnn_rand(uint64_t *s)
+{
+        uint64_t x = *s;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *s = x;
+        return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Uniform in [0, 1) with 24 random bits. */
+static float ss_cnn_randf(uint64_t *s)
+{
+        return (float)(ss_cnn_rand(s) >> 40) * (1.0f / 16777216.0f);
+}
+
+static void ss_cnn_fill_uniform(float *x, size_t n, float bound, uint64_t *s)
+{
+        for (size_t i = 0; i < n; i++)
+                x[i] = (2.0f * ss_cnn_randf(s) - 1.0f) * bound;
+}
+
+void ss_cnn_init_random(ss_cnn_t *m, uint64_t seed)
+{
+        const ss_cnn_config_t *c = &m->cfg;
+        uint64_t s = ss_cnn_splitmix(seed) | 1;
+        size_t D = (size_t)c->emb_dim, F = (size_t)c->n_filters, H = (size_t)ss_cnn_hidden(c);
+        size_t C = (size_t)c->n_classes;
+        ss_cnn_fill_uniform(m->w.emb, (size_t)c->vocab_size * D, 0.25f, &s);
+        for (int w = 0; w < c->n_widths; w++) {
+                size_t K = (size_t)c->widths[w] * D;
+                ss_cnn_fill_uniform(m->w.p.conv_w[w], F * K, sqrtf(6.0f / (float)K), &s);
+        }
+        memset(m->w.p.conv_b, 0, (size_t)c->n_widths * F * sizeof(float));
+        ss_cnn_fill_uniform(m->w.p.fc_w, C * H, sqrtf(6.0f / (float)(H + C)), &s);
+        memset(m->w.p.fc_b, 0, C * sizeof(float));
+        m->rng = ss_cnn_splitmix(seed ^ 0xd1b54a32d192ed03ull) | 1;
+}
+
+/* ---- kernels ---- */
+
+int ss_cnn_im2col(float *cols, int32_t *row_off, const float *emb, const int32_t *ids,
+                  const int32_t *lens, int n, int T, int D, int k)
+{
+        size_t K = (size_t)k * (size_t)D;
+        int P = 0;
+        for (int i = 0; i < n; i++) {
+                int len = lens[i], npos = len - k + 1 > 1 ? len - k + 1 : 1;
+                const int32_t *tid = ids + (size_t)i * (size_t)T;
+                row_off[i] = P;
+                for (int t = 0; t < npos; t++, P++) {
+                        float *row = cols + (size_t)P * K;
+                        for (int j = 0; j < k; j++) {
+                                float *dst = row + (size_t)j * (size_t)D;
+                                if (t + j < len)
+                                        memcpy(dst, emb + (size_t)tid[t + j] * (size_t)D,
+                                               (size_t)D * sizeof(float));
+                                else
+                                        memset(dst, 0, (size_t)D * sizeof(float));
+                        }
+                }
+        }
+        row_off[n] = P;
+        return P;
+}
+
+void ss_cnn_conv_gemm(float *conv, const float *cols, const float *w, int P, int F, int K)
+{
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, F, K, 1.0f, cols, K, w, K, 0.0f,
+                    conv, F);
+}
+
+void ss_cnn_matmul_ref(float *out, const float *x, const float *w, int P, int F, int K)
+{
+        for (int p = 0; p < P; p++)
+                for (int f = 0; f < F; f++) {
+                        double s = 0.0;
+                        for (int q = 0; q < K; q++)
+                                s += (double)x[(size_t)p * K + q] * (double)w[(size_t)f * K + q];
+                        out[(size_t)p * F + f] = (float)s;
+                }
+}
+
+int ss_cnn_conv_ref(float *conv, const float *emb, const int32_t *ids, const int32_t *lens, int n,
+                    int T, int D, int k, const float *w, int F)
+{
+        int P = 0;
+        for (int i = 0; i < n; i++) {
+                int len = lens[i], npos = len - k + 1 > 1 ? len - k + 1 : 1;
+                const int32_t *tid = ids + (size_t)i * (size_t)T;
+                for (int t = 0; t < npos; t++, P++)
+                        for (int f = 0; f < F; f++) {
+                                double s = 0.0;
+                                for (int j = 0; j < k && t + j < len; j++) {
+                                        const float *e = emb + (size_t)tid[t + j] * (size_t)D;
+                                        const float *wf = w + ((size_t)f * k + j) * (size_t)D;
+                                        for (int d = 0; d < D; d++)
+                                                s += (double)e[d] * (double)wf[d];
+                                }
+                                conv[(size_t)P * F + f] = (float)s;
+                        }
+        }
+        return P;
+}
+
+/* pooled[i][off + f] = ReLU(max_t conv[row][f] + b[f]) over text i's rows; argmax keeps the row. */
+static void ss_cnn_maxpool(float *pooled, int32_t *argmax, const float *conv, const float *b,
+                           const int32_t *row_off, int n, int F, int H, int off)
+{
+        for (int i = 0; i < n; i++) {
+                float *out = pooled + (size_t)i * H + off;
+                int32_t *arg = argmax + (size_t)i * H + off;
+                int r0 = row_off[i], r1 = row_off[i + 1];
+                const float *first = conv + (size_t)r0 * F;
+                for (int f = 0; f < F; f++) {
+                        out[f] = first[f];
+                        arg[f] = r0;
+                }
+                for (int r = r0 + 1; r < r1; r++) {
+                        const float *row = conv + (size_t)r * F;
+                        for (int f = 0; f < F; f++)
+                                if (row[f] > out[f]) {
+                                        out[f] = row[f];
+                                        arg[f] = r;
+                                }
+                }
+                for (int f = 0; f < F; f++) {
+                        float z = out[f] + b[f];
+                        out[f] = z > 0.0f ? z : 0.0f;
+                }
+        }
+}
+
+/* hidden = pooled * mask, mask = 0 with probability p else 1/(1-p). */
+static void ss_cnn_dropout(float *hidden, float *mask, const float *pooled, size_t n, float p,
+                           uint64_t *rng)
+{
+        float keep = 1.0f / (1.0f - p);
+        for (size_t i = 0; i < n; i++) {
+                mask[i] = ss_cnn_randf(rng) < p ? 0.0f : keep;
+                hidden[i] = pooled[i] * mask[i];
+        }
+}
+
+/* logits [n][C] = hidden [n][H] x fc_w^T + fc_b */
+static void ss_cnn_linear(float *logits, const float *hidden, const float *fc_w, const float *fc_b,
+                          int n, int H, int C)
+{
+        for (int i = 0; i < n; i++)
+                memcpy(logits + (size_t)i * C, fc_b, (size_t)C * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, C, H, 1.0f, hidden, H, fc_w, H,
+                    1.0f, logits, C);
+}
+
+static void ss_cnn_softmax(float *probs, const float *logits, int n, int C)
+{
+        for (int i = 0; i < n; i++) {
+                const float *z = logits + (size_t)i * C;
+                float *p = probs + (size_t)i * C, mx = z[0], sum = 0.0f;
+                for (int c = 1; c < C; c++)
+                        mx = z[c] > mx ? z[c] : mx;
+                for (int c = 0; c < C; c++) {
+                        p[c] = expf(z[c] - mx);
+                        sum += p[c];
+                }
+                for (int c = 0; c < C; c++)
+                        p[c] /= sum;
+        }
+}
+
+static ss_err_t ss_cnn_batch_check(const ss_cnn_t *m, const int32_t *ids, const int32_t *lens,
+                                   int n, char *errstr, size_t errstr_size)
+{
+        const ss_cnn_config_t *c = &m->cfg;
+        if (n < 0 || n > c->max_batch)
+                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                  "cnn: batch of %d texts, expected 0..%d", n, c->max_batch);
+        for (int i = 0; i < n; i++) {
+                if (lens[i] < 0 || lens[i] > c->max_len)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                          "cnn: text %d has %d tokens, expected 0..%d", i, lens[i],
+                                          c->max_len);
+                for (int t = 0; t < lens[i]; t++) {
+                        int32_t id = ids[(size_t)i * c->max_len + t];
+                        if (id < 0 || id >= c->vocab_size)
+                                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                                  "cnn: text %d token %d has id %d, expected "
+                                                  "0..%d",
+                                                  i, t, id, c->vocab_size - 1);
+                }
+        }
+        return SS_OK;
+}
+
+ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, int n, int train,
+                        char *errstr, size_t errstr_size)
+{
+        ss_err_t err = ss_cnn_batch_check(m, ids, lens, n, errstr, errstr_size);
+        if (err != SS_OK)
+                return err;
+        const ss_cnn_config_t *c = &m->cfg;
+        ss_cnn_acts_t *a = &m->a;
+        int T = c->max_len, D = c->emb_dim, F = c->n_filters, H = ss_cnn_hidden(c);
+        a->batch = n;
+        a->train = train && c->dropout > 0.0f;
+        if (n == 0)
+                return SS_OK;
+        memcpy(a->ids, ids, (size_t)n * (size_t)T * sizeof(int32_t));
+        memcpy(a->lens, lens, (size_t)n * sizeof(int32_t));
+        for (int w = 0; w < c->n_widths; w++) {
+                int k = c->widths[w];
+                int32_t *row_off = a->row_off + (size_t)w * (size_t)(c->max_batch + 1);
+                int P = ss_cnn_im2col(a->cols, row_off, m->w.emb, a->ids, a->lens, n, T, D, k);
+                ss_cnn_conv_gemm(a->conv, a->cols, m->w.p.conv_w[w], P, F, k * D);
+                ss_cnn_maxpool(a->pooled, a->argmax, a->conv, m->w.p.conv_b + (size_t)w * F,
+                               row_off, n, F, H, w * F);
+        }
+        if (a->train)
+                ss_cnn_dropout(a->hidden, a->mask, a->pooled, (size_t)n * H, c->dropout, &m->rng);
+        else
+                memcpy(a->hidden, a->pooled, (size_t)n * H * sizeof(float));
+        ss_cnn_linear(a->logits, a->hidden, m->w.p.fc_w, m->w.p.fc_b, n, H, c->n_classes);
+        ss_cnn_softmax(a->probs, a->logits, n, c->n_classes);
+        return SS_OK;
+}
+
+double ss_cnn_loss(const ss_cnn_t *m, const int32_t *labels, const float *class_weights)
+{
+        int n = m->a.batch, C = m->cfg.n_classes;
+        if (n == 0)
+                return 0.0;
+        double loss = 0.0;
+        for (int i = 0; i < n; i++) {
+                double p = m->a.probs[(size_t)i * C + labels[i]];
+                double cw = class_weights ? class_weights[labels[i]] : 1.0;
+                loss -= cw * log(p > 1e-30 ? p : 1e-30);
+        }
+        return loss / n;
+}
+
+/* ---- training ---- */
+
+ss_err_t ss_cnn_train_begin(ss_cnn_t *m)
+{
+        if (m->g)
+                return SS_OK;
+        const ss_cnn_config_t *c = &m->cfg;
+        size_t V = (size_t)c->vocab_size, D = (size_t)c->emb_dim;
+        size_t BT = (size_t)c->max_batch * (size_t)c->max_len, B = (size_t)c->max_batch;
+        size_t H = (size_t)ss_cnn_hidden(c), C = (size_t)c->n_classes;
+        size_t KD = (size_t)ss_cnn_kmax(c) * D, F = (size_t)c->n_filters;
+        ss_cnn_grads_t *g = calloc(1, sizeof(*g));
+        if (!g)
+                return SS_ERR_NOMEM;
+        g->dense_mem = calloc(m->n_dense, sizeof(float));
+        g->slot_of = malloc(V * sizeof(int32_t));
+        g->touched = calloc(BT, sizeof(int32_t));
+        g->emb_rows = calloc(BT * D, sizeof(float));
+        g->dlogits = calloc(B * C, sizeof(float));
+        g->dhidden = calloc(B * H, sizeof(float));
+        g->dconv = calloc(BT * F, sizeof(float));
+        g->dcols = calloc(BT * KD, sizeof(float));
+        g->m_dense = calloc(m->n_dense, sizeof(float));
+        g->v_dense = calloc(m->n_dense, sizeof(float));
+        g->m_emb = calloc(V * D, sizeof(float));
+        g->v_emb = calloc(V * D, sizeof(float));
+        g->emb_step = calloc(V, sizeof(int32_t));
+        if (!g->dense_mem || !g->slot_of || !g->touched || !g->emb_rows || !g->dlogits ||
+            !g->dhidden || !g->dconv || !g->dcols || !g->m_dense || !g->v_dense || !g->m_emb ||
+            !g->v_emb || !g->emb_step) {
+                ss_cnn_grads_free(g);
+                return SS_ERR_NOMEM;
+        }
+        for (size_t v = 0; v < V; v++)
+                g->slot_of[v] = -1;
+        ss_cnn_dense_views(&g->p, g->dense_mem, c);
+        m->g = g;
+        return SS_OK;
+}
+
+/* dlogits = cw[y] * (p - onehot(y)) / n */
+static void ss_cnn_softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels,
+                                         const float *cw, int n, int C)
+{
+        for (int i = 0; i < n; i++) {
+                float s = (cw ? cw[labels[i]] : 1.0f) / (float)n;
+                for (int c = 0; c < C; c++) {
+                        float p = probs[(size_t)i * C + c];
+                        dlogits[(size_t)i * C + c] = s * (p - (c == labels[i] ? 1.0f : 0.0f));
+                }
+        }
+}
+
+/* dfc_w [C][H] = dlogits^T x hidden, dfc_b = column sums, dhidden = (dlogits x fc_w) * mask */
+static void ss_cnn_linear_backward(float *dhidden, float *dfc_w, float *dfc_b, const float *dlogits,
+                                   const float *hidden, const float *fc_w, const float *mask, int n,
+                                   int H, int C)
+{
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, H, n, 1.0f, dlogits, C, hidden, H,
+                    0.0f, dfc_w, H);
+        for (int c = 0; c < C; c++) {
+                float s = 0.0f;
+                for (int i = 0; i < n; i++)
+                        s += dlogits[(size_t)i * C + c];
+                dfc_b[c] = s;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, C, 1.0f, dlogits, C, fc_w, H,
+                    0.0f, dhidden, H);
+        if (mask)
+                for (size_t i = 0; i < (size_t)n * H; i++)
+                        dhidden[i] *= mask[i];
+}
+
+/* Scatters the pooled gradient of one width onto the argmax rows of dconv [P][F]
+ * (through the ReLU) and sums it into dconv_b. */
+static void ss_cnn_maxpool_backward(float *dconv, float *dconv_b, const float *dhidden,
+                                    const float *pooled, const int32_t *argmax, int P, int n, int F,
+                                    int H, int off)
+{
+        memset(dconv, 0, (size_t)P * F * sizeof(float));
+        memset(dconv_b, 0, (size_t)F * sizeof(float));
+        for (int i = 0; i < n; i++)
+                for (int f = 0; f < F; f++) {
+                        size_t q = (size_t)i * H + off + f;
+                        if (pooled[q] <= 0.0f)
+                                continue;
+                        dconv[(size_t)argmax[q] * F + f] += dhidden[q];
+                        dconv_b[f] += dhidden[q];
+                }
+}
+
+/* Adds the window gradients dcols [P][k*D] into the touched embedding rows. */
+static void ss_cnn_col2emb(ss_cnn_grads_t *g, const float *dcols, const int32_t *ids,
+                           const int32_t *lens, const int32_t *row_off, int n, int T, int D, int k)
+{
+        size_t K = (size_t)k * (size_t)D;
+        for (int i = 0; i < n; i++) {
+                const int32_t *tid = ids + (size_t)i * (size_t)T;
+                for (int r = row_off[i]; r < row_off[i + 1]; r++) {
+                        int t = r - row_off[i];
+                        for (int j = 0; j < k && t + j < lens[i]; j++) {
+                                int32_t id = tid[t + j];
+                                if (g->slot_of[id] < 0) {
+                                        g->slot_of[id] = g->n_touched;
+                                        g->touched[g->n_touched] = id;
+                                        memset(g->emb_rows + (size_t)g->n_touched * D, 0,
+                                               (size_t)D * sizeof(float));
+                                        g->n_touched++;
+                                }
+                                float *dst = g->emb_rows + (size_t)g->slot_of[id] * D;
+                                const float *src = dcols + (size_t)r * K + (size_t)j * D;
+                                for (int d = 0; d < D; d++)
+                                        dst[d] += src[d];
+                        }
+                }
+        }
+}
+
+void ss_cnn_backward(ss_cnn_t *m, const int32_t *labels, const float *class_weights)
+{
+        const ss_cnn_config_t *c = &m->cfg;
+        ss_cnn_acts_t *a = &m->a;
+        ss_cnn_grads_t *g = m->g;
+        int n = a->batch, T = c->max_len, D = c->emb_dim, F = c->n_filters, C = c->n_classes;
+        int H = ss_cnn_hidden(c);
+        /* Forget the previous batch's sparse rows. */
+        for (int s = 0; s < g->n_touched; s++)
+                g->slot_of[g->touched[s]] = -1;
+        g->n_touched = 0;
+        memset(g->dense_mem, 0, m->n_dense * sizeof(float));
+        if (n == 0)
+                return;
+        ss_cnn_softmax_xent_backward(g->dlogits, a->probs, labels, class_weights, n, C);
+        ss_cnn_linear_backward(g->dhidden, g->p.fc_w, g->p.fc_b, g->dlogits, a->hidden, m->w.p.fc_w,
+                               a->train ? a->mask : NULL, n, H, C);
+        for (int w = 0; w < c->n_widths; w++) {
+                int k = c->widths[w], K = k * D;
+                int32_t *row_off = a->row_off + (size_t)w * (size_t)(c->max_batch + 1);
+                int P = ss_cnn_im2col(a->cols, row_off, m->w.emb, a->ids, a->lens, n, T, D, k);
+                ss_cnn_maxpool_backward(g->dconv, g->p.conv_b + (size_t)w * F, g->dhidden,
+                                        a->pooled, a->argmax, P, n, F, H, w * F);
+                /* dW [F][K] = dconv^T x cols; dcols [P][K] = dconv x W */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, F, K, P, 1.0f, g->dconv, F,
+                            a->cols, K, 0.0f, g->p.conv_w[w], K);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, K, F, 1.0f, g->dconv, F,
+                            m->w.p.conv_w[w], K, 0.0f, g->dcols, K);
+                ss_cnn_col2emb(g, g->dcols, a->ids, a->lens, row_off, n, T, D, k);
+        }
+}
+
+/* One Adam update of n values; decay is the decoupled weight decay factor lr*wd (0 for none). */
+static void ss_cnn_adam_update(float *x, float *mo, float *ve, const float *grad, size_t n,
+                               float lr, float b1, float b2, float eps, float bc1, float bc2,
+                               float decay)
+{
+        for (size_t i = 0; i < n; i++) {
+                float gi = grad[i];
+                mo[i] = b1 * mo[i] + (1.0f - b1) * gi;
+                ve[i] = b2 * ve[i] + (1.0f - b2) * gi * gi;
+                float mhat = mo[i] / bc1, vhat = ve[i] / bc2;
+                x[i] -= lr * mhat / (sqrtf(vhat) + eps) + decay * x[i];
+        }
+}
+
+void ss_cnn_adam_step(ss_cnn_t *m, const ss_cnn_adam_t *o)
+{
+        const ss_cnn_config_t *c = &m->cfg;
+        ss_cnn_grads_t *g = m->g;
+        size_t D = (size_t)c->emb_dim, F = (size_t)c->n_filters, H = (size_t)ss_cnn_hidden(c);
+        g->step++;
+        float bc1 = 1.0f - powf(o->beta1, (float)g->step);
+        float bc2 = 1.0f - powf(o->beta2, (float)g->step);
+        float decay = o->lr * o->weight_decay;
+        /* conv weights and fc weights decay; biases do not. */
+        for (int w = 0; w < c->n_widths; w++) {
+                size_t off = (size_t)(m->w.p.conv_w[w] - m->w.dense_mem);
+                size_t n = F * (size_t)c->widths[w] * D;
+                ss_cnn_adam_update(m->w.dense_mem + off, g->m_dense + off, g->v_dense + off,
+                                   g->dense_mem + off, n, o->lr, o->beta1, o->beta2, o->eps, bc1,
+                                   bc2, decay);
+        }
+        size_t off = (size_t)(m->w.p.conv_b - m->w.dense_mem);
+        ss_cnn_adam_update(m->w.dense_mem + off, g->m_dense + off, g->v_dense + off,
+                           g->dense_mem + off, (size_t)c->n_widths * F, o->lr, o->beta1, o->beta2,
+                           o->eps, bc1, bc2, 0.0f);
+        off = (size_t)(m->w.p.fc_w - m->w.dense_mem);
+        ss_cnn_adam_update(m->w.dense_mem + off, g->m_dense + off, g->v_dense + off,
+                           g->dense_mem + off, (size_t)c->n_classes * H, o->lr, o->beta1, o->beta2,
+                           o->eps, bc1, bc2, decay);
+        off = (size_t)(m->w.p.fc_b - m->w.dense_mem);
+        ss_cnn_adam_update(m->w.dense_mem + off, g->m_dense + off, g->v_dense + off,
+                           g->dense_mem + off, (size_t)c->n_classes, o->lr, o->beta1, o->beta2,
+                           o->eps, bc1, bc2, 0.0f);
+        if (o->max_norm > 0.0f)
+                for (int k = 0; k < c->n_classes; k++) {
+                        float *row = m->w.p.fc_w + (size_t)k * H;
+                        double s = 0.0;
+                        for (size_t h = 0; h < H; h++)
+                                s += (double)row[h] * row[h];
+                        if (s > (double)o->max_norm * o->max_norm) {
+                                float scale = o->max_norm / (float)sqrt(s);
+                                for (size_t h = 0; h < H; h++)
+                                        row[h] *= scale;
+                        }
+                }
+        if (o->emb_lr <= 0.0f)
+                return;
+        /* Lazy Adam on the rows of this batch, each with its own step count. */
+        for (int s = 0; s < g->n_touched; s++) {
+                int32_t id = g->touched[s];
+                int32_t step = ++g->emb_step[id];
+                float ebc1 = 1.0f - powf(o->beta1, (float)step);
+                float ebc2 = 1.0f - powf(o->beta2, (float)step);
+                size_t row = (size_t)id * D;
+                ss_cnn_adam_update(m->w.emb + row, g->m_emb + row, g->v_emb + row,
+                                   g->emb_rows + (size_t)s * D, D, o->emb_lr, o->beta1, o->beta2,
+                                   o->eps, ebc1, ebc2, 0.0f);
+        }
+}
+
+void ss_cnn_adam_default(ss_cnn_adam_t *a)
+{
+        a->lr = 1e-3f;
+        a->emb_lr = 1e-3f;
+        a->beta1 = 0.9f;
+        a->beta2 = 0.999f;
+        a->eps = 1e-8f;
+        a->weight_decay = 0.0f;
+        a->max_norm = 3.0f;
+}
+
+void ss_cnn_weights_copy(ss_cnn_t *dst, const ss_cnn_t *src)
+{
+        const ss_cnn_config_t *c = &src->cfg;
+        memcpy(dst->w.emb, src->w.emb, (size_t)c->vocab_size * (size_t)c->emb_dim * sizeof(float));
+        memcpy(dst->w.dense_mem, src->w.dense_mem, src->n_dense * sizeof(float));
+        dst->rng = src->rng;
+}

@@ -1,0 +1,209 @@
+/*
+ * cnn: a convolutional sentence classifier (Kim 2014, "non-static" variant).
+ *
+ *   token ids [B][T] -> embedding lookup -> for each filter width k (e.g. 3, 4, 5):
+ *   im2col windows of k embeddings -> sgemm with F filters -> max over time ->
+ *   + bias, ReLU -> concatenate [B][W*F] -> dropout (training only) -> linear [C]
+ *   -> softmax.
+ *
+ * The network works on token ids; turning texts into ids (the tokenizer and
+ * its vocabulary) is the model kind's business (cnn_model.c / the model
+ * registry), not this file's. Everything is float32, row-major.
+ *
+ * Shapes used in the comments:
+ *   V vocabulary rows, D embedding width, T max tokens per text, B batch,
+ *   W number of filter widths, k one width, F filters per width, H = W*F,
+ *   C classes, P im2col rows of a batch (one per window position, <= B*T).
+ *
+ * A text of n tokens has max(n - k + 1, 1) window positions for width k; a
+ * window that runs past the end of the text (n < k) reads zero vectors. An
+ * empty text (n = 0) thus has one all-zero window.
+ *
+ * Structs follow llm.c: Config (the shape), Weights (one block for the dense
+ * parameters, one for the embedding table), Acts (forward scratch), Grads and
+ * Adam state (training only). Scratch is allocated once for max_batch x
+ * max_len and reused; nothing allocates per call.
+ *
+ * Threading: an ss_cnn_t is not thread-safe (it owns its scratch).
+ */
+#ifndef SS_CNN_H
+#define SS_CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/ss_err.h"
+
+#define SS_CNN_MAX_WIDTHS 4
+
+typedef struct ss_cnn_config {
+        int32_t vocab_size;                /* V */
+        int32_t emb_dim;                   /* D */
+        int32_t max_len;                   /* T: tokens kept per text */
+        int32_t n_widths;                  /* W, 1..SS_CNN_MAX_WIDTHS */
+        int32_t widths[SS_CNN_MAX_WIDTHS]; /* k of each width, 1..T, ascending */
+        int32_t n_filters;                 /* F per width */
+        int32_t n_classes;                 /* C */
+        int32_t max_batch;                 /* B_max: texts per forward call */
+        float dropout;                     /* drop probability of the pooled features, 0..0.9 */
+} ss_cnn_config_t;
+
+/* Kim 2014 shape: widths 3,4,5, 100 filters each, dropout 0.5, D = 128, T = 64, 3 classes,
+ * max_batch 128. vocab_size is left 0 (the vocabulary decides it). */
+void ss_cnn_config_default(ss_cnn_config_t *cfg);
+
+/* Checks ranges; the message names the offending field. */
+ss_err_t ss_cnn_config_check(const ss_cnn_config_t *cfg, char *errstr, size_t errstr_size);
+
+/* Dense parameters, pointers into one block of ss_cnn_n_dense() floats (in this order). */
+typedef struct ss_cnn_dense {
+        float *conv_w[SS_CNN_MAX_WIDTHS]; /* each [F][k*D]: filter f over window rows j*D + d */
+        float *conv_b;                    /* [W][F] */
+        float *fc_w;                      /* [C][H] */
+        float *fc_b;                      /* [C] */
+} ss_cnn_dense_t;
+
+typedef struct ss_cnn_weights {
+        float *emb;       /* [V][D] embedding table */
+        float *dense_mem; /* [n_dense] all dense parameters */
+        ss_cnn_dense_t p; /* views into dense_mem */
+} ss_cnn_weights_t;
+
+/* Forward scratch for max_batch texts of max_len tokens. */
+typedef struct ss_cnn_acts {
+        int32_t *ids;     /* [B][T] token ids of the batch (row stride T) */
+        int32_t *lens;    /* [B] tokens of each text, 0..T */
+        int32_t *row_off; /* [W][B+1] first im2col row of text i for width w; [W][B] = P_w */
+        float *cols;      /* [B*T][kmax*D] im2col windows of one width */
+        float *conv;      /* [B*T][F] filter responses of one width (before bias) */
+        int32_t *argmax;  /* [B][H] im2col row of the maximum of each pooled feature */
+        float *pooled;    /* [B][H] ReLU(max_t conv + bias) */
+        float *mask;      /* [B][H] dropout scale: 0 or 1/(1-p) (training only) */
+        float *hidden;    /* [B][H] pooled * mask (pooled when not training) */
+        float *logits;    /* [B][C] */
+        float *probs;     /* [B][C] softmax(logits) */
+        int32_t batch;    /* B of the last forward call */
+        int32_t train;    /* 1 if the last forward call applied dropout */
+} ss_cnn_acts_t;
+
+/* Gradients and Adam state (allocated by ss_cnn_train_begin()). */
+typedef struct ss_cnn_grads {
+        float *dense_mem; /* [n_dense] d loss / d dense params (same layout as weights) */
+        ss_cnn_dense_t p; /* views into dense_mem */
+        /* Sparse embedding gradient: rows touched by the batch only. */
+        int32_t *slot_of; /* [V] slot of a row in emb_rows, -1 if untouched */
+        int32_t *touched; /* [B*T] vocabulary ids of the touched rows, in first-touch order */
+        int32_t n_touched;
+        float *emb_rows; /* [B*T][D] gradient of each touched row */
+        /* Backward scratch. */
+        float *dlogits; /* [B][C] */
+        float *dhidden; /* [B][H] d loss / d pooled (after the dropout mask) */
+        float *dconv;   /* [B*T][F] d loss / d conv of one width */
+        float *dcols;   /* [B*T][kmax*D] d loss / d im2col windows of one width */
+        /* Adam moments. Embedding rows are updated lazily (only rows in the batch). */
+        float *m_dense;    /* [n_dense] */
+        float *v_dense;    /* [n_dense] */
+        float *m_emb;      /* [V][D] */
+        float *v_emb;      /* [V][D] */
+        int32_t *emb_step; /* [V] Adam steps taken by each embedding row */
+        int64_t step;      /* Adam steps taken by the dense parameters */
+} ss_cnn_grads_t;
+
+/* Adam hyperparameters. */
+typedef struct ss_cnn_adam {
+        float lr;     /* learning rate of the dense parameters */
+        float emb_lr; /* learning rate of the embedding rows (0 freezes them) */
+        float beta1, beta2, eps;
+        float weight_decay; /* decoupled (AdamW) decay of conv and fc weights, not biases */
+        float max_norm;     /* Kim's constraint: rescale each fc_w row to L2 <= max_norm; 0 off */
+} ss_cnn_adam_t;
+
+/* lr 1e-3, emb_lr 1e-3, betas 0.9/0.999, eps 1e-8, no decay, max_norm 3. */
+void ss_cnn_adam_default(ss_cnn_adam_t *a);
+
+typedef struct ss_cnn {
+        ss_cnn_config_t cfg;
+        ss_cnn_weights_t w;
+        ss_cnn_acts_t a;
+        ss_cnn_grads_t *g; /* NULL until ss_cnn_train_begin() */
+        uint64_t rng;      /* dropout random state (xorshift64*), set by ss_cnn_init_random */
+        size_t n_dense;
+} ss_cnn_t;
+
+/*
+ * Allocates a network of that shape: weights zeroed, scratch for
+ * cfg->max_batch texts. Returns NULL with the reason in errstr. Caller frees
+ * with ss_cnn_destroy().
+ */
+ss_cnn_t *ss_cnn_new(const ss_cnn_config_t *cfg, char *errstr, size_t errstr_size);
+void ss_cnn_destroy(ss_cnn_t *m);
+
+/* Number of dense parameters for a config. */
+size_t ss_cnn_n_dense(const ss_cnn_config_t *cfg);
+
+/*
+ * Random initialisation, deterministic for a seed: embeddings uniform in
+ * [-0.25, 0.25] (Kim 2014's unknown-word init), conv weights He-uniform
+ * (+-sqrt(6 / (k*D))), fc weights Glorot-uniform, biases 0. Also seeds the
+ * dropout generator.
+ */
+void ss_cnn_init_random(ss_cnn_t *m, uint64_t seed);
+
+/*
+ * Forward pass over a batch of n <= max_batch texts.
+ *   ids:  [n][T] token ids (row stride cfg.max_len), each in 0..V-1 for the
+ *         first lens[i] positions (the rest is not read);
+ *   lens: [n] tokens of each text, 0..T.
+ * Results stay in m->a (probs [n][C]); with train = 1 dropout is applied
+ * using m->rng. Returns SS_ERR_INVALID_ARG on an id or length out of range
+ * (the message names the text and position).
+ */
+ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, int n, int train,
+                        char *errstr, size_t errstr_size);
+
+/*
+ * Weighted cross-entropy of the last forward pass:
+ *   loss = sum_i cw[y_i] * -log p_i[y_i] / n,
+ * class_weights [C] (NULL: all 1). labels [n] in 0..C-1.
+ */
+double ss_cnn_loss(const ss_cnn_t *m, const int32_t *labels, const float *class_weights);
+
+/* Allocates gradients and Adam state (once; zeroed). Returns SS_ERR_NOMEM on failure. */
+ss_err_t ss_cnn_train_begin(ss_cnn_t *m);
+
+/*
+ * Backward pass of the last forward call, for ss_cnn_loss with the same
+ * labels and weights. Overwrites m->g (dense gradients and the sparse
+ * embedding rows). Requires ss_cnn_train_begin().
+ */
+void ss_cnn_backward(ss_cnn_t *m, const int32_t *labels, const float *class_weights);
+
+/* One Adam step with the gradients of the last backward call. */
+void ss_cnn_adam_step(ss_cnn_t *m, const ss_cnn_adam_t *opt);
+
+/*
+ * Copies the network's weights (and dropout state) into dst, which must have
+ * the same config. Used to keep the best epoch during early stopping.
+ */
+void ss_cnn_weights_copy(ss_cnn_t *dst, const ss_cnn_t *src);
+
+/* Kernels, exposed for the tests. Output first. */
+
+/* im2col of one width: for every text i and window position t, row
+ * row_off[i] + t of cols [P][k*D] holds emb rows ids[i][t..t+k-1] (zero past
+ * lens[i]). Fills row_off [n+1]. Returns P. */
+int ss_cnn_im2col(float *cols, int32_t *row_off, const float *emb, const int32_t *ids,
+                  const int32_t *lens, int n, int T, int D, int k);
+
+/* conv [P][F] = cols [P][K] x w^T, w [F][K]: cblas_sgemm. */
+void ss_cnn_conv_gemm(float *conv, const float *cols, const float *w, int P, int F, int K);
+
+/* Reference convolution straight from the ids, no im2col, no BLAS: conv rows
+ * in the same order as ss_cnn_im2col's. Returns P. */
+int ss_cnn_conv_ref(float *conv, const float *emb, const int32_t *ids, const int32_t *lens, int n,
+                    int T, int D, int k, const float *w, int F);
+
+/* Plain-loop matrix product out [P][F] = x [P][K] x w^T (reference for the tests). */
+void ss_cnn_matmul_ref(float *out, const float *x, const float *w, int P, int F, int K);
+
+#endif /* SS_CNN_H */
