@@ -1,13 +1,19 @@
 /*
  * cli_util: what every subcommand needs from the command line: telling
- * overrides from options and composing the configuration once.
+ * overrides from options and composing the configuration once. After a
+ * successful load the process-wide settings of the config (log level,
+ * progress lines, BLAS threads) are applied here, so that every subcommand
+ * behaves the same.
  */
 #include "cmd.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "ss_log.h"
 
 int ss_cli_is_override(const char *arg)
 {
@@ -25,13 +31,36 @@ const char *ss_cli_config_dir_default(void)
         return SS_SOURCE_CONFIG_DIR;
 }
 
+/* Applies log.*, runtime.* to this process. Explicit settings only: defaults leave env alone. */
+static void ss_cli_config_apply(const ss_config_t *c)
+{
+        static const char *levels[] = {"debug", "info", "warn", "error"};
+        if (strcmp(ss_config_origin(c, "log.level"), "default")) {
+                const char *lv = ss_config_get_str(c, "log.level");
+                for (int i = 0; i < 4; i++)
+                        if (!strcmp(lv, levels[i]))
+                                ss_log_level_set((ss_log_level_t)i);
+        }
+        const char *progress = ss_config_get_str(c, "log.progress");
+        if (!strcmp(progress, "on"))
+                setenv("SS_PROGRESS", "1", 1);
+        else if (!strcmp(progress, "off"))
+                setenv("SS_PROGRESS", "0", 1);
+        int64_t threads = ss_config_get_int(c, "runtime.blas.threads");
+        if (threads > 0)
+                openblas_set_num_threads((int)threads);
+}
+
 ss_config_t *ss_cli_config_load(int noverrides, char **overrides, const char *config_dir)
 {
         char errstr[1024];
         if (!config_dir)
                 config_dir = ss_cli_config_dir_default();
         ss_config_t *c = ss_config_load(config_dir, noverrides, overrides, errstr, sizeof(errstr));
-        if (!c)
+        if (!c) {
                 fprintf(stderr, "sentistream: config error: %s\n", errstr);
+                return NULL;
+        }
+        ss_cli_config_apply(c);
         return c;
 }

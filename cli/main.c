@@ -20,6 +20,7 @@ static const struct {
 } ss_cmds[] = {
         /* one row per subcommand, in the order `sentistream --help` lists them */
         {"version", ss_cmd_version, "version                           print the program version"},
+        {"config", ss_cmd_config, "config show|doc [key=value ...]   print the config or document its keys"},
 };
 
 static void ss_usage(FILE *out)
