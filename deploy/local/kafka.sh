@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# A real single-node Apache Kafka broker (KRaft mode, broker + controller in one JVM) on
+# 127.0.0.1, run from the Maven Central jars; no tarball, no container.
+#
+#   kafka.sh fetch                          copy the jars into deploy/local/jars/ (idempotent)
+#   kafka.sh start [--keep-data]            format a fresh log dir (or reuse it) and start;
+#                                           waits until a metadata request answers
+#   kafka.sh stop [--keep]                  SIGTERM, SIGKILL after a bound; removes the run
+#                                           dir unless --keep
+#   kafka.sh kill                           kill -9 (crash tests; restart with start --keep-data)
+#   kafka.sh status                         exit 0 if running and answering, 3 if not running
+#   kafka.sh create-topic NAME PARTITIONS   create a topic (replication factor 1), idempotent
+#   kafka.sh delete-topic NAME              delete a topic
+#
+# Options (any command): --port P (env SS_KAFKA_PORT, default 9092), --controller-port C
+# (env SS_KAFKA_CONTROLLER_PORT, default 9093), --timeout S (start/stop bound, default 60).
+# State lives in deploy/local/run/<port>/: server.properties, data/, kafka.log, kafka.pid.
+# Topics are never created on the fly (auto.create.topics.enable=false): create them with
+# create-topic and the partition count you need.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+jars=$here/jars
+port=${SS_KAFKA_PORT:-9092}
+cport=${SS_KAFKA_CONTROLLER_PORT:-9093}
+timeout=60
+keep=0
+keep_data=0
+heap=${SS_KAFKA_HEAP:-512m}
+
+die() {
+        echo "kafka.sh: $*" >&2
+        exit 1
+}
+
+usage() {
+        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+        exit 2
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+args=()
+while [ $# -gt 0 ]; do
+        case $1 in
+        --port) port=${2:?--port needs a value}; shift 2 ;;
+        --controller-port) cport=${2:?--controller-port needs a value}; shift 2 ;;
+        --timeout) timeout=${2:?--timeout needs a value}; shift 2 ;;
+        --keep) keep=1; shift ;;
+        --keep-data) keep_data=1; shift ;;
+        -h | --help) usage ;;
+        --*) die "unknown option $1" ;;
+        *) args+=("$1"); shift ;;
+        esac
+done
+[[ $port =~ ^[0-9]+$ && $cport =~ ^[0-9]+$ ]] || die "ports must be numbers (got $port, $cport)"
+[ "$port" != "$cport" ] || die "--port and --controller-port must differ (both $port)"
+
+run=$here/run/$port
+pidfile=$run/kafka.pid
+log=$run/kafka.log
+props=$run/server.properties
+bootstrap=127.0.0.1:$port
+
+# The fetched jar set is tied to the pom: a changed pom (another Kafka version) refetches.
+pom_stamp() {
+        sha256sum "$here/pom.xml" | cut -d' ' -f1
+}
+
+cmd_fetch() {
+        if [ -f "$jars/.complete" ] && [ "$(cat "$jars/.complete")" = "$(pom_stamp)" ]; then
+                echo "kafka.sh: jars present in $jars"
+                return 0
+        fi
+        command -v mvn >/dev/null || die "mvn not found (deploy/install-deps.sh installs maven)"
+        command -v java >/dev/null || die "java not found (deploy/install-deps.sh installs it)"
+        local tmp=$here/jars.tmp.$$
+        rm -rf "$tmp"
+        echo "kafka.sh: fetching Kafka jars from Maven Central into $jars"
+        if ! mvn -B -q -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+                -DincludeScope=runtime -DoutputDirectory="$tmp"; then
+                rm -rf "$tmp"
+                die "mvn dependency:copy-dependencies failed (see above)"
+        fi
+        ls "$tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || { rm -rf "$tmp"; die "no kafka_2.13 jar fetched"; }
+        pom_stamp >"$tmp/.complete"
+        rm -rf "$jars"
+        mv "$tmp" "$jars"
+        echo "kafka.sh: $(ls "$jars"/*.jar | wc -l) jars in $jars"
+}
+
+need_jars() {
+        [ -f "$jars/.complete" ] || die "no jars in $jars: run '$0 fetch' first"
+        command -v java >/dev/null || die "java not found (deploy/install-deps.sh installs it)"
+}
+
+java_run() {
+        java -Xms128m -Xmx256m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+                -cp "$jars/*" "$@"
+}
+
+# Pid of our broker for this port, or nothing. A pid file whose process is gone, or is not
+# our broker (pid reused), counts as not running.
+live_pid() {
+        [ -f "$pidfile" ] || return 0
+        local pid
+        pid=$(cat "$pidfile" 2>/dev/null || true)
+        [[ $pid =~ ^[0-9]+$ ]] || return 0
+        if [ -r "/proc/$pid/cmdline" ] &&
+                tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka.Kafka $props"; then
+                echo "$pid"
+        fi
+}
+
+port_busy() {
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+answers() {
+        kcat -b "$bootstrap" -L -m 2 -X socket.timeout.ms=2000 -X topic.metadata.refresh.interval.ms=-1 2>/dev/null |
+                grep -q "broker 1 at 127.0.0.1:$port"
+}
+
+# A Kafka Uuid as `kafka-storage.sh random-uuid` prints it (16 random bytes, base64url, no
+# padding; never starting with '-'), without starting a JVM for it.
+random_uuid() {
+        local id
+        while :; do
+                id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+                [ "${id:0:1}" != "-" ] && break
+        done
+        echo "$id"
+}
+
+write_props() {
+        cat >"$props" <<EOF
+# Single-node KRaft broker for local runs and tests (written by deploy/local/kafka.sh).
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$run/data
+num.partitions=1
+auto.create.topics.enable=false
+# One broker: every internal topic has one replica, and few partitions keep startup short.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+default.replication.factor=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+# After a kill -9 the controller keeps the dead broker's registration until its session times
+# out; a short session lets a crash-restart come back in seconds (default 9 s).
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+EOF
+}
+
+cmd_start() {
+        need_jars
+        command -v kcat >/dev/null || die "kcat not found (deploy/install-deps.sh installs it)"
+        local pid
+        pid=$(live_pid)
+        if [ -n "$pid" ]; then
+                answers || die "broker pid $pid on port $port is running but does not answer; see $log"
+                echo "kafka.sh: already running on $bootstrap (pid $pid)"
+                return 0
+        fi
+        port_busy "$port" && die "port $port is in use by another process"
+        port_busy "$cport" && die "controller port $cport is in use by another process"
+
+        if [ "$keep_data" = 1 ] && [ -f "$run/data/meta.properties" ]; then
+                echo "kafka.sh: restarting on the existing log dir $run/data"
+        else
+                rm -rf "$run"
+        fi
+        mkdir -p "$run/data"
+        write_props
+        local t0 cluster_id
+        t0=$(date +%s.%N)
+        if [ ! -f "$run/data/meta.properties" ]; then
+                cluster_id=$(random_uuid)
+                java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$props" >>"$log" 2>&1 ||
+                        { tail -20 "$log" >&2; die "formatting $run/data failed"; }
+        fi
+
+        # setsid: the broker outlives this script and the terminal that started it.
+        setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+                -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+                -Djava.awt.headless=true -Dorg.slf4j.simpleLogger.showDateTime=true \
+                -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd'T'HH:mm:ss.SSS" \
+                -Dorg.slf4j.simpleLogger.defaultLogLevel="${SS_KAFKA_LOG_LEVEL:-info}" \
+                -cp "$jars/*" kafka.Kafka "$props" >>"$log" 2>&1 </dev/null &
+        pid=$!
+        echo "$pid" >"$pidfile"
+
+        local deadline=$((SECONDS + timeout))
+        until answers; do
+                if ! kill -0 "$pid" 2>/dev/null; then
+                        tail -30 "$log" >&2
+                        rm -f "$pidfile"
+                        die "broker exited during startup; log: $log"
+                fi
+                if [ $SECONDS -ge $deadline ]; then
+                        tail -30 "$log" >&2
+                        kill -9 "$pid" 2>/dev/null || true
+                        rm -f "$pidfile"
+                        die "broker did not answer a metadata request on $bootstrap within ${timeout}s; log: $log"
+                fi
+                sleep 0.3
+        done
+        local t1
+        t1=$(date +%s.%N)
+        printf 'kafka.sh: started on %s (controller %s, pid %s) in %.1f s\n' \
+                "$bootstrap" "$cport" "$pid" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+}
+
+# Waits up to $2 seconds for pid $1 to exit. Returns 0 when it is gone.
+wait_gone() {
+        local i=0 n=$(($2 * 10))
+        while kill -0 "$1" 2>/dev/null; do
+                [ $i -lt $n ] || return 1
+                sleep 0.1
+                i=$((i + 1))
+        done
+}
+
+cmd_stop() {
+        local pid
+        pid=$(live_pid)
+        if [ -n "$pid" ]; then
+                kill -TERM "$pid" 2>/dev/null || true
+                if ! wait_gone "$pid" "$timeout"; then
+                        echo "kafka.sh: broker pid $pid ignored SIGTERM for ${timeout}s, sending SIGKILL" >&2
+                        kill -KILL "$pid" 2>/dev/null || true
+                        wait_gone "$pid" 10 || die "broker pid $pid does not die"
+                fi
+                echo "kafka.sh: stopped broker on $bootstrap (pid $pid)"
+        else
+                echo "kafka.sh: not running on $bootstrap"
+        fi
+        rm -f "$pidfile"
+        if [ "$keep" = 0 ]; then
+                rm -rf "$run"
+                rmdir "$here/run" 2>/dev/null || true
+        fi
+}
+
+cmd_kill() {
+        local pid
+        pid=$(live_pid)
+        [ -n "$pid" ] || die "not running on $bootstrap"
+        kill -KILL "$pid"
+        wait_gone "$pid" 10 || die "broker pid $pid survived SIGKILL"
+        rm -f "$pidfile"
+        echo "kafka.sh: killed broker on $bootstrap (pid $pid); data kept in $run/data"
+}
+
+cmd_status() {
+        local pid
+        pid=$(live_pid)
+        if [ -z "$pid" ]; then
+                echo "kafka.sh: not running on $bootstrap"
+                exit 3
+        fi
+        if answers; then
+                echo "kafka.sh: running on $bootstrap (pid $pid)"
+        else
+                echo "kafka.sh: pid $pid on $bootstrap does not answer metadata requests"
+                exit 1
+        fi
+}
+
+cmd_create_topic() {
+        [ ${#args[@]} -eq 2 ] || die "usage: create-topic NAME PARTITIONS"
+        [[ ${args[1]} =~ ^[1-9][0-9]*$ ]] || die "PARTITIONS must be a positive number (got ${args[1]})"
+        need_jars
+        java_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --create \
+                --if-not-exists --topic "${args[0]}" --partitions "${args[1]}" \
+                --replication-factor 1 >/dev/null ||
+                die "creating topic ${args[0]} on $bootstrap failed"
+        echo "kafka.sh: topic ${args[0]} (${args[1]} partitions) on $bootstrap"
+}
+
+cmd_delete_topic() {
+        [ ${#args[@]} -eq 1 ] || die "usage: delete-topic NAME"
+        need_jars
+        java_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --delete \
+                --topic "${args[0]}" || die "deleting topic ${args[0]} on $bootstrap failed"
+}
+
+case $cmd in
+fetch) cmd_fetch ;;
+start) cmd_start ;;
+stop) cmd_stop ;;
+kill) cmd_kill ;;
+status) cmd_status ;;
+create-topic) cmd_create_topic ;;
+delete-topic) cmd_delete_topic ;;
+-h | --help | help) usage ;;
+*) die "unknown command '$cmd' (fetch|start|stop|kill|status|create-topic|delete-topic)" ;;
+esac
