@@ -8,6 +8,13 @@
  *   3. the selected group files CONFIG_DIR/<group>/<option>.yaml, in list order;
  *   4. command-line overrides: `group=option` re-selects a group file
  *      (e.g. `model=cnn`), `key.sub=value` sets one key (applied last).
+ *      An override key without a dot is a group when base.yaml lists it or
+ *      CONFIG_DIR/<key>/ exists (a group not in the list is added at its end).
+ *
+ * YAML files are mappings; nested mappings and dotted keys are the same key
+ * (`log: {level: info}` == `log.level: info`). Keys in group files are full
+ * keys, not relative to the group (model/cnn.yaml may set model.*, data.*,
+ * train.*). Plain empty, `~` and `null` scalars are the empty string.
  *
  * Every key must be in the table, except keys under `kafka.` that are not in
  * the table: those are librdkafka properties, passed through verbatim to
@@ -59,7 +66,9 @@ double ss_config_get_double(const ss_config_t *c, const char *key);
 bool ss_config_get_bool(const ss_config_t *c, const char *key);
 const char *ss_config_get_str(const ss_config_t *c, const char *key); /* STRING and ENUM */
 
-/* Where a key's value came from: "default", "config/base.yaml:12", "command line". */
+/* Where a key's value came from: "default", "config/base.yaml:12", "command line";
+ * NULL for a key that is neither in the table nor a pass-through key that was set.
+ * Valid until destroy. */
 const char *ss_config_origin(const ss_config_t *c, const char *key);
 
 /*
@@ -71,7 +80,8 @@ int ss_config_foreach_prefix(const ss_config_t *c, const char *prefix,
                              int (*cb)(const char *name, const char *value, void *opaque),
                              void *opaque);
 
-/* Prints the resolved configuration as YAML, one `key: value  # origin` a line. */
+/* Prints the resolved configuration as YAML, one `key: value  # origin` a line,
+ * sorted by key, pass-through keys included; strings are quoted where needed. */
 void ss_config_print(const ss_config_t *c, FILE *out);
 
 /* Prints the key table as a Markdown table (drives docs/CONFIG.md). */
