@@ -34,6 +34,9 @@ typedef struct ss_feat_config {
 /* Fills cfg with the defaults above. */
 void ss_feat_config_default(ss_feat_config_t *cfg);
 
+/* Checks cfg against the ranges above; SS_ERR_CONFIG names the field and value. */
+ss_err_t ss_feat_config_check(const ss_feat_config_t *cfg, char *errstr, size_t errstr_size);
+
 /* A sparse vector: n (index, value) pairs, indices unique and ascending. */
 typedef struct ss_sparse {
         uint32_t *idx; /* [cap] */
@@ -48,8 +51,9 @@ typedef struct ss_feat ss_feat_t;
 
 /*
  * Creates an extractor. Copies cfg. idf may be NULL (all 1.0) or point to
- * 2^dim_bits floats, which are copied. Returns NULL on a bad config or no memory.
- * Caller frees with ss_feat_destroy().
+ * 2^dim_bits floats, which are copied. Returns NULL on a bad config (see
+ * ss_feat_config_check() for the reason) or no memory. Caller frees with
+ * ss_feat_destroy().
  */
 ss_feat_t *ss_feat_new(const ss_feat_config_t *cfg, const float *idf);
 void ss_feat_destroy(ss_feat_t *f);
@@ -64,21 +68,29 @@ const float *ss_feat_idf(const ss_feat_t *f);
  * With raw_counts = 1 the values are the plain term counts (no tf scaling, no
  * IDF, no normalisation): what IDF fitting needs. If stats is non-NULL it gets
  * the text's input statistics (unk_share is left 0: the model knows its
- * vocabulary, the extractor does not). Returns 0, or -1 on out of memory.
+ * vocabulary, the extractor does not). Returns 0, or -1 on out of memory or a
+ * text over SS_TOK_MAX_LEN (out is then empty).
  */
 int ss_feat_extract(ss_feat_t *f, const char *text, size_t len, int raw_counts, ss_sparse_t *out,
                     ss_input_stats_t *stats);
 
 /*
  * Learns smoothed IDF from n documents: idf[j] = ln((1 + n) / (1 + df[j])) + 1
- * (scikit-learn's smooth_idf). Replaces the extractor's IDF. Returns 0 or -1.
+ * (scikit-learn's smooth_idf); df[j] counts the documents in which bucket j
+ * occurs. Buckets no document touches get the largest value, ln(1 + n) + 1.
+ * Replaces the extractor's IDF. Returns 0, or -1 (out of memory, or a text
+ * over SS_TOK_MAX_LEN) leaving the IDF unchanged.
  */
 int ss_feat_idf_fit(ss_feat_t *f, const char *const *texts, const size_t *lens, size_t n);
 
 /* The tokenizer buffer of the last ss_feat_extract() call (tokens of that text). */
 const ss_tok_buf_t *ss_feat_tokens(const ss_feat_t *f);
 
-/* Seeded hash of a token string, used for n-gram buckets and vocabulary sets. */
+/*
+ * Seeded hash of a token string (murmur3 x86_32 of the bytes), used for
+ * n-gram buckets and vocabulary sets. A token's word-unigram bucket is
+ * ss_feat_hash(tok, len, cfg->seed) & ((1 << cfg->dim_bits) - 1).
+ */
 uint32_t ss_feat_hash(const void *data, size_t len, uint32_t seed);
 
 #endif /* SS_FEAT_H */
