@@ -429,3 +429,44 @@ int ss_ref_dist_bin(const ss_ref_dist_t *d, double v)
         }
         return lo;
 }
+
+static int obs_categorical(const ss_ref_dist_t *d, int v)
+{
+        return v >= 0 && v < 3 ? d->cat_bin[v] : SS_REF_NO_BIN;
+}
+
+void ss_refcard_bin(const ss_refcard_t *c, const ss_ref_obs_t *o, uint8_t *row)
+{
+        for (int i = 0; i < c->ndists; i++) {
+                const ss_ref_dist_t *d = &c->dists[i];
+                int b = SS_REF_NO_BIN;
+                switch (d->src) {
+                case SS_REF_SRC_PRED_CLASS:
+                        b = obs_categorical(d, o->label);
+                        break;
+                case SS_REF_SRC_PROB_NEGATIVE:
+                case SS_REF_SRC_PROB_NEUTRAL:
+                case SS_REF_SRC_PROB_POSITIVE:
+                        b = ss_ref_dist_bin(d, o->prob[d->src - SS_REF_SRC_PROB_NEGATIVE]);
+                        break;
+                case SS_REF_SRC_N_TOKENS:
+                        b = o->has_stats ? ss_ref_dist_bin(d, o->n_tokens) : SS_REF_NO_BIN;
+                        break;
+                case SS_REF_SRC_UNK_SHARE:
+                        b = o->has_stats ? ss_ref_dist_bin(d, o->unk_share) : SS_REF_NO_BIN;
+                        break;
+                case SS_REF_SRC_HAS_URL:
+                        b = o->has_stats ? obs_categorical(d, o->has_url != 0) : SS_REF_NO_BIN;
+                        break;
+                case SS_REF_SRC_HAS_MENTION:
+                        b = o->has_stats ? obs_categorical(d, o->has_mention != 0) : SS_REF_NO_BIN;
+                        break;
+                case SS_REF_SRC_HAS_EMOJI:
+                        b = o->has_stats ? obs_categorical(d, o->has_emoji != 0) : SS_REF_NO_BIN;
+                        break;
+                case SS_REF_SRC_UNKNOWN:
+                        break;
+                }
+                row[i] = (uint8_t)b;
+        }
+}

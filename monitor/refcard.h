@@ -95,6 +95,21 @@ int ss_refcard_find(const ss_refcard_t *c, const char *name);
 /* Bin of a histogram value by the rule above; SS_REF_NO_BIN for NaN. */
 int ss_ref_dist_bin(const ss_ref_dist_t *d, double v);
 
+/* What one prediction offers to the reference distributions. */
+typedef struct ss_ref_obs {
+        int label;     /* predicted label 0..2 */
+        float prob[3]; /* class probabilities */
+        int has_stats; /* 0: the prediction carries no input statistics */
+        int32_t n_tokens;
+        float unk_share;
+        uint8_t has_url, has_mention, has_emoji;
+} ss_ref_obs_t;
+
+/* Bins an observation for every distribution of the card: row[ndists], SS_REF_NO_BIN
+ * where the observation has no value (unknown distribution, no input statistics, a
+ * category the card lacks). */
+void ss_refcard_bin(const ss_refcard_t *c, const ss_ref_obs_t *o, uint8_t *row);
+
 /* Parses ISO-8601 UTC "YYYY-MM-DDTHH:MM:SS[.fff]Z" into epoch ms; -1 if malformed. */
 int64_t ss_refcard_parse_time(const char *s);
 

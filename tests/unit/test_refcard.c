@@ -87,6 +87,25 @@ static void test_valid(void)
                 agree &= ss_ref_dist_bin(pn, v) == lin;
         }
         CHECK(agree);
+
+        /* a prediction binned into every distribution */
+        ss_ref_obs_t o = {.label = 2,
+                          .prob = {0.05f, 0.25f, 0.75f},
+                          .has_stats = 1,
+                          .n_tokens = 12,
+                          .unk_share = 0.15f,
+                          .has_url = 1,
+                          .has_mention = 0,
+                          .has_emoji = 1};
+        uint8_t row[SS_REF_MAX_DISTS];
+        ss_refcard_bin(c, &o, row);
+        uint8_t want_row[10] = {2, 0, 2, 7, 2, 2, 1, 1, 1, SS_REF_NO_BIN};
+        CHECK(!memcmp(row, want_row, 10));
+        o.has_stats = 0;
+        ss_refcard_bin(c, &o, row);
+        CHECK(row[0] == 2 && row[3] == 7);
+        for (int i = 4; i < 10; i++)
+                CHECK(row[i] == SS_REF_NO_BIN);
         ss_refcard_destroy(c);
 }
 

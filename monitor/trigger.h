@@ -1,0 +1,76 @@
+/*
+ * trigger: when a breach becomes a retraining event.
+ *
+ * One trigger per model name. Each evaluation stream (e.g. drift over the
+ * sliding window, drift over the time window, rolling F1) reports whether its
+ * evaluation breached. A stream fires when at least k of its last n
+ * evaluations breached (fewer than n evaluations so far count as they are);
+ * its history is then cleared, so the next event needs k fresh breaches.
+ * After an event the model is in cooldown for cooldown_ms (shared by all
+ * streams of the model): a stream that reaches k of n during cooldown keeps
+ * its history and reports SS_TRIG_COOLDOWN, and fires at its first
+ * evaluation after the cooldown if the breaches still hold.
+ *
+ * Times are the evaluations' event times (the stream's own clock, not the
+ * wall clock), so a replay after a restart takes the same decisions.
+ *
+ * Model versions: each evaluation names the version it judged and that
+ * version's rank (the card's creation time; ties broken by the version
+ * string). A newer version resets the trigger: histories cleared, cooldown
+ * lifted. Evaluations of an older version than the current one are stale:
+ * ignored, reported as SS_TRIG_STALE.
+ */
+#ifndef SS_TRIGGER_H
+#define SS_TRIGGER_H
+
+#include <stdint.h>
+
+#include "mbuf.h"
+
+#define SS_TRIG_MAX_STREAMS 4
+#define SS_TRIG_MAX_N       32
+#define SS_TRIG_VERSION_MAX 128
+
+typedef struct ss_trigger_config {
+        int k, n;            /* 1 <= k <= n <= SS_TRIG_MAX_N */
+        int64_t cooldown_ms; /* >= 0 */
+} ss_trigger_config_t;
+
+typedef enum {
+        SS_TRIG_QUIET = 0, /* no breach now, no event */
+        SS_TRIG_BREACH,    /* breached, fewer than k of the last n */
+        SS_TRIG_FIRE,      /* k of the last n: emit an event */
+        SS_TRIG_COOLDOWN,  /* k of the last n, but the model is in cooldown */
+        SS_TRIG_STALE,     /* evaluation of an older model version: ignored */
+} ss_trig_result_t;
+
+typedef struct ss_trigger {
+        ss_trigger_config_t cfg;
+        char version[SS_TRIG_VERSION_MAX]; /* current version, "" before the first */
+        int64_t rank;
+        uint32_t hist[SS_TRIG_MAX_STREAMS];  /* bit 0 = latest evaluation */
+        uint32_t count[SS_TRIG_MAX_STREAMS]; /* evaluations in hist, <= n */
+        int64_t last_fire_ms;                /* INT64_MIN: never fired for this version */
+        uint64_t fired, suppressed, resets;
+} ss_trigger_t;
+
+/* Returns 0, or -1 for a config out of range. */
+int ss_trigger_init(ss_trigger_t *t, const ss_trigger_config_t *cfg);
+
+/* Records one evaluation of stream (0..SS_TRIG_MAX_STREAMS-1). */
+ss_trig_result_t ss_trigger_observe(ss_trigger_t *t, int stream, const char *version, int64_t rank,
+                                    int breach, int64_t now_ms);
+
+/* Breaches among the stream's last n evaluations. */
+int ss_trigger_breaches(const ss_trigger_t *t, int stream);
+
+/* True while the model is in cooldown at now_ms. */
+int ss_trigger_cooling(const ss_trigger_t *t, int64_t now_ms);
+
+const char *ss_trig_result_name(ss_trig_result_t r);
+
+void ss_trigger_save(const ss_trigger_t *t, ss_mbuf_t *b);
+/* Restores the state (the config stays as initialised); 0 or -1. */
+int ss_trigger_load(ss_trigger_t *t, ss_mreader_t *r);
+
+#endif /* SS_TRIGGER_H */
