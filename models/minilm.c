@@ -1,0 +1,700 @@
+/*
+ * minilm: the MiniLM (BERT) encoder forward pass and the `minilm` model kind.
+ *
+ * Design, after llama2.c: a Config (shapes, from the model file's JSON), the
+ * Weights (pointers straight into the model file's 16-byte aligned sections,
+ * except the query/key/value projections, which are copied once into one fused
+ * [3D][D] matrix so that a single sgemm computes all three), and a Scratch
+ * allocated once for max_tokens rows and reused for every batch.
+ *
+ * A batch is tokenized, then packed: the texts' tokens are concatenated with
+ * no padding, and the forward pass runs over chunks of whole texts holding at
+ * most max_tokens tokens. Every dense step (projections, feed-forward,
+ * LayerNorm) runs over all rows of the chunk at once (large sgemm calls);
+ * only attention works per text and head, over that text's own rows, which
+ * equals the padded computation with an attention mask. Packing makes sorting
+ * by length unnecessary: there is no padding to save.
+ *
+ * Each BLAS path has a plain reference kernel beside it (ss_minilm_set_reference
+ * switches the whole forward pass to them); the tests compare the two and both
+ * against PyTorch.
+ */
+#include "minilm.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_impl.h"
+#include "tok.h"
+
+#define SS_MINILM_DEFAULT_TOKENS 4096
+
+/* Weights of one transformer layer. Linear weights are [out][in]. */
+typedef struct ss_minilm_layer {
+        float *wqkv;        /* [3D][D] query, key, value rows (owned copy) */
+        float *bqkv;        /* [3D] */
+        const float *wo;    /* [D][D] attention output projection */
+        const float *bo;    /* [D] */
+        const float *ln1_w; /* [D] */
+        const float *ln1_b; /* [D] */
+        const float *w1;    /* [F][D] feed-forward in */
+        const float *b1;    /* [F] */
+        const float *w2;    /* [D][F] feed-forward out */
+        const float *b2;    /* [D] */
+        const float *ln2_w; /* [D] */
+        const float *ln2_b; /* [D] */
+} ss_minilm_layer_t;
+
+typedef struct ss_minilm_weights {
+        const float *word;     /* [V][D] */
+        const float *pos;      /* [P][D] */
+        const float *type;     /* [2][D] */
+        const float *emb_ln_w; /* [D] */
+        const float *emb_ln_b; /* [D] */
+        ss_minilm_layer_t layer[SS_MINILM_MAX_LAYERS];
+        float *owned; /* [L][3D][D + 1] fused QKV weights and biases */
+} ss_minilm_weights_t;
+
+typedef struct ss_minilm_scratch {
+        int max_tokens; /* T: rows of every per-token buffer */
+        float *x;       /* [T][D] residual stream */
+        float *qkv;     /* [T][3D] queries, keys, values */
+        float *ctx;     /* [T][D] attention output (heads concatenated) */
+        float *tmp;     /* [T][D] projection output before residual + LayerNorm */
+        float *ffn;     /* [T][F] feed-forward hidden */
+        float *kt;      /* [head_dim][S] one head's keys, transposed (S = max_seq_len) */
+        float *vh;      /* [S][head_dim] one head's values */
+        float *att;     /* [S] one query's attention weights */
+        /* tokenized batch, grown on demand */
+        int32_t *ids; /* [ids_cap] packed ids of the batch */
+        size_t ids_cap;
+        size_t *off; /* [seq_cap] start of each text in ids */
+        int *len;    /* [seq_cap] tokens of each text */
+        size_t seq_cap;
+} ss_minilm_scratch_t;
+
+struct ss_minilm {
+        ss_minilm_config_t cfg;
+        ss_minilm_weights_t w;
+        ss_minilm_scratch_t s;
+        ss_wp_t *wp;
+        int reference; /* 1: plain kernels instead of OpenBLAS */
+};
+
+/* ---- kernels ---- */
+
+void ss_minilm_matmul_ref(float *out, const float *x, const float *w, const float *b, int n,
+                          int d_in, int d_out)
+{
+        for (int i = 0; i < n; i++) {
+                for (int o = 0; o < d_out; o++) {
+                        double acc = b ? b[o] : 0.0;
+                        for (int k = 0; k < d_in; k++)
+                                acc += (double)x[(size_t)i * d_in + k] * w[(size_t)o * d_in + k];
+                        out[(size_t)i * d_out + o] = (float)acc;
+                }
+        }
+}
+
+void ss_minilm_matmul_blas(float *out, const float *x, const float *w, const float *b, int n,
+                           int d_in, int d_out)
+{
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d_out, d_in, 1.0f, x, d_in, w, d_in,
+                    0.0f, out, d_out);
+        if (!b)
+                return;
+        for (int i = 0; i < n; i++) {
+                float *row = out + (size_t)i * d_out;
+                for (int o = 0; o < d_out; o++)
+                        row[o] += b[o];
+        }
+}
+
+/*
+ * erf for float, the rational approximation of Eigen/XLA (clamped to [-4, 4],
+ * beyond which erf is +-1 in float): a few ulp, branch-free, vectorizable.
+ */
+static inline float fast_erf(float x)
+{
+        x = x > 4.0f ? 4.0f : (x < -4.0f ? -4.0f : x);
+        float x2 = x * x;
+        float p = -2.72614225801306e-10f;
+        p = p * x2 + 2.77068142495902e-08f;
+        p = p * x2 + -2.10102402082508e-06f;
+        p = p * x2 + -5.69250639462346e-05f;
+        p = p * x2 + -7.34990630326855e-04f;
+        p = p * x2 + -2.95459980854025e-03f;
+        p = p * x2 + -1.60960333262415e-02f;
+        p = p * x;
+        float q = -1.45660718464996e-05f;
+        q = q * x2 + -2.13374055278905e-04f;
+        q = q * x2 + -1.68282697438203e-03f;
+        q = q * x2 + -7.37332916720468e-03f;
+        q = q * x2 + -1.42647390514189e-02f;
+        return p / q;
+}
+
+void ss_minilm_bias_gelu(float *x, const float *b, int n, int d)
+{
+        for (int i = 0; i < n; i++) {
+                float *row = x + (size_t)i * d;
+                for (int j = 0; j < d; j++) {
+                        float v = row[j] + b[j];
+                        row[j] = 0.5f * v * (1.0f + fast_erf(v * 0.70710678118654752f));
+                }
+        }
+}
+
+void ss_minilm_bias_gelu_ref(float *x, const float *b, int n, int d)
+{
+        for (int i = 0; i < n; i++) {
+                float *row = x + (size_t)i * d;
+                for (int j = 0; j < d; j++) {
+                        float v = row[j] + b[j];
+                        row[j] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+                }
+        }
+}
+
+/* x[i] = LayerNorm(x[i] + r[i]) * w + b over n rows of d (r may be NULL). */
+static void add_layernorm(float *x, const float *r, const float *w, const float *b, int n, int d,
+                          float eps)
+{
+        for (int i = 0; i < n; i++) {
+                float *row = x + (size_t)i * d;
+                if (r) {
+                        const float *rr = r + (size_t)i * d;
+                        for (int j = 0; j < d; j++)
+                                row[j] += rr[j];
+                }
+                float mean = 0.0f;
+                for (int j = 0; j < d; j++)
+                        mean += row[j];
+                mean /= (float)d;
+                float var = 0.0f;
+                for (int j = 0; j < d; j++) {
+                        float c = row[j] - mean;
+                        var += c * c;
+                }
+                var /= (float)d;
+                float inv = 1.0f / sqrtf(var + eps);
+                for (int j = 0; j < d; j++)
+                        row[j] = (row[j] - mean) * inv * w[j] + b[j];
+        }
+}
+
+/*
+ * Attention of one text (its L rows of qkv, all heads) into ctx, plain loops:
+ * out_i = sum_j softmax_j(q_i . k_j / sqrt(hd)) v_j.
+ */
+static void attention_ref(float *ctx, const float *qkv, int L, int D, int n_heads)
+{
+        int hd = D / n_heads;
+        float scale = 1.0f / sqrtf((float)hd);
+        double *p = malloc((size_t)L * sizeof(*p));
+        if (!p)
+                abort();
+        for (int h = 0; h < n_heads; h++) {
+                for (int i = 0; i < L; i++) {
+                        const float *q = qkv + (size_t)i * 3 * D + h * hd;
+                        double mx = -INFINITY, sum = 0;
+                        for (int j = 0; j < L; j++) {
+                                const float *k = qkv + (size_t)j * 3 * D + D + h * hd;
+                                double s = 0;
+                                for (int c = 0; c < hd; c++)
+                                        s += (double)q[c] * k[c];
+                                p[j] = s * scale;
+                                mx = p[j] > mx ? p[j] : mx;
+                        }
+                        for (int j = 0; j < L; j++)
+                                sum += (p[j] = exp(p[j] - mx));
+                        for (int c = 0; c < hd; c++) {
+                                double acc = 0;
+                                for (int j = 0; j < L; j++)
+                                        acc += p[j] * qkv[(size_t)j * 3 * D + 2 * D + h * hd + c];
+                                ctx[(size_t)i * D + h * hd + c] = (float)(acc / sum);
+                        }
+                }
+        }
+        free(p);
+}
+
+/*
+ * Same as attention_ref, laid out for the vectorizer: per head, the keys are
+ * transposed into kt [hd][L] so each query's scores are one pass over
+ * contiguous rows, and the values gathered into vh [L][hd].
+ */
+static void attention_fast(float *ctx, const float *qkv, int L, int D, int n_heads, float *kt,
+                           float *vh, float *att)
+{
+        int hd = D / n_heads;
+        float scale = 1.0f / sqrtf((float)hd);
+        for (int h = 0; h < n_heads; h++) {
+                for (int j = 0; j < L; j++) {
+                        const float *k = qkv + (size_t)j * 3 * D + D + h * hd;
+                        const float *v = qkv + (size_t)j * 3 * D + 2 * D + h * hd;
+                        for (int c = 0; c < hd; c++) {
+                                kt[(size_t)c * L + j] = k[c] * scale;
+                                vh[(size_t)j * hd + c] = v[c];
+                        }
+                }
+                for (int i = 0; i < L; i++) {
+                        const float *q = qkv + (size_t)i * 3 * D + h * hd;
+                        for (int j = 0; j < L; j++)
+                                att[j] = 0.0f;
+                        for (int c = 0; c < hd; c++) {
+                                float qc = q[c];
+                                const float *kr = kt + (size_t)c * L;
+                                for (int j = 0; j < L; j++)
+                                        att[j] += qc * kr[j];
+                        }
+                        float mx = att[0];
+                        for (int j = 1; j < L; j++)
+                                mx = att[j] > mx ? att[j] : mx;
+                        float sum = 0.0f;
+                        for (int j = 0; j < L; j++) {
+                                att[j] = expf(att[j] - mx);
+                                sum += att[j];
+                        }
+                        float inv = 1.0f / sum;
+                        float *o = ctx + (size_t)i * D + h * hd;
+                        for (int c = 0; c < hd; c++)
+                                o[c] = 0.0f;
+                        for (int j = 0; j < L; j++) {
+                                float pj = att[j] * inv;
+                                const float *v = vh + (size_t)j * hd;
+                                for (int c = 0; c < hd; c++)
+                                        o[c] += pj * v[c];
+                        }
+                }
+        }
+}
+
+/* ---- forward pass ---- */
+
+static void matmul(const ss_minilm_t *e, float *out, const float *x, const float *w, const float *b,
+                   int n, int d_in, int d_out)
+{
+        if (e->reference)
+                ss_minilm_matmul_ref(out, x, w, b, n, d_in, d_out);
+        else
+                ss_minilm_matmul_blas(out, x, w, b, n, d_in, d_out);
+}
+
+/* x[r] = LayerNorm(word[id] + pos[p] + type[0]) for the n rows of the chunk. */
+static void embed_tokens(ss_minilm_t *e, const int32_t *ids, const int *len, size_t nseq)
+{
+        const ss_minilm_config_t *c = &e->cfg;
+        int D = c->dim;
+        size_t r = 0;
+        for (size_t s = 0; s < nseq; s++) {
+                for (int p = 0; p < len[s]; p++, r++) {
+                        float *row = e->s.x + r * D;
+                        const float *we = e->w.word + (size_t)ids[r] * D;
+                        const float *pe = e->w.pos + (size_t)p * D;
+                        for (int j = 0; j < D; j++)
+                                row[j] = we[j] + pe[j] + e->w.type[j];
+                }
+        }
+        add_layernorm(e->s.x, NULL, e->w.emb_ln_w, e->w.emb_ln_b, (int)r, D, c->ln_eps);
+}
+
+static void attention_block(ss_minilm_t *e, const ss_minilm_layer_t *l, const int *len, size_t nseq,
+                            int n)
+{
+        const ss_minilm_config_t *c = &e->cfg;
+        int D = c->dim;
+        matmul(e, e->s.qkv, e->s.x, l->wqkv, l->bqkv, n, D, 3 * D);
+        size_t r = 0;
+        for (size_t s = 0; s < nseq; s++) {
+                const float *q = e->s.qkv + r * 3 * D;
+                float *o = e->s.ctx + r * D;
+                if (e->reference)
+                        attention_ref(o, q, len[s], D, c->n_heads);
+                else
+                        attention_fast(o, q, len[s], D, c->n_heads, e->s.kt, e->s.vh, e->s.att);
+                r += (size_t)len[s];
+        }
+        matmul(e, e->s.tmp, e->s.ctx, l->wo, l->bo, n, D, D);
+        add_layernorm(e->s.x, e->s.tmp, l->ln1_w, l->ln1_b, n, D, c->ln_eps);
+}
+
+static void ffn_block(ss_minilm_t *e, const ss_minilm_layer_t *l, int n)
+{
+        const ss_minilm_config_t *c = &e->cfg;
+        int D = c->dim, F = c->ffn_dim;
+        matmul(e, e->s.ffn, e->s.x, l->w1, NULL, n, D, F);
+        if (e->reference)
+                ss_minilm_bias_gelu_ref(e->s.ffn, l->b1, n, F);
+        else
+                ss_minilm_bias_gelu(e->s.ffn, l->b1, n, F);
+        matmul(e, e->s.tmp, e->s.ffn, l->w2, l->b2, n, F, D);
+        add_layernorm(e->s.x, e->s.tmp, l->ln2_w, l->ln2_b, n, D, c->ln_eps);
+}
+
+/* pooled[s] = mean of the text's rows of x. */
+static void mean_pool(const ss_minilm_t *e, const int *len, size_t nseq, float *pooled)
+{
+        int D = e->cfg.dim;
+        size_t r = 0;
+        for (size_t s = 0; s < nseq; s++) {
+                float *out = pooled + s * D;
+                for (int j = 0; j < D; j++)
+                        out[j] = 0.0f;
+                for (int p = 0; p < len[s]; p++, r++) {
+                        const float *row = e->s.x + r * D;
+                        for (int j = 0; j < D; j++)
+                                out[j] += row[j];
+                }
+                float inv = 1.0f / (float)len[s];
+                for (int j = 0; j < D; j++)
+                        out[j] *= inv;
+        }
+}
+
+/* One chunk: nseq texts, packed ids, n = sum of len rows (<= max_tokens). */
+static void forward_chunk(ss_minilm_t *e, const int32_t *ids, const int *len, size_t nseq, int n,
+                          float *pooled)
+{
+        embed_tokens(e, ids, len, nseq);
+        for (int li = 0; li < e->cfg.n_layers; li++) {
+                attention_block(e, &e->w.layer[li], len, nseq, n);
+                ffn_block(e, &e->w.layer[li], n);
+        }
+        mean_pool(e, len, nseq, pooled);
+}
+
+ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off, const int *len,
+                           size_t n, float *pooled_out, char *errstr, size_t errstr_size)
+{
+        const ss_minilm_config_t *c = &e->cfg;
+        for (size_t s = 0; s < n; s++) {
+                if (len[s] < 1 || len[s] > c->max_seq_len)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                          "minilm: text %zu has %d tokens (1..%d allowed)", s,
+                                          len[s], c->max_seq_len);
+                for (int p = 0; p < len[s]; p++) {
+                        int32_t id = ids[off[s] + p];
+                        if (id < 0 || id >= c->vocab_size)
+                                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                                  "minilm: text %zu token %d: id %d outside the "
+                                                  "vocabulary (%d)",
+                                                  s, p, id, c->vocab_size);
+                }
+        }
+        /* chunks of whole texts, at most max_tokens rows; rows are copied contiguous if the
+         * caller's texts are not adjacent */
+        size_t s0 = 0;
+        while (s0 < n) {
+                size_t s1 = s0;
+                int rows = 0;
+                int contiguous = 1;
+                while (s1 < n && rows + len[s1] <= e->s.max_tokens) {
+                        if (s1 > s0 && off[s1] != off[s1 - 1] + (size_t)len[s1 - 1])
+                                contiguous = 0;
+                        rows += len[s1++];
+                }
+                const int32_t *cids = ids + off[s0];
+                if (!contiguous) {
+                        if (e->s.ids_cap < (size_t)rows)
+                                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                                  "minilm: texts are not packed");
+                        size_t r = 0;
+                        for (size_t s = s0; s < s1; s++)
+                                for (int p = 0; p < len[s]; p++)
+                                        e->s.ids[r++] = ids[off[s] + p];
+                        cids = e->s.ids;
+                }
+                forward_chunk(e, cids, len + s0, s1 - s0, rows, pooled_out + s0 * c->dim);
+                s0 = s1;
+        }
+        return SS_OK;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+        if (need <= *cap)
+                return 0;
+        size_t n = *cap ? *cap : 256;
+        while (n < need)
+                n *= 2;
+        void *q = realloc(*p, n * elem);
+        if (!q)
+                return -1;
+        *p = q;
+        *cap = n;
+        return 0;
+}
+
+ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t *lens, size_t n,
+                         int normalize, float *pooled_out, ss_input_stats_t *stats_out,
+                         char *errstr, size_t errstr_size)
+{
+        const ss_minilm_config_t *c = &e->cfg;
+        ss_minilm_scratch_t *s = &e->s;
+        if (n > s->seq_cap) {
+                size_t cap = s->seq_cap;
+                size_t *off = realloc(s->off, n * sizeof(*off));
+                if (off)
+                        s->off = off;
+                int *len = realloc(s->len, n * sizeof(*len));
+                if (len)
+                        s->len = len;
+                if (!off || !len)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                          "minilm: out of memory for %zu texts", n);
+                s->seq_cap = n;
+                (void)cap;
+        }
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (grow((void **)&s->ids, &s->ids_cap, total + (size_t)c->max_seq_len,
+                         sizeof(*s->ids)))
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                          "minilm: out of memory tokenizing");
+                ss_wp_stats_t st;
+                int k = ss_wp_encode(e->wp, texts[i], lens[i], s->ids + total, c->max_seq_len, &st);
+                if (k < 0)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                          "minilm: out of memory tokenizing text %zu", i);
+                s->off[i] = total;
+                s->len[i] = k;
+                total += (size_t)k;
+                if (stats_out) {
+                        memset(&stats_out[i], 0, sizeof(stats_out[i]));
+                        stats_out[i].n_tokens = st.n_pieces;
+                        stats_out[i].unk_share =
+                            st.n_pieces ? (float)st.n_unk / (float)st.n_pieces : 0.0f;
+                }
+        }
+        ss_err_t err =
+            ss_minilm_forward(e, s->ids, s->off, s->len, n, pooled_out, errstr, errstr_size);
+        if (err != SS_OK || !normalize)
+                return err;
+        for (size_t i = 0; i < n; i++) {
+                float *v = pooled_out + i * c->dim;
+                double ss = 0;
+                for (int j = 0; j < c->dim; j++)
+                        ss += (double)v[j] * v[j];
+                float inv = 1.0f / fmaxf((float)sqrt(ss), 1e-12f);
+                for (int j = 0; j < c->dim; j++)
+                        v[j] *= inv;
+        }
+        return SS_OK;
+}
+
+/* ---- loading ---- */
+
+static int json_int(const cJSON *o, const char *key, int *out, int lo, int hi)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+            v->valuedouble != (double)(int)v->valuedouble)
+                return -1;
+        *out = (int)v->valuedouble;
+        return 0;
+}
+
+static ss_err_t config_parse(const ss_mfile_t *mf, ss_minilm_config_t *c, char *errstr,
+                             size_t errstr_size)
+{
+        uint64_t n;
+        const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
+        const char *txt = ss_mfile_get(mf, "config", SS_MF_STR, 0, &n, errstr, errstr_size);
+        if (!txt)
+                return SS_ERR_FORMAT;
+        cJSON *o = cJSON_ParseWithLength(txt, n);
+        if (!o)
+                return ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                  "%s: section config is not JSON", what);
+        const char *bad = NULL;
+        if (json_int(o, "dim", &c->dim, 8, 8192))
+                bad = "dim";
+        else if (json_int(o, "n_layers", &c->n_layers, 1, SS_MINILM_MAX_LAYERS))
+                bad = "n_layers";
+        else if (json_int(o, "n_heads", &c->n_heads, 1, 256) || c->dim % c->n_heads)
+                bad = "n_heads";
+        else if (json_int(o, "ffn_dim", &c->ffn_dim, 8, 65536))
+                bad = "ffn_dim";
+        else if (json_int(o, "vocab_size", &c->vocab_size, 8, 10000000))
+                bad = "vocab_size";
+        else if (json_int(o, "max_pos", &c->max_pos, 2, 65536))
+                bad = "max_pos";
+        else if (json_int(o, "type_vocab", &c->type_vocab, 1, 16))
+                bad = "type_vocab";
+        else if (json_int(o, "max_seq_len", &c->max_seq_len, 2, c->max_pos))
+                bad = "max_seq_len";
+        const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "ln_eps");
+        if (!bad && (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0 && eps->valuedouble < 1)))
+                bad = "ln_eps";
+        const cJSON *pool = cJSON_GetObjectItemCaseSensitive(o, "pooling");
+        if (!bad && (!cJSON_IsString(pool) || strcmp(pool->valuestring, "mean")))
+                bad = "pooling (only \"mean\")";
+        if (!bad) {
+                c->ln_eps = (float)eps->valuedouble;
+                c->head_dim = c->dim / c->n_heads;
+        }
+        cJSON_Delete(o);
+        if (bad)
+                return ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                  "%s: section config: missing or bad \"%s\"", what, bad);
+        return SS_OK;
+}
+
+static const float *get_f32(const ss_mfile_t *mf, const char *name, uint64_t count, char *errstr,
+                            size_t errstr_size)
+{
+        uint64_t n;
+        return ss_mfile_get(mf, name, SS_MF_F32, count, &n, errstr, errstr_size);
+}
+
+static ss_err_t weights_load(ss_minilm_t *e, const ss_mfile_t *mf, char *errstr, size_t errstr_size)
+{
+        const ss_minilm_config_t *c = &e->cfg;
+        ss_minilm_weights_t *w = &e->w;
+        uint64_t D = (uint64_t)c->dim, F = (uint64_t)c->ffn_dim;
+        if (!(w->word =
+                  get_f32(mf, "emb.word", (uint64_t)c->vocab_size * D, errstr, errstr_size)) ||
+            !(w->pos = get_f32(mf, "emb.pos", (uint64_t)c->max_pos * D, errstr, errstr_size)) ||
+            !(w->type =
+                  get_f32(mf, "emb.type", (uint64_t)c->type_vocab * D, errstr, errstr_size)) ||
+            !(w->emb_ln_w = get_f32(mf, "emb.ln.w", D, errstr, errstr_size)) ||
+            !(w->emb_ln_b = get_f32(mf, "emb.ln.b", D, errstr, errstr_size)))
+                return SS_ERR_FORMAT;
+        w->owned = malloc((size_t)c->n_layers * 3 * D * (D + 1) * sizeof(float));
+        if (!w->owned)
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "minilm: out of memory");
+        for (int i = 0; i < c->n_layers; i++) {
+                ss_minilm_layer_t *l = &w->layer[i];
+                char nm[SS_MFILE_SECNAME_MAX];
+#define SEC(field, suffix, count)                                                                  \
+        do {                                                                                       \
+                snprintf(nm, sizeof(nm), "L%d.%s", i, suffix);                                     \
+                if (!(l->field = get_f32(mf, nm, (count), errstr, errstr_size)))                   \
+                        return SS_ERR_FORMAT;                                                      \
+        } while (0)
+                SEC(wo, "ao.w", D * D);
+                SEC(bo, "ao.b", D);
+                SEC(ln1_w, "ln1.w", D);
+                SEC(ln1_b, "ln1.b", D);
+                SEC(w1, "ff1.w", F * D);
+                SEC(b1, "ff1.b", F);
+                SEC(w2, "ff2.w", D * F);
+                SEC(b2, "ff2.b", D);
+                SEC(ln2_w, "ln2.w", D);
+                SEC(ln2_b, "ln2.b", D);
+#undef SEC
+                l->wqkv = w->owned + (size_t)i * 3 * D * (D + 1);
+                l->bqkv = l->wqkv + 3 * D * D;
+                static const char *const qkv[3] = {"q", "k", "v"};
+                for (int k = 0; k < 3; k++) {
+                        const float *pw, *pb;
+                        snprintf(nm, sizeof(nm), "L%d.%s.w", i, qkv[k]);
+                        if (!(pw = get_f32(mf, nm, D * D, errstr, errstr_size)))
+                                return SS_ERR_FORMAT;
+                        snprintf(nm, sizeof(nm), "L%d.%s.b", i, qkv[k]);
+                        if (!(pb = get_f32(mf, nm, D, errstr, errstr_size)))
+                                return SS_ERR_FORMAT;
+                        memcpy(l->wqkv + (size_t)k * D * D, pw, D * D * sizeof(float));
+                        memcpy(l->bqkv + (size_t)k * D, pb, D * sizeof(float));
+                }
+        }
+        return SS_OK;
+}
+
+static ss_err_t scratch_alloc(ss_minilm_t *e, int max_tokens, char *errstr, size_t errstr_size)
+{
+        const ss_minilm_config_t *c = &e->cfg;
+        ss_minilm_scratch_t *s = &e->s;
+        if (max_tokens <= 0)
+                max_tokens = SS_MINILM_DEFAULT_TOKENS;
+        if (max_tokens < c->max_seq_len)
+                max_tokens = c->max_seq_len;
+        size_t T = (size_t)max_tokens, D = (size_t)c->dim, S = (size_t)c->max_seq_len;
+        s->max_tokens = max_tokens;
+        s->x = malloc(T * D * sizeof(float));
+        s->qkv = malloc(T * 3 * D * sizeof(float));
+        s->ctx = malloc(T * D * sizeof(float));
+        s->tmp = malloc(T * D * sizeof(float));
+        s->ffn = malloc(T * (size_t)c->ffn_dim * sizeof(float));
+        s->kt = malloc((size_t)c->head_dim * S * sizeof(float));
+        s->vh = malloc(S * (size_t)c->head_dim * sizeof(float));
+        s->att = malloc(S * sizeof(float));
+        if (!s->x || !s->qkv || !s->ctx || !s->tmp || !s->ffn || !s->kt || !s->vh || !s->att)
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                  "minilm: out of memory for scratch of %d tokens", max_tokens);
+        return SS_OK;
+}
+
+ss_minilm_t *ss_minilm_new(const ss_mfile_t *mf, int max_tokens, char *errstr, size_t errstr_size)
+{
+        const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
+        ss_minilm_t *e = calloc(1, sizeof(*e));
+        if (!e) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "minilm: out of memory");
+                return NULL;
+        }
+        if (config_parse(mf, &e->cfg, errstr, errstr_size) != SS_OK)
+                goto fail;
+        uint64_t vn;
+        const char *vocab = ss_mfile_get(mf, "vocab", SS_MF_STR, 0, &vn, errstr, errstr_size);
+        if (!vocab)
+                goto fail;
+        char err2[256];
+        e->wp = ss_wp_new(vocab, vn, err2, sizeof(err2));
+        if (!e->wp) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: section vocab: %s", what, err2);
+                goto fail;
+        }
+        if (ss_wp_vocab_size(e->wp) != e->cfg.vocab_size) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "%s: section vocab has %d tokens, config says %d", what,
+                           ss_wp_vocab_size(e->wp), e->cfg.vocab_size);
+                goto fail;
+        }
+        if (weights_load(e, mf, errstr, errstr_size) != SS_OK ||
+            scratch_alloc(e, max_tokens, errstr, errstr_size) != SS_OK)
+                goto fail;
+        return e;
+fail:
+        ss_minilm_destroy(e);
+        return NULL;
+}
+
+void ss_minilm_destroy(ss_minilm_t *e)
+{
+        if (!e)
+                return;
+        ss_wp_destroy(e->wp);
+        free(e->w.owned);
+        free(e->s.x);
+        free(e->s.qkv);
+        free(e->s.ctx);
+        free(e->s.tmp);
+        free(e->s.ffn);
+        free(e->s.kt);
+        free(e->s.vh);
+        free(e->s.att);
+        free(e->s.ids);
+        free(e->s.off);
+        free(e->s.len);
+        free(e);
+}
+
+const ss_minilm_config_t *ss_minilm_config(const ss_minilm_t *e)
+{
+        return &e->cfg;
+}
+
+ss_wp_t *ss_minilm_wordpiece(ss_minilm_t *e)
+{
+        return e->wp;
+}
+
+void ss_minilm_set_reference(ss_minilm_t *e, int on)
+{
+        e->reference = on;
+}

@@ -1,0 +1,120 @@
+/*
+ * minilm: the all-MiniLM-L6-v2 sentence encoder (a 6-layer BERT) in C, and the
+ * `minilm` model kind built on it (encoder + softmax-regression head).
+ *
+ * Encoder: WordPiece ids (wordpiece.h) -> embeddings (word + position +
+ * token type 0) + LayerNorm -> n_layers x (fused QKV projection, per-sequence
+ * multi-head attention, output projection, residual + LayerNorm, GELU (erf)
+ * feed-forward, residual + LayerNorm) -> mean over each text's tokens
+ * ([CLS] and [SEP] included, as sentence-transformers does) -> optionally L2
+ * normalised (sentence-transformers' Normalize module). The texts of a batch
+ * are packed without padding (each attends only over its own tokens), so the
+ * result equals the padded, masked computation.
+ *
+ * Model files (mfile.h). `sentistream convert minilm SRC OUT.ssm` writes kind
+ * "minilm-encoder": the encoder alone, not scoreable; training adds the head
+ * and writes kind "minilm". Sections (F32 unless noted; Linear weights are
+ * [out][in] as in PyTorch):
+ *   config            STR  JSON {dim, n_layers, n_heads, ffn_dim, vocab_size,
+ *                          max_pos, type_vocab, ln_eps, max_seq_len, pooling,
+ *                          source, source_sha256}
+ *   vocab             STR  vocab.txt
+ *   emb.word [V][D], emb.pos [P][D], emb.type [2][D], emb.ln.w [D], emb.ln.b [D]
+ *   L<i>.q.w [D][D] L<i>.q.b [D]   (attention.self.query; likewise .k and .v)
+ *   L<i>.ao.w [D][D] L<i>.ao.b [D] (attention.output.dense)
+ *   L<i>.ln1.w [D] L<i>.ln1.b [D]  (attention.output.LayerNorm)
+ *   L<i>.ff1.w [F][D] L<i>.ff1.b [F] (intermediate.dense)
+ *   L<i>.ff2.w [D][F] L<i>.ff2.b [D] (output.dense)
+ *   L<i>.ln2.w [D] L<i>.ln2.b [D]  (output.LayerNorm)
+ *   head.w [3][D], head.b [3], head.config STR JSON   (kind "minilm" only)
+ *
+ * Threading: an encoder owns its scratch; use one per thread. The matrix
+ * products run through OpenBLAS (its own threads: OPENBLAS_NUM_THREADS).
+ */
+#ifndef SS_MINILM_H
+#define SS_MINILM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/ss_err.h"
+#include "mfile.h"
+#include "model.h"
+#include "wordpiece.h"
+
+#define SS_MINILM_KIND         "minilm"
+#define SS_MINILM_ENCODER_KIND "minilm-encoder"
+#define SS_MINILM_MAX_LAYERS   24
+
+typedef struct ss_minilm_config {
+        int dim;         /* D, hidden size (384) */
+        int n_layers;    /* 6 */
+        int n_heads;     /* 12 */
+        int head_dim;    /* D / n_heads (32) */
+        int ffn_dim;     /* F, intermediate size (1536) */
+        int vocab_size;  /* V (30522) */
+        int max_pos;     /* P, position embeddings (512) */
+        int type_vocab;  /* token types (2) */
+        int max_seq_len; /* tokens per text incl. [CLS]/[SEP] after truncation (256) */
+        float ln_eps;    /* LayerNorm epsilon (1e-12) */
+} ss_minilm_config_t;
+
+typedef struct ss_minilm ss_minilm_t;
+
+/*
+ * Builds an encoder from a container of kind "minilm" or "minilm-encoder".
+ * Borrows mf: it must outlive the encoder (weights point into it). Checks every
+ * section's presence, type and size against the config and errors naming the
+ * section. max_tokens bounds the tokens of one forward chunk (scratch is sized
+ * for it once; 0 = default 4096, at least max_seq_len). NULL on error.
+ */
+ss_minilm_t *ss_minilm_new(const ss_mfile_t *mf, int max_tokens, char *errstr, size_t errstr_size);
+void ss_minilm_destroy(ss_minilm_t *e);
+
+const ss_minilm_config_t *ss_minilm_config(const ss_minilm_t *e);
+
+/* The encoder's tokenizer (owned by the encoder). */
+ss_wp_t *ss_minilm_wordpiece(ss_minilm_t *e);
+
+/* 1: use the plain reference kernels instead of OpenBLAS (tests, checks). */
+void ss_minilm_set_reference(ss_minilm_t *e, int on);
+
+/*
+ * Embeds n texts: pooled_out [n][D] mean-pooled embeddings, L2-normalised when
+ * normalize is 1. stats_out (may be NULL) [n]: n_tokens = WordPiece pieces
+ * without [CLS]/[SEP] (before truncation), unk_share = share of [UNK] among
+ * them; the byte-scan flags (has_url ...) are left 0 here.
+ */
+ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t *lens, size_t n,
+                         int normalize, float *pooled_out, ss_input_stats_t *stats_out,
+                         char *errstr, size_t errstr_size);
+
+/*
+ * Embeds already tokenized sequences: ids of sequence s are ids[off[s] ..
+ * off[s] + len[s]) (with [CLS]/[SEP], 1 <= len[s] <= max_seq_len).
+ * pooled_out [n][D], not normalised.
+ */
+ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off, const int *len,
+                           size_t n, float *pooled_out, char *errstr, size_t errstr_size);
+
+/*
+ * Converts a sentence-transformers model directory (model.safetensors,
+ * vocab.txt, config.json, sentence_bert_config.json) into a "minilm-encoder"
+ * model file at out_path. Shapes and dtypes are checked against config.json;
+ * errors name the tensor. A directory with only pytorch_model.bin is refused
+ * with the reason.
+ */
+ss_err_t ss_minilm_convert(const char *src_dir, const char *out_path, const char *name,
+                           char *errstr, size_t errstr_size);
+
+/* Kernels, output first (exposed for the tests that compare them). */
+/* out[n][d_out] = x[n][d_in] . w[d_out][d_in]^T + b[d_out] (b may be NULL) */
+void ss_minilm_matmul_ref(float *out, const float *x, const float *w, const float *b, int n,
+                          int d_in, int d_out);
+void ss_minilm_matmul_blas(float *out, const float *x, const float *w, const float *b, int n,
+                           int d_in, int d_out);
+/* x[i] = gelu(x[i] + b[i % d]) over n rows of d; _ref uses libm erff */
+void ss_minilm_bias_gelu(float *x, const float *b, int n, int d);
+void ss_minilm_bias_gelu_ref(float *x, const float *b, int n, int d);
+
+#endif /* SS_MINILM_H */

