@@ -1,1 +1,271 @@
-/* placeholder: implementation in progress */
+/*
+ * logreg: scoring, saving and loading of the linear baseline (see logreg.h).
+ *
+ * Scoring one text is three small steps: the extractor (feat.h) hashes the
+ * n-grams into raw counts, ss_logreg_tfidf() turns the counts into an
+ * L2-normalised tf-idf vector reading the IDF from the weight table, and
+ * ss_logreg_logits() adds up one table row per non-zero. Applying the IDF here
+ * rather than in the extractor keeps one table access per bucket (weights and
+ * IDF share a 16-byte row) and one copy of the IDF in memory. Loading from a
+ * model file borrows the file's sections: nothing is copied.
+ */
+#include "logreg.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_impl.h"
+
+enum { SS_LOGREG_CONFIG_FIELDS = 10, SS_LOGREG_FORMAT = 1 };
+
+void ss_logreg_config_default(ss_logreg_config_t *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        ss_feat_config_default(&cfg->feat);
+        cfg->vocab_bits = 24;
+        cfg->vocab_seed = 0x70cab;
+}
+
+int ss_logreg_is_word(int tok_kind)
+{
+        return tok_kind == SS_TOKK_WORD || tok_kind == SS_TOKK_HASHTAG;
+}
+
+uint32_t ss_logreg_vocab_bit(const char *tok, size_t len, uint32_t bits, uint32_t seed)
+{
+        return ss_feat_hash(tok, len, seed) & ((1u << bits) - 1);
+}
+
+static ss_err_t ss_logreg_config_check(const ss_logreg_config_t *cfg, char *errstr,
+                                       size_t errstr_size)
+{
+        if (cfg->vocab_bits < 10 || cfg->vocab_bits > 28)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "vocab_bits %u outside 10..28", cfg->vocab_bits);
+        if (cfg->feat.dim_bits < 10 || cfg->feat.dim_bits > 24)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "dim_bits %u outside 10..24",
+                                  cfg->feat.dim_bits);
+        return SS_OK;
+}
+
+ss_logreg_t *ss_logreg_new(const ss_logreg_config_t *cfg, const ss_logreg_weights_t *w,
+                           char *errstr, size_t errstr_size)
+{
+        if (ss_logreg_config_check(cfg, errstr, errstr_size))
+                return NULL;
+        ss_logreg_t *lr = calloc(1, sizeof(*lr));
+        if (!lr) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        lr->cfg = *cfg;
+        lr->w = *w;
+        ss_sparse_init(&lr->s.x);
+        lr->feat = ss_feat_new(&cfg->feat, NULL);
+        if (!lr->feat) {
+                ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                           "bad feature config (dim_bits %u, word n-grams 1..%u, char "
+                           "n-grams %u..%u) or out of memory",
+                           cfg->feat.dim_bits, cfg->feat.word_ngram_max, cfg->feat.char_ngram_min,
+                           cfg->feat.char_ngram_max);
+                free(lr);
+                return NULL;
+        }
+        return lr;
+}
+
+void ss_logreg_destroy(ss_logreg_t *lr)
+{
+        if (!lr)
+                return;
+        ss_feat_destroy(lr->feat);
+        ss_sparse_free(&lr->s.x);
+        free(lr->owned);
+        free(lr);
+}
+
+void ss_logreg_tfidf(ss_sparse_t *x, const float *table, int sublinear)
+{
+        float norm = 0;
+        for (size_t k = 0; k < x->n; k++) {
+                float c = x->val[k];
+                float tf = sublinear && c > 1 ? 1 + logf(c) : c;
+                float v = tf * table[(size_t)x->idx[k] * SS_LOGREG_ROW + SS_NUM_CLASSES];
+                x->val[k] = v;
+                norm += v * v;
+        }
+        if (norm > 0) {
+                float inv = 1 / sqrtf(norm);
+                for (size_t k = 0; k < x->n; k++)
+                        x->val[k] *= inv;
+        }
+}
+
+void ss_logreg_logits(float *logits, const ss_sparse_t *x, const float *table, const float *bias)
+{
+        float z0 = bias[0], z1 = bias[1], z2 = bias[2];
+        for (size_t k = 0; k < x->n; k++) {
+                const float *row = table + (size_t)x->idx[k] * SS_LOGREG_ROW;
+                float v = x->val[k];
+                z0 += v * row[0];
+                z1 += v * row[1];
+                z2 += v * row[2];
+        }
+        logits[0] = z0;
+        logits[1] = z1;
+        logits[2] = z2;
+}
+
+/* Token count and unknown-word share of the text the extractor saw last. */
+static void ss_logreg_stats(const ss_logreg_t *lr, ss_input_stats_t *st)
+{
+        const ss_tok_buf_t *tb = ss_feat_tokens(lr->feat);
+        size_t words = 0, unk = 0;
+        for (size_t i = 0; i < tb->n; i++) {
+                if (!ss_logreg_is_word(tb->toks[i].kind))
+                        continue;
+                words++;
+                uint32_t bit = ss_logreg_vocab_bit(ss_tok_str(tb, i), tb->toks[i].len,
+                                                   lr->cfg.vocab_bits, lr->cfg.vocab_seed);
+                if (!(lr->w.vocab[bit >> 6] >> (bit & 63) & 1))
+                        unk++;
+        }
+        st->n_tokens = (int32_t)tb->n;
+        st->unk_share = words ? (float)unk / (float)words : 0.0f;
+}
+
+ss_err_t ss_logreg_score(ss_logreg_t *lr, const char *const *texts, const size_t *lens, size_t n,
+                         float *probs, ss_input_stats_t *stats, char *errstr, size_t errstr_size)
+{
+        for (size_t i = 0; i < n; i++) {
+                ss_input_stats_t *st = stats ? &stats[i] : NULL;
+                if (ss_feat_extract(lr->feat, texts[i], lens[i], 1, &lr->s.x, st))
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                          "feature extraction failed on text %zu (%zu bytes)", i,
+                                          lens[i]);
+                if (st)
+                        ss_logreg_stats(lr, st);
+                ss_logreg_tfidf(&lr->s.x, lr->w.table, (int)lr->cfg.feat.sublinear_tf);
+                float *p = probs + i * SS_NUM_CLASSES;
+                ss_logreg_logits(p, &lr->s.x, lr->w.table, lr->w.bias);
+                ss_softmax(p, SS_NUM_CLASSES);
+        }
+        return SS_OK;
+}
+
+/* ---- model file ---- */
+
+static void ss_logreg_config_pack(const ss_logreg_config_t *cfg, uint32_t *out)
+{
+        uint32_t v[SS_LOGREG_CONFIG_FIELDS] = {SS_LOGREG_FORMAT,         cfg->feat.dim_bits,
+                                               cfg->feat.word_ngram_max, cfg->feat.char_ngram_min,
+                                               cfg->feat.char_ngram_max, cfg->feat.seed,
+                                               cfg->feat.sublinear_tf,   cfg->vocab_bits,
+                                               cfg->vocab_seed,          0};
+        memcpy(out, v, sizeof(v));
+}
+
+ss_err_t ss_logreg_save(const ss_logreg_config_t *cfg, const ss_logreg_weights_t *w, ss_mfile_t *mf,
+                        char *errstr, size_t errstr_size)
+{
+        uint32_t packed[SS_LOGREG_CONFIG_FIELDS];
+        ss_logreg_config_pack(cfg, packed);
+        uint64_t d = (uint64_t)1 << cfg->feat.dim_bits;
+        uint64_t vwords = ((uint64_t)1 << cfg->vocab_bits) / 64;
+        ss_err_t err = ss_mfile_add(mf, "logreg.config", SS_MF_U32, packed, SS_LOGREG_CONFIG_FIELDS,
+                                    errstr, errstr_size);
+        if (!err)
+                err = ss_mfile_add(mf, "logreg.table", SS_MF_F32, w->table, d * SS_LOGREG_ROW,
+                                   errstr, errstr_size);
+        if (!err)
+                err = ss_mfile_add(mf, "logreg.bias", SS_MF_F32, w->bias, SS_NUM_CLASSES, errstr,
+                                   errstr_size);
+        if (!err)
+                err = ss_mfile_add(mf, "logreg.vocab", SS_MF_U64, w->vocab, vwords, errstr,
+                                   errstr_size);
+        return err;
+}
+
+static void *ss_logreg_kind_load(const ss_mfile_t *mf, char *errstr, size_t errstr_size)
+{
+        const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
+        const uint32_t *pc = ss_mfile_get(mf, "logreg.config", SS_MF_U32, SS_LOGREG_CONFIG_FIELDS,
+                                          NULL, errstr, errstr_size);
+        if (!pc)
+                return NULL;
+        if (pc[0] != SS_LOGREG_FORMAT) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "%s: logreg section format %u, this program reads %d", what, pc[0],
+                           SS_LOGREG_FORMAT);
+                return NULL;
+        }
+        ss_logreg_config_t cfg;
+        ss_logreg_config_default(&cfg);
+        cfg.feat.dim_bits = pc[1];
+        cfg.feat.word_ngram_max = pc[2];
+        cfg.feat.char_ngram_min = pc[3];
+        cfg.feat.char_ngram_max = pc[4];
+        cfg.feat.seed = pc[5];
+        cfg.feat.sublinear_tf = pc[6];
+        cfg.vocab_bits = pc[7];
+        cfg.vocab_seed = pc[8];
+        char msg[256];
+        if (ss_logreg_config_check(&cfg, msg, sizeof(msg))) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: logreg.config: %s", what, msg);
+                return NULL;
+        }
+        uint64_t d = (uint64_t)1 << cfg.feat.dim_bits;
+        ss_logreg_weights_t w;
+        w.table = ss_mfile_get(mf, "logreg.table", SS_MF_F32, d * SS_LOGREG_ROW, NULL, errstr,
+                               errstr_size);
+        if (!w.table)
+                return NULL;
+        w.bias =
+            ss_mfile_get(mf, "logreg.bias", SS_MF_F32, SS_NUM_CLASSES, NULL, errstr, errstr_size);
+        if (!w.bias)
+                return NULL;
+        w.vocab = ss_mfile_get(mf, "logreg.vocab", SS_MF_U64, ((uint64_t)1 << cfg.vocab_bits) / 64,
+                               NULL, errstr, errstr_size);
+        if (!w.vocab)
+                return NULL;
+        for (uint64_t i = 0; i < d * SS_LOGREG_ROW; i++) {
+                if (!isfinite(w.table[i]) ||
+                    (i % SS_LOGREG_ROW == SS_NUM_CLASSES && w.table[i] < 0)) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                   "%s: logreg.table element %llu is %g", what,
+                                   (unsigned long long)i, (double)w.table[i]);
+                        return NULL;
+                }
+        }
+        for (int k = 0; k < SS_NUM_CLASSES; k++) {
+                if (!isfinite(w.bias[k])) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                   "%s: logreg.bias[%d] is not finite", what, k);
+                        return NULL;
+                }
+        }
+        ss_logreg_t *lr = ss_logreg_new(&cfg, &w, msg, sizeof(msg));
+        if (!lr)
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: %s", what, msg);
+        return lr;
+}
+
+static ss_err_t ss_logreg_kind_score(void *impl, const char *const *texts, const size_t *lens,
+                                     size_t n, float *probs, ss_input_stats_t *stats, char *errstr,
+                                     size_t errstr_size)
+{
+        return ss_logreg_score(impl, texts, lens, n, probs, stats, errstr, errstr_size);
+}
+
+static void ss_logreg_kind_destroy(void *impl)
+{
+        ss_logreg_destroy(impl);
+}
+
+const ss_model_kind_t ss_logreg_kind = {
+    .kind = "logreg",
+    .load = ss_logreg_kind_load,
+    .score_batch = ss_logreg_kind_score,
+    .destroy = ss_logreg_kind_destroy,
+};

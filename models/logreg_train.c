@@ -1,1 +1,590 @@
-/* placeholder: implementation in progress */
+/*
+ * logreg_train: fitting the linear baseline.
+ *
+ * The data set is turned once into a compact CSR problem: raw n-gram counts
+ * from the extractor, document frequencies -> smoothed IDF (scikit-learn's
+ * formula), then tf-idf rows normalised exactly as ss_logreg_tfidf() does at
+ * scoring time, with the hashed buckets renumbered to the d columns the data
+ * uses (ascending bucket order, so the numbering is deterministic).
+ *
+ * The objective is the class-weighted mean cross-entropy plus (l2/2)||W||^2,
+ * minimised with L-BFGS (two-loop recursion, backtracking Armijo line search).
+ * The gradient is computed over two fixed halves of the rows, each into its
+ * own buffer, summed in a fixed order; with two threads each half runs on its
+ * own thread. The result is therefore the same for one or two threads and
+ * for every run.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logreg.h"
+#include "ss_util.h"
+
+#define C SS_NUM_CLASSES
+
+void ss_logreg_train_config_default(ss_logreg_train_config_t *tc)
+{
+        memset(tc, 0, sizeof(*tc));
+        ss_logreg_config_default(&tc->model);
+        tc->l2 = 1e-5;
+        tc->max_iter = 200;
+        tc->tol = 1e-4;
+        tc->history = 10;
+        tc->balanced = 1;
+        tc->threads = 2;
+}
+
+void ss_lr_problem_free(ss_lr_problem_t *p)
+{
+        free(p->rowptr);
+        free(p->col);
+        free(p->val);
+        free(p->y);
+        free(p->sw);
+        free(p->col_map);
+        memset(p, 0, sizeof(*p));
+}
+
+/* ---- building the problem ---- */
+
+typedef struct ss_csr_builder {
+        uint64_t *rowptr; /* [n+1] */
+        uint32_t *idx;    /* [cap] bucket of each count */
+        float *val;       /* [cap] */
+        uint64_t nnz, cap;
+} ss_csr_builder_t;
+
+static int ss_csr_append(ss_csr_builder_t *b, const ss_sparse_t *x)
+{
+        if (b->nnz + x->n > b->cap) {
+                uint64_t cap = b->cap ? b->cap : 1 << 20;
+                while (cap < b->nnz + x->n)
+                        cap *= 2;
+                uint32_t *ni = realloc(b->idx, cap * sizeof(*ni));
+                if (ni)
+                        b->idx = ni;
+                float *nv = realloc(b->val, cap * sizeof(*nv));
+                if (nv)
+                        b->val = nv;
+                if (!ni || !nv)
+                        return -1;
+                b->cap = cap;
+        }
+        memcpy(b->idx + b->nnz, x->idx, x->n * sizeof(*x->idx));
+        memcpy(b->val + b->nnz, x->val, x->n * sizeof(*x->val));
+        b->nnz += x->n;
+        return 0;
+}
+
+/* Marks the vocabulary bits of the word tokens of the text the extractor saw last. */
+static void ss_vocab_add(const ss_feat_t *f, const ss_logreg_config_t *cfg, uint64_t *vocab)
+{
+        const ss_tok_buf_t *tb = ss_feat_tokens(f);
+        for (size_t i = 0; i < tb->n; i++) {
+                if (!ss_logreg_is_word(tb->toks[i].kind))
+                        continue;
+                uint32_t bit = ss_logreg_vocab_bit(ss_tok_str(tb, i), tb->toks[i].len,
+                                                   cfg->vocab_bits, cfg->vocab_seed);
+                vocab[bit >> 6] |= (uint64_t)1 << (bit & 63);
+        }
+}
+
+/* Sample weights summing to 1; balanced: each class carries the same total. */
+static void ss_sample_weights(const ss_dataset_t *ds, int balanced, double *sw)
+{
+        int64_t counts[C];
+        ss_dataset_label_counts(ds, counts);
+        int present = 0;
+        for (int c = 0; c < C; c++)
+                present += counts[c] > 0;
+        for (size_t i = 0; i < ds->n; i++) {
+                int y = ds->labels[i];
+                sw[i] =
+                    balanced ? 1.0 / ((double)present * (double)counts[y]) : 1.0 / (double)ds->n;
+        }
+}
+
+ss_err_t ss_logreg_problem_build(const ss_logreg_config_t *cfg, const ss_dataset_t *ds,
+                                 int balanced, ss_lr_problem_t *p, float *idf_out,
+                                 uint64_t *vocab_out, char *errstr, size_t errstr_size)
+{
+        memset(p, 0, sizeof(*p));
+        size_t D = (size_t)1 << cfg->feat.dim_bits;
+        size_t vwords = ((size_t)1 << cfg->vocab_bits) / 64;
+        ss_feat_t *f = ss_feat_new(&cfg->feat, NULL);
+        uint32_t *df = calloc(D, sizeof(*df));
+        int32_t *colof = malloc(D * sizeof(*colof));
+        ss_csr_builder_t b = {0};
+        b.rowptr = calloc(ds->n + 1, sizeof(*b.rowptr));
+        ss_sparse_t x;
+        ss_sparse_init(&x);
+        ss_err_t err = SS_OK;
+        if (!f || !df || !colof || !b.rowptr) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                 "out of memory or bad feature config (dim_bits %u)",
+                                 cfg->feat.dim_bits);
+                goto out;
+        }
+        memset(vocab_out, 0, vwords * sizeof(*vocab_out));
+        ss_progress_t prog;
+        ss_progress_init(&prog, "features", ds->n);
+        /* pass 1: raw counts, document frequencies, vocabulary */
+        for (size_t i = 0; i < ds->n; i++) {
+                if (ss_feat_extract(f, ds->texts[i], ds->lens[i], 1, &x, NULL) ||
+                    ss_csr_append(&b, &x)) {
+                        err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                         "%s:%u: out of memory extracting features", ds->path,
+                                         ds->lines[i]);
+                        goto out;
+                }
+                for (size_t k = 0; k < x.n; k++)
+                        df[x.idx[k]]++;
+                ss_vocab_add(f, cfg, vocab_out);
+                b.rowptr[i + 1] = b.nnz;
+                if ((i & 255) == 0)
+                        ss_progress_update(&prog, i, NULL);
+        }
+        ss_progress_done(&prog);
+        /* IDF and compact columns, in bucket order */
+        uint32_t d = 0;
+        for (size_t j = 0; j < D; j++) {
+                idf_out[j] = (float)(log((1.0 + (double)ds->n) / (1.0 + (double)df[j])) + 1.0);
+                colof[j] = df[j] ? (int32_t)d++ : -1;
+        }
+        p->n = ds->n;
+        p->d = d;
+        p->rowptr = b.rowptr;
+        p->val = b.val;
+        p->col = b.idx; /* renumbered in place below */
+        b.rowptr = NULL, b.val = NULL, b.idx = NULL;
+        p->col_map = malloc((d ? d : 1) * sizeof(*p->col_map));
+        p->y = malloc((ds->n ? ds->n : 1) * sizeof(*p->y));
+        p->sw = malloc((ds->n ? ds->n : 1) * sizeof(*p->sw));
+        if (!p->col_map || !p->y || !p->sw) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        for (size_t j = 0; j < D; j++)
+                if (colof[j] >= 0)
+                        p->col_map[colof[j]] = (uint32_t)j;
+        /* pass 2: tf-idf rows exactly as scoring computes them, then compact columns */
+        for (size_t i = 0; i < ds->n; i++) {
+                uint64_t lo = p->rowptr[i], hi = p->rowptr[i + 1];
+                float norm = 0;
+                for (uint64_t k = lo; k < hi; k++) {
+                        float c = p->val[k];
+                        float tf = cfg->feat.sublinear_tf && c > 1 ? 1 + logf(c) : c;
+                        float v = tf * idf_out[p->col[k]];
+                        p->val[k] = v;
+                        norm += v * v;
+                }
+                float inv = norm > 0 ? 1 / sqrtf(norm) : 0;
+                for (uint64_t k = lo; k < hi; k++) {
+                        p->val[k] *= inv;
+                        p->col[k] = (uint32_t)colof[p->col[k]];
+                }
+                p->y[i] = ds->labels[i];
+        }
+        ss_sample_weights(ds, balanced, p->sw);
+out:
+        if (err)
+                ss_lr_problem_free(p);
+        free(b.rowptr);
+        free(b.idx);
+        free(b.val);
+        ss_sparse_free(&x);
+        ss_feat_destroy(f);
+        free(df);
+        free(colof);
+        return err;
+}
+
+/* ---- objective ---- */
+
+typedef struct ss_lg_job {
+        const ss_lr_problem_t *p;
+        const double *theta; /* [d][C] then [C] */
+        double *grad;        /* [d*C + C], zeroed by the job, or NULL */
+        size_t lo, hi;       /* rows */
+        double loss;
+} ss_lg_job_t;
+
+/* Loss and gradient (without the penalty) over rows [lo, hi). */
+static void ss_lg_rows(ss_lg_job_t *j)
+{
+        const ss_lr_problem_t *p = j->p;
+        const double *W = j->theta, *bias = j->theta + (size_t)p->d * C;
+        double *G = j->grad, *gb = j->grad ? j->grad + (size_t)p->d * C : NULL;
+        if (G)
+                memset(G, 0, ((size_t)p->d * C + C) * sizeof(*G));
+        double loss = 0;
+        for (size_t i = j->lo; i < j->hi; i++) {
+                double z[C] = {bias[0], bias[1], bias[2]};
+                for (uint64_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) {
+                        const double *w = W + (size_t)p->col[k] * C;
+                        double v = p->val[k];
+                        z[0] += v * w[0];
+                        z[1] += v * w[1];
+                        z[2] += v * w[2];
+                }
+                double mx = fmax(z[0], fmax(z[1], z[2]));
+                double e[C], s = 0;
+                for (int c = 0; c < C; c++)
+                        s += e[c] = exp(z[c] - mx);
+                int y = p->y[i];
+                loss += p->sw[i] * (mx + log(s) - z[y]);
+                if (!G)
+                        continue;
+                double dz[C];
+                for (int c = 0; c < C; c++)
+                        dz[c] = p->sw[i] * (e[c] / s - (c == y));
+                for (uint64_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) {
+                        double *g = G + (size_t)p->col[k] * C;
+                        double v = p->val[k];
+                        g[0] += v * dz[0];
+                        g[1] += v * dz[1];
+                        g[2] += v * dz[2];
+                }
+                for (int c = 0; c < C; c++)
+                        gb[c] += dz[c];
+        }
+        j->loss = loss;
+}
+
+static void *ss_lg_thread(void *arg)
+{
+        ss_lg_rows(arg);
+        return NULL;
+}
+
+/* The objective with a caller-provided second gradient buffer ws (or NULL if grad is NULL). */
+static double ss_loss_grad_ws(const ss_lr_problem_t *p, double l2, const double *theta,
+                              double *grad, double *ws, int threads)
+{
+        size_t half = p->n / 2, m = (size_t)p->d * C + C;
+        ss_lg_job_t jobs[2] = {{p, theta, grad, 0, half, 0}, {p, theta, ws, half, p->n, 0}};
+        pthread_t th;
+        int spawned = threads > 1 && pthread_create(&th, NULL, ss_lg_thread, &jobs[1]) == 0;
+        ss_lg_rows(&jobs[0]);
+        if (spawned)
+                pthread_join(th, NULL);
+        else
+                ss_lg_rows(&jobs[1]);
+        double pen = 0;
+        size_t nw = (size_t)p->d * C;
+        for (size_t i = 0; i < nw; i++)
+                pen += theta[i] * theta[i];
+        if (grad) {
+                for (size_t i = 0; i < m; i++)
+                        grad[i] += ws[i];
+                for (size_t i = 0; i < nw; i++)
+                        grad[i] += l2 * theta[i];
+        }
+        return jobs[0].loss + jobs[1].loss + 0.5 * l2 * pen;
+}
+
+double ss_logreg_loss_grad(const ss_lr_problem_t *p, double l2, const double *theta, double *grad,
+                           int threads)
+{
+        size_t m = (size_t)p->d * C + C;
+        double *ws = grad ? malloc(m * sizeof(*ws)) : NULL;
+        if (grad && !ws)
+                return NAN;
+        double f = ss_loss_grad_ws(p, l2, theta, grad, ws, threads);
+        free(ws);
+        return f;
+}
+
+/* ---- L-BFGS ---- */
+
+static double ss_dot(const double *a, const double *b, size_t n)
+{
+        double s = 0;
+        for (size_t i = 0; i < n; i++)
+                s += a[i] * b[i];
+        return s;
+}
+
+/* dir = -H grad by the two-loop recursion over the k newest pairs (ring of m). */
+static void ss_lbfgs_direction(double *dir, const double *grad, double *const *S, double *const *Y,
+                               const double *rho, double *alpha, int k, int m, int newest, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                dir[i] = -grad[i];
+        for (int t = 0; t < k; t++) {
+                int s = (newest - t + m) % m;
+                alpha[s] = rho[s] * ss_dot(S[s], dir, n);
+                for (size_t i = 0; i < n; i++)
+                        dir[i] -= alpha[s] * Y[s][i];
+        }
+        if (k > 0) {
+                double yy = ss_dot(Y[newest], Y[newest], n);
+                double gamma = yy > 0 ? 1.0 / (rho[newest] * yy) : 1.0;
+                for (size_t i = 0; i < n; i++)
+                        dir[i] *= gamma;
+        }
+        for (int t = k - 1; t >= 0; t--) {
+                int s = (newest - t + m) % m;
+                double beta = rho[s] * ss_dot(Y[s], dir, n);
+                for (size_t i = 0; i < n; i++)
+                        dir[i] += (alpha[s] - beta) * S[s][i];
+        }
+}
+
+ss_err_t ss_logreg_fit(const ss_lr_problem_t *p, const ss_logreg_train_config_t *tc, double *theta,
+                       double *loss_out, int *iters_out, char *errstr, size_t errstr_size)
+{
+        size_t n = (size_t)p->d * C + C;
+        int m = tc->history > 0 ? tc->history : 10;
+        /* g, ws, dir, x_new, g_new, then m S and m Y vectors */
+        int nvec = 5 + 2 * m;
+        double *mem = malloc((size_t)nvec * n * sizeof(double));
+        double *rho = calloc((size_t)m, sizeof(double)), *alpha = calloc((size_t)m, sizeof(double));
+        double **S = calloc((size_t)m, sizeof(double *)), **Y = calloc((size_t)m, sizeof(double *));
+        if (!mem || !rho || !alpha || !S || !Y) {
+                free(mem), free(rho), free(alpha), free(S), free(Y);
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                  "out of memory for L-BFGS (%zu parameters, history %d)", n, m);
+        }
+        double *g = mem, *ws = mem + n, *dir = mem + 2 * n, *xn = mem + 3 * n, *gn = mem + 4 * n;
+        for (int t = 0; t < m; t++) {
+                S[t] = mem + (size_t)(5 + t) * n;
+                Y[t] = mem + (size_t)(5 + m + t) * n;
+        }
+        int threads = tc->threads > 1 ? 2 : 1;
+        double f = ss_loss_grad_ws(p, tc->l2, theta, g, ws, threads);
+        double hist[5];
+        int k = 0, newest = -1, it = 0;
+        ss_progress_t prog;
+        ss_progress_init(&prog, tc->progress_label ? tc->progress_label : "L-BFGS",
+                         (uint64_t)tc->max_iter);
+        if (!tc->progress_label)
+                prog.enabled = 0;
+        for (it = 0; it < tc->max_iter; it++) {
+                hist[it % 5] = f;
+                if (k > 0) {
+                        ss_lbfgs_direction(dir, g, S, Y, rho, alpha, k, m, newest, n);
+                } else {
+                        double gn2 = sqrt(ss_dot(g, g, n));
+                        for (size_t i = 0; i < n; i++)
+                                dir[i] = -g[i] / (gn2 > 0 ? gn2 : 1);
+                }
+                double gd = ss_dot(g, dir, n);
+                if (!(gd < 0)) { /* not a descent direction: restart from steepest descent */
+                        k = 0;
+                        double gn2 = sqrt(ss_dot(g, g, n));
+                        for (size_t i = 0; i < n; i++)
+                                dir[i] = -g[i] / (gn2 > 0 ? gn2 : 1);
+                        gd = ss_dot(g, dir, n);
+                        if (!(gd < 0))
+                                break; /* zero gradient: at the optimum */
+                }
+                double step = 1, fn = f;
+                int ok = 0;
+                for (int ls = 0; ls < 40; ls++) {
+                        for (size_t i = 0; i < n; i++)
+                                xn[i] = theta[i] + step * dir[i];
+                        fn = ss_loss_grad_ws(p, tc->l2, xn, gn, ws, threads);
+                        if (isfinite(fn) && fn <= f + 1e-4 * step * gd) {
+                                ok = 1;
+                                break;
+                        }
+                        step *= 0.5;
+                }
+                if (!ok)
+                        break; /* no decrease possible at double precision */
+                int slot = (newest + 1) % m;
+                double sy = 0;
+                for (size_t i = 0; i < n; i++) {
+                        S[slot][i] = xn[i] - theta[i];
+                        Y[slot][i] = gn[i] - g[i];
+                        sy += S[slot][i] * Y[slot][i];
+                }
+                if (sy > 1e-12) {
+                        rho[slot] = 1.0 / sy;
+                        newest = slot;
+                        if (k < m)
+                                k++;
+                }
+                memcpy(theta, xn, n * sizeof(*theta));
+                memcpy(g, gn, n * sizeof(*g));
+                f = fn;
+                char extra[64];
+                snprintf(extra, sizeof(extra), "loss %.5f", f);
+                ss_progress_update(&prog, (uint64_t)it + 1, extra);
+                if (it >= 5 && (hist[(it + 1) % 5] - f) / fmax(fabs(f), 1e-12) < tc->tol) {
+                        it++;
+                        break;
+                }
+        }
+        ss_progress_done(&prog);
+        free(mem), free(rho), free(alpha), free(S), free(Y);
+        if (!isfinite(f))
+                return ss_err_set(errstr, errstr_size, SS_ERR_STATE, "training diverged (loss %g)",
+                                  f);
+        if (loss_out)
+                *loss_out = f;
+        if (iters_out)
+                *iters_out = it;
+        return SS_OK;
+}
+
+/* ---- a trained model ---- */
+
+/* Expands theta over compact columns into a model that owns its weights. */
+static ss_logreg_t *ss_logreg_from_theta(const ss_logreg_config_t *cfg, const ss_lr_problem_t *p,
+                                         const double *theta, const float *idf,
+                                         const uint64_t *vocab, char *errstr, size_t errstr_size)
+{
+        size_t D = (size_t)1 << cfg->feat.dim_bits;
+        size_t vwords = ((size_t)1 << cfg->vocab_bits) / 64;
+        size_t tbytes = D * SS_LOGREG_ROW * sizeof(float);
+        size_t bytes = tbytes + 16 + vwords * sizeof(uint64_t);
+        uint8_t *mem = calloc(1, bytes);
+        if (!mem) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        float *table = (float *)mem, *bias = (float *)(mem + tbytes);
+        uint64_t *vb = (uint64_t *)(mem + tbytes + 16);
+        for (size_t j = 0; j < D; j++)
+                table[j * SS_LOGREG_ROW + C] = idf[j];
+        for (uint32_t c = 0; c < p->d; c++)
+                for (int k = 0; k < C; k++)
+                        table[(size_t)p->col_map[c] * SS_LOGREG_ROW + k] =
+                            (float)theta[(size_t)c * C + k];
+        for (int k = 0; k < C; k++)
+                bias[k] = (float)theta[(size_t)p->d * C + k];
+        memcpy(vb, vocab, vwords * sizeof(uint64_t));
+        ss_logreg_weights_t w = {table, bias, vb};
+        ss_logreg_t *lr = ss_logreg_new(cfg, &w, errstr, errstr_size);
+        if (!lr) {
+                free(mem);
+                return NULL;
+        }
+        lr->owned = mem;
+        return lr;
+}
+
+ss_err_t ss_logreg_train(const ss_logreg_train_config_t *tc, const ss_dataset_t *ds,
+                         ss_logreg_t **out, double *loss_out, int *iters_out, char *errstr,
+                         size_t errstr_size)
+{
+        *out = NULL;
+        const ss_logreg_config_t *cfg = &tc->model;
+        if (cfg->feat.dim_bits < 10 || cfg->feat.dim_bits > 24 || cfg->vocab_bits < 10 ||
+            cfg->vocab_bits > 28)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "dim_bits %u (10..24) or vocab_bits %u (10..28) out of range",
+                                  cfg->feat.dim_bits, cfg->vocab_bits);
+        size_t D = (size_t)1 << cfg->feat.dim_bits;
+        size_t vwords = ((size_t)1 << cfg->vocab_bits) / 64;
+        float *idf = malloc(D * sizeof(*idf));
+        uint64_t *vocab = malloc(vwords * sizeof(*vocab));
+        double *theta = NULL;
+        ss_lr_problem_t p = {0};
+        ss_err_t err = SS_OK;
+        if (!idf || !vocab) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        err = ss_logreg_problem_build(cfg, ds, tc->balanced, &p, idf, vocab, errstr, errstr_size);
+        if (err)
+                goto out;
+        theta = calloc((size_t)p.d * C + C, sizeof(*theta));
+        if (!theta) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        err = ss_logreg_fit(&p, tc, theta, loss_out, iters_out, errstr, errstr_size);
+        if (err)
+                goto out;
+        *out = ss_logreg_from_theta(cfg, &p, theta, idf, vocab, errstr, errstr_size);
+        if (!*out)
+                err = SS_ERR_NOMEM;
+out:
+        ss_lr_problem_free(&p);
+        free(theta);
+        free(idf);
+        free(vocab);
+        return err;
+}
+
+ss_err_t ss_logreg_evaluate(ss_logreg_t *lr, const ss_dataset_t *ds, ss_eval_t *ev, char *errstr,
+                            size_t errstr_size)
+{
+        ss_eval_init(ev);
+        float probs[C];
+        for (size_t i = 0; i < ds->n; i++) {
+                const char *t = ds->texts[i];
+                ss_err_t err =
+                    ss_logreg_score(lr, &t, &ds->lens[i], 1, probs, NULL, errstr, errstr_size);
+                if (err)
+                        return err;
+                ss_eval_add(ev, ds->labels[i], ss_probs_argmax(probs));
+        }
+        ss_eval_finish(ev);
+        return SS_OK;
+}
+
+ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, int ngrid,
+                        const ss_dataset_t *fit, const ss_dataset_t *tune,
+                        ss_logreg_tune_result_t *results, int *best, char *errstr,
+                        size_t errstr_size)
+{
+        const ss_logreg_config_t *cfg = &tc->model;
+        size_t D = (size_t)1 << cfg->feat.dim_bits;
+        size_t vwords = ((size_t)1 << cfg->vocab_bits) / 64;
+        float *idf = malloc(D * sizeof(*idf));
+        uint64_t *vocab = malloc(vwords * sizeof(*vocab));
+        double *theta = NULL;
+        ss_lr_problem_t p = {0};
+        ss_err_t err = SS_OK;
+        *best = -1;
+        if (!idf || !vocab) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        err = ss_logreg_problem_build(cfg, fit, tc->balanced, &p, idf, vocab, errstr, errstr_size);
+        if (err)
+                goto out;
+        theta = calloc((size_t)p.d * C + C, sizeof(*theta));
+        if (!theta) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        /* grid in the given order, each fit warm-started from the previous optimum */
+        for (int g = 0; g < ngrid; g++) {
+                ss_logreg_train_config_t t = *tc;
+                t.l2 = grid[g];
+                ss_logreg_tune_result_t *r = &results[g];
+                memset(r, 0, sizeof(*r));
+                r->l2 = grid[g];
+                double t0 = ss_time_mono();
+                err = ss_logreg_fit(&p, &t, theta, &r->loss, &r->iters, errstr, errstr_size);
+                if (err)
+                        goto out;
+                ss_logreg_t *lr =
+                    ss_logreg_from_theta(cfg, &p, theta, idf, vocab, errstr, errstr_size);
+                if (!lr) {
+                        err = SS_ERR_NOMEM;
+                        goto out;
+                }
+                err = ss_logreg_evaluate(lr, tune, &r->tune, errstr, errstr_size);
+                ss_logreg_destroy(lr);
+                if (err)
+                        goto out;
+                r->seconds = ss_time_mono() - t0;
+                if (*best < 0 || r->tune.avgrec > results[*best].tune.avgrec)
+                        *best = g;
+        }
+out:
+        ss_lr_problem_free(&p);
+        free(theta);
+        free(idf);
+        free(vocab);
+        return err;
+}

@@ -1,1 +1,156 @@
-/* placeholder: implementation in progress */
+/*
+ * model: the registry of model kinds and the thin layer that every caller
+ * sees (model.h). Loading reads and validates the container, checks that its
+ * labels are the project's three classes in order, and hands it to the kind;
+ * scoring checks its arguments and forwards to the kind. The model keeps the
+ * container so that kinds can point into it.
+ */
+#include "model_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ss_model {
+        const ss_model_kind_t *kind;
+        void *impl;
+        ss_mfile_t *mf;
+};
+
+/* The registry: one line per kind. */
+static const ss_model_kind_t *const ss_model_kinds[] = {
+    &ss_logreg_kind,
+};
+
+static const char *const ss_label_names[SS_NUM_CLASSES] = {"negative", "neutral", "positive"};
+
+const char *ss_label_name(int label)
+{
+        return label >= 0 && label < SS_NUM_CLASSES ? ss_label_names[label] : NULL;
+}
+
+int ss_label_parse(const char *s, size_t len)
+{
+        for (int i = 0; i < SS_NUM_CLASSES; i++)
+                if (strlen(ss_label_names[i]) == len && !memcmp(s, ss_label_names[i], len))
+                        return i;
+        return -1;
+}
+
+int ss_probs_argmax(const float *probs)
+{
+        int best = 0;
+        for (int c = 1; c < SS_NUM_CLASSES; c++)
+                if (probs[c] > probs[best])
+                        best = c;
+        return best;
+}
+
+void ss_softmax(float *row, int n)
+{
+        float mx = row[0];
+        for (int i = 1; i < n; i++)
+                if (row[i] > mx)
+                        mx = row[i];
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+                row[i] = expf(row[i] - mx);
+                sum += row[i];
+        }
+        for (int i = 0; i < n; i++)
+                row[i] /= sum;
+}
+
+const ss_model_kind_t *ss_model_kind_find(const char *kind)
+{
+        for (size_t i = 0; i < sizeof(ss_model_kinds) / sizeof(ss_model_kinds[0]); i++)
+                if (!strcmp(ss_model_kinds[i]->kind, kind))
+                        return ss_model_kinds[i];
+        return NULL;
+}
+
+ss_model_t *ss_model_from_mfile(ss_mfile_t *mf, char *errstr, size_t errstr_size)
+{
+        const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
+        int ok = ss_mfile_nlabels(mf) == SS_NUM_CLASSES;
+        for (int i = 0; ok && i < SS_NUM_CLASSES; i++)
+                ok = !strcmp(ss_mfile_label(mf, i), ss_label_names[i]);
+        if (!ok) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "%s: labels are not [negative, neutral, positive]", what);
+                ss_mfile_destroy(mf);
+                return NULL;
+        }
+        const ss_model_kind_t *kind = ss_model_kind_find(ss_mfile_kind(mf));
+        if (!kind) {
+                ss_err_set(errstr, errstr_size, SS_ERR_UNSUPPORTED, "%s: unknown model kind \"%s\"",
+                           what, ss_mfile_kind(mf));
+                ss_mfile_destroy(mf);
+                return NULL;
+        }
+        ss_model_t *m = calloc(1, sizeof(*m));
+        if (!m) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "%s: out of memory", what);
+                ss_mfile_destroy(mf);
+                return NULL;
+        }
+        m->kind = kind;
+        m->mf = mf;
+        m->impl = kind->load(mf, errstr, errstr_size);
+        if (!m->impl) {
+                ss_mfile_destroy(mf);
+                free(m);
+                return NULL;
+        }
+        return m;
+}
+
+ss_model_t *ss_model_load(const char *path, char *errstr, size_t errstr_size)
+{
+        ss_mfile_t *mf = ss_mfile_read(path, errstr, errstr_size);
+        if (!mf)
+                return NULL;
+        return ss_model_from_mfile(mf, errstr, errstr_size);
+}
+
+void ss_model_destroy(ss_model_t *m)
+{
+        if (!m)
+                return;
+        m->kind->destroy(m->impl);
+        ss_mfile_destroy(m->mf);
+        free(m);
+}
+
+ss_err_t ss_model_score_batch(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
+                              float *probs_out, ss_input_stats_t *stats_out, char *errstr,
+                              size_t errstr_size)
+{
+        if (n == 0)
+                return SS_OK;
+        if (!m || !texts || !lens || !probs_out)
+                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                  "ss_model_score_batch: NULL argument");
+        return m->kind->score_batch(m->impl, texts, lens, n, probs_out, stats_out, errstr,
+                                    errstr_size);
+}
+
+const char *ss_model_kind(const ss_model_t *m)
+{
+        return m->kind->kind;
+}
+
+const char *ss_model_name(const ss_model_t *m)
+{
+        return ss_mfile_name(m->mf);
+}
+
+const char *ss_model_version(const ss_model_t *m)
+{
+        return ss_mfile_version(m->mf);
+}
+
+const ss_mfile_t *ss_model_mfile(const ss_model_t *m)
+{
+        return m->mf;
+}
