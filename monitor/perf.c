@@ -35,7 +35,7 @@ void ss_perf_destroy(ss_perf_t *p)
         free(p);
 }
 
-int ss_perf_add(ss_perf_t *p, int pred, int truth, int64_t lag_ms)
+int ss_perf_add(ss_perf_t *p, int pred, int truth, int64_t lag_ms, int64_t t_ms)
 {
         if (pred < 0 || pred > 2 || truth < 0 || truth > 2)
                 return -1;
@@ -47,6 +47,7 @@ int ss_perf_add(ss_perf_t *p, int pred, int truth, int64_t lag_ms)
         slot->pred = (uint8_t)pred;
         slot->truth = (uint8_t)truth;
         slot->lag_ms = lag_ms < 0 ? 0 : lag_ms;
+        slot->t_ms = t_ms;
         p->conf[truth][pred]++;
         p->head = (p->head + 1) % p->cap;
         p->total++;
@@ -122,6 +123,10 @@ void ss_perf_report(ss_perf_t *p, ss_perf_report_t *r)
         r->accuracy = p->len ? (double)correct / (double)p->len : 0;
         for (size_t i = 0; i < p->len; i++)
                 p->scratch[i] = p->ring[i].lag_ms;
+        if (p->len) {
+                r->t_first = p->ring[(p->head + p->cap - p->len) % p->cap].t_ms;
+                r->t_last = p->ring[(p->head + p->cap - 1) % p->cap].t_ms;
+        }
         r->lag_p50_s = (double)ss_quantile_i64(p->scratch, p->len, 0.5) / 1000.0;
         r->lag_p95_s = (double)ss_quantile_i64(p->scratch, p->len, 0.95) / 1000.0;
 }
@@ -137,6 +142,7 @@ void ss_perf_save(const ss_perf_t *p, ss_mbuf_t *b)
                 ss_mbuf_put_u8(b, e->pred);
                 ss_mbuf_put_u8(b, e->truth);
                 ss_mbuf_put_i64(b, e->lag_ms);
+                ss_mbuf_put_i64(b, e->t_ms);
         }
 }
 
@@ -155,8 +161,8 @@ int ss_perf_load(ss_perf_t *p, ss_mreader_t *r)
                 return -1;
         for (uint64_t i = 0; i < len; i++) {
                 int pred = ss_mreader_u8(r), truth = ss_mreader_u8(r);
-                int64_t lag = ss_mreader_i64(r);
-                if (r->failed || ss_perf_add(p, pred, truth, lag)) {
+                int64_t lag = ss_mreader_i64(r), t = ss_mreader_i64(r);
+                if (r->failed || ss_perf_add(p, pred, truth, lag, t)) {
                         perf_clear(p);
                         return -1;
                 }

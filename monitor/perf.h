@@ -27,6 +27,7 @@ typedef struct ss_perf_pair {
         uint8_t pred;   /* predicted label 0..2 */
         uint8_t truth;  /* true label 0..2 */
         int64_t lag_ms; /* >= 0 */
+        int64_t t_ms;   /* when the pair was formed (the label's time) */
 } ss_perf_pair_t;
 
 typedef struct ss_perf {
@@ -42,14 +43,15 @@ typedef struct ss_perf_report {
         double precision[3], recall[3], f1[3];
         double macro_f1, avgrec, f1_pn, accuracy;
         double lag_p50_s, lag_p95_s; /* 0 when n == 0 */
+        int64_t t_first, t_last;     /* t_ms of the oldest and newest pair (0 when n == 0) */
         uint32_t confusion[3][3];
 } ss_perf_report_t;
 
 /* Window of cap >= 1 pairs. Caller frees with ss_perf_destroy(). */
 ss_perf_t *ss_perf_new(size_t cap);
 void ss_perf_destroy(ss_perf_t *p);
-/* Adds a pair (labels outside 0..2 are ignored and return -1). */
-int ss_perf_add(ss_perf_t *p, int pred, int truth, int64_t lag_ms);
+/* Adds a pair formed at t_ms (labels outside 0..2 are ignored and return -1). */
+int ss_perf_add(ss_perf_t *p, int pred, int truth, int64_t lag_ms, int64_t t_ms);
 void ss_perf_report(ss_perf_t *p, ss_perf_report_t *r);
 void ss_perf_save(const ss_perf_t *p, ss_mbuf_t *b);
 int ss_perf_load(ss_perf_t *p, ss_mreader_t *r); /* 0, or -1 (then emptied) */

@@ -24,7 +24,7 @@ static void test_hand_computed(void)
                             {2, 1}, {0, 1}, {2, 2}, {2, 2}, {2, 2}};
         int64_t lags[10] = {5000, 1000, 3000, 2000, 4000, 9000, 8000, 7000, 6000, -500};
         for (int i = 0; i < 10; i++)
-                CHECK(ss_perf_add(p, pairs[i][0], pairs[i][1], lags[i]) == 0);
+                CHECK(ss_perf_add(p, pairs[i][0], pairs[i][1], lags[i], 100 + i) == 0);
         ss_perf_report_t r;
         ss_perf_report(p, &r);
         CHECK(r.n == 10);
@@ -46,8 +46,9 @@ static void test_hand_computed(void)
          * p50 = sorted[ceil(5) - 1] = 4; p95 = sorted[ceil(9.5) - 1] = 9 */
         CHECK_NEAR(r.lag_p50_s, 4.0, 1e-12);
         CHECK_NEAR(r.lag_p95_s, 9.0, 1e-12);
-        CHECK(ss_perf_add(p, 3, 0, 0) == -1);
-        CHECK(ss_perf_add(p, 0, -1, 0) == -1);
+        CHECK(r.t_first == 100 && r.t_last == 109);
+        CHECK(ss_perf_add(p, 3, 0, 0, 0) == -1);
+        CHECK(ss_perf_add(p, 0, -1, 0, 0) == -1);
         CHECK(p->total == 10);
         ss_perf_destroy(p);
 }
@@ -56,15 +57,16 @@ static void test_rolling(void)
 {
         /* window of 4: after 6 pairs only the last 4 count */
         ss_perf_t *p = ss_perf_new(4);
-        ss_perf_add(p, 0, 2, 100); /* leaves */
-        ss_perf_add(p, 0, 2, 100); /* leaves */
-        ss_perf_add(p, 1, 1, 1000);
-        ss_perf_add(p, 1, 1, 2000);
-        ss_perf_add(p, 2, 2, 3000);
-        ss_perf_add(p, 2, 2, 4000);
+        ss_perf_add(p, 0, 2, 100, 100); /* leaves */
+        ss_perf_add(p, 0, 2, 100, 100); /* leaves */
+        ss_perf_add(p, 1, 1, 1000, 1000);
+        ss_perf_add(p, 1, 1, 2000, 2000);
+        ss_perf_add(p, 2, 2, 3000, 3000);
+        ss_perf_add(p, 2, 2, 4000, 4000);
         ss_perf_report_t r;
         ss_perf_report(p, &r);
         CHECK(r.n == 4);
+        CHECK(r.t_first == 1000 && r.t_last == 4000);
         CHECK(r.confusion[2][0] == 0);
         CHECK_NEAR(r.accuracy, 1.0, 1e-12);
         /* negative never occurs: its F1 is 0 and the macro average still divides by 3 */
@@ -80,8 +82,8 @@ static void test_rolling(void)
         ss_mreader_t rd;
         ss_mreader_init(&rd, b.data, b.len);
         CHECK(ss_perf_load(q, &rd) == 0);
-        ss_perf_add(p, 0, 0, 10);
-        ss_perf_add(q, 0, 0, 10);
+        ss_perf_add(p, 0, 0, 10, 10);
+        ss_perf_add(q, 0, 0, 10, 10);
         ss_perf_report_t rp, rq;
         ss_perf_report(p, &rp);
         ss_perf_report(q, &rq);

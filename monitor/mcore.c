@@ -1,0 +1,1221 @@
+/*
+ * mcore: ingest -> windows -> evaluations -> trigger -> events, in memory.
+ *
+ * One mmodel per card (model version) holds its windows, its performance
+ * ring and the results of its latest evaluations; one mname per model name
+ * holds the trigger (cooldown is per model name, reset by a newer version)
+ * and the report's "changed" flag. A prediction is decoded into a reused
+ * struct, matched to its card by version (the last match is cached: streams
+ * rarely mix versions), binned once into a row of bin indices, and that row
+ * goes to both windows. Its (tweet id -> model, label, scored_at) waits in the
+ * join for the label. Evaluations run when their stream's count reaches the
+ * next multiple (sliding, perf) or when a later prediction closes the time
+ * window, so their window ids are functions of the input alone.
+ *
+ * The chi-square quantile of each distribution is computed once per card
+ * (it depends only on the degrees of freedom and the false-alarm rate); an
+ * evaluation then costs a pass over the bins.
+ */
+#include "mcore.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drift.h"
+#include "join.h"
+#include "perf.h"
+#include "ss_log.h"
+#include "ss_util.h"
+#include "window.h"
+
+#define MAX_REASONS        (2 * SS_REF_MAX_DISTS + 1)
+#define MAX_METRICS        (2 * SS_REF_MAX_DISTS + 8)
+#define MAX_UNKNOWN_LOGGED 16
+
+static const char *const stream_names[SS_MSTREAM__COUNT] = {"sliding", "time", "perf"};
+
+typedef struct mreason {
+        char metric[64];
+        double value, threshold, critical;
+        int has_critical;
+} mreason_t;
+
+typedef struct mmetric {
+        char name[64];
+        double value;
+        int64_t n, reference_n;
+} mmetric_t;
+
+/* The result of one drift metric in one window. */
+typedef struct drift_res {
+        double psi, kl, psi_crit, kl_crit;
+        uint32_t n;
+        int evaluated, breach_psi, breach_kl;
+} drift_res_t;
+
+/* The latest evaluation of one stream of one model. */
+typedef struct eval_state {
+        int valid;
+        char window_id[40];
+        int64_t start, end;
+        int breach;
+        ss_trig_result_t trig;
+        mreason_t last_reasons[MAX_REASONS]; /* of the latest evaluation that breached */
+        int n_last_reasons;
+} eval_state_t;
+
+typedef struct mmodel {
+        ss_refcard_t *card;
+        int name_idx;
+        ss_win_layout_t layout;
+        ss_slide_t *slide;
+        int64_t *slide_t; /* [window_size] scored_at of the row in the same slot */
+        ss_tumble_t *tumble;
+        ss_perf_t *perf;
+        double isf[SS_REF_MAX_DISTS]; /* chi2.isf(alpha, bins_eff - 1) per distribution */
+        int bins_eff[SS_REF_MAX_DISTS];
+        double f1_threshold; /* NAN: no F1 threshold (no config value, no card F1) */
+        uint64_t predictions, joined;
+        int64_t last_pred_wall_ms;
+        drift_res_t res[2][SS_REF_MAX_DISTS]; /* [sliding|time][distribution] */
+        uint32_t res_rows[2];
+        ss_perf_report_t perf_rep;
+        int perf_breach;
+        eval_state_t ev[SS_MSTREAM__COUNT];
+        ss_gauge_t *g_psi[2][SS_REF_MAX_DISTS], *g_kl[2][SS_REF_MAX_DISTS];
+        ss_gauge_t *g_f1, *g_cov, *g_lag[2];
+} mmodel_t;
+
+typedef struct mname {
+        char *name;
+        ss_trigger_t trig;
+        int report_model; /* newest evaluated version, -1 before any evaluation */
+        int changed;
+        ss_counter_t *c_triggers;
+} mname_t;
+
+struct ss_mcore {
+        ss_mcore_config_t cfg;
+        const ss_serde_t *serde;
+        ss_metrics_t *metrics;
+        mmodel_t *models;
+        int nmodels;
+        mname_t *names;
+        int nnames;
+        int last_model; /* cache of the last version matched */
+        ss_join_t *join;
+        ss_prediction_t pred; /* decode target, reused */
+        double *cur;          /* [SS_REF_MAX_BINS] scratch counts */
+        ss_mcore_event_t **events;
+        size_t nevents, cap_events;
+        char **sent;
+        size_t nsent, cap_sent;
+        char *unknown[MAX_UNKNOWN_LOGGED]; /* versions already logged as unknown */
+        int nunknown;
+        ss_mcore_stats_t st;
+        ss_join_stats_t join_published; /* join counters already added to the metrics */
+        ss_counter_t *c_predictions, *c_unknown, *c_decode, *c_joined, *c_expired[2];
+        ss_counter_t *c_labels, *c_label_errors;
+};
+
+static char *dup_str(const char *s)
+{
+        size_t n = strlen(s) + 1;
+        char *d = malloc(n);
+        if (d)
+                memcpy(d, s, n);
+        return d;
+}
+
+void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
+{
+        memset(mc, 0, sizeof(*mc));
+        mc->window_size = (size_t)ss_config_get_int(c, "monitor.window.size");
+        mc->window_ms = ss_config_get_int(c, "monitor.window.seconds") * 1000;
+        mc->eval_every = (uint64_t)ss_config_get_int(c, "monitor.eval.every");
+        mc->min_samples = (uint64_t)ss_config_get_int(c, "monitor.min.samples");
+        mc->psi_threshold = ss_config_get_double(c, "monitor.psi.threshold");
+        mc->kl_threshold = ss_config_get_double(c, "monitor.kl.threshold");
+        mc->false_alarm = ss_config_get_double(c, "monitor.false_alarm");
+        mc->perf_window = (size_t)ss_config_get_int(c, "monitor.perf.window");
+        mc->perf_min_labels = (uint64_t)ss_config_get_int(c, "monitor.perf.min.labels");
+        mc->perf_eval_every = (uint64_t)ss_config_get_int(c, "monitor.perf.eval.every");
+        mc->f1_threshold = ss_config_get_double(c, "monitor.f1.threshold");
+        mc->f1_max_drop = ss_config_get_double(c, "monitor.f1.max_drop");
+        mc->trigger.k = (int)ss_config_get_int(c, "monitor.trigger.k");
+        mc->trigger.n = (int)ss_config_get_int(c, "monitor.trigger.n");
+        mc->trigger.cooldown_ms = ss_config_get_int(c, "monitor.trigger.cooldown.s") * 1000;
+        mc->join_max_pending = (size_t)ss_config_get_int(c, "monitor.join.max.pending");
+        mc->join_ttl_ms = ss_config_get_int(c, "monitor.join.ttl.s") * 1000;
+}
+
+/* ---- construction -------------------------------------------------------------------- */
+
+static ss_counter_t *counter(ss_mcore_t *m, const char *name, const char *help,
+                             const char *const *labels)
+{
+        char err[256];
+        if (!m->metrics)
+                return NULL;
+        ss_counter_t *c = ss_metrics_counter(m->metrics, name, help, labels, err, sizeof(err));
+        if (!c)
+                ss_warn("monitor", "metric %s: %s", name, err);
+        return c;
+}
+
+static ss_gauge_t *gauge(ss_mcore_t *m, const char *name, const char *help,
+                         const char *const *labels)
+{
+        char err[256];
+        if (!m->metrics)
+                return NULL;
+        ss_gauge_t *g = ss_metrics_gauge(m->metrics, name, help, labels, err, sizeof(err));
+        if (!g)
+                ss_warn("monitor", "metric %s: %s", name, err);
+        return g;
+}
+
+static void cinc(ss_counter_t *c, double v)
+{
+        if (c && v > 0)
+                ss_counter_add(c, v);
+}
+
+static void gset(ss_gauge_t *g, double v)
+{
+        if (g)
+                ss_gauge_set(g, v);
+}
+
+ss_mcore_t *ss_mcore_new(const ss_mcore_config_t *cfg, const ss_serde_t *serde,
+                         ss_metrics_t *metrics, char *errstr, size_t errstr_size)
+{
+        ss_trigger_t probe;
+        if (cfg->window_size < 1 || cfg->window_ms < 1 || cfg->eval_every < 1 ||
+            cfg->perf_window < 1 || cfg->perf_eval_every < 1 || !(cfg->false_alarm > 0) ||
+            !(cfg->false_alarm < 1) || ss_trigger_init(&probe, &cfg->trigger)) {
+                ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                           "monitor: window sizes, evaluation periods and false_alarm must be "
+                           "positive, 1 <= trigger.k <= trigger.n <= %d",
+                           SS_TRIG_MAX_N);
+                return NULL;
+        }
+        ss_mcore_t *m = calloc(1, sizeof(*m));
+        if (!m)
+                goto nomem;
+        m->cfg = *cfg;
+        m->serde = serde;
+        m->metrics = metrics;
+        m->last_model = -1;
+        m->join = ss_join_new(cfg->join_max_pending, cfg->join_ttl_ms);
+        m->cur = malloc(sizeof(double) * SS_REF_MAX_BINS);
+        if (!m->join || !m->cur)
+                goto nomem;
+        m->c_predictions = counter(m, "sentistream_monitor_predictions_total",
+                                   "predictions read and matched to a model card", NULL);
+        m->c_unknown = counter(m, "sentistream_monitor_unknown_version_total",
+                               "predictions naming a model version without a card (skipped)", NULL);
+        m->c_decode = counter(m, "sentistream_monitor_decode_errors_total",
+                              "prediction messages that did not decode (skipped)", NULL);
+        m->c_joined = counter(m, "sentistream_monitor_joined_total",
+                              "predictions joined with their human label", NULL);
+        m->c_expired[0] = counter(m, "sentistream_monitor_expired_total",
+                                  "join entries that left unmatched (TTL or pending bound)",
+                                  (const char *[]){"kind", "prediction", NULL});
+        m->c_expired[1] = counter(m, "sentistream_monitor_expired_total",
+                                  "join entries that left unmatched (TTL or pending bound)",
+                                  (const char *[]){"kind", "label", NULL});
+        m->c_labels = counter(m, "sentistream_monitor_labels_total",
+                              "labels read from the labels stream", NULL);
+        m->c_label_errors = counter(m, "sentistream_monitor_label_errors_total",
+                                    "labels refused (bad tweet id or label value)", NULL);
+        return m;
+nomem:
+        ss_mcore_destroy(m);
+        ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "monitor: out of memory");
+        return NULL;
+}
+
+static void model_free(mmodel_t *mm)
+{
+        ss_refcard_destroy(mm->card);
+        ss_slide_destroy(mm->slide);
+        free(mm->slide_t);
+        ss_tumble_destroy(mm->tumble);
+        ss_perf_destroy(mm->perf);
+}
+
+void ss_mcore_destroy(ss_mcore_t *m)
+{
+        if (!m)
+                return;
+        for (int i = 0; i < m->nmodels; i++)
+                model_free(&m->models[i]);
+        free(m->models);
+        for (int i = 0; i < m->nnames; i++)
+                free(m->names[i].name);
+        free(m->names);
+        ss_join_destroy(m->join);
+        ss_prediction_clear(&m->pred);
+        free(m->cur);
+        for (size_t i = 0; i < m->nevents; i++) {
+                ss_serde_buf_free(&m->events[i]->value);
+                free(m->events[i]);
+        }
+        free(m->events);
+        for (size_t i = 0; i < m->nsent; i++)
+                free(m->sent[i]);
+        free(m->sent);
+        for (int i = 0; i < m->nunknown; i++)
+                free(m->unknown[i]);
+        free(m);
+}
+
+static int name_find_or_add(ss_mcore_t *m, const char *name)
+{
+        for (int i = 0; i < m->nnames; i++)
+                if (!strcmp(m->names[i].name, name))
+                        return i;
+        mname_t *n = realloc(m->names, sizeof(*n) * (size_t)(m->nnames + 1));
+        if (!n)
+                return -1;
+        m->names = n;
+        mname_t *nm = &m->names[m->nnames];
+        memset(nm, 0, sizeof(*nm));
+        if (!(nm->name = dup_str(name)))
+                return -1;
+        ss_trigger_init(&nm->trig, &m->cfg.trigger);
+        nm->report_model = -1;
+        nm->c_triggers = counter(m, "sentistream_monitor_triggers_total",
+                                 "retraining events queued (after k-of-n and cooldown)",
+                                 (const char *[]){"model", name, NULL});
+        return m->nnames++;
+}
+
+static void model_metrics(ss_mcore_t *m, mmodel_t *mm)
+{
+        const char *name = mm->card->name;
+        for (int w = 0; w < 2; w++)
+                for (int d = 0; d < mm->card->ndists; d++) {
+                        const char *dn = mm->card->dists[d].name;
+                        if (mm->card->dists[d].src == SS_REF_SRC_UNKNOWN)
+                                continue;
+                        const char *labels[] = {"model",  name, "window", stream_names[w],
+                                                "metric", dn,   NULL};
+                        mm->g_psi[w][d] = gauge(m, "sentistream_monitor_psi",
+                                                "PSI of the latest window against the card's "
+                                                "reference",
+                                                labels);
+                        mm->g_kl[w][d] =
+                            gauge(m, "sentistream_monitor_kl",
+                                  "KL(current || reference) of the latest window", labels);
+                }
+        const char *ml[] = {"model", name, NULL};
+        mm->g_f1 =
+            gauge(m, "sentistream_monitor_f1", "rolling macro-F1 over labelled predictions", ml);
+        mm->g_cov = gauge(m, "sentistream_monitor_label_coverage",
+                          "share of the version's predictions joined with a label", ml);
+        mm->g_lag[0] = gauge(m, "sentistream_monitor_label_lag_seconds",
+                             "label lag (labeled_at - scored_at) over the performance window",
+                             (const char *[]){"model", name, "quantile", "0.5", NULL});
+        mm->g_lag[1] = gauge(m, "sentistream_monitor_label_lag_seconds",
+                             "label lag (labeled_at - scored_at) over the performance window",
+                             (const char *[]){"model", name, "quantile", "0.95", NULL});
+}
+
+ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_refcard_t *card, char *errstr, size_t errstr_size)
+{
+        for (int i = 0; i < m->nmodels; i++)
+                if (!strcmp(m->models[i].card->version, card->version)) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                   "%s: model version %s is already monitored (card %s)",
+                                   card->path, card->version, m->models[i].card->path);
+                        ss_refcard_destroy(card);
+                        return SS_ERR_INVALID_ARG;
+                }
+        mmodel_t *ms = realloc(m->models, sizeof(*ms) * (size_t)(m->nmodels + 1));
+        if (!ms) {
+                ss_refcard_destroy(card);
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+        }
+        m->models = ms;
+        mmodel_t *mm = &m->models[m->nmodels];
+        memset(mm, 0, sizeof(*mm));
+        mm->card = card;
+        int nbins[SS_REF_MAX_DISTS];
+        for (int d = 0; d < card->ndists; d++) {
+                nbins[d] = card->dists[d].nbins;
+                mm->bins_eff[d] = ss_drift_bins_effective(card->dists[d].counts, nbins[d]);
+                mm->isf[d] = ss_chi2_isf(m->cfg.false_alarm, mm->bins_eff[d] - 1);
+        }
+        ss_win_layout_init(&mm->layout, card->ndists, nbins);
+        mm->slide = ss_slide_new(&mm->layout, m->cfg.window_size);
+        mm->slide_t = calloc(m->cfg.window_size, sizeof(int64_t));
+        mm->tumble = ss_tumble_new(&mm->layout, m->cfg.window_ms);
+        mm->perf = ss_perf_new(m->cfg.perf_window);
+        mm->name_idx = name_find_or_add(m, card->name);
+        if (!mm->slide || !mm->slide_t || !mm->tumble || !mm->perf || mm->name_idx < 0) {
+                model_free(mm);
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+        }
+        if (m->cfg.f1_threshold > 0)
+                mm->f1_threshold = m->cfg.f1_threshold;
+        else if (!isnan(card->val_macro_f1))
+                mm->f1_threshold = card->val_macro_f1 - m->cfg.f1_max_drop;
+        else
+                mm->f1_threshold = NAN;
+        if (isnan(mm->f1_threshold))
+                ss_warn("monitor",
+                        "%s: no validation macro_f1 in the card and "
+                        "monitor.f1.threshold is 0: F1 drops of %s cannot trigger",
+                        card->path, card->version);
+        model_metrics(m, mm);
+        m->nmodels++;
+        return SS_OK;
+}
+
+int ss_mcore_ncards(const ss_mcore_t *m)
+{
+        return m->nmodels;
+}
+
+const ss_refcard_t *ss_mcore_card(const ss_mcore_t *m, int i)
+{
+        return m->models[i].card;
+}
+
+const ss_mcore_stats_t *ss_mcore_stats(const ss_mcore_t *m)
+{
+        return &m->st;
+}
+
+const ss_join_stats_t *ss_mcore_join_stats(const ss_mcore_t *m)
+{
+        return ss_join_stats(m->join);
+}
+
+int ss_mcore_nnames(const ss_mcore_t *m)
+{
+        return m->nnames;
+}
+
+const char *ss_mcore_name(const ss_mcore_t *m, int i)
+{
+        return m->names[i].name;
+}
+
+/* ---- sent set and event queue -------------------------------------------------------- */
+
+int ss_mcore_sent_contains(const ss_mcore_t *m, const char *event_id)
+{
+        for (size_t i = m->nsent; i-- > 0;)
+                if (!strcmp(m->sent[i], event_id))
+                        return 1;
+        return 0;
+}
+
+void ss_mcore_sent_add(ss_mcore_t *m, const char *event_id)
+{
+        if (ss_mcore_sent_contains(m, event_id))
+                return;
+        if (m->nsent == m->cap_sent) {
+                size_t cap = m->cap_sent ? 2 * m->cap_sent : 16;
+                char **s = realloc(m->sent, sizeof(char *) * cap);
+                if (!s)
+                        return;
+                m->sent = s;
+                m->cap_sent = cap;
+        }
+        char *d = dup_str(event_id);
+        if (d)
+                m->sent[m->nsent++] = d;
+}
+
+const ss_mcore_event_t *ss_mcore_event_peek(const ss_mcore_t *m)
+{
+        return m->nevents ? m->events[0] : NULL;
+}
+
+size_t ss_mcore_events_pending(const ss_mcore_t *m)
+{
+        return m->nevents;
+}
+
+void ss_mcore_event_done(ss_mcore_t *m)
+{
+        if (!m->nevents)
+                return;
+        ss_mcore_event_t *e = m->events[0];
+        ss_mcore_sent_add(m, e->event_id);
+        ss_serde_buf_free(&e->value);
+        free(e);
+        memmove(m->events, m->events + 1, sizeof(*m->events) * (m->nevents - 1));
+        m->nevents--;
+}
+
+static int event_queued(const ss_mcore_t *m, const char *id)
+{
+        for (size_t i = 0; i < m->nevents; i++)
+                if (!strcmp(m->events[i]->event_id, id))
+                        return 1;
+        return 0;
+}
+
+/* Encodes and queues an event; skipped when its id was already sent or queued. */
+static void event_queue(ss_mcore_t *m, mmodel_t *mm, int stream, const mreason_t *reasons,
+                        int nreasons, const mmetric_t *metrics, int nmetrics)
+{
+        eval_state_t *ev = &mm->ev[stream];
+        char id[192];
+        snprintf(id, sizeof(id), "%s:%s", mm->card->version, ev->window_id);
+        if (ss_mcore_sent_contains(m, id) || event_queued(m, id)) {
+                m->st.events_deduped++;
+                ss_info("monitor", "event %s was already sent: not sent again", id);
+                return;
+        }
+        ss_retrain_reason_t rr[MAX_REASONS];
+        ss_metric_snapshot_t ms[MAX_METRICS];
+        for (int i = 0; i < nreasons; i++)
+                rr[i] = (ss_retrain_reason_t){ss_str_c(reasons[i].metric), reasons[i].value,
+                                              reasons[i].threshold, reasons[i].has_critical != 0,
+                                              reasons[i].critical};
+        for (int i = 0; i < nmetrics; i++)
+                ms[i] = (ss_metric_snapshot_t){ss_str_c(metrics[i].name), metrics[i].value,
+                                               metrics[i].n, metrics[i].reference_n};
+        ss_retrain_event_t re = {.event_id = ss_str_c(id),
+                                 .model_name = ss_str_c(mm->card->name),
+                                 .model_version = ss_str_c(mm->card->version),
+                                 .reasons = rr,
+                                 .n_reasons = (size_t)nreasons,
+                                 .metrics = ms,
+                                 .n_metrics = (size_t)nmetrics,
+                                 .window_start = ev->start,
+                                 .window_end = ev->end,
+                                 .triggered_at = ss_time_now_ms()};
+        ss_mcore_event_t *e = calloc(1, sizeof(*e));
+        char err[256];
+        if (!e || ss_serde_retrain_event_encode(m->serde, &re, &e->value, err, sizeof(err))) {
+                ss_error("monitor", "event %s not queued: %s", id, e ? err : "out of memory");
+                if (e)
+                        ss_serde_buf_free(&e->value);
+                free(e);
+                return;
+        }
+        snprintf(e->event_id, sizeof(e->event_id), "%s", id);
+        snprintf(e->model_name, sizeof(e->model_name), "%s", mm->card->name);
+        size_t o = 0;
+        for (int i = 0; i < nreasons && o < sizeof(e->summary); i++)
+                o += (size_t)snprintf(e->summary + o, sizeof(e->summary) - o, "%s%s=%.4g",
+                                      i ? "," : "", reasons[i].metric, reasons[i].value);
+        if (m->nevents == m->cap_events) {
+                size_t cap = m->cap_events ? 2 * m->cap_events : 8;
+                ss_mcore_event_t **q = realloc(m->events, sizeof(*q) * cap);
+                if (!q) {
+                        ss_serde_buf_free(&e->value);
+                        free(e);
+                        return;
+                }
+                m->events = q;
+                m->cap_events = cap;
+        }
+        m->events[m->nevents++] = e;
+        m->st.events++;
+        cinc(m->names[mm->name_idx].c_triggers, 1);
+}
+
+/* ---- evaluations --------------------------------------------------------------------- */
+
+/* Feeds the trigger and, on a fire, queues the event. */
+static void eval_finish(ss_mcore_t *m, mmodel_t *mm, int stream, int64_t event_time,
+                        const mreason_t *reasons, int nreasons, const mmetric_t *metrics,
+                        int nmetrics)
+{
+        eval_state_t *ev = &mm->ev[stream];
+        mname_t *nm = &m->names[mm->name_idx];
+        ev->valid = 1;
+        ev->breach = nreasons > 0;
+        if (nreasons > 0) {
+                memcpy(ev->last_reasons, reasons, sizeof(*reasons) * (size_t)nreasons);
+                ev->n_last_reasons = nreasons;
+        }
+        ev->trig = ss_trigger_observe(&nm->trig, stream, mm->card->version, mm->card->created_at_ms,
+                                      ev->breach, event_time);
+        m->st.evaluations++;
+        if (ev->trig == SS_TRIG_STALE) {
+                m->st.stale++;
+                return;
+        }
+        int model_idx = (int)(mm - m->models);
+        if (nm->report_model < 0 ||
+            m->models[nm->report_model].card->created_at_ms <= mm->card->created_at_ms)
+                nm->report_model = model_idx;
+        nm->changed = 1;
+        if (ev->trig == SS_TRIG_FIRE) {
+                /* a fire after a cooldown may come on a quiet evaluation: the reasons are
+                 * then those of the stream's latest breach */
+                if (nreasons == 0)
+                        event_queue(m, mm, stream, ev->last_reasons, ev->n_last_reasons, metrics,
+                                    nmetrics);
+                else
+                        event_queue(m, mm, stream, reasons, nreasons, metrics, nmetrics);
+        }
+}
+
+static void log_drift(const ss_mcore_t *m, const mmodel_t *mm, int w, const char *breaches)
+{
+        const ss_refcard_t *c = mm->card;
+        int ipsi = -1, ikl = -1;
+        for (int d = 0; d < c->ndists; d++) {
+                const drift_res_t *r = &mm->res[w][d];
+                if (!r->n)
+                        continue;
+                if (ipsi < 0 || r->psi > mm->res[w][ipsi].psi)
+                        ipsi = d;
+                if (ikl < 0 || r->kl > mm->res[w][ikl].kl)
+                        ikl = d;
+        }
+        const mname_t *nm = &m->names[mm->name_idx];
+        ss_info("monitor",
+                "eval model=%s version=%s window=%s:%s n=%u psi.max=%.4f(%s crit %.4f) "
+                "kl.max=%.4f(%s crit %.4f) breaches=%s trigger=%s %d-of-%d",
+                c->name, c->version, stream_names[w], mm->ev[w].window_id, mm->res_rows[w],
+                ipsi >= 0 ? mm->res[w][ipsi].psi : 0, ipsi >= 0 ? c->dists[ipsi].name : "-",
+                ipsi >= 0 ? mm->res[w][ipsi].psi_crit : 0, ikl >= 0 ? mm->res[w][ikl].kl : 0,
+                ikl >= 0 ? c->dists[ikl].name : "-", ikl >= 0 ? mm->res[w][ikl].kl_crit : 0,
+                breaches[0] ? breaches : "none", ss_trig_result_name(mm->ev[w].trig),
+                ss_trigger_breaches(&nm->trig, w), nm->trig.cfg.n);
+}
+
+/* Drift evaluation of window w (0 sliding, 1 time) over counts/n. */
+static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *counts,
+                       const uint32_t *n, uint32_t rows, int64_t start, int64_t end)
+{
+        const ss_refcard_t *c = mm->card;
+        mreason_t reasons[MAX_REASONS];
+        mmetric_t metrics[MAX_METRICS];
+        int nr = 0, nmet = 0;
+        char breaches[256] = "";
+        size_t bo = 0;
+        mm->ev[w].start = start;
+        mm->ev[w].end = end;
+        mm->res_rows[w] = rows;
+        for (int d = 0; d < c->ndists; d++) {
+                const ss_ref_dist_t *rd = &c->dists[d];
+                drift_res_t *r = &mm->res[w][d];
+                memset(r, 0, sizeof(*r));
+                if (rd->src == SS_REF_SRC_UNKNOWN || n[d] == 0)
+                        continue;
+                const uint32_t *cc = counts + mm->layout.off[d];
+                for (int b = 0; b < rd->nbins; b++)
+                        m->cur[b] = cc[b];
+                ss_drift_psi_kl(m->cur, rd->counts, rd->nbins, &r->psi, &r->kl);
+                double scale = 1.0 / n[d] + (rd->n > 0 ? 1.0 / rd->n : 0);
+                r->psi_crit = scale * mm->isf[d];
+                r->kl_crit = 0.5 * scale * mm->isf[d];
+                r->n = n[d];
+                r->evaluated = n[d] >= m->cfg.min_samples;
+                r->breach_psi =
+                    r->evaluated && r->psi > m->cfg.psi_threshold && r->psi > r->psi_crit;
+                r->breach_kl = r->evaluated && r->kl > m->cfg.kl_threshold && r->kl > r->kl_crit;
+                gset(mm->g_psi[w][d], r->psi);
+                gset(mm->g_kl[w][d], r->kl);
+                if (r->breach_psi) {
+                        mreason_t *x = &reasons[nr++];
+                        *x = (mreason_t){.value = r->psi,
+                                         .threshold = m->cfg.psi_threshold,
+                                         .critical = r->psi_crit,
+                                         .has_critical = 1};
+                        snprintf(x->metric, sizeof(x->metric), "psi.%s", rd->name);
+                }
+                if (r->breach_kl) {
+                        mreason_t *x = &reasons[nr++];
+                        *x = (mreason_t){.value = r->kl,
+                                         .threshold = m->cfg.kl_threshold,
+                                         .critical = r->kl_crit,
+                                         .has_critical = 1};
+                        snprintf(x->metric, sizeof(x->metric), "kl.%s", rd->name);
+                }
+                if (r->breach_psi || r->breach_kl)
+                        bo += (size_t)snprintf(breaches + bo,
+                                               bo < sizeof(breaches) ? sizeof(breaches) - bo : 0,
+                                               "%s%s", bo ? "," : "", rd->name);
+                if (bo >= sizeof(breaches))
+                        bo = sizeof(breaches) - 1;
+                mmetric_t *p = &metrics[nmet++];
+                *p = (mmetric_t){.value = r->psi, .n = r->n, .reference_n = (int64_t)rd->n};
+                snprintf(p->name, sizeof(p->name), "psi.%s", rd->name);
+                p = &metrics[nmet++];
+                *p = (mmetric_t){.value = r->kl, .n = r->n, .reference_n = (int64_t)rd->n};
+                snprintf(p->name, sizeof(p->name), "kl.%s", rd->name);
+        }
+        int64_t event_time = end;
+        eval_finish(m, mm, w, event_time, reasons, nr, metrics, nmet);
+        if (mm->ev[w].trig != SS_TRIG_STALE)
+                log_drift(m, mm, w, breaches);
+}
+
+static void eval_sliding(ss_mcore_t *m, mmodel_t *mm)
+{
+        ss_slide_t *s = mm->slide;
+        size_t newest = (s->head + s->cap - 1) % s->cap;
+        size_t oldest = s->len == s->cap ? s->head : 0;
+        snprintf(mm->ev[0].window_id, sizeof(mm->ev[0].window_id), "n%llu",
+                 (unsigned long long)mm->predictions);
+        eval_drift(m, mm, SS_MSTREAM_SLIDING, s->counts, s->n, (uint32_t)s->len,
+                   mm->slide_t[oldest], mm->slide_t[newest]);
+}
+
+static void eval_time(ss_mcore_t *m, mmodel_t *mm)
+{
+        ss_tumble_t *t = mm->tumble;
+        snprintf(mm->ev[1].window_id, sizeof(mm->ev[1].window_id), "t%lld", (long long)t->start_ms);
+        eval_drift(m, mm, SS_MSTREAM_TIME, t->counts, t->n, (uint32_t)t->rows, t->start_ms,
+                   ss_tumble_end(t));
+}
+
+static double coverage(const mmodel_t *mm)
+{
+        return mm->predictions ? (double)mm->joined / (double)mm->predictions : 0;
+}
+
+static void eval_perf(ss_mcore_t *m, mmodel_t *mm)
+{
+        ss_perf_report_t *r = &mm->perf_rep;
+        eval_state_t *ev = &mm->ev[SS_MSTREAM_PERF];
+        ss_perf_report(mm->perf, r);
+        snprintf(ev->window_id, sizeof(ev->window_id), "l%llu", (unsigned long long)mm->joined);
+        ev->start = r->t_first;
+        ev->end = r->t_last;
+        int evaluated = r->n >= m->cfg.perf_min_labels;
+        mm->perf_breach = evaluated && !isnan(mm->f1_threshold) && r->macro_f1 < mm->f1_threshold;
+        mreason_t reason = {.value = r->macro_f1, .threshold = mm->f1_threshold};
+        snprintf(reason.metric, sizeof(reason.metric), "macro_f1");
+        int64_t n = (int64_t)r->n, refn = mm->card->ref_n;
+        mmetric_t metrics[] = {
+            {"macro_f1", r->macro_f1, n, refn},
+            {"avgrec", r->avgrec, n, refn},
+            {"f1_pn", r->f1_pn, n, refn},
+            {"accuracy", r->accuracy, n, refn},
+            {"label_coverage", coverage(mm), (int64_t)mm->joined, (int64_t)mm->predictions},
+            {"label_lag_p50_s", r->lag_p50_s, n, 0},
+            {"label_lag_p95_s", r->lag_p95_s, n, 0},
+        };
+        gset(mm->g_f1, r->macro_f1);
+        gset(mm->g_cov, coverage(mm));
+        gset(mm->g_lag[0], r->lag_p50_s);
+        gset(mm->g_lag[1], r->lag_p95_s);
+        eval_finish(m, mm, SS_MSTREAM_PERF, r->t_last, &reason, mm->perf_breach, metrics,
+                    (int)(sizeof(metrics) / sizeof(metrics[0])));
+        if (ev->trig == SS_TRIG_STALE)
+                return;
+        const mname_t *nm = &m->names[mm->name_idx];
+        ss_info("monitor",
+                "eval model=%s version=%s window=perf:%s n=%zu macro_f1=%.4f threshold=%.4f "
+                "avgrec=%.4f coverage=%.3f lag_p50=%.1fs lag_p95=%.1fs breaches=%s trigger=%s "
+                "%d-of-%d",
+                mm->card->name, mm->card->version, ev->window_id, r->n, r->macro_f1,
+                mm->f1_threshold, r->avgrec, coverage(mm), r->lag_p50_s, r->lag_p95_s,
+                mm->perf_breach ? "macro_f1" : (evaluated ? "none" : "none(too few labels)"),
+                ss_trig_result_name(ev->trig), ss_trigger_breaches(&nm->trig, SS_MSTREAM_PERF),
+                nm->trig.cfg.n);
+}
+
+/* ---- ingest -------------------------------------------------------------------------- */
+
+static int model_find(ss_mcore_t *m, const char *version, size_t len)
+{
+        int c = m->last_model;
+        if (c >= 0 && !strncmp(m->models[c].card->version, version, len) &&
+            m->models[c].card->version[len] == '\0')
+                return c;
+        for (int i = 0; i < m->nmodels; i++)
+                if (!strncmp(m->models[i].card->version, version, len) &&
+                    m->models[i].card->version[len] == '\0')
+                        return m->last_model = i;
+        return -1;
+}
+
+static void unknown_version(ss_mcore_t *m, const ss_prediction_t *p)
+{
+        m->st.unknown_version++;
+        cinc(m->c_unknown, 1);
+        for (int i = 0; i < m->nunknown; i++)
+                if (!strcmp(m->unknown[i], p->model_version.ptr))
+                        return;
+        if (m->nunknown < MAX_UNKNOWN_LOGGED &&
+            (m->unknown[m->nunknown] = dup_str(p->model_version.ptr)))
+                m->nunknown++;
+        ss_warn("monitor", "predictions of model %s version %s have no card: counted and skipped",
+                p->model_name.ptr, p->model_version.ptr);
+}
+
+static void on_pair(ss_mcore_t *m, const ss_join_pair_t *pair)
+{
+        if (pair->pred.model >= (uint32_t)m->nmodels)
+                return;
+        mmodel_t *mm = &m->models[pair->pred.model];
+        ss_perf_add(mm->perf, pair->pred.label, pair->label.label,
+                    pair->label.labeled_at_ms - pair->pred.scored_at_ms, pair->label.labeled_at_ms);
+        mm->joined++;
+        cinc(m->c_joined, 1);
+        if (mm->joined % m->cfg.perf_eval_every == 0)
+                eval_perf(m, mm);
+}
+
+ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t *p, int64_t now_ms)
+{
+        int mi = model_find(m, p->model_version.ptr, p->model_version.len);
+        if (mi < 0) {
+                unknown_version(m, p);
+                return SS_MCORE_UNKNOWN_VERSION;
+        }
+        mmodel_t *mm = &m->models[mi];
+        m->st.predictions++;
+        cinc(m->c_predictions, 1);
+        ss_ref_obs_t o = {.label = p->label,
+                          .prob = {p->probs[0], p->probs[1], p->probs[2]},
+                          .has_stats = p->has_input_stats};
+        if (p->has_input_stats) {
+                o.n_tokens = p->input_stats.n_tokens;
+                o.unk_share = p->input_stats.unk_share;
+                o.has_url = p->input_stats.has_url;
+                o.has_mention = p->input_stats.has_mention;
+                o.has_emoji = p->input_stats.has_emoji;
+        }
+        uint8_t row[SS_REF_MAX_DISTS];
+        ss_refcard_bin(mm->card, &o, row);
+        int64_t t = p->scored_at > 0 ? p->scored_at : now_ms;
+
+        if (ss_tumble_due(mm->tumble, t)) {
+                eval_time(m, mm);
+                ss_tumble_roll(mm->tumble, t);
+        }
+        ss_tumble_add(mm->tumble, t, row);
+        mm->slide_t[mm->slide->head] = t;
+        ss_slide_add(mm->slide, row);
+        mm->predictions++;
+        mm->last_pred_wall_ms = now_ms;
+        if (mm->predictions % m->cfg.eval_every == 0)
+                eval_sliding(m, mm);
+
+        ss_join_pred_t jp = {(uint32_t)mi, (uint8_t)p->label, t};
+        ss_join_pair_t pair;
+        if (ss_join_add_pred(m->join, p->tweet_id.ptr, p->tweet_id.len, &jp, now_ms, &pair) == 1)
+                on_pair(m, &pair);
+        return SS_MCORE_OK;
+}
+
+ss_mcore_outcome_t ss_mcore_ingest_prediction(ss_mcore_t *m, const void *buf, size_t len,
+                                              int64_t now_ms)
+{
+        char err[256];
+        if (ss_serde_prediction_decode(m->serde, buf, len, &m->pred, err, sizeof(err))) {
+                m->st.decode_errors++;
+                cinc(m->c_decode, 1);
+                uint64_t k = m->st.decode_errors;
+                if (k <= 10 || k % 1000 == 0)
+                        ss_warn("monitor", "undecodable prediction (%llu so far): %s",
+                                (unsigned long long)k, err);
+                return SS_MCORE_UNDECODABLE;
+        }
+        return ss_mcore_ingest_decoded(m, &m->pred, now_ms);
+}
+
+int ss_mcore_ingest_label(ss_mcore_t *m, const char *tweet_id, size_t len, int label,
+                          int64_t labeled_at_ms, int64_t now_ms)
+{
+        if (label < 0 || label > 2 || !tweet_id || len == 0 || len > SS_JOIN_KEY_MAX) {
+                m->st.label_errors++;
+                cinc(m->c_label_errors, 1);
+                return -1;
+        }
+        ss_join_label_t jl = {(uint8_t)label, labeled_at_ms};
+        ss_join_pair_t pair;
+        int rc = ss_join_add_label(m->join, tweet_id, len, &jl, now_ms, &pair);
+        m->st.labels++;
+        cinc(m->c_labels, 1);
+        if (rc == 1)
+                on_pair(m, &pair);
+        return rc;
+}
+
+static void publish_join(ss_mcore_t *m)
+{
+        const ss_join_stats_t *st = ss_join_stats(m->join);
+        ss_join_stats_t *pub = &m->join_published;
+        uint64_t ep = st->expired_pred + st->evicted_pred;
+        uint64_t el = st->expired_label + st->evicted_label;
+        cinc(m->c_expired[0], (double)(ep - (pub->expired_pred + pub->evicted_pred)));
+        cinc(m->c_expired[1], (double)(el - (pub->expired_label + pub->evicted_label)));
+        *pub = *st;
+}
+
+void ss_mcore_tick(ss_mcore_t *m, int64_t now_ms)
+{
+        ss_join_expire(m->join, now_ms);
+        publish_join(m);
+        for (int i = 0; i < m->nmodels; i++) {
+                mmodel_t *mm = &m->models[i];
+                ss_tumble_t *t = mm->tumble;
+                /* a window nobody will close: no prediction for a window's length */
+                if (t->rows > 0 && now_ms - mm->last_pred_wall_ms >= m->cfg.window_ms &&
+                    now_ms >= ss_tumble_end(t)) {
+                        int64_t end = ss_tumble_end(t);
+                        eval_time(m, mm);
+                        ss_tumble_roll(t, end);
+                }
+                if (mm->predictions)
+                        gset(mm->g_cov, coverage(mm));
+        }
+}
+
+/* ---- reports ------------------------------------------------------------------------- */
+
+int ss_mcore_report_next(const ss_mcore_t *m)
+{
+        for (int i = 0; i < m->nnames; i++)
+                if (m->names[i].changed && m->names[i].report_model >= 0)
+                        return i;
+        return -1;
+}
+
+static void json_time(cJSON *o, const char *key, int64_t ms)
+{
+        char buf[40];
+        ss_time_iso8601(ms, buf, sizeof(buf));
+        cJSON_AddStringToObject(o, key, buf);
+}
+
+static cJSON *json_drift(const ss_mcore_t *m, const mmodel_t *mm, int w)
+{
+        const eval_state_t *ev = &mm->ev[w];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", ev->window_id);
+        cJSON_AddNumberToObject(o, "n", mm->res_rows[w]);
+        json_time(o, "window_start", ev->start);
+        json_time(o, "window_end", ev->end);
+        cJSON_AddBoolToObject(o, "breach", ev->breach);
+        cJSON_AddStringToObject(o, "trigger", ss_trig_result_name(ev->trig));
+        cJSON *arr = cJSON_AddArrayToObject(o, "metrics");
+        for (int d = 0; d < mm->card->ndists; d++) {
+                const drift_res_t *r = &mm->res[w][d];
+                if (mm->card->dists[d].src == SS_REF_SRC_UNKNOWN || !r->n)
+                        continue;
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddStringToObject(x, "name", mm->card->dists[d].name);
+                cJSON_AddNumberToObject(x, "n", r->n);
+                cJSON_AddNumberToObject(x, "reference_n", mm->card->dists[d].n);
+                cJSON_AddNumberToObject(x, "psi", r->psi);
+                cJSON_AddNumberToObject(x, "psi_threshold", m->cfg.psi_threshold);
+                cJSON_AddNumberToObject(x, "psi_critical", r->psi_crit);
+                cJSON_AddNumberToObject(x, "kl", r->kl);
+                cJSON_AddNumberToObject(x, "kl_threshold", m->cfg.kl_threshold);
+                cJSON_AddNumberToObject(x, "kl_critical", r->kl_crit);
+                cJSON_AddBoolToObject(x, "evaluated", r->evaluated);
+                cJSON_AddBoolToObject(x, "breach", r->breach_psi || r->breach_kl);
+                cJSON_AddItemToArray(arr, x);
+        }
+        return o;
+}
+
+static cJSON *json_perf(const ss_mcore_t *m, const mmodel_t *mm)
+{
+        const ss_perf_report_t *r = &mm->perf_rep;
+        const eval_state_t *ev = &mm->ev[SS_MSTREAM_PERF];
+        static const char *const cls[3] = {"negative", "neutral", "positive"};
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", ev->window_id);
+        cJSON_AddNumberToObject(o, "n", (double)r->n);
+        cJSON_AddNumberToObject(o, "min_labels", (double)m->cfg.perf_min_labels);
+        cJSON_AddNumberToObject(o, "macro_f1", r->macro_f1);
+        if (isnan(mm->f1_threshold))
+                cJSON_AddNullToObject(o, "f1_threshold");
+        else
+                cJSON_AddNumberToObject(o, "f1_threshold", mm->f1_threshold);
+        cJSON_AddNumberToObject(o, "avgrec", r->avgrec);
+        cJSON_AddNumberToObject(o, "f1_pn", r->f1_pn);
+        cJSON_AddNumberToObject(o, "accuracy", r->accuracy);
+        cJSON_AddBoolToObject(o, "breach", mm->perf_breach);
+        cJSON_AddStringToObject(o, "trigger", ss_trig_result_name(ev->trig));
+        cJSON *pc = cJSON_AddObjectToObject(o, "per_class");
+        for (int c = 0; c < 3; c++) {
+                cJSON *x = cJSON_AddObjectToObject(pc, cls[c]);
+                cJSON_AddNumberToObject(x, "precision", r->precision[c]);
+                cJSON_AddNumberToObject(x, "recall", r->recall[c]);
+                cJSON_AddNumberToObject(x, "f1", r->f1[c]);
+        }
+        cJSON *conf = cJSON_AddArrayToObject(o, "confusion");
+        for (int t = 0; t < 3; t++) {
+                int row[3] = {(int)r->confusion[t][0], (int)r->confusion[t][1],
+                              (int)r->confusion[t][2]};
+                cJSON_AddItemToArray(conf, cJSON_CreateIntArray(row, 3));
+        }
+        cJSON *lag = cJSON_AddObjectToObject(o, "label_lag_seconds");
+        cJSON_AddNumberToObject(lag, "p50", r->lag_p50_s);
+        cJSON_AddNumberToObject(lag, "p95", r->lag_p95_s);
+        return o;
+}
+
+char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name)
+{
+        mname_t *nm = &m->names[name_idx];
+        nm->changed = 0;
+        *model_name = nm->name;
+        if (nm->report_model < 0)
+                return NULL;
+        const mmodel_t *mm = &m->models[nm->report_model];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "format", "sentistream-monitor-report/1");
+        cJSON_AddStringToObject(o, "model_name", mm->card->name);
+        cJSON_AddStringToObject(o, "model_version", mm->card->version);
+        cJSON_AddStringToObject(o, "model_kind", mm->card->kind);
+        cJSON_AddStringToObject(o, "card", mm->card->path);
+        json_time(o, "updated_at", ss_time_now_ms());
+        cJSON_AddNumberToObject(o, "predictions", (double)mm->predictions);
+        cJSON_AddNumberToObject(o, "joined", (double)mm->joined);
+        cJSON_AddNumberToObject(o, "label_coverage", coverage(mm));
+        cJSON *win = cJSON_AddObjectToObject(o, "windows");
+        for (int w = 0; w < 2; w++)
+                if (mm->ev[w].valid)
+                        cJSON_AddItemToObject(win, stream_names[w], json_drift(m, mm, w));
+        if (mm->ev[SS_MSTREAM_PERF].valid)
+                cJSON_AddItemToObject(o, "performance", json_perf(m, mm));
+        cJSON *tr = cJSON_AddObjectToObject(o, "trigger");
+        cJSON_AddNumberToObject(tr, "k", nm->trig.cfg.k);
+        cJSON_AddNumberToObject(tr, "n", nm->trig.cfg.n);
+        cJSON_AddNumberToObject(tr, "cooldown_s", (double)nm->trig.cfg.cooldown_ms / 1000);
+        cJSON_AddNumberToObject(tr, "fired", (double)nm->trig.fired);
+        cJSON_AddNumberToObject(tr, "suppressed_by_cooldown", (double)nm->trig.suppressed);
+        if (nm->trig.last_fire_ms != INT64_MIN)
+                json_time(tr, "last_fire", nm->trig.last_fire_ms);
+        cJSON *br = cJSON_AddObjectToObject(tr, "breaches");
+        for (int s = 0; s < SS_MSTREAM__COUNT; s++)
+                cJSON_AddNumberToObject(br, stream_names[s], ss_trigger_breaches(&nm->trig, s));
+        const ss_join_stats_t *js = ss_join_stats(m->join);
+        cJSON *mo = cJSON_AddObjectToObject(o, "monitor");
+        cJSON_AddNumberToObject(mo, "predictions", (double)m->st.predictions);
+        cJSON_AddNumberToObject(mo, "unknown_version", (double)m->st.unknown_version);
+        cJSON_AddNumberToObject(mo, "decode_errors", (double)m->st.decode_errors);
+        cJSON_AddNumberToObject(mo, "labels", (double)m->st.labels);
+        cJSON_AddNumberToObject(mo, "label_errors", (double)m->st.label_errors);
+        cJSON_AddNumberToObject(mo, "joined", (double)js->joined);
+        cJSON_AddNumberToObject(mo, "expired_prediction", (double)js->expired_pred);
+        cJSON_AddNumberToObject(mo, "expired_label", (double)js->expired_label);
+        cJSON_AddNumberToObject(mo, "evicted_prediction", (double)js->evicted_pred);
+        cJSON_AddNumberToObject(mo, "evicted_label", (double)js->evicted_label);
+        cJSON_AddNumberToObject(mo, "pending_prediction", (double)js->pending_pred);
+        cJSON_AddNumberToObject(mo, "pending_label", (double)js->pending_label);
+        cJSON_AddNumberToObject(mo, "events", (double)m->st.events);
+        cJSON_AddNumberToObject(mo, "events_deduplicated", (double)m->st.events_deduped);
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        return s;
+}
+
+/* ---- snapshot ------------------------------------------------------------------------ */
+
+#define SNAP_MAGIC   0x434d5353u /* "SSMC" */
+#define SNAP_VERSION 1u
+
+static void put_stats(ss_mbuf_t *b, const ss_mcore_stats_t *st)
+{
+        const uint64_t v[] = {st->predictions, st->unknown_version, st->decode_errors,
+                              st->labels,      st->label_errors,    st->evaluations,
+                              st->events,      st->events_deduped,  st->stale};
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+                ss_mbuf_put_u64(b, v[i]);
+}
+
+static void get_stats(ss_mreader_t *r, ss_mcore_stats_t *st)
+{
+        uint64_t *v[] = {&st->predictions, &st->unknown_version, &st->decode_errors,
+                         &st->labels,      &st->label_errors,    &st->evaluations,
+                         &st->events,      &st->events_deduped,  &st->stale};
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+                *v[i] = ss_mreader_u64(r);
+}
+
+/* Writes body() into b prefixed by its length, so that a reader can skip it. */
+static void put_blob_begin(ss_mbuf_t *b, size_t *mark)
+{
+        *mark = b->len;
+        ss_mbuf_put_u64(b, 0);
+}
+
+static void put_blob_end(ss_mbuf_t *b, size_t mark)
+{
+        if (b->failed)
+                return;
+        uint64_t n = b->len - mark - 8;
+        for (int i = 0; i < 8; i++)
+                b->data[mark + (size_t)i] = (uint8_t)(n >> (8 * i));
+}
+
+static void model_save(const mmodel_t *mm, ss_mbuf_t *b)
+{
+        ss_mbuf_put_u64(b, mm->predictions);
+        ss_mbuf_put_u64(b, mm->joined);
+        ss_mbuf_put_i64(b, mm->last_pred_wall_ms);
+        ss_slide_save(mm->slide, b);
+        const ss_slide_t *s = mm->slide;
+        size_t first = (s->head + s->cap - s->len) % s->cap;
+        for (size_t i = 0; i < s->len; i++)
+                ss_mbuf_put_i64(b, mm->slide_t[(first + i) % s->cap]);
+        ss_tumble_save(mm->tumble, b);
+        ss_perf_save(mm->perf, b);
+}
+
+static int model_load(mmodel_t *mm, ss_mreader_t *r)
+{
+        mm->predictions = ss_mreader_u64(r);
+        mm->joined = ss_mreader_u64(r);
+        mm->last_pred_wall_ms = ss_mreader_i64(r);
+        if (ss_slide_load(mm->slide, r))
+                return -1;
+        for (size_t i = 0; i < mm->slide->len; i++)
+                mm->slide_t[i] = ss_mreader_i64(r);
+        if (ss_tumble_load(mm->tumble, r) || ss_perf_load(mm->perf, r) || r->failed)
+                return -1;
+        return 0;
+}
+
+static void model_reset(mmodel_t *mm)
+{
+        ss_slide_clear(mm->slide);
+        ss_tumble_roll(mm->tumble, 0);
+        mm->tumble->start_ms = INT64_MIN;
+        mm->tumble->late = 0;
+        ss_mreader_t empty;
+        ss_mreader_init(&empty, "", 0);
+        ss_perf_load(mm->perf, &empty); /* fails, and leaves it empty */
+        mm->predictions = mm->joined = 0;
+        mm->last_pred_wall_ms = 0;
+        memset(mm->ev, 0, sizeof(mm->ev));
+}
+
+/* Version list fingerprint: the join stores model indices, valid only for the same list. */
+static void put_versions(const ss_mcore_t *m, ss_mbuf_t *b)
+{
+        ss_mbuf_put_u32(b, (uint32_t)m->nmodels);
+        for (int i = 0; i < m->nmodels; i++)
+                ss_mbuf_put_str(b, m->models[i].card->version, strlen(m->models[i].card->version));
+}
+
+void ss_mcore_save(const ss_mcore_t *m, ss_mbuf_t *b)
+{
+        ss_mbuf_put_u32(b, SNAP_MAGIC);
+        ss_mbuf_put_u32(b, SNAP_VERSION);
+        ss_mbuf_put_u64(b, m->cfg.window_size);
+        ss_mbuf_put_i64(b, m->cfg.window_ms);
+        ss_mbuf_put_u64(b, m->cfg.perf_window);
+        put_stats(b, &m->st);
+        put_versions(m, b);
+        size_t mark;
+        for (int i = 0; i < m->nmodels; i++) {
+                put_blob_begin(b, &mark);
+                model_save(&m->models[i], b);
+                put_blob_end(b, mark);
+        }
+        ss_mbuf_put_u32(b, (uint32_t)m->nnames);
+        for (int i = 0; i < m->nnames; i++) {
+                ss_mbuf_put_str(b, m->names[i].name, strlen(m->names[i].name));
+                ss_trigger_save(&m->names[i].trig, b);
+        }
+        put_blob_begin(b, &mark);
+        ss_join_save(m->join, b);
+        put_blob_end(b, mark);
+        ss_mbuf_put_u32(b, (uint32_t)m->nsent);
+}
+
+static void reset_all(ss_mcore_t *m)
+{
+        for (int i = 0; i < m->nmodels; i++)
+                model_reset(&m->models[i]);
+        for (int i = 0; i < m->nnames; i++) {
+                ss_trigger_init(&m->names[i].trig, &m->cfg.trigger);
+                m->names[i].report_model = -1;
+        }
+        ss_mreader_t empty;
+        ss_mreader_init(&empty, "", 0);
+        ss_join_load(m->join, &empty); /* fails, and leaves it empty */
+        memset(&m->join_published, 0, sizeof(m->join_published));
+        memset(&m->st, 0, sizeof(m->st));
+}
+
+static ss_err_t load_fail(ss_mcore_t *m, char *errstr, size_t errstr_size, const char *why)
+{
+        reset_all(m);
+        return ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "monitor snapshot: %s", why);
+}
+
+ss_err_t ss_mcore_load(ss_mcore_t *m, ss_mreader_t *r, char *errstr, size_t errstr_size)
+{
+        if (ss_mreader_u32(r) != SNAP_MAGIC || ss_mreader_u32(r) != SNAP_VERSION)
+                return load_fail(m, errstr, errstr_size, "not a monitor snapshot (magic/version)");
+        if (ss_mreader_u64(r) != m->cfg.window_size || ss_mreader_i64(r) != m->cfg.window_ms ||
+            ss_mreader_u64(r) != m->cfg.perf_window)
+                return load_fail(m, errstr, errstr_size,
+                                 "taken with other window sizes (monitor.window.*, perf.window)");
+        get_stats(r, &m->st);
+        uint32_t nv = ss_mreader_u32(r);
+        int same_versions = nv == (uint32_t)m->nmodels;
+        int *map = calloc(nv ? nv : 1, sizeof(int));
+        if (!map)
+                return load_fail(m, errstr, errstr_size, "out of memory");
+        for (uint32_t i = 0; i < nv && !r->failed; i++) {
+                const char *v;
+                size_t len = ss_mreader_str(r, &v);
+                map[i] = -1;
+                for (int k = 0; k < m->nmodels; k++)
+                        if (strlen(m->models[k].card->version) == len &&
+                            !memcmp(m->models[k].card->version, v, len))
+                                map[i] = k;
+                same_versions &= map[i] == (int)i;
+        }
+        for (uint32_t i = 0; i < nv && !r->failed; i++) {
+                uint64_t len = ss_mreader_u64(r);
+                if (r->failed || len > r->len - r->off)
+                        break;
+                ss_mreader_t sub;
+                ss_mreader_init(&sub, r->p + r->off, (size_t)len);
+                r->off += (size_t)len;
+                if (map[i] >= 0 && model_load(&m->models[map[i]], &sub)) {
+                        free(map);
+                        return load_fail(m, errstr, errstr_size, "malformed model state");
+                }
+        }
+        free(map);
+        uint32_t nn = ss_mreader_u32(r);
+        for (uint32_t i = 0; i < nn && !r->failed; i++) {
+                const char *name;
+                size_t len = ss_mreader_str(r, &name);
+                ss_trigger_t t;
+                ss_trigger_init(&t, &m->cfg.trigger);
+                if (ss_trigger_load(&t, r))
+                        break;
+                for (int k = 0; k < m->nnames; k++)
+                        if (strlen(m->names[k].name) == len && !memcmp(m->names[k].name, name, len))
+                                m->names[k].trig = t;
+        }
+        uint64_t jlen = ss_mreader_u64(r);
+        if (r->failed || jlen > r->len - r->off)
+                return load_fail(m, errstr, errstr_size, "truncated");
+        ss_mreader_t sub;
+        ss_mreader_init(&sub, r->p + r->off, (size_t)jlen);
+        r->off += (size_t)jlen;
+        if (same_versions) {
+                if (ss_join_load(m->join, &sub))
+                        return load_fail(m, errstr, errstr_size, "malformed join state");
+                m->join_published = *ss_join_stats(m->join);
+        } else {
+                ss_warn("monitor", "snapshot taken with other model cards: waiting predictions "
+                                   "and labels of the join not restored");
+        }
+        ss_mreader_u32(r);
+        if (r->failed)
+                return load_fail(m, errstr, errstr_size, "truncated");
+        return SS_OK;
+}

@@ -1,0 +1,156 @@
+/*
+ * mcore: the drift monitor's processing path, without any I/O.
+ *
+ * Fed encoded predictions (Confluent-framed Avro, as read from Kafka) and
+ * labels (as read from Redis), it keeps per model version (one per model
+ * card): a sliding window of the last window_size predictions, tumbling time
+ * windows of window_ms (by scored_at), the prediction/label join and a rolling
+ * performance window. It evaluates, in three streams:
+ *
+ *   stream 0 "sliding"  every eval_every predictions of a version, window id
+ *                       "n<count of that version's predictions>"
+ *   stream 1 "time"     when a tumbling window closes, window id "t<start ms>"
+ *   stream 2 "perf"     every perf_eval_every joined labels of a version,
+ *                       window id "l<count of that version's joined labels>"
+ *
+ * A drift evaluation computes PSI and KL(current || reference) of every card
+ * distribution with their critical values (drift.h); a metric breaches when
+ * the window holds >= min_samples values for it and the value is above both
+ * its fixed threshold and its critical value. A performance evaluation
+ * breaches when >= perf_min_labels pairs are in the window and macro-F1 is
+ * below the F1 threshold (f1_threshold, or when that is 0 the card's
+ * validation macro-F1 minus f1_max_drop). Each evaluation goes to the model
+ * name's trigger (trigger.h); a FIRE becomes a RetrainEvent whose event_id is
+ * "<model version>:<window id>". An event whose id is in the sent set (loaded
+ * by the caller from Redis after a restart) is not queued again.
+ *
+ * Window ids are counts of the stream itself, so replaying the same
+ * predictions after a restart from a snapshot reproduces the same ids.
+ *
+ * Ownership: the core borrows serde and metrics (both must outlive it); it
+ * owns the cards added to it. Not thread-safe.
+ */
+#ifndef SS_MCORE_H
+#define SS_MCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mbuf.h"
+#include "refcard.h"
+#include "ss_config.h"
+#include "ss_err.h"
+#include "ss_metrics.h"
+#include "ss_serde.h"
+#include "trigger.h"
+
+enum { SS_MSTREAM_SLIDING = 0, SS_MSTREAM_TIME = 1, SS_MSTREAM_PERF = 2, SS_MSTREAM__COUNT };
+
+typedef struct ss_mcore_config {
+        size_t window_size;
+        int64_t window_ms;
+        uint64_t eval_every;
+        uint64_t min_samples;
+        double psi_threshold, kl_threshold, false_alarm;
+        size_t perf_window;
+        uint64_t perf_min_labels;
+        uint64_t perf_eval_every;
+        double f1_threshold, f1_max_drop;
+        ss_trigger_config_t trigger;
+        size_t join_max_pending;
+        int64_t join_ttl_ms;
+} ss_mcore_config_t;
+
+/* Reads the monitor.* keys. */
+void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c);
+
+typedef struct ss_mcore ss_mcore_t;
+
+/* Returns NULL with the reason in errstr (a config out of range). */
+ss_mcore_t *ss_mcore_new(const ss_mcore_config_t *cfg, const ss_serde_t *serde,
+                         ss_metrics_t *metrics, char *errstr, size_t errstr_size);
+void ss_mcore_destroy(ss_mcore_t *m);
+
+/* Adds a model card (takes ownership, also on error). A second card with the same
+ * version is an SS_ERR_INVALID_ARG. */
+ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_refcard_t *card, char *errstr, size_t errstr_size);
+int ss_mcore_ncards(const ss_mcore_t *m);
+const ss_refcard_t *ss_mcore_card(const ss_mcore_t *m, int i);
+
+/* Outcome of ingesting one prediction. */
+typedef enum {
+        SS_MCORE_OK = 0,         /* counted in its model's windows */
+        SS_MCORE_UNDECODABLE,    /* counted in decode_errors, skipped */
+        SS_MCORE_UNKNOWN_VERSION /* no card for its model version: counted, skipped */
+} ss_mcore_outcome_t;
+
+/* Decodes one Prediction message and feeds it; now_ms is the wall clock (for the join's
+ * TTL). Evaluations that fall due run inside. */
+ss_mcore_outcome_t ss_mcore_ingest_prediction(ss_mcore_t *m, const void *buf, size_t len,
+                                              int64_t now_ms);
+
+/* Feeds one decoded prediction (the benchmark's and tests' entry beside the decoder). */
+ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t *p, int64_t now_ms);
+
+/* Feeds one label. Returns 1 if it joined a waiting prediction, 0 if it now waits, -1 if
+ * refused (bad id or label; counted in label_errors). */
+int ss_mcore_ingest_label(ss_mcore_t *m, const char *tweet_id, size_t len, int label,
+                          int64_t labeled_at_ms, int64_t now_ms);
+
+/* Periodic work by the wall clock: join expiry, closing a tumbling window that has seen no
+ * prediction for window_ms. */
+void ss_mcore_tick(ss_mcore_t *m, int64_t now_ms);
+
+/* A retraining event waiting to be produced. */
+typedef struct ss_mcore_event {
+        char event_id[192];
+        char model_name[128];
+        ss_serde_buf_t value; /* encoded RetrainEvent */
+        char summary[256];    /* reasons, for the log */
+} ss_mcore_event_t;
+
+/* The oldest event not yet produced, or NULL. Valid until ss_mcore_event_done(). */
+const ss_mcore_event_t *ss_mcore_event_peek(const ss_mcore_t *m);
+/* Drops the oldest event after it was produced and acknowledged; its id joins the sent set. */
+void ss_mcore_event_done(ss_mcore_t *m);
+size_t ss_mcore_events_pending(const ss_mcore_t *m);
+
+/* The sent set: event ids already produced (loaded from Redis at start). */
+void ss_mcore_sent_add(ss_mcore_t *m, const char *event_id);
+int ss_mcore_sent_contains(const ss_mcore_t *m, const char *event_id);
+
+typedef struct ss_mcore_stats {
+        uint64_t predictions;     /* decoded and matched to a card */
+        uint64_t unknown_version; /* decoded, no card for the version */
+        uint64_t decode_errors;
+        uint64_t labels;       /* labels accepted */
+        uint64_t label_errors; /* labels refused (bad id or label value) */
+        uint64_t evaluations;
+        uint64_t events;         /* events queued */
+        uint64_t events_deduped; /* fired again after a restart but already sent */
+        uint64_t stale;          /* evaluations of a superseded model version */
+} ss_mcore_stats_t;
+
+const ss_mcore_stats_t *ss_mcore_stats(const ss_mcore_t *m);
+/* The join's counters (joined, expired, evicted, pending ...). */
+const struct ss_join_stats *ss_mcore_join_stats(const ss_mcore_t *m);
+
+/*
+ * Reports: one per model name, for the newest version of it that has been
+ * evaluated. ss_mcore_report_next() returns the index of a model name whose
+ * report changed since it was last taken (-1 if none); ss_mcore_report_json()
+ * renders it (caller frees) and clears its changed flag.
+ */
+int ss_mcore_report_next(const ss_mcore_t *m);
+char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name);
+int ss_mcore_nnames(const ss_mcore_t *m);
+const char *ss_mcore_name(const ss_mcore_t *m, int name_idx);
+
+/* Snapshot of every window, the join, the triggers and the counters. Restoring matches
+ * models by version and triggers by name; state of a version without a card now is
+ * skipped. Returns SS_ERR_FORMAT (nothing restored) for a malformed snapshot or one taken
+ * with other window shapes. */
+void ss_mcore_save(const ss_mcore_t *m, ss_mbuf_t *b);
+ss_err_t ss_mcore_load(ss_mcore_t *m, ss_mreader_t *r, char *errstr, size_t errstr_size);
+
+#endif /* SS_MCORE_H */

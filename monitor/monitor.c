@@ -1,0 +1,788 @@
+/*
+ * monitor: the I/O loop around the processing core.
+ *
+ * One thread. Each turn of the loop: drain up to a batch of predictions from
+ * the consumer (remembering the next offset of each partition), read a batch
+ * of labels from Redis, run the periodic work (join expiry, idle windows),
+ * move the oldest queued event one step (send -> acknowledged -> recorded),
+ * and on their timers write changed reports and the snapshot (then commit
+ * the snapshot's offsets). Every step that needs Redis checks it first and is
+ * simply skipped while Redis is away; the mstate layer reconnects with
+ * backoff. Partition assignment goes through a rebalance callback that seeks
+ * each partition to the offset the snapshot holds for it.
+ */
+#include "monitor.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mbuf.h"
+#include "mcore.h"
+#include "mstate.h"
+#include "ss_kafka.h"
+#include "ss_log.h"
+#include "ss_metrics.h"
+#include "ss_serde.h"
+#include "ss_util.h"
+
+#define POLL_BATCH     5000        /* predictions per turn before the housekeeping */
+#define SNAP_MAGIC     0x4e4d5353u /* "SSMN" */
+#define SNAP_VERSION   1u
+#define EVENT_RETRY_MS 2000
+#define LABEL_ID_MAX   64
+
+enum { EV_IDLE = 0, EV_SENT, EV_ACKED, EV_FAILED };
+
+struct ss_monitor {
+        const ss_config_t *c;
+        ss_serde_t *serde;
+        ss_metrics_t *metrics;
+        ss_mcore_t *core;
+        ss_mstate_t *redis;
+        rd_kafka_t *consumer;
+        ss_producer_t *producer;
+        const char *topic_pred, *topic_retrain, *group;
+        char snap_key[256];
+        char labels_last_id[LABEL_ID_MAX];
+        size_t labels_batch;
+        rd_kafka_topic_partition_list_t *consumed; /* next offset per partition */
+        rd_kafka_topic_partition_list_t *restore;  /* offsets from the snapshot */
+        int64_t snapshot_every_ms, report_every_ms;
+        int64_t next_snapshot, next_report, next_tick, event_retry_at;
+        int ev_state;      /* of the oldest queued event */
+        char **unrecorded; /* "name\tid" acked but not yet in Redis */
+        size_t nunrecorded;
+        ss_mbuf_t snap;
+        ss_gauge_t *g_redis_up;
+        ss_counter_t *c_kafka_errors, *c_snapshots;
+        uint64_t kafka_errors;
+        int restored;
+};
+
+static int conf_has_key(const char *key)
+{
+        for (const ss_conf_def_t *d = ss_conf_table; d->name; d++)
+                if (!strcmp(d->name, key))
+                        return 1;
+        return 0;
+}
+
+/* ---- card paths ---------------------------------------------------------------------- */
+
+static int paths_push(char ***paths, int *n, const char *p)
+{
+        char **np = realloc(*paths, sizeof(char *) * (size_t)(*n + 2));
+        if (!np)
+                return -1;
+        *paths = np;
+        if (!(np[*n] = strdup(p)))
+                return -1;
+        np[++*n] = NULL;
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int dir_cards(const char *dir, char ***paths, int *n, char *errstr, size_t errstr_size)
+{
+        DIR *d = opendir(dir);
+        if (!d) {
+                ss_err_set(errstr, errstr_size, SS_ERR_IO, "monitor.card: %s: %s", dir,
+                           strerror(errno));
+                return -1;
+        }
+        int first = *n;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                size_t l = strlen(e->d_name), sl = strlen(".card.json");
+                if (l <= sl || strcmp(e->d_name + l - sl, ".card.json"))
+                        continue;
+                char p[4096];
+                snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+                if (paths_push(paths, n, p)) {
+                        closedir(d);
+                        return -1;
+                }
+        }
+        closedir(d);
+        qsort(*paths + first, (size_t)(*n - first), sizeof(char *), cmp_str);
+        if (*n == first) {
+                ss_err_set(errstr, errstr_size, SS_ERR_IO, "monitor.card: no *.card.json in %s",
+                           dir);
+                return -1;
+        }
+        return 0;
+}
+
+static int beside_model(const ss_config_t *c, char ***paths, int *n, char *errstr,
+                        size_t errstr_size)
+{
+        const char *model =
+            conf_has_key("consumer.model.path") ? ss_config_get_str(c, "consumer.model.path") : "";
+        if (!*model && conf_has_key("model.out"))
+                model = ss_config_get_str(c, "model.out");
+        if (!*model) {
+                ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                           "monitor.card is empty and no model path is configured "
+                           "(consumer.model.path, model.out)");
+                return -1;
+        }
+        char p[4096];
+        size_t l = strlen(model);
+        struct stat st;
+        if (l > 4 && !strcmp(model + l - 4, ".ssm")) {
+                snprintf(p, sizeof(p), "%.*s.card.json", (int)(l - 4), model);
+                if (stat(p, &st) == 0)
+                        return paths_push(paths, n, p);
+        }
+        snprintf(p, sizeof(p), "%s.card.json", model);
+        if (stat(p, &st) == 0)
+                return paths_push(paths, n, p);
+        ss_err_set(errstr, errstr_size, SS_ERR_IO,
+                   "monitor.card is empty and no card was found beside the model %s", model);
+        return -1;
+}
+
+int ss_monitor_card_paths(const ss_config_t *c, char ***paths, char *errstr, size_t errstr_size)
+{
+        const char *spec = ss_config_get_str(c, "monitor.card");
+        int n = 0, rc = 0;
+        *paths = NULL;
+        if (!*spec) {
+                rc = beside_model(c, paths, &n, errstr, errstr_size);
+        } else {
+                char *copy = strdup(spec), *save = NULL;
+                for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !rc;
+                     tok = strtok_r(NULL, ",", &save)) {
+                        while (*tok == ' ')
+                                tok++;
+                        struct stat st;
+                        if (!*tok)
+                                continue;
+                        if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode))
+                                rc = dir_cards(tok, paths, &n, errstr, errstr_size);
+                        else
+                                rc = paths_push(paths, &n, tok);
+                }
+                free(copy);
+                if (!rc && n == 0) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "monitor.card: no path");
+                        rc = -1;
+                }
+        }
+        if (rc) {
+                for (int i = 0; i < n; i++)
+                        free((*paths)[i]);
+                free(*paths);
+                *paths = NULL;
+                return -1;
+        }
+        return n;
+}
+
+/* ---- snapshot ------------------------------------------------------------------------ */
+
+static void snapshot_encode(ss_monitor_t *m)
+{
+        ss_mbuf_t *b = &m->snap;
+        ss_mbuf_reset(b);
+        ss_mbuf_put_u32(b, SNAP_MAGIC);
+        ss_mbuf_put_u32(b, SNAP_VERSION);
+        ss_mbuf_put_i64(b, ss_time_now_ms());
+        ss_mbuf_put_str(b, m->labels_last_id, strlen(m->labels_last_id));
+        ss_mbuf_put_u32(b, (uint32_t)m->consumed->cnt);
+        for (int i = 0; i < m->consumed->cnt; i++) {
+                const rd_kafka_topic_partition_t *tp = &m->consumed->elems[i];
+                ss_mbuf_put_str(b, tp->topic, strlen(tp->topic));
+                ss_mbuf_put_u32(b, (uint32_t)tp->partition);
+                ss_mbuf_put_i64(b, tp->offset);
+        }
+        ss_mcore_save(m->core, b);
+}
+
+/* Saves the snapshot, then commits the offsets it holds. */
+static ss_err_t snapshot_save(ss_monitor_t *m)
+{
+        char err[512];
+        if (ss_mcore_events_pending(m->core) || m->nunrecorded)
+                return SS_ERR_STATE; /* never snapshot a fired trigger before its event */
+        snapshot_encode(m);
+        if (m->snap.failed)
+                return SS_ERR_NOMEM;
+        ss_err_t e =
+            ss_mstate_set(m->redis, m->snap_key, m->snap.data, m->snap.len, err, sizeof(err));
+        if (e) {
+                ss_debug("monitor", "snapshot not saved: %s", err);
+                return e;
+        }
+        if (m->c_snapshots)
+                ss_counter_inc(m->c_snapshots);
+        if (m->consumed->cnt > 0) {
+                rd_kafka_resp_err_t ke = rd_kafka_commit(m->consumer, m->consumed, 1);
+                if (ke && ke != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                        ss_warn("monitor", "offset commit: %s", rd_kafka_err2str(ke));
+        }
+        return SS_OK;
+}
+
+static ss_err_t snapshot_load(ss_monitor_t *m, char *errstr, size_t errstr_size)
+{
+        char *data = NULL;
+        size_t len = 0;
+        ss_err_t e = ss_mstate_get(m->redis, m->snap_key, &data, &len, errstr, errstr_size);
+        if (e)
+                return e;
+        if (!data) {
+                ss_info("monitor", "no snapshot under %s: starting fresh", m->snap_key);
+                return SS_OK;
+        }
+        ss_mreader_t r;
+        ss_mreader_init(&r, data, len);
+        int ok = ss_mreader_u32(&r) == SNAP_MAGIC && ss_mreader_u32(&r) == SNAP_VERSION;
+        int64_t taken = ss_mreader_i64(&r);
+        const char *id;
+        size_t idl = ss_mreader_str(&r, &id);
+        ok = ok && !r.failed && idl < LABEL_ID_MAX;
+        uint32_t n = ss_mreader_u32(&r);
+        rd_kafka_topic_partition_list_t *restore = rd_kafka_topic_partition_list_new(4);
+        for (uint32_t i = 0; ok && i < n && !r.failed; i++) {
+                const char *topic;
+                size_t tl = ss_mreader_str(&r, &topic);
+                int32_t part = (int32_t)ss_mreader_u32(&r);
+                int64_t off = ss_mreader_i64(&r);
+                char t[256];
+                if (r.failed || tl >= sizeof(t))
+                        break;
+                memcpy(t, topic, tl);
+                t[tl] = '\0';
+                rd_kafka_topic_partition_list_add(restore, t, part)->offset = off;
+        }
+        char cerr[256] = "";
+        if (!ok || r.failed || ss_mcore_load(m->core, &r, cerr, sizeof(cerr))) {
+                ss_warn("monitor", "snapshot %s unusable (%s): starting fresh", m->snap_key,
+                        cerr[0] ? cerr : "malformed");
+                rd_kafka_topic_partition_list_destroy(restore);
+                free(data);
+                return SS_OK;
+        }
+        memcpy(m->labels_last_id, id, idl);
+        m->labels_last_id[idl] = '\0';
+        m->restore = restore;
+        m->restored = 1;
+        char when[40];
+        ss_time_iso8601(taken, when, sizeof(when));
+        ss_info("monitor",
+                "restored snapshot of %s: %d partition offsets, labels after %s, "
+                "%llu predictions so far",
+                when, restore->cnt, m->labels_last_id,
+                (unsigned long long)ss_mcore_stats(m->core)->predictions);
+        free(data);
+        return SS_OK;
+}
+
+static void sent_cb(void *opaque, const char *member)
+{
+        ss_mcore_sent_add(opaque, member);
+}
+
+/* ---- Kafka --------------------------------------------------------------------------- */
+
+static rd_kafka_topic_partition_t *consumed_slot(ss_monitor_t *m, const char *topic, int32_t part)
+{
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(m->consumed, topic, part);
+        if (!tp) {
+                tp = rd_kafka_topic_partition_list_add(m->consumed, topic, part);
+                tp->offset = RD_KAFKA_OFFSET_INVALID;
+        }
+        return tp;
+}
+
+static void on_assign(ss_monitor_t *m, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *p = &parts->elems[i];
+                rd_kafka_topic_partition_t *r =
+                    m->restore
+                        ? rd_kafka_topic_partition_list_find(m->restore, p->topic, p->partition)
+                        : NULL;
+                if (r && r->offset >= 0) {
+                        p->offset = r->offset;
+                        consumed_slot(m, p->topic, p->partition)->offset = r->offset;
+                }
+                ss_info("monitor", "assigned %s[%d] at %s%lld", p->topic, p->partition,
+                        r ? "snapshot offset " : "committed/earliest ",
+                        (long long)(r ? r->offset : p->offset));
+        }
+        if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
+                rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+                if (e) {
+                        ss_error("monitor", "assign: %s", rd_kafka_error_string(e));
+                        rd_kafka_error_destroy(e);
+                }
+        } else {
+                rd_kafka_assign(rk, parts);
+        }
+}
+
+static void on_revoke(ss_monitor_t *m, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+        snapshot_save(m);
+        for (int i = 0; i < parts->cnt; i++)
+                rd_kafka_topic_partition_list_del(m->consumed, parts->elems[i].topic,
+                                                  parts->elems[i].partition);
+        if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
+                rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+                if (e) {
+                        ss_error("monitor", "unassign: %s", rd_kafka_error_string(e));
+                        rd_kafka_error_destroy(e);
+                }
+        } else {
+                rd_kafka_assign(rk, NULL);
+        }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        ss_monitor_t *m = opaque;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+                on_assign(m, rk, parts);
+        else
+                on_revoke(m, rk, parts);
+}
+
+static void dr_cb(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err,
+                  const rd_kafka_message_t *rkm)
+{
+        ss_monitor_t *m = opaque;
+        if (m->ev_state != EV_SENT)
+                return;
+        if (err) {
+                ss_warn("monitor", "retraining event not delivered: %s (will retry)",
+                        rd_kafka_err2str(err));
+                m->ev_state = EV_FAILED;
+        } else {
+                m->ev_state = EV_ACKED;
+        }
+}
+
+static void on_message(ss_monitor_t *m, rd_kafka_message_t *msg, int64_t now)
+{
+        if (msg->err) {
+                if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        return;
+                m->kafka_errors++;
+                if (m->c_kafka_errors)
+                        ss_counter_inc(m->c_kafka_errors);
+                if (m->kafka_errors <= 10 || m->kafka_errors % 100 == 0)
+                        ss_warn("monitor", "consumer: %s", rd_kafka_message_errstr(msg));
+                return;
+        }
+        ss_mcore_ingest_prediction(m->core, msg->payload, msg->len, now);
+        consumed_slot(m, rd_kafka_topic_name(msg->rkt), msg->partition)->offset = msg->offset + 1;
+}
+
+static int consume_batch(ss_monitor_t *m, int timeout_ms)
+{
+        int n = 0;
+        int64_t now = ss_time_now_ms();
+        for (; n < POLL_BATCH; n++) {
+                rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->consumer, n ? 0 : timeout_ms);
+                if (!msg)
+                        break;
+                on_message(m, msg, now);
+                rd_kafka_message_destroy(msg);
+                if ((n & 255) == 255)
+                        now = ss_time_now_ms();
+        }
+        return n;
+}
+
+/* ---- labels -------------------------------------------------------------------------- */
+
+/* Label name -> 0..2 (negative, neutral, positive), or -1. */
+static int label_parse(const char *s)
+{
+        static const char *const names[3] = {"negative", "neutral", "positive"};
+        for (int i = 0; s && i < 3; i++)
+                if (!strcmp(s, names[i]))
+                        return i;
+        return -1;
+}
+
+static void label_cb(void *opaque, const ss_label_entry_t *e)
+{
+        ss_monitor_t *m = opaque;
+        int label = label_parse(e->label);
+        int64_t at = 0;
+        if (e->labeled_at) {
+                char *end;
+                at = strtoll(e->labeled_at, &end, 10);
+                if (*end || end == e->labeled_at)
+                        at = 0;
+        }
+        if (at <= 0)
+                at = strtoll(e->id, NULL, 10); /* the stream id's milliseconds */
+        int rc = ss_mcore_ingest_label(m->core, e->tweet_id, e->tweet_id ? e->tweet_id_len : 0,
+                                       label, at, ss_time_now_ms());
+        if (rc < 0) {
+                uint64_t k = ss_mcore_stats(m->core)->label_errors;
+                if (k <= 10 || k % 1000 == 0)
+                        ss_warn("monitor", "label %s refused (%llu so far): tweet_id=%s label=%s",
+                                e->id, (unsigned long long)k, e->tweet_id ? e->tweet_id : "(none)",
+                                e->label ? e->label : "(none)");
+        }
+}
+
+static int read_labels(ss_monitor_t *m)
+{
+        char err[512];
+        size_t total = 0, n = 0;
+        do {
+                if (ss_mstate_labels_read(m->redis, m->labels_last_id, m->labels_batch, label_cb, m,
+                                          &n, err, sizeof(err)))
+                        break;
+                total += n;
+        } while (n == m->labels_batch && total < 20 * m->labels_batch);
+        return (int)total;
+}
+
+/* ---- events -------------------------------------------------------------------------- */
+
+static void record_pending(ss_monitor_t *m)
+{
+        char err[512];
+        while (m->nunrecorded) {
+                char *rec = m->unrecorded[0];
+                char *tab = strchr(rec, '\t');
+                char key[300];
+                snprintf(key, sizeof(key), "monitor:sent:%.*s", (int)(tab - rec), rec);
+                if (ss_mstate_sadd(m->redis, key, tab + 1, err, sizeof(err)))
+                        return;
+                free(rec);
+                memmove(m->unrecorded, m->unrecorded + 1, sizeof(char *) * --m->nunrecorded);
+        }
+}
+
+static void event_acked(ss_monitor_t *m, const ss_mcore_event_t *e)
+{
+        ss_info("monitor", "retraining event %s sent to %s (key %s): %s", e->event_id,
+                m->topic_retrain, e->model_name, e->summary);
+        size_t n = strlen(e->model_name) + strlen(e->event_id) + 2;
+        char *rec = malloc(n);
+        char **u = realloc(m->unrecorded, sizeof(char *) * (m->nunrecorded + 1));
+        if (u)
+                m->unrecorded = u;
+        if (rec && u) {
+                snprintf(rec, n, "%s\t%s", e->model_name, e->event_id);
+                m->unrecorded[m->nunrecorded++] = rec;
+        } else {
+                free(rec);
+                ss_error("monitor", "out of memory recording event %s", e->event_id);
+        }
+        ss_mcore_event_done(m->core);
+        record_pending(m);
+}
+
+/* Moves the oldest event one step: send, then on acknowledgement record it. */
+static void events_step(ss_monitor_t *m, int64_t now)
+{
+        ss_producer_poll(m->producer, 0);
+        const ss_mcore_event_t *e = ss_mcore_event_peek(m->core);
+        if (!e)
+                return;
+        char err[512];
+        switch (m->ev_state) {
+        case EV_FAILED:
+                m->ev_state = EV_IDLE;
+                m->event_retry_at = now + EVENT_RETRY_MS;
+                break;
+        case EV_ACKED:
+                m->ev_state = EV_IDLE;
+                event_acked(m, e);
+                break;
+        case EV_IDLE:
+                if (now < m->event_retry_at)
+                        break;
+                m->ev_state = EV_SENT;
+                if (ss_producer_send(m->producer, m->topic_retrain, e->model_name,
+                                     strlen(e->model_name), e->value.data, e->value.len, 0, NULL, 0,
+                                     err, sizeof(err))) {
+                        ss_warn("monitor", "event %s not produced: %s (will retry)", e->event_id,
+                                err);
+                        m->ev_state = EV_IDLE;
+                        m->event_retry_at = now + EVENT_RETRY_MS;
+                }
+                break;
+        default:
+                break;
+        }
+}
+
+/* ---- reports ------------------------------------------------------------------------- */
+
+static void reports_write(ss_monitor_t *m)
+{
+        int idx;
+        char err[512];
+        while ((idx = ss_mcore_report_next(m->core)) >= 0) {
+                const char *name;
+                char *json = ss_mcore_report_json(m->core, idx, &name);
+                if (!json)
+                        continue;
+                char key[300];
+                snprintf(key, sizeof(key), "monitor:report:%s", name);
+                ss_err_t e = ss_mstate_set(m->redis, key, json, strlen(json), err, sizeof(err));
+                free(json);
+                if (e)
+                        break; /* Redis away: the flag is cleared, the next evaluation sets it */
+        }
+}
+
+/* ---- construction -------------------------------------------------------------------- */
+
+static ss_err_t load_cards(ss_monitor_t *m, char *errstr, size_t errstr_size)
+{
+        char **paths;
+        int n = ss_monitor_card_paths(m->c, &paths, errstr, errstr_size);
+        if (n < 0)
+                return SS_ERR_CONFIG;
+        ss_err_t e = SS_OK;
+        for (int i = 0; i < n; i++) {
+                ss_refcard_t *card = e ? NULL : ss_refcard_load(paths[i], errstr, errstr_size);
+                if (!e && !card)
+                        e = SS_ERR_FORMAT;
+                if (!e && (e = ss_mcore_add_card(m->core, card, errstr, errstr_size)) == SS_OK)
+                        ss_info("monitor",
+                                "monitoring %s version %s (%s, reference n=%lld, %d "
+                                "distributions) from %s",
+                                card->name, card->version, card->kind, (long long)card->ref_n,
+                                card->ndists - card->n_unknown, paths[i]);
+                free(paths[i]);
+        }
+        free(paths);
+        return e;
+}
+
+static ss_err_t kafka_setup(ss_monitor_t *m, char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *conf =
+            ss_kafka_conf_new(m->c, SS_KAFKA_CONSUMER, m->group, errstr, errstr_size);
+        if (!conf)
+                return SS_ERR_CONFIG;
+        rd_kafka_conf_set_opaque(conf, m);
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+        m->consumer = ss_kafka_consumer_new(conf, errstr, errstr_size);
+        if (!m->consumer)
+                return SS_ERR_KAFKA;
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(sub, m->topic_pred, RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t ke = rd_kafka_subscribe(m->consumer, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (ke)
+                return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "subscribe to %s: %s",
+                                  m->topic_pred, rd_kafka_err2str(ke));
+        rd_kafka_conf_t *pconf =
+            ss_kafka_conf_new(m->c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
+        if (!pconf)
+                return SS_ERR_CONFIG;
+        m->producer = ss_producer_new(pconf, dr_cb, m, errstr, errstr_size);
+        return m->producer ? SS_OK : SS_ERR_KAFKA;
+}
+
+/* Waits for Redis at start: the snapshot and the sent ids decide where to resume. */
+static ss_err_t redis_wait(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errstr,
+                           size_t errstr_size)
+{
+        double last_log = 0;
+        for (;;) {
+                if (ss_mstate_ensure(m->redis, errstr, errstr_size) == SS_OK)
+                        return SS_OK;
+                if (stop && *stop)
+                        return SS_ERR_REDIS;
+                if (ss_time_mono() - last_log > 10) {
+                        ss_warn("monitor", "waiting for Redis before starting: %s", errstr);
+                        last_log = ss_time_mono();
+                }
+                usleep(100 * 1000);
+        }
+}
+
+static ss_err_t restore_state(ss_monitor_t *m, char *errstr, size_t errstr_size)
+{
+        ss_err_t e = snapshot_load(m, errstr, errstr_size);
+        if (e)
+                return e;
+        for (int i = 0; i < ss_mcore_nnames(m->core); i++) {
+                char key[300];
+                snprintf(key, sizeof(key), "monitor:sent:%s", ss_mcore_name(m->core, i));
+                e = ss_mstate_smembers(m->redis, key, sent_cb, m->core, errstr, errstr_size);
+                if (e)
+                        return e;
+        }
+        return SS_OK;
+}
+
+ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char *errstr,
+                             size_t errstr_size)
+{
+        ss_monitor_t *m = calloc(1, sizeof(*m));
+        if (!m) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        m->c = c;
+        m->topic_pred = ss_config_get_str(c, "topics.output");
+        m->topic_retrain = ss_config_get_str(c, "topics.retrain");
+        m->group = ss_config_get_str(c, "monitor.group.id");
+        m->labels_batch = (size_t)ss_config_get_int(c, "monitor.labels.batch");
+        m->snapshot_every_ms = ss_config_get_int(c, "monitor.snapshot.interval.ms");
+        m->report_every_ms = ss_config_get_int(c, "monitor.report.interval.ms");
+        snprintf(m->snap_key, sizeof(m->snap_key), "monitor:snapshot:%s", m->group);
+        snprintf(m->labels_last_id, sizeof(m->labels_last_id), "0");
+        ss_mbuf_init(&m->snap);
+        m->consumed = rd_kafka_topic_partition_list_new(8);
+
+        ss_serde_ids_t ids = {
+            (int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event"),
+        };
+        m->serde = ss_serde_new(schema_dir, &ids, 0, errstr, errstr_size);
+        if (!m->serde)
+                goto fail;
+        m->metrics = ss_metrics_new();
+        ss_mcore_config_t mc;
+        ss_mcore_config_from(&mc, c);
+        m->core = ss_mcore_new(&mc, m->serde, m->metrics, errstr, errstr_size);
+        if (!m->metrics || !m->core || load_cards(m, errstr, errstr_size))
+                goto fail;
+        m->g_redis_up = ss_metrics_gauge(m->metrics, "sentistream_monitor_redis_up",
+                                         "1 while Redis answers", NULL, NULL, 0);
+        m->c_kafka_errors =
+            ss_metrics_counter(m->metrics, "sentistream_monitor_kafka_errors_total",
+                               "consumer errors reported by librdkafka", NULL, NULL, 0);
+        m->c_snapshots = ss_metrics_counter(m->metrics, "sentistream_monitor_snapshots_total",
+                                            "state snapshots saved to Redis", NULL, NULL, 0);
+        m->redis = ss_mstate_new(ss_config_get_str(c, "redis.host"),
+                                 (int)ss_config_get_int(c, "redis.port"),
+                                 (int)ss_config_get_int(c, "redis.timeout.ms"),
+                                 (int)ss_config_get_int(c, "redis.backoff.max.ms"),
+                                 ss_config_get_str(c, "redis.prefix"));
+        if (!m->redis) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
+        int port = (int)ss_config_get_int(c, "monitor.metrics.port");
+        if (port > 0 && ss_metrics_serve(m->metrics, port, errstr, errstr_size))
+                goto fail;
+        return m;
+fail:
+        ss_monitor_destroy(m);
+        return NULL;
+}
+
+void ss_monitor_destroy(ss_monitor_t *m)
+{
+        if (!m)
+                return;
+        if (m->consumer) {
+                rd_kafka_consumer_close(m->consumer);
+                rd_kafka_destroy(m->consumer);
+        }
+        if (m->producer)
+                ss_producer_destroy(m->producer, 5000);
+        ss_mcore_destroy(m->core);
+        ss_metrics_destroy(m->metrics);
+        ss_serde_destroy(m->serde);
+        ss_mstate_destroy(m->redis);
+        if (m->consumed)
+                rd_kafka_topic_partition_list_destroy(m->consumed);
+        if (m->restore)
+                rd_kafka_topic_partition_list_destroy(m->restore);
+        for (size_t i = 0; i < m->nunrecorded; i++)
+                free(m->unrecorded[i]);
+        free(m->unrecorded);
+        ss_mbuf_free(&m->snap);
+        free(m);
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+static void housekeeping(ss_monitor_t *m, int64_t now)
+{
+        if (now >= m->next_tick) {
+                ss_mcore_tick(m->core, now);
+                m->next_tick = now + 1000;
+        }
+        events_step(m, now);
+        if (ss_mstate_up(m->redis) || ss_mstate_ensure(m->redis, NULL, 0) == SS_OK) {
+                record_pending(m);
+                if (now >= m->next_report) {
+                        reports_write(m);
+                        m->next_report = now + m->report_every_ms;
+                }
+                if (now >= m->next_snapshot && snapshot_save(m) == SS_OK)
+                        m->next_snapshot = now + m->snapshot_every_ms;
+        }
+        if (m->g_redis_up)
+                ss_gauge_set(m->g_redis_up, ss_mstate_up(m->redis));
+}
+
+static void shutdown_flush(ss_monitor_t *m)
+{
+        double until = ss_time_mono() + 5;
+        while (ss_mcore_events_pending(m->core) && ss_time_mono() < until) {
+                events_step(m, ss_time_now_ms());
+                ss_producer_poll(m->producer, 50);
+        }
+        if (ss_mcore_events_pending(m->core))
+                ss_warn("monitor",
+                        "%zu retraining events not delivered at shutdown; the "
+                        "snapshot is not updated so they fire again after a restart",
+                        ss_mcore_events_pending(m->core));
+        reports_write(m);
+        if (snapshot_save(m) == SS_OK && m->consumed->cnt > 0)
+                rd_kafka_commit(m->consumer, m->consumed, 0);
+}
+
+ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errstr,
+                        size_t errstr_size)
+{
+        ss_err_t e = redis_wait(m, stop, errstr, errstr_size);
+        if (e)
+                return stop && *stop ? SS_OK : e;
+        if ((e = restore_state(m, errstr, errstr_size)) ||
+            (e = kafka_setup(m, errstr, errstr_size)))
+                return e;
+        ss_info("monitor", "reading %s (group %s), labels from Redis, events to %s", m->topic_pred,
+                m->group, m->topic_retrain);
+        int64_t now = ss_time_now_ms();
+        m->next_snapshot = now + m->snapshot_every_ms;
+        while (!(stop && *stop)) {
+                consume_batch(m, 100);
+                if (ss_mstate_up(m->redis))
+                        read_labels(m);
+                housekeeping(m, ss_time_now_ms());
+                if (ss_kafka_fatal_check(m->consumer, "monitor consumer"))
+                        return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
+                                          "fatal consumer error");
+        }
+        ss_info("monitor", "stopping: %llu predictions, %llu labels, %llu events",
+                (unsigned long long)ss_mcore_stats(m->core)->predictions,
+                (unsigned long long)ss_mcore_stats(m->core)->labels,
+                (unsigned long long)ss_mcore_stats(m->core)->events);
+        shutdown_flush(m);
+        return SS_OK;
+}

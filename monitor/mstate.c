@@ -1,0 +1,305 @@
+/*
+ * mstate: a thin hiredis layer. Every command goes through mstate_cmd(),
+ * which handles the three outcomes the same way everywhere: an I/O error
+ * (connection dropped, timeout) frees the context and arms the reconnection
+ * backoff; a Redis error reply is returned as SS_ERR_REDIS with its text; a
+ * reply of the expected type goes back to the caller. Binary values travel
+ * through redisCommandArgv with explicit lengths.
+ */
+#include "mstate.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "ss_log.h"
+#include "ss_util.h"
+
+#define BACKOFF_MIN_MS 100
+
+struct ss_mstate {
+        char *host;
+        int port;
+        int timeout_ms;
+        int backoff_max_ms;
+        char *prefix;
+        redisContext *ctx;
+        int backoff_ms;  /* current wait between attempts */
+        double next_try; /* monotonic seconds */
+        int was_up;      /* for one log line per transition */
+};
+
+static char *dup_str(const char *s)
+{
+        size_t n = strlen(s) + 1;
+        char *d = malloc(n);
+        if (d)
+                memcpy(d, s, n);
+        return d;
+}
+
+ss_mstate_t *ss_mstate_new(const char *host, int port, int timeout_ms, int backoff_max_ms,
+                           const char *prefix)
+{
+        ss_mstate_t *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        s->host = dup_str(host);
+        s->prefix = dup_str(prefix);
+        if (!s->host || !s->prefix) {
+                ss_mstate_destroy(s);
+                return NULL;
+        }
+        s->port = port;
+        s->timeout_ms = timeout_ms;
+        s->backoff_max_ms = backoff_max_ms < BACKOFF_MIN_MS ? BACKOFF_MIN_MS : backoff_max_ms;
+        s->backoff_ms = BACKOFF_MIN_MS;
+        return s;
+}
+
+void ss_mstate_destroy(ss_mstate_t *s)
+{
+        if (!s)
+                return;
+        if (s->ctx)
+                redisFree(s->ctx);
+        free(s->host);
+        free(s->prefix);
+        free(s);
+}
+
+int ss_mstate_up(const ss_mstate_t *s)
+{
+        return s->ctx != NULL;
+}
+
+const char *ss_mstate_key(const ss_mstate_t *s, const char *suffix, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s%s", s->prefix, suffix);
+        return buf;
+}
+
+static void mstate_down(ss_mstate_t *s, const char *why)
+{
+        if (s->ctx) {
+                redisFree(s->ctx);
+                s->ctx = NULL;
+        }
+        if (s->was_up)
+                ss_warn("redis", "%s:%d unreachable (%s); retrying with backoff", s->host, s->port,
+                        why);
+        s->was_up = 0;
+        s->next_try = ss_time_mono() + s->backoff_ms / 1000.0;
+        s->backoff_ms =
+            s->backoff_ms * 2 > s->backoff_max_ms ? s->backoff_max_ms : s->backoff_ms * 2;
+}
+
+ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size)
+{
+        if (s->ctx)
+                return SS_OK;
+        if (ss_time_mono() < s->next_try)
+                return ss_err_set(errstr, errstr_size, SS_ERR_REDIS,
+                                  "redis %s:%d down, next attempt in %.1f s", s->host, s->port,
+                                  s->next_try - ss_time_mono());
+        struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+        redisContext *c = redisConnectWithTimeout(s->host, s->port, tv);
+        if (!c || c->err) {
+                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s:%d: %s", s->host, s->port,
+                           c ? c->errstr : "cannot allocate context");
+                if (c)
+                        redisFree(c);
+                mstate_down(s, errstr ? errstr : "connect failed");
+                return SS_ERR_REDIS;
+        }
+        redisSetTimeout(c, tv);
+        s->ctx = c;
+        s->backoff_ms = BACKOFF_MIN_MS;
+        if (!s->was_up)
+                ss_info("redis", "connected to %s:%d", s->host, s->port);
+        s->was_up = 1;
+        return SS_OK;
+}
+
+/* Runs one command; on success *out holds a reply of one of the accepted types (a mask of
+ * 1 << REDIS_REPLY_*), which the caller frees. */
+static ss_err_t mstate_cmd(ss_mstate_t *s, int argc, const char **argv, const size_t *lens,
+                           unsigned accept, redisReply **out, char *errstr, size_t errstr_size)
+{
+        *out = NULL;
+        ss_err_t err = ss_mstate_ensure(s, errstr, errstr_size);
+        if (err)
+                return err;
+        redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
+        if (!r) {
+                char why[160];
+                snprintf(why, sizeof(why), "%s", s->ctx->err ? s->ctx->errstr : "no reply");
+                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s:%d: %s: %s", s->host,
+                           s->port, argv[0], why);
+                mstate_down(s, why); /* frees the context */
+                return SS_ERR_REDIS;
+        }
+        if (r->type == REDIS_REPLY_ERROR || !(accept & (1u << r->type))) {
+                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s %s: %s", argv[0],
+                           argc > 1 ? argv[1] : "",
+                           r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply type");
+                freeReplyObject(r);
+                return SS_ERR_REDIS;
+        }
+        *out = r;
+        return SS_OK;
+}
+
+#define ACCEPT(t) (1u << (t))
+
+ss_err_t ss_mstate_get(ss_mstate_t *s, const char *suffix, char **data, size_t *len, char *errstr,
+                       size_t errstr_size)
+{
+        char key[512];
+        const char *argv[] = {"GET", ss_mstate_key(s, suffix, key, sizeof(key))};
+        redisReply *r;
+        *data = NULL;
+        *len = 0;
+        ss_err_t err =
+            mstate_cmd(s, 2, argv, NULL, ACCEPT(REDIS_REPLY_STRING) | ACCEPT(REDIS_REPLY_NIL), &r,
+                       errstr, errstr_size);
+        if (err)
+                return err;
+        if (r->type == REDIS_REPLY_STRING) {
+                *data = malloc(r->len + 1);
+                if (!*data) {
+                        freeReplyObject(r);
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                }
+                memcpy(*data, r->str, r->len);
+                (*data)[r->len] = '\0';
+                *len = r->len;
+        }
+        freeReplyObject(r);
+        return SS_OK;
+}
+
+ss_err_t ss_mstate_set(ss_mstate_t *s, const char *suffix, const void *data, size_t len,
+                       char *errstr, size_t errstr_size)
+{
+        char key[512];
+        const char *argv[] = {"SET", ss_mstate_key(s, suffix, key, sizeof(key)), data};
+        size_t lens[] = {3, strlen(key), len};
+        redisReply *r;
+        ss_err_t err =
+            mstate_cmd(s, 3, argv, lens, ACCEPT(REDIS_REPLY_STATUS), &r, errstr, errstr_size);
+        if (!err)
+                freeReplyObject(r);
+        return err;
+}
+
+ss_err_t ss_mstate_sadd(ss_mstate_t *s, const char *suffix, const char *member, char *errstr,
+                        size_t errstr_size)
+{
+        char key[512];
+        const char *argv[] = {"SADD", ss_mstate_key(s, suffix, key, sizeof(key)), member};
+        redisReply *r;
+        ss_err_t err =
+            mstate_cmd(s, 3, argv, NULL, ACCEPT(REDIS_REPLY_INTEGER), &r, errstr, errstr_size);
+        if (!err)
+                freeReplyObject(r);
+        return err;
+}
+
+ss_err_t ss_mstate_smembers(ss_mstate_t *s, const char *suffix,
+                            void (*cb)(void *opaque, const char *member), void *opaque,
+                            char *errstr, size_t errstr_size)
+{
+        char key[512];
+        const char *argv[] = {"SMEMBERS", ss_mstate_key(s, suffix, key, sizeof(key))};
+        redisReply *r;
+        ss_err_t err =
+            mstate_cmd(s, 2, argv, NULL, ACCEPT(REDIS_REPLY_ARRAY), &r, errstr, errstr_size);
+        if (err)
+                return err;
+        for (size_t i = 0; i < r->elements; i++)
+                if (r->element[i]->type == REDIS_REPLY_STRING)
+                        cb(opaque, r->element[i]->str);
+        freeReplyObject(r);
+        return SS_OK;
+}
+
+/* Field value of a stream entry's flat [k1, v1, k2, v2, ...] array, or NULL. */
+static const char *entry_field(const redisReply *kv, const char *name, size_t *len)
+{
+        for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+                const redisReply *k = kv->element[i], *v = kv->element[i + 1];
+                if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+                    !strcmp(k->str, name)) {
+                        if (len)
+                                *len = v->len;
+                        return v->str;
+                }
+        }
+        return NULL;
+}
+
+ss_err_t ss_mstate_labels_read(ss_mstate_t *s, char *last_id, size_t count,
+                               void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque,
+                               size_t *n_read, char *errstr, size_t errstr_size)
+{
+        char key[512], cnt[32];
+        snprintf(cnt, sizeof(cnt), "%zu", count);
+        const char *argv[] = {
+            "XREAD", "COUNT", cnt, "STREAMS", ss_mstate_key(s, "labels", key, sizeof(key)),
+            last_id};
+        redisReply *r;
+        *n_read = 0;
+        ss_err_t err =
+            mstate_cmd(s, 6, argv, NULL, ACCEPT(REDIS_REPLY_ARRAY) | ACCEPT(REDIS_REPLY_NIL), &r,
+                       errstr, errstr_size);
+        if (err)
+                return err;
+        /* [[key, [[id, [k, v, ...]], ...]]] */
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+            r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+                const redisReply *entries = r->element[0]->element[1];
+                for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements;
+                     i++) {
+                        const redisReply *e = entries->element[i];
+                        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+                            e->element[0]->type != REDIS_REPLY_STRING)
+                                continue;
+                        const redisReply *kv = e->element[1];
+                        ss_label_entry_t le = {.id = e->element[0]->str};
+                        if (kv->type == REDIS_REPLY_ARRAY) {
+                                le.tweet_id = entry_field(kv, "tweet_id", &le.tweet_id_len);
+                                le.label = entry_field(kv, "label", NULL);
+                                le.labeled_at = entry_field(kv, "labeled_at", NULL);
+                                le.source = entry_field(kv, "source", NULL);
+                        }
+                        cb(opaque, &le);
+                        snprintf(last_id, 64, "%s", le.id);
+                        (*n_read)++;
+                }
+        }
+        freeReplyObject(r);
+        return SS_OK;
+}
+
+ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,
+                              int64_t labeled_at_ms, const char *source, char *errstr,
+                              size_t errstr_size)
+{
+        char key[512], at[32];
+        snprintf(at, sizeof(at), "%lld", (long long)labeled_at_ms);
+        const char *argv[] = {"XADD",   ss_mstate_key(s, "labels", key, sizeof(key)),
+                              "*",      "tweet_id",
+                              tweet_id, "label",
+                              label,    "labeled_at",
+                              at,       "source",
+                              source};
+        redisReply *r;
+        ss_err_t err =
+            mstate_cmd(s, 11, argv, NULL, ACCEPT(REDIS_REPLY_STRING), &r, errstr, errstr_size);
+        if (!err)
+                freeReplyObject(r);
+        return err;
+}

@@ -1,0 +1,80 @@
+/*
+ * mstate: the monitor's Redis (hiredis, synchronous, with timeouts).
+ *
+ * Keys, all under the configured prefix (redis.prefix, default "sentistream:"):
+ *   <prefix>labels                        stream of human labels (XADD by `sentistream
+ *                                         label`): fields tweet_id, label, labeled_at, source
+ *   <prefix>monitor:snapshot:<group>      binary snapshot: consumed offsets, the labels
+ *                                         stream position, windows, join, triggers
+ *   <prefix>monitor:sent:<model name>     set of retraining event ids already produced
+ *   <prefix>monitor:report:<model name>   the latest report, JSON
+ *
+ * Redis going away never stops the caller: any I/O error drops the connection
+ * and every call fails fast with SS_ERR_REDIS until a reconnection succeeds.
+ * Reconnections are attempted from ss_mstate_ensure() no more often than a
+ * backoff that starts at 100 ms and doubles up to backoff_max_ms (reset on
+ * success). A reply of the wrong type (e.g. WRONGTYPE) is an error too but
+ * keeps the connection.
+ */
+#ifndef SS_MSTATE_H
+#define SS_MSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ss_err.h"
+
+typedef struct ss_mstate ss_mstate_t;
+
+/* Creates the client (does not connect yet). Caller frees with ss_mstate_destroy(). */
+ss_mstate_t *ss_mstate_new(const char *host, int port, int timeout_ms, int backoff_max_ms,
+                           const char *prefix);
+void ss_mstate_destroy(ss_mstate_t *s);
+
+/* Connects if not connected and the backoff allows. SS_OK when connected. */
+ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size);
+
+/* 1 while connected. */
+int ss_mstate_up(const ss_mstate_t *s);
+
+/* The full key for a suffix: prefix + suffix, into buf. */
+const char *ss_mstate_key(const ss_mstate_t *s, const char *suffix, char *buf, size_t size);
+
+/* GET: *data = NULL when the key does not exist; otherwise caller frees *data. */
+ss_err_t ss_mstate_get(ss_mstate_t *s, const char *suffix, char **data, size_t *len, char *errstr,
+                       size_t errstr_size);
+ss_err_t ss_mstate_set(ss_mstate_t *s, const char *suffix, const void *data, size_t len,
+                       char *errstr, size_t errstr_size);
+ss_err_t ss_mstate_sadd(ss_mstate_t *s, const char *suffix, const char *member, char *errstr,
+                        size_t errstr_size);
+/* Calls cb for every member of the set (NUL-terminated copies valid during the call). */
+ss_err_t ss_mstate_smembers(ss_mstate_t *s, const char *suffix,
+                            void (*cb)(void *opaque, const char *member), void *opaque,
+                            char *errstr, size_t errstr_size);
+
+/* One entry of the labels stream. Strings valid during the callback only; a field the
+ * entry lacks is NULL. */
+typedef struct ss_label_entry {
+        const char *id; /* stream entry id, "1732519800123-0" */
+        const char *tweet_id;
+        size_t tweet_id_len;
+        const char *label;
+        const char *labeled_at;
+        const char *source;
+} ss_label_entry_t;
+
+/*
+ * Reads up to count entries of the labels stream after last_id (in/out, a
+ * buffer of at least 64 bytes; "0" reads from the start) and calls cb for
+ * each. last_id advances past every entry delivered. *n_read gets the count.
+ */
+ss_err_t ss_mstate_labels_read(ss_mstate_t *s, char *last_id, size_t count,
+                               void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque,
+                               size_t *n_read, char *errstr, size_t errstr_size);
+
+/* XADD of one label (for `sentistream label`). */
+ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,
+                              int64_t labeled_at_ms, const char *source, char *errstr,
+                              size_t errstr_size);
+
+#endif /* SS_MSTATE_H */

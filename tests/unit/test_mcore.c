@@ -1,0 +1,451 @@
+/*
+ * test_mcore: the monitor's processing path end to end without Kafka or
+ * Redis: encoded predictions and labels in, retraining events out.
+ *   - predictions drawn from the card's own reference distributions: no event;
+ *   - the class mix shifted (negatives up): a PSI/KL event naming
+ *     predicted_class, after k of n sliding evaluations, with the
+ *     deterministic id "<version>:n<count>";
+ *   - labels that disagree with the predictions: an F1 event;
+ *   - cooldown holds further events back; an id already in the sent set is
+ *     not queued again;
+ *   - a snapshot taken mid-stream and restored into a fresh core continues
+ *     exactly like the original (same events, same ids);
+ *   - undecodable messages and unknown versions are counted and skipped;
+ *   - tumbling windows close on a later prediction's time.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "join.h"
+#include "mcore.h"
+#include "ss_log.h"
+#include "ss_serde.h"
+#include "ss_test.h"
+
+static ss_serde_t *serde;
+static const char *VERSION = "logreg-20261125T073000Z-1a2b3c4d";
+
+static uint64_t rng = 2024;
+static double uni(void)
+{
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (double)(rng >> 11) * 0x1.0p-53;
+}
+
+/* Index drawn with probability proportional to w[i]. */
+static int draw(const double *w, int n)
+{
+        double s = 0, u;
+        for (int i = 0; i < n; i++)
+                s += w[i];
+        u = uni() * s;
+        for (int i = 0; i < n; i++) {
+                if (u < w[i])
+                        return i;
+                u -= w[i];
+        }
+        return n - 1;
+}
+
+/* A value inside bin b of a histogram distribution of the card. */
+static double in_bin(const ss_ref_dist_t *d, int b)
+{
+        double lo = d->edges[b], hi = d->edges[b + 1];
+        if (hi > 1000)
+                hi = lo + 10;
+        return lo + (hi - lo) * (0.1 + 0.8 * uni());
+}
+
+static const ss_ref_dist_t *dist(const ss_refcard_t *c, const char *name)
+{
+        return &c->dists[ss_refcard_find(c, name)];
+}
+
+/* A prediction whose every field is drawn from the card's reference; class_w, when not
+ * NULL, replaces the class mix. */
+static void make_pred(const ss_refcard_t *c, const double *class_w, ss_prediction_t *p, char *id,
+                      size_t idsize, long seq, int64_t scored_at)
+{
+        snprintf(id, idsize, "%ld", 1000000 + seq);
+        const ss_ref_dist_t *pc = dist(c, "predicted_class");
+        memset(p, 0, sizeof(*p));
+        p->tweet_id = ss_str_c(id);
+        p->label = draw(class_w ? class_w : pc->counts, 3);
+        const char *pn[3] = {"prob.negative", "prob.neutral", "prob.positive"};
+        for (int k = 0; k < 3; k++) {
+                const ss_ref_dist_t *d = dist(c, pn[k]);
+                p->probs[k] = (float)in_bin(d, draw(d->counts, d->nbins));
+        }
+        p->model_name = ss_str_c(c->name);
+        p->model_version = ss_str_c(c->version);
+        p->created_at = scored_at - 1000;
+        p->scored_at = scored_at;
+        p->has_input_stats = true;
+        const ss_ref_dist_t *nt = dist(c, "input.n_tokens"), *us = dist(c, "input.unk_share");
+        p->input_stats.n_tokens = (int32_t)in_bin(nt, draw(nt->counts, nt->nbins));
+        p->input_stats.unk_share = (float)in_bin(us, draw(us->counts, us->nbins));
+        /* categorical: counts are in the card's category order; map back to no/yes */
+        const ss_ref_dist_t *hu = dist(c, "input.has_url"), *hm = dist(c, "input.has_mention"),
+                            *he = dist(c, "input.has_emoji");
+        p->input_stats.has_url = (uint8_t)(draw(hu->counts, 2) == hu->cat_bin[1]);
+        p->input_stats.has_mention = (uint8_t)(draw(hm->counts, 2) == hm->cat_bin[1]);
+        p->input_stats.has_emoji = (uint8_t)(draw(he->counts, 2) == he->cat_bin[1]);
+}
+
+static ss_refcard_t *load_card(void)
+{
+        char path[1024], err[512];
+        ss_test_src_path("tests/fixtures/drift/card_valid.json", path, sizeof(path));
+        ss_refcard_t *c = ss_refcard_load(path, err, sizeof(err));
+        if (!c) {
+                fprintf(stderr, "%s\n", err);
+                exit(1);
+        }
+        return c;
+}
+
+static ss_mcore_config_t config(void)
+{
+        ss_mcore_config_t mc = {
+            .window_size = 2000,
+            .window_ms = 3600 * 1000,
+            .eval_every = 500,
+            .min_samples = 500,
+            .psi_threshold = 0.2,
+            .kl_threshold = 0.1,
+            .false_alarm = 0.01,
+            .perf_window = 400,
+            .perf_min_labels = 200,
+            .perf_eval_every = 100,
+            .f1_threshold = 0,
+            .f1_max_drop = 0.1,
+            .trigger = {3, 5, 3600 * 1000},
+            .join_max_pending = 100000,
+            .join_ttl_ms = 3600 * 1000,
+        };
+        return mc;
+}
+
+static ss_mcore_t *make_core(const ss_mcore_config_t *mc)
+{
+        char err[512];
+        ss_mcore_t *m = ss_mcore_new(mc, serde, NULL, err, sizeof(err));
+        if (!m || ss_mcore_add_card(m, load_card(), err, sizeof(err))) {
+                fprintf(stderr, "%s\n", err);
+                exit(1);
+        }
+        return m;
+}
+
+/* Encodes p and feeds it through the decoding path. */
+static ss_mcore_outcome_t feed(ss_mcore_t *m, const ss_prediction_t *p, int64_t now)
+{
+        ss_serde_buf_t b = {0};
+        char err[256];
+        if (ss_serde_prediction_encode(serde, p, &b, err, sizeof(err))) {
+                fprintf(stderr, "encode: %s\n", err);
+                exit(1);
+        }
+        ss_mcore_outcome_t o = ss_mcore_ingest_prediction(m, b.data, b.len, now);
+        ss_serde_buf_free(&b);
+        return o;
+}
+
+/* Collects the queued event ids as "id,id,..." and drains the queue. */
+static void drain_events(ss_mcore_t *m, char *out, size_t size, ss_retrain_event_t *last)
+{
+        const ss_mcore_event_t *e;
+        size_t o = strlen(out);
+        char err[256];
+        while ((e = ss_mcore_event_peek(m))) {
+                o += (size_t)snprintf(out + o, o < size ? size - o : 0, "%s%s", o ? "," : "",
+                                      e->event_id);
+                if (last && ss_serde_retrain_event_decode(serde, e->value.data, e->value.len, last,
+                                                          err, sizeof(err)))
+                        fprintf(stderr, "event does not decode: %s\n", err);
+                ss_mcore_event_done(m);
+        }
+}
+
+static void test_no_drift(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        ss_prediction_t p;
+        char id[32], ids[4096] = "";
+        for (long i = 0; i < 10000; i++) {
+                make_pred(c, NULL, &p, id, sizeof(id), i, 1700000000000 + i);
+                CHECK(feed(m, &p, 1700000000000 + i) == SS_MCORE_OK || 0);
+                /* labels that mostly agree with the prediction (F1 well above 0.495) */
+                int truth = uni() < 0.85 ? p.label : (p.label + 1) % 3;
+                ss_mcore_ingest_label(m, id, strlen(id), truth, 1700000000000 + i + 500,
+                                      1700000000000 + i);
+        }
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        const ss_mcore_stats_t *st = ss_mcore_stats(m);
+        CHECK(st->predictions == 10000 && st->labels == 10000);
+        CHECK(ss_mcore_join_stats(m)->joined == 10000);
+        CHECK(st->evaluations == 20 + 100); /* 10000/500 sliding, 10000/100 perf */
+        /* the report names the model and holds every evaluated distribution */
+        int idx = ss_mcore_report_next(m);
+        CHECK(idx == 0);
+        const char *name;
+        char *json = ss_mcore_report_json(m, idx, &name);
+        CHECK(json && strstr(json, "\"model_version\":\"logreg-20261125T073000Z-1a2b3c4d\""));
+        CHECK(json && strstr(json, "\"name\":\"input.has_emoji\""));
+        CHECK(json && strstr(json, "\"macro_f1\""));
+        CHECK_STR_EQ(name, "sentiment-logreg");
+        CHECK(ss_mcore_report_next(m) == -1);
+        free(json);
+        ss_mcore_destroy(m);
+}
+
+/* Runs n shifted predictions starting at seq; returns nothing, events stay queued. */
+static void run_shift(ss_mcore_t *m, long from, long to, const double *w)
+{
+        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        ss_prediction_t p;
+        char id[32];
+        for (long i = from; i < to; i++) {
+                make_pred(c, w, &p, id, sizeof(id), i, 1700000000000 + i);
+                feed(m, &p, 1700000000000 + i);
+        }
+}
+
+static void test_prior_drift(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        double shifted[3] = {150 * 4, 500, 350}; /* negatives x4 */
+        char ids[4096] = "";
+        ss_retrain_event_t ev = {0};
+        rng = 77;
+        run_shift(m, 0, 2000, NULL);
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        run_shift(m, 2000, 6000, shifted);
+        drain_events(m, ids, sizeof(ids), &ev);
+        /* the window is 2000 predictions: PSI crosses 0.2 once ~2/3 of it is shifted
+         * (n3500 or n4000); with k = 3 of 5 the event fires two evaluations later */
+        printf("prior drift events: %s\n", ids);
+        CHECK(!strcmp(ids, "logreg-20261125T073000Z-1a2b3c4d:n4500") ||
+              !strcmp(ids, "logreg-20261125T073000Z-1a2b3c4d:n5000"));
+        int has_psi = 0;
+        for (size_t i = 0; i < ev.n_reasons; i++) {
+                char metric[64];
+                snprintf(metric, sizeof(metric), "%.*s", (int)ev.reasons[i].metric.len,
+                         ev.reasons[i].metric.ptr);
+                if (!strcmp(metric, "psi.predicted_class")) {
+                        has_psi = 1;
+                        CHECK(ev.reasons[i].value > 0.2);
+                        CHECK(ev.reasons[i].threshold == 0.2);
+                        CHECK(ev.reasons[i].has_critical_value);
+                        CHECK(ev.reasons[i].critical_value > 0 &&
+                              ev.reasons[i].critical_value < 0.05);
+                }
+                /* only the class mix moved: no input distribution may be named */
+                CHECK(strncmp(metric, "psi.input.", 10) && strncmp(metric, "kl.input.", 9));
+        }
+        CHECK(has_psi);
+        CHECK(ev.n_metrics >= 18);
+        CHECK(ev.window_end > ev.window_start);
+        CHECK(ev.model_name.len == strlen("sentiment-logreg"));
+        /* cooldown: the drift persists but no second event within the hour */
+        run_shift(m, 6000, 12000, shifted);
+        ids[0] = '\0';
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        ss_retrain_event_clear(&ev);
+        ss_mcore_destroy(m);
+}
+
+static void test_perf_drift(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        ss_prediction_t p;
+        char id[32], ids[4096] = "";
+        ss_retrain_event_t ev = {0};
+        rng = 99;
+        for (long i = 0; i < 3000; i++) {
+                make_pred(c, NULL, &p, id, sizeof(id), i, 1700000000000 + i * 10);
+                /* the label arrives first for every other tweet: both join orders */
+                int truth = i < 1000 ? p.label : (p.label + 1 + (int)(uni() * 2)) % 3;
+                if (i % 2)
+                        ss_mcore_ingest_label(m, id, strlen(id), truth, 1700000000000 + i * 10,
+                                              1700000000000 + i);
+                feed(m, &p, 1700000000000 + i);
+                if (i % 2 == 0)
+                        ss_mcore_ingest_label(m, id, strlen(id), truth,
+                                              1700000000000 + i * 10 + 2000, 1700000000000 + i);
+        }
+        drain_events(m, ids, sizeof(ids), &ev);
+        printf("performance drift events: %s\n", ids);
+        /* all wrong from label 1000 on; window 400: macro-F1 falls under 0.495 at l1200 or
+         * l1300 (half or 3/4 of the window wrong); 3 of 5 breaches -> l1400 or l1500 */
+        CHECK(!strcmp(ids, "logreg-20261125T073000Z-1a2b3c4d:l1400") ||
+              !strcmp(ids, "logreg-20261125T073000Z-1a2b3c4d:l1500"));
+        CHECK(ev.n_reasons == 1);
+        CHECK(ev.n_reasons == 1 && ev.reasons[0].metric.len == 8 &&
+              !memcmp(ev.reasons[0].metric.ptr, "macro_f1", 8));
+        CHECK(ev.n_reasons == 1 && ev.reasons[0].value < 0.3);
+        CHECK_NEAR(ev.n_reasons == 1 ? ev.reasons[0].threshold : 0, 0.595 - 0.1, 1e-12);
+        CHECK(ev.n_reasons == 1 && !ev.reasons[0].has_critical_value);
+        CHECK(ss_mcore_join_stats(m)->joined == 3000);
+        ss_retrain_event_clear(&ev);
+        ss_mcore_destroy(m);
+}
+
+static void test_dedupe_and_faults(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        double shifted[3] = {150 * 4, 500, 350};
+        char ids[4096] = "";
+        rng = 77;
+        /* as in test_prior_drift, but both candidate ids were already sent */
+        ss_mcore_sent_add(m, "logreg-20261125T073000Z-1a2b3c4d:n4500");
+        ss_mcore_sent_add(m, "logreg-20261125T073000Z-1a2b3c4d:n5000");
+        run_shift(m, 0, 2000, NULL);
+        run_shift(m, 2000, 6000, shifted);
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        CHECK(ss_mcore_stats(m)->events_deduped == 1);
+
+        /* garbage and a foreign version are counted and skipped */
+        uint64_t before = ss_mcore_stats(m)->predictions;
+        CHECK(ss_mcore_ingest_prediction(m, "\0\0\0\0\2garbage", 12, 0) == SS_MCORE_UNDECODABLE);
+        CHECK(ss_mcore_ingest_prediction(m, "x", 1, 0) == SS_MCORE_UNDECODABLE);
+        ss_prediction_t p;
+        char id[32];
+        make_pred(ss_mcore_card(m, 0), NULL, &p, id, sizeof(id), 1, 1);
+        p.model_version = ss_str_c("logreg-other");
+        CHECK(feed(m, &p, 0) == SS_MCORE_UNKNOWN_VERSION);
+        CHECK(feed(m, &p, 0) == SS_MCORE_UNKNOWN_VERSION);
+        const ss_mcore_stats_t *st = ss_mcore_stats(m);
+        CHECK(st->decode_errors == 2 && st->unknown_version == 2 && st->predictions == before);
+        CHECK(ss_mcore_ingest_label(m, "1", 1, 7, 0, 0) == -1);
+        CHECK(ss_mcore_ingest_label(m, "", 0, 1, 0, 0) == -1);
+        CHECK(st->label_errors == 2);
+        ss_mcore_destroy(m);
+}
+
+/* A snapshot mid-stream, restored into a fresh core, continues identically. */
+static void test_snapshot_replay(void)
+{
+        ss_mcore_config_t mc = config();
+        mc.trigger.cooldown_ms = 0; /* several events, so that ids can be compared */
+        double shifted[3] = {150 * 4, 500, 350};
+        ss_mcore_t *a = make_core(&mc);
+        char ids_a[8192] = "", ids_b[8192] = "";
+        rng = 5;
+        run_shift(a, 0, 2000, NULL);
+        run_shift(a, 2000, 3700, shifted);
+        /* labels pending on both sides at snapshot time */
+        ss_mcore_ingest_label(a, "1003000", 7, 0, 1, 1700000003000);
+        ss_mcore_ingest_label(a, "9999999", 7, 0, 1, 1700000003000);
+        drain_events(a, ids_a, sizeof(ids_a), NULL);
+        ss_mbuf_t b;
+        ss_mbuf_init(&b);
+        ss_mcore_save(a, &b);
+        CHECK(!b.failed);
+        ss_mcore_t *r = make_core(&mc);
+        ss_mreader_t rd;
+        ss_mreader_init(&rd, b.data, b.len);
+        char err[256] = "";
+        CHECK(ss_mcore_load(r, &rd, err, sizeof(err)) == SS_OK);
+        if (err[0])
+                fprintf(stderr, "%s\n", err);
+        CHECK(ss_mcore_stats(r)->predictions == ss_mcore_stats(a)->predictions);
+        CHECK(ss_mcore_join_stats(r)->pending_label == ss_mcore_join_stats(a)->pending_label);
+        uint64_t rng_at = rng;
+        run_shift(a, 3700, 9000, shifted);
+        rng = rng_at;
+        run_shift(r, 3700, 9000, shifted);
+        drain_events(a, ids_a, sizeof(ids_a), NULL);
+        drain_events(r, ids_b, sizeof(ids_b), NULL);
+        printf("after restore: original %s | restored %s\n", ids_a, ids_b);
+        CHECK(strlen(ids_b) > 0);
+        /* the original's list starts with what it fired before the snapshot */
+        size_t la = strlen(ids_a), lb = strlen(ids_b);
+        CHECK(la >= lb && !strcmp(ids_a + la - lb, ids_b));
+        CHECK(ss_mcore_join_stats(r)->joined == ss_mcore_join_stats(a)->joined);
+        CHECK(ss_mcore_join_stats(r)->joined >= 1);
+
+        /* a snapshot of other window sizes is refused and leaves the core empty */
+        ss_mcore_config_t other = mc;
+        other.window_size = 1000;
+        ss_mcore_t *o = make_core(&other);
+        ss_mreader_init(&rd, b.data, b.len);
+        CHECK(ss_mcore_load(o, &rd, err, sizeof(err)) == SS_ERR_FORMAT);
+        CHECK(strstr(err, "window") != NULL);
+        CHECK(ss_mcore_stats(o)->predictions == 0);
+        ss_mreader_init(&rd, b.data, b.len / 3);
+        CHECK(ss_mcore_load(r, &rd, err, sizeof(err)) == SS_ERR_FORMAT);
+        CHECK(ss_mcore_stats(r)->predictions == 0);
+        ss_mcore_destroy(o);
+        ss_mbuf_free(&b);
+        ss_mcore_destroy(a);
+        ss_mcore_destroy(r);
+}
+
+static void test_tumbling(void)
+{
+        ss_mcore_config_t mc = config();
+        mc.window_ms = 60 * 1000;
+        mc.eval_every = 1000000; /* only the time windows evaluate */
+        mc.trigger = (ss_trigger_config_t){1, 1, 0};
+        ss_mcore_t *m = make_core(&mc);
+        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        double shifted[3] = {1000, 10, 10};
+        ss_prediction_t p;
+        char id[32], ids[4096] = "";
+        int64_t t0 = 1700000040000; /* a multiple of 60 s */
+        /* window 1: reference mix; window 2: almost all negative; one row of window 3 closes
+         * window 2 */
+        for (long i = 0; i < 1200; i++) {
+                int64_t t = t0 + (i < 600 ? i * 50 : 60000 + (i - 600) * 50);
+                make_pred(c, i < 600 ? NULL : shifted, &p, id, sizeof(id), i, t);
+                feed(m, &p, t);
+        }
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, ""); /* window 2 is still open */
+        make_pred(c, NULL, &p, id, sizeof(id), 5000, t0 + 120000);
+        feed(m, &p, t0 + 120000);
+        drain_events(m, ids, sizeof(ids), NULL);
+        char want[128];
+        snprintf(want, sizeof(want), "%s:t%lld", VERSION, (long long)(t0 + 60000));
+        CHECK_STR_EQ(ids, want);
+        /* the idle tick closes the third window once a window's length passed without data */
+        ss_mcore_tick(m, t0 + 120000 + 59000);
+        CHECK(ss_mcore_stats(m)->evaluations == 2);
+        ss_mcore_tick(m, t0 + 120000 + 60000);
+        CHECK(ss_mcore_stats(m)->evaluations == 3);
+        ss_mcore_destroy(m);
+}
+
+int main(void)
+{
+        char dir[1024], err[512];
+        ss_log_level_set(SS_LOG_WARN);
+        ss_test_src_path("schemas", dir, sizeof(dir));
+        ss_serde_ids_t ids = {1, 2, 3, 4};
+        serde = ss_serde_new(dir, &ids, 0, err, sizeof(err));
+        if (!serde) {
+                fprintf(stderr, "%s\n", err);
+                return 1;
+        }
+        test_no_drift();
+        test_prior_drift();
+        test_perf_drift();
+        test_dedupe_and_faults();
+        test_snapshot_replay();
+        test_tumbling();
+        ss_serde_destroy(serde);
+        return ss_test_finish();
+}
