@@ -78,11 +78,14 @@ cmd_fetch() {
         local tmp=$here/jars.tmp.$$
         rm -rf "$tmp"
         echo "kafka.sh: fetching Kafka jars from Maven Central into $jars"
-        if ! mvn -B -q -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
-                -DincludeScope=runtime -DoutputDirectory="$tmp"; then
-                rm -rf "$tmp"
-                die "mvn dependency:copy-dependencies failed (see above)"
+        local mlog=$here/jars.fetch.$$.log
+        if ! mvn -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+                -DincludeScope=runtime -DoutputDirectory="$tmp" >"$mlog" 2>&1; then
+                tail -40 "$mlog" >&2
+                rm -rf "$tmp" "$mlog"
+                die "mvn dependency:copy-dependencies failed (log tail above)"
         fi
+        rm -f "$mlog"
         ls "$tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || { rm -rf "$tmp"; die "no kafka_2.13 jar fetched"; }
         pom_stamp >"$tmp/.complete"
         rm -rf "$jars"
@@ -92,6 +95,8 @@ cmd_fetch() {
 
 need_jars() {
         [ -f "$jars/.complete" ] || die "no jars in $jars: run '$0 fetch' first"
+        [ "$(cat "$jars/.complete")" = "$(pom_stamp)" ] ||
+                die "the jars in $jars were fetched for another pom.xml: run '$0 fetch'"
         command -v java >/dev/null || die "java not found (deploy/install-deps.sh installs it)"
 }
 
