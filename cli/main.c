@@ -21,6 +21,9 @@ static const struct {
         /* one row per subcommand, in the order `sentistream --help` lists them */
         {"version", ss_cmd_version, "version                           print the program version"},
         {"config", ss_cmd_config, "config show|doc [key=value ...]   print the config or document its keys"},
+        {"train", ss_cmd_train, "train [key=value ...]             train model.kind, write model.out and its card"},
+        {"eval", ss_cmd_eval, "eval MODEL DATA [--json]          AvgRec, F1-PN, accuracy, confusion on labelled data"},
+        {"score", ss_cmd_score, "score MODEL [--batch N] < tweets  score TSV/JSON lines from stdin to JSON lines"},
 };
 
 static void ss_usage(FILE *out)

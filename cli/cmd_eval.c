@@ -1,0 +1,146 @@
+/*
+ * sentistream eval MODEL DATA [--json] [--batch N] [key=value ...]
+ *
+ * Scores a labelled data file (TSV or JSON lines, as in data/) with a model
+ * file and prints AvgRec, F1-PN, accuracy, macro-F1, per-class precision /
+ * recall / F1 and the confusion matrix: a table for people, or one JSON object
+ * with --json ({"model": {...}, "data": {...}, "metrics": {...}}, the metrics
+ * object having the card's layout). Exit status: 0 ok, 1 runtime failure (model
+ * or data unreadable), 2 usage or configuration error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "card.h"
+#include "cmd.h"
+#include "dataset.h"
+#include "model.h"
+
+static void ss_eval_usage(FILE *out)
+{
+        fprintf(out, "usage: sentistream eval MODEL DATA [--json] [--batch N] [key=value ...]\n");
+}
+
+static void ss_eval_print_table(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
+                                const ss_eval_t *e)
+{
+        printf("model     %s  (%s, %s, %s)\n", model_path, ss_model_kind(m), ss_model_name(m),
+               ss_model_version(m));
+        printf("data      %s  (%lld tweets)\n\n", ds->path, (long long)e->n);
+        printf("AvgRec    %.4f\nF1-PN     %.4f\naccuracy  %.4f\nmacro-F1  %.4f\n\n", e->avgrec,
+               e->f1_pn, e->accuracy, e->macro_f1);
+        printf("confusion (rows = true label, columns = predicted)\n");
+        printf("%-10s %10s %10s %10s\n", "", "negative", "neutral", "positive");
+        for (int t = 0; t < SS_NUM_CLASSES; t++)
+                printf("%-10s %10lld %10lld %10lld\n", ss_label_name(t),
+                       (long long)e->confusion[t][0], (long long)e->confusion[t][1],
+                       (long long)e->confusion[t][2]);
+        printf("\n%-10s %10s %10s %10s %10s\n", "class", "precision", "recall", "f1", "support");
+        for (int c = 0; c < SS_NUM_CLASSES; c++)
+                printf("%-10s %10.4f %10.4f %10.4f %10lld\n", ss_label_name(c), e->precision[c],
+                       e->recall[c], e->f1[c], (long long)e->support[c]);
+}
+
+static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
+                              const ss_eval_t *e)
+{
+        cJSON *root = cJSON_CreateObject();
+        cJSON *mo = cJSON_AddObjectToObject(root, "model");
+        cJSON_AddStringToObject(mo, "file", model_path);
+        cJSON_AddStringToObject(mo, "kind", ss_model_kind(m));
+        cJSON_AddStringToObject(mo, "name", ss_model_name(m));
+        cJSON_AddStringToObject(mo, "version", ss_model_version(m));
+        cJSON *d = cJSON_AddObjectToObject(root, "data");
+        cJSON_AddStringToObject(d, "path", ds->path);
+        cJSON_AddStringToObject(d, "sha256", ds->sha256);
+        cJSON_AddNumberToObject(d, "n", (double)ds->n);
+        cJSON_AddItemToObject(root, "metrics", ss_card_eval_json(e));
+        char *s = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        if (!s)
+                return 1;
+        printf("%s\n", s);
+        free(s);
+        return 0;
+}
+
+int ss_cmd_eval(int argc, char **argv)
+{
+        const char *pos[2] = {NULL, NULL}, *config_dir = NULL;
+        int npos = 0, json = 0;
+        long batch = 0;
+        char **overrides = calloc((size_t)argc + 1, sizeof(char *)); /* [argc] */
+        int n = 0;
+        if (!overrides)
+                return 1;
+        for (int i = 0; i < argc; i++) {
+                const char *a = argv[i];
+                if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+                        ss_eval_usage(stdout);
+                        free(overrides);
+                        return 0;
+                } else if (!strcmp(a, "--json")) {
+                        json = 1;
+                } else if (!strcmp(a, "--batch") && i + 1 < argc) {
+                        char *end;
+                        batch = strtol(argv[++i], &end, 10);
+                        if (*end || batch < 1 || batch > 1 << 20) {
+                                fprintf(stderr, "sentistream eval: --batch wants 1..%d, got '%s'\n",
+                                        1 << 20, argv[i]);
+                                free(overrides);
+                                return 2;
+                        }
+                } else if (!strcmp(a, "--config-dir") && i + 1 < argc) {
+                        config_dir = argv[++i];
+                } else if (ss_cli_is_override(a)) {
+                        overrides[n++] = argv[i];
+                } else if (a[0] != '-' && npos < 2) {
+                        pos[npos++] = a;
+                } else {
+                        fprintf(stderr, "sentistream eval: unexpected argument '%s'\n", a);
+                        ss_eval_usage(stderr);
+                        free(overrides);
+                        return 2;
+                }
+        }
+        if (npos != 2) {
+                ss_eval_usage(stderr);
+                free(overrides);
+                return 2;
+        }
+        ss_config_t *cfg = ss_cli_config_load(n, overrides, config_dir);
+        free(overrides);
+        if (!cfg)
+                return 2;
+        const char *p = ss_config_get_str(cfg, "log.progress");
+        if (strcmp(p, "auto"))
+                setenv("SS_PROGRESS", strcmp(p, "on") ? "0" : "1", 1);
+        if (!batch)
+                batch = (long)ss_config_get_int(cfg, "train.batch.size");
+        ss_config_destroy(cfg);
+
+        char err[1024];
+        int rc = 1;
+        ss_dataset_t *ds = NULL;
+        ss_model_t *m = ss_model_load(pos[0], err, sizeof(err));
+        if (!m || !(ds = ss_dataset_load(pos[1], err, sizeof(err)))) {
+                fprintf(stderr, "sentistream eval: %s\n", err);
+                goto out;
+        }
+        ss_eval_t e;
+        if (ss_card_evaluate(m, ds, (size_t)batch, &e, NULL, "eval", err, sizeof(err))) {
+                fprintf(stderr, "sentistream eval: %s\n", err);
+                goto out;
+        }
+        if (json)
+                rc = ss_eval_print_json(m, pos[0], ds, &e);
+        else {
+                ss_eval_print_table(m, pos[0], ds, &e);
+                rc = 0;
+        }
+out:
+        ss_dataset_destroy(ds);
+        ss_model_destroy(m);
+        return rc;
+}
