@@ -40,7 +40,8 @@
  * an empty or invalid-UTF-8 text on purpose to exercise the decoders and the dead-letter path.
  *
  * Thread safety: an ss_serde_t is read-only after ss_serde_new() and may be shared by
- * threads; structs and buffers are per thread.
+ * threads; structs and buffers are per thread. (cJSON stores its last parse error in a
+ * process-wide variable that concurrent failing JSON decodes overwrite; nothing here reads it.)
  */
 #ifndef SS_SERDE_H
 #define SS_SERDE_H

@@ -24,6 +24,9 @@ cleanup() {
         rm -rf "$work"
 }
 trap cleanup EXIT
+# A broker or redis left over from an interrupted run would carry old topics and keys.
+kafka stop >/dev/null 2>&1 || true
+redis stop >/dev/null 2>&1 || true
 
 fail() {
         echo "FAIL: $*"
