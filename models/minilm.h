@@ -107,6 +107,10 @@ ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off
 ss_err_t ss_minilm_convert(const char *src_dir, const char *out_path, const char *name,
                            char *errstr, size_t errstr_size);
 
+/* probs [n][3] = softmax(W x + b) over the rows of X [n][D] (minilm_train.c). */
+void ss_minilm_head_apply(const float *X, size_t n, int D, const float *W, const float *b,
+                          float *probs);
+
 /* Kernels, output first (exposed for the tests that compare them). */
 /* out[n][d_out] = x[n][d_in] . w[d_out][d_in]^T + b[d_out] (b may be NULL) */
 void ss_minilm_matmul_ref(float *out, const float *x, const float *w, const float *b, int n,

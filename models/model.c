@@ -20,6 +20,7 @@ struct ss_model {
 /* The registry: one line per kind. */
 static const ss_model_kind_t *const ss_model_kinds[] = {
     &ss_logreg_kind,
+    &ss_minilm_kind,
 };
 
 static const char *const ss_label_names[SS_NUM_CLASSES] = {"negative", "neutral", "positive"};

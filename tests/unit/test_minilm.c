@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "minilm.h"
+#include "minilm_train.h"
+#include "model_impl.h"
 #include "model.h"
 #include "ss_test.h"
 #include "ss_util.h"
@@ -289,6 +291,121 @@ static void test_convert_errors(const char *src)
         rmdir(dir);
 }
 
+/* Labels for the kind test: a deterministic rule, only the mechanics matter here. */
+static int fake_label(int i)
+{
+        return i % 3;
+}
+
+/* Head training, the embedding cache, and the `minilm` kind end to end. */
+static void test_kind(const char *enc_path, const fixture_t *f)
+{
+        char err[512], cache[] = "/tmp/ss_minilm_cacheXXXXXX";
+        int n = 60, D = f->dim;
+        ss_dataset_t *ds = ss_dataset_new();
+        for (int i = 0; i < n; i++) {
+                char id[32];
+                snprintf(id, sizeof(id), "%d", 1000 + i);
+                CHECK(ss_dataset_add(ds, id, f->texts[i], f->lens[i], fake_label(i),
+                                     (uint32_t)i + 1) == SS_OK);
+        }
+        snprintf(ds->sha256, sizeof(ds->sha256), "%064d", 7);
+        CHECK(mkdtemp(cache) != NULL);
+
+        /* the cache: computed, then read back identical; a damaged file is recomputed */
+        ss_mfile_t *enc = ss_mfile_read(enc_path, err, sizeof(err));
+        ss_minilm_t *e = enc ? ss_minilm_new(enc, 0, err, sizeof(err)) : NULL;
+        CHECK(e != NULL);
+        float *x1 = NULL, *x2 = NULL;
+        ss_input_stats_t *s1 = NULL, *s2 = NULL;
+        if (e) {
+                const char *sha = ss_mfile_payload_sha256(enc);
+                CHECK(ss_minilm_embed_dataset(e, sha, ds, cache, &x1, &s1, err, sizeof(err)) ==
+                      SS_OK);
+                CHECK(x1 && max_diff(x1, f->normed, (size_t)n * D) <= 1e-4);
+                char path[1200];
+                snprintf(path, sizeof(path), "%s/minilm-%.16s-%.16s.emb", cache, sha, ds->sha256);
+                CHECK(path_exists(path));
+                CHECK(ss_minilm_embed_dataset(e, sha, ds, cache, &x2, &s2, err, sizeof(err)) ==
+                      SS_OK);
+                CHECK(x2 && !memcmp(x1, x2, (size_t)n * D * sizeof(float)));
+                CHECK(s2 && !memcmp(s1, s2, (size_t)n * sizeof(*s1)));
+                free(x2), free(s2);
+                CHECK(truncate(path, 100) == 0);
+                CHECK(ss_minilm_embed_dataset(e, sha, ds, cache, &x2, &s2, err, sizeof(err)) ==
+                      SS_OK);
+                CHECK(x2 && !memcmp(x1, x2, (size_t)n * D * sizeof(float)));
+                free(x2), free(s2);
+                unlink(path);
+        }
+        free(x1), free(s1);
+        ss_minilm_destroy(e);
+        ss_mfile_destroy(enc);
+
+        /* train a head (no cache), build the model in memory, score through model.h */
+        ss_minilm_train_config_t tc;
+        ss_minilm_train_config_default(&tc);
+        double l2[] = {1e-2, 1e-3};
+        tc.encoder_path = enc_path;
+        tc.cache_dir = "";
+        tc.l2_grid = l2;
+        tc.n_l2 = 2;
+        tc.epochs = 60;
+        tc.tune_share = 0.3;
+        ss_mfile_t *mf = ss_mfile_new(SS_MINILM_KIND, "test-minilm", NULL);
+        cJSON *hyper = cJSON_CreateObject();
+        ss_minilm_train_result_t res;
+        CHECK(ss_minilm_train(&tc, ds, mf, hyper, &res, err, sizeof(err)) == SS_OK);
+        CHECK(res.l2 == 1e-2 || res.l2 == 1e-3);
+        CHECK(res.train.n == n && res.tune.n > 0 && res.tune.n < n);
+        CHECK(res.train.accuracy > 0.5); /* 384 features, 60 rows: the head can fit them */
+        cJSON_Delete(hyper);
+        uint8_t *buf;
+        size_t len;
+        CHECK(ss_mfile_serialize(mf, &buf, &len, err, sizeof(err)) == SS_OK);
+        ss_mfile_destroy(mf);
+        ss_mfile_t *mf2 = ss_mfile_parse(buf, len, "test-minilm", err, sizeof(err));
+        CHECK(mf2 != NULL);
+        ss_model_t *m = mf2 ? ss_model_from_mfile(mf2, err, sizeof(err)) : NULL;
+        CHECK(m != NULL);
+        if (!m) {
+                fprintf(stderr, "%s\n", err);
+        } else {
+                CHECK_STR_EQ(ss_model_kind(m), "minilm");
+                float *probs = malloc((size_t)n * 3 * sizeof(float));
+                float *want = malloc((size_t)n * 3 * sizeof(float));
+                ss_input_stats_t *st = calloc((size_t)n, sizeof(*st));
+                CHECK(ss_model_score_batch(m, (const char *const *)f->texts, f->lens, (size_t)n,
+                                           probs, st, err, sizeof(err)) == SS_OK);
+                uint64_t cnt;
+                const ss_mfile_t *mm = ss_model_mfile(m);
+                const float *W =
+                    ss_mfile_get(mm, "head.w", SS_MF_F32, 3 * (uint64_t)D, &cnt, err, sizeof(err));
+                const float *b = ss_mfile_get(mm, "head.b", SS_MF_F32, 3, &cnt, err, sizeof(err));
+                CHECK(W && b);
+                if (W && b) {
+                        /* the head over PyTorch's normalised embeddings gives the same probs */
+                        ss_minilm_head_apply(f->normed, (size_t)n, D, W, b, want);
+                        CHECK(max_diff(probs, want, (size_t)n * 3) < 1e-3);
+                }
+                int sums_ok = 1, mention = 0;
+                for (int i = 0; i < n; i++) {
+                        double sum = probs[3 * i] + probs[3 * i + 1] + probs[3 * i + 2];
+                        sums_ok &= fabs(sum - 1.0) < 1e-5;
+                        mention += st[i].has_mention;
+                        CHECK(st[i].n_tokens >= 0 && st[i].unk_share >= 0 && st[i].unk_share <= 1);
+                        CHECK(st[i].has_mention == (strchr(f->texts[i], '@') != NULL) ||
+                              !st[i].has_mention);
+                }
+                CHECK(sums_ok);
+                printf("minilm: kind scored %d tweets, %d with a mention\n", n, mention);
+                free(probs), free(want), free(st);
+                ss_model_destroy(m);
+        }
+        ss_dataset_destroy(ds);
+        rmdir(cache);
+}
+
 int main(void)
 {
         test_kernels();
@@ -318,6 +435,7 @@ int main(void)
                 test_pooled(e, &f);
                 test_batching(mf, e, &f);
                 test_reference_forward(e);
+                test_kind(path, &f);
         } else if (!e) {
                 fprintf(stderr, "%s\n", err);
         }
