@@ -122,19 +122,28 @@ static int ss_train_logreg(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
         }
         int best = 0;
         ss_logreg_tune_result_t res[32];
+        size_t nwarm = ((size_t)1 << tc.model.feat.dim_bits) * SS_NUM_CLASSES + SS_NUM_CLASSES;
+        float *warm = malloc(nwarm * sizeof(*warm)); /* [D][C] then [C]: the refit's start */
+        if (!warm) {
+                fprintf(stderr, "sentistream train: out of memory\n");
+                return 1;
+        }
         if (ng > 1 || job->tune->n > 0) {
                 if (job->tune->n == 0 || job->fit->n == 0) {
                         fprintf(stderr,
                                 "sentistream train: the tune split is empty (data.tune.share "
                                 "%g of %zu rows): cannot choose among %d l2 values\n",
                                 ss_config_get_double(c, "data.tune.share"), job->train->n, ng);
+                        free(warm);
                         return 2;
                 }
-                if (ss_logreg_tune(&tc, grid, ng, job->fit, job->tune, res, &best, err,
+                if (ss_logreg_tune(&tc, grid, ng, job->fit, job->tune, res, &best, warm, err,
                                    sizeof(err))) {
                         fprintf(stderr, "sentistream train: tuning: %s\n", err);
+                        free(warm);
                         return 1;
                 }
+                tc.warm = warm;
                 for (int g = 0; g < ng; g++)
                         printf("tune       l2=%-8g AvgRec %.4f  F1-PN %.4f  accuracy %.4f  (%d "
                                "iterations, %.1f s)%s\n",
@@ -150,7 +159,9 @@ static int ss_train_logreg(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
         double loss = 0;
         int iters = 0;
         double t0 = ss_time_mono();
-        if (ss_logreg_train(&tc, job->train, &lr, &loss, &iters, err, sizeof(err))) {
+        ss_err_t terr = ss_logreg_train(&tc, job->train, &lr, &loss, &iters, err, sizeof(err));
+        free(warm);
+        if (terr) {
                 fprintf(stderr, "sentistream train: %s\n", err);
                 return 1;
         }
@@ -172,6 +183,7 @@ static int ss_train_logreg(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
         cJSON_AddNumberToObject(hyper, "vocab_bits", tc.model.vocab_bits);
         cJSON_AddStringToObject(hyper, "class_weight", tc.balanced ? "balanced" : "none");
         cJSON_AddStringToObject(hyper, "optimizer", "L-BFGS");
+        cJSON_AddBoolToObject(hyper, "refit_warm_start", *has_tune);
         cJSON_AddNumberToObject(hyper, "max_iter", tc.max_iter);
         cJSON_AddNumberToObject(hyper, "tol", tc.tol);
         cJSON_AddNumberToObject(hyper, "history", tc.history);
@@ -221,14 +233,22 @@ static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
         }
         tc.l2_grid = grid;
         tc.n_l2 = ng;
+        const char *ps = ss_config_get_str(c, "model.minilm.pool_layers");
+        tc.n_pool = ss_minilm_parse_layers(ps, tc.pool_layers, SS_MINILM_MAX_LAYERS + 1);
+        if (tc.n_pool <= 0) {
+                fprintf(stderr,
+                        "sentistream train: model.minilm.pool_layers: \"%s\" is not a "
+                        "comma-separated list of layer numbers\n",
+                        ps);
+                return 2;
+        }
         struct stat st;
         if (stat(tc.encoder_path, &st) != 0) {
                 const char *src = ss_config_get_str(c, "model.minilm.source");
                 printf("convert    %s -> %s\n", src, tc.encoder_path);
                 fflush(stdout);
                 if (ss_mkdir_parent(tc.encoder_path) ||
-                    ss_minilm_convert(src, tc.encoder_path, "all-MiniLM-L6-v2", err,
-                                      sizeof(err))) {
+                    ss_minilm_convert(src, tc.encoder_path, "all-MiniLM-L6-v2", err, sizeof(err))) {
                         fprintf(stderr, "sentistream train: model.minilm.encoder: %s\n", err);
                         return 1;
                 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "model_impl.h"
+#include "ss_util.h"
 
 enum { SS_LOGREG_CONFIG_FIELDS = 10, SS_LOGREG_FORMAT = 1 };
 
@@ -89,6 +90,9 @@ void ss_logreg_tfidf(ss_sparse_t *x, const float *table, int sublinear)
 {
         float norm = 0;
         for (size_t k = 0; k < x->n; k++) {
+                /* rows are read at random: ask for the one 16 ahead */
+                if (k + 16 < x->n)
+                        __builtin_prefetch(table + (size_t)x->idx[k + 16] * SS_LOGREG_ROW);
                 float c = x->val[k];
                 float tf = sublinear && c > 1 ? 1 + logf(c) : c;
                 float v = tf * table[(size_t)x->idx[k] * SS_LOGREG_ROW + SS_NUM_CLASSES];
@@ -156,6 +160,56 @@ ss_err_t ss_logreg_score(ss_logreg_t *lr, const char *const *texts, const size_t
 
 /* ---- model file ---- */
 
+/*
+ * Texts whose raw features identify the extractor: a model is only valid with
+ * the tokenizer and hashing it was trained with, so the model file stores the
+ * sha256 of these texts' features and loading recomputes it.
+ */
+static const char *const ss_logreg_probes[] = {
+    "Soooo HAPPY today!!! :-) @friend http://t.co/xyz #Blessed 2016 \xf0\x9f\x98\x80",
+    "I don't like Mondays... &amp; it's RAINING :( <3 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd",
+    "Caf\xc3\xa9 na\xc3\xafve \xe2\x80\x9cquotes\xe2\x80\x9d \xe2\x80\xa6 12,345.67 x",
+};
+
+static ss_err_t ss_logreg_features_id(const ss_feat_config_t *fc, char hex[65])
+{
+        ss_feat_t *f = ss_feat_new(fc, NULL);
+        ss_sparse_t x;
+        ss_sparse_init(&x);
+        size_t cap = 1 << 16, len = 0;
+        uint8_t *buf = malloc(cap);
+        ss_err_t err = f && buf ? SS_OK : SS_ERR_NOMEM;
+        for (size_t p = 0; !err && p < sizeof(ss_logreg_probes) / sizeof(ss_logreg_probes[0]);
+             p++) {
+                const char *t = ss_logreg_probes[p];
+                if (ss_feat_extract(f, t, strlen(t), 1, &x, NULL)) {
+                        err = SS_ERR_NOMEM;
+                        break;
+                }
+                size_t need = len + x.n * 8 + 8;
+                if (need > cap) {
+                        uint8_t *nb = realloc(buf, need * 2);
+                        if (!nb) {
+                                err = SS_ERR_NOMEM;
+                                break;
+                        }
+                        buf = nb;
+                        cap = need * 2;
+                }
+                uint64_t n = x.n;
+                memcpy(buf + len, &n, 8);
+                memcpy(buf + len + 8, x.idx, x.n * 4);
+                memcpy(buf + len + 8 + x.n * 4, x.val, x.n * 4);
+                len += 8 + x.n * 8;
+        }
+        if (!err)
+                ss_sha256_hex(buf, len, hex);
+        free(buf);
+        ss_sparse_free(&x);
+        ss_feat_destroy(f);
+        return err;
+}
+
 static void ss_logreg_config_pack(const ss_logreg_config_t *cfg, uint32_t *out)
 {
         uint32_t v[SS_LOGREG_CONFIG_FIELDS] = {SS_LOGREG_FORMAT,         cfg->feat.dim_bits,
@@ -184,6 +238,11 @@ ss_err_t ss_logreg_save(const ss_logreg_config_t *cfg, const ss_logreg_weights_t
         if (!err)
                 err = ss_mfile_add(mf, "logreg.vocab", SS_MF_U64, w->vocab, vwords, errstr,
                                    errstr_size);
+        char id[65];
+        if (!err && ss_logreg_features_id(&cfg->feat, id))
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+        if (!err)
+                err = ss_mfile_add(mf, "logreg.features", SS_MF_STR, id, 64, errstr, errstr_size);
         return err;
 }
 
@@ -244,6 +303,22 @@ static void *ss_logreg_kind_load(const ss_mfile_t *mf, char *errstr, size_t errs
                                    "%s: logreg.bias[%d] is not finite", what, k);
                         return NULL;
                 }
+        }
+        const char *want_id =
+            ss_mfile_get(mf, "logreg.features", SS_MF_STR, 64, NULL, errstr, errstr_size);
+        if (!want_id)
+                return NULL;
+        char id[65];
+        if (ss_logreg_features_id(&cfg.feat, id)) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "%s: out of memory", what);
+                return NULL;
+        }
+        if (memcmp(id, want_id, 64) != 0) {
+                ss_err_set(errstr, errstr_size, SS_ERR_UNSUPPORTED,
+                           "%s: trained with another feature extractor (tokenizer or hashing "
+                           "changed since): retrain the model",
+                           what);
+                return NULL;
         }
         ss_logreg_t *lr = ss_logreg_new(&cfg, &w, msg, sizeof(msg));
         if (!lr)

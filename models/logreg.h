@@ -106,6 +106,7 @@ typedef struct ss_logreg_train_config {
         int balanced;               /* class weights n / (C * n_c) */
         int threads;                /* 1 or 2 worker threads for the gradient */
         const char *progress_label; /* label of the terminal progress line, or NULL */
+        const float *warm; /* start point by bucket, [D][C] then [C] bias, or NULL (zeros) */
 } ss_logreg_train_config_t;
 
 void ss_logreg_train_config_default(ss_logreg_train_config_t *tc);
@@ -178,11 +179,13 @@ typedef struct ss_logreg_tune_result {
  * Picks the L2 strength: fits on fit for each grid value in order (each fit
  * warm-started from the previous one, so order strong -> weak), evaluates on
  * tune, and sets *best to the index with the highest AvgRec (first on ties).
- * results: [ngrid], caller allocated.
+ * results: [ngrid], caller allocated. warm_out ([D][C] then [C], or NULL)
+ * receives the best fit's weights by bucket: a start point for the refit
+ * (ss_logreg_train_config_t.warm).
  */
 ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, int ngrid,
                         const ss_dataset_t *fit, const ss_dataset_t *tune,
-                        ss_logreg_tune_result_t *results, int *best, char *errstr,
+                        ss_logreg_tune_result_t *results, int *best, float *warm_out, char *errstr,
                         size_t errstr_size);
 
 #endif /* SS_LOGREG_H */

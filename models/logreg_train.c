@@ -499,6 +499,13 @@ ss_err_t ss_logreg_train(const ss_logreg_train_config_t *tc, const ss_dataset_t 
                 err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 goto out;
         }
+        if (tc->warm) {
+                for (uint32_t c = 0; c < p.d; c++)
+                        for (int k = 0; k < C; k++)
+                                theta[(size_t)c * C + k] = tc->warm[(size_t)p.col_map[c] * C + k];
+                for (int k = 0; k < C; k++)
+                        theta[(size_t)p.d * C + k] = tc->warm[D * C + k];
+        }
         err = ss_logreg_fit(&p, tc, theta, loss_out, iters_out, errstr, errstr_size);
         if (err)
                 goto out;
@@ -532,7 +539,7 @@ ss_err_t ss_logreg_evaluate(ss_logreg_t *lr, const ss_dataset_t *ds, ss_eval_t *
 
 ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, int ngrid,
                         const ss_dataset_t *fit, const ss_dataset_t *tune,
-                        ss_logreg_tune_result_t *results, int *best, char *errstr,
+                        ss_logreg_tune_result_t *results, int *best, float *warm_out, char *errstr,
                         size_t errstr_size)
 {
         const ss_logreg_config_t *cfg = &tc->model;
@@ -578,8 +585,18 @@ ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, 
                 if (err)
                         goto out;
                 r->seconds = ss_time_mono() - t0;
-                if (*best < 0 || r->tune.avgrec > results[*best].tune.avgrec)
+                if (*best < 0 || r->tune.avgrec > results[*best].tune.avgrec) {
                         *best = g;
+                        if (warm_out) {
+                                memset(warm_out, 0, (D * C + C) * sizeof(*warm_out));
+                                for (uint32_t c = 0; c < p.d; c++)
+                                        for (int k = 0; k < C; k++)
+                                                warm_out[(size_t)p.col_map[c] * C + k] =
+                                                    (float)theta[(size_t)c * C + k];
+                                for (int k = 0; k < C; k++)
+                                        warm_out[D * C + k] = (float)theta[(size_t)p.d * C + k];
+                        }
+                }
         }
 out:
         ss_lr_problem_free(&p);

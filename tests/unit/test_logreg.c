@@ -161,6 +161,21 @@ static void test_train_and_round_trip(void)
         CHECK(lr2 && !memcmp(lr->w.table, lr2->w.table, D * SS_LOGREG_ROW * sizeof(float)));
         CHECK(lr2 && !memcmp(lr->w.bias, lr2->w.bias, 3 * sizeof(float)));
         ss_logreg_destroy(lr2);
+        /* a warm start at the optimum stays there */
+        float *warm = calloc(D * 3 + 3, sizeof(float));
+        for (size_t j = 0; j < D; j++)
+                for (int k = 0; k < 3; k++)
+                        warm[j * 3 + k] = lr->w.table[j * SS_LOGREG_ROW + k];
+        memcpy(warm + D * 3, lr->w.bias, 3 * sizeof(float));
+        tc.warm = warm;
+        double loss2 = 0;
+        int iters2 = 0;
+        CHECK(ss_logreg_train(&tc, ds, &lr2, &loss2, &iters2, err, sizeof(err)) == SS_OK);
+        CHECK_NEAR(loss2, loss, 1e-5);
+        CHECK(iters2 < iters);
+        ss_logreg_destroy(lr2);
+        free(warm);
+        tc.warm = NULL;
 
         /* save -> serialise -> load through the model interface: same probabilities */
         ss_mfile_t *mf = ss_mfile_new("logreg", "toy", NULL);
@@ -245,6 +260,30 @@ static void test_train_and_round_trip(void)
         CHECK(ss_model_from_mfile(ss_mfile_parse(b2, l2, "bad.ssm", err, sizeof(err)), err,
                                   sizeof(err)) == NULL);
         CHECK(strstr(err, "logreg.table element 5") != NULL);
+        /* a model whose feature fingerprint differs (tokenizer/hashing changed) is refused */
+        ss_mfile_t *alt = ss_mfile_new("logreg", "toy", "v1");
+        for (size_t i = 0; raw && i < ss_mfile_nsections(raw); i++) {
+                const char *name = ss_mfile_section_name(raw, i);
+                uint64_t n;
+                const void *d;
+                if (!strcmp(name, "logreg.features")) {
+                        char zeros[64];
+                        memset(zeros, '0', sizeof(zeros));
+                        ss_mfile_add(alt, name, SS_MF_STR, zeros, 64, NULL, 0);
+                } else if ((d = ss_mfile_get(raw, name, SS_MF_F32, 0, &n, NULL, 0))) {
+                        ss_mfile_add(alt, name, SS_MF_F32, d, n, NULL, 0);
+                } else if ((d = ss_mfile_get(raw, name, SS_MF_U32, 0, &n, NULL, 0))) {
+                        ss_mfile_add(alt, name, SS_MF_U32, d, n, NULL, 0);
+                } else if ((d = ss_mfile_get(raw, name, SS_MF_U64, 0, &n, NULL, 0))) {
+                        ss_mfile_add(alt, name, SS_MF_U64, d, n, NULL, 0);
+                }
+        }
+        CHECK(ss_mfile_nsections(alt) == 5);
+        ss_mfile_serialize(alt, &b2, &l2, NULL, 0);
+        CHECK(ss_model_from_mfile(ss_mfile_parse(b2, l2, "alt.ssm", err, sizeof(err)), err,
+                                  sizeof(err)) == NULL);
+        CHECK(strstr(err, "alt.ssm") && strstr(err, "another feature extractor"));
+        ss_mfile_destroy(alt);
         /* an unknown kind is refused as such */
         ss_mfile_t *foreign = ss_mfile_new("svm", "x", "v1");
         ss_mfile_serialize(foreign, &b2, &l2, NULL, 0);
@@ -268,7 +307,7 @@ static void test_tune(void)
         double grid[3] = {10, 1e-1, 1e-3};
         ss_logreg_tune_result_t res[3];
         int best = -1;
-        CHECK(ss_logreg_tune(&tc, grid, 3, ds, ds, res, &best, err, sizeof(err)) == SS_OK);
+        CHECK(ss_logreg_tune(&tc, grid, 3, ds, ds, res, &best, NULL, err, sizeof(err)) == SS_OK);
         CHECK(best >= 0 && best < 3);
         /* a very strong penalty underfits: never better than the weakest */
         CHECK(res[0].tune.avgrec <= res[2].tune.avgrec);
