@@ -31,21 +31,54 @@ enum {
         C_PUNCT,  /* punctuation and symbols */
         C_EMOJI,  /* emoji base */
         C_RI,     /* regional indicator (half a flag) */
+        C_HIGH,   /* a byte >= 0x80 (ascii_cls only): decode it to classify */
 };
 
-/* ASCII class of each byte (S whitespace/control, A word, P punctuation). */
+/* Class of each byte (S whitespace/control, A word, P punctuation, C_HIGH non-ASCII). */
 #define S C_WS
 #define A C_WORD
 #define P C_PUNCT
-static const uint8_t ascii_cls[128] = {
-    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
-    S, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, A, A, A, A, A, A, A, A, A, A, P, P, P, P, P, P,
-    P, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, P, P, P, P, A,
-    P, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, P, P, P, P, S,
+#define H C_HIGH
+// clang-format off
+static const uint8_t ascii_cls[256] = {
+        S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
+        S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
+        S, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P,
+        A, A, A, A, A, A, A, A, A, A, P, P, P, P, P, P,
+        P, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,
+        A, A, A, A, A, A, A, A, A, A, A, P, P, P, P, A,
+        P, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A,
+        A, A, A, A, A, A, A, A, A, A, A, P, P, P, P, S,
+        H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+        H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+        H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+        H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+        H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+        H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+        H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
+        H, H, H, H, H, H, H, H, H, H, H, H, H, H, H, H,
 };
+// clang-format on
 #undef S
 #undef A
 #undef P
+#undef H
+
+/* ASCII flags: F_EMO_START may start an emoticon at a token start; F_EMO_RUN
+ * may start one inside a punctuation run; F_URL_TRAIL is stripped from a URL's end. */
+enum { F_EMO_START = 1, F_URL_TRAIL = 2, F_EMO_RUN = 4 };
+// clang-format off
+static const uint8_t ascii_flags[128] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 2, 2, 0, 0, 0, 0, 2, 1, 3, 1, 0, 2, 1, 3, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 7, 7, 5, 5, 5, 2,
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+        0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 2, 5, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+        0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0,
+};
+// clang-format on
 
 static inline uint8_t ascii_lower(uint8_t c)
 {
@@ -384,6 +417,14 @@ static int normalize(ss_tok_buf_t *b, const uint8_t *s, size_t n, const uint8_t 
                      size_t *out_n)
 {
         size_t i = 0;
+        /* 8 bytes at a time: stop at a word holding a byte >= 0x80 or a '&' */
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w, x;
+                memcpy(&w, s + i, 8);
+                x = w ^ 0x2626262626262626ull; /* '&' bytes become 0 */
+                if ((w | ((x - 0x0101010101010101ull) & ~x)) & 0x8080808080808080ull)
+                        break;
+        }
         while (i < n && s[i] < 0x80 && s[i] != '&')
                 i++;
         if (i == n) {
@@ -463,18 +504,16 @@ static int text_reserve(ss_tok_buf_t *b, size_t need)
 }
 
 /* Makes room for a token of at most max_len bytes (plus NUL) and starts it. */
-static int tok_begin(scan_t *sc, size_t max_len)
+static inline int tok_begin(scan_t *sc, size_t max_len)
 {
         if (text_reserve(sc->b, sc->o + max_len + 1))
                 return -1;
         sc->out = (uint8_t *)sc->b->text;
         sc->tok_off = sc->o;
-        sc->fold.prev = 0xFFFFFFFFu;
-        sc->fold.run = 0;
         return 0;
 }
 
-static int tok_end(scan_t *sc, uint8_t kind)
+static inline int tok_end(scan_t *sc, uint8_t kind)
 {
         ss_tok_buf_t *b = sc->b;
         if (b->n == b->cap) {
@@ -493,33 +532,34 @@ static int tok_end(scan_t *sc, uint8_t kind)
         return 0;
 }
 
-/* Appends one character with elongation folding (3+ repeats -> 2). */
-static inline void put_ascii(scan_t *sc, uint8_t c)
+/* Appends one character at out[*o] with elongation folding (3+ repeats -> 2).
+ * Callers keep out, *o and *fd in locals so that the loop stays in registers. */
+static inline void put_ascii(uint8_t *out, size_t *o, fold_t *fd, uint8_t c)
 {
-        if (c == sc->fold.prev) {
-                if (++sc->fold.run >= 3)
+        if (c == fd->prev) {
+                if (++fd->run >= 3)
                         return;
         } else {
-                sc->fold.prev = c;
-                sc->fold.run = 1;
+                fd->prev = c;
+                fd->run = 1;
         }
-        sc->out[sc->o++] = c;
+        out[(*o)++] = c;
 }
 
-static inline void put_cp(scan_t *sc, uint32_t cp)
+static inline void put_cp(uint8_t *out, size_t *o, fold_t *fd, uint32_t cp)
 {
         if (cp < 0x80) {
-                put_ascii(sc, (uint8_t)cp);
+                put_ascii(out, o, fd, (uint8_t)cp);
                 return;
         }
-        if (cp == sc->fold.prev) {
-                if (++sc->fold.run >= 3)
+        if (cp == fd->prev) {
+                if (++fd->run >= 3)
                         return;
         } else {
-                sc->fold.prev = cp;
-                sc->fold.run = 1;
+                fd->prev = cp;
+                fd->run = 1;
         }
-        sc->o += utf8_encode(sc->out + sc->o, cp);
+        *o += utf8_encode(out + *o, cp);
 }
 
 static int emit_literal(scan_t *sc, const char *lit, uint8_t kind)
@@ -563,7 +603,7 @@ static size_t scan_url(const uint8_t *s, size_t n, size_t i)
         size_t body = j;
         while (j < n && s[j] > 0x20 && s[j] < 0x7F)
                 j++;
-        while (j > body && strchr(".,;:!?)]}'\"", s[j - 1]))
+        while (j > body && (ascii_flags[s[j - 1]] & F_URL_TRAIL))
                 j--;
         return j;
 }
@@ -715,12 +755,12 @@ static size_t scan_emoticon(const uint8_t *s, size_t n, size_t i, int after_ws)
 /* Emoticon start bytes: at a token start, and inside a punctuation run. */
 static inline int emo_start(uint8_t c)
 {
-        return in_set(c, ":;=<>^-oOTuUxX8*.@()");
+        return c < 128 && (ascii_flags[c] & F_EMO_START);
 }
 
 static inline int emo_start_in_run(uint8_t c)
 {
-        return c == ':' || c == ';' || c == '=' || c == '<' || c == '>' || c == '^';
+        return c < 128 && (ascii_flags[c] & F_EMO_RUN);
 }
 
 static inline int is_mention_char(uint8_t c)
@@ -830,27 +870,30 @@ static int scan_word(scan_t *sc, size_t i, uint8_t kind, size_t *end)
         size_t n = sc->n, j = i;
         if (tok_begin(sc, n - i))
                 return -1;
-        while (j < n) {
+        uint8_t *out = sc->out;
+        size_t o = sc->o;
+        fold_t fd = {0xFFFFFFFFu, 0};
+        for (;;) {
+                while (j < n && ascii_cls[s[j]] == C_WORD) /* the common case */
+                        put_ascii(out, &o, &fd, ascii_lower(s[j++]));
+                if (j >= n)
+                        break;
                 uint8_t c = s[j];
                 if (c < 0x80) {
-                        if (ascii_cls[c] == C_WORD) {
-                                put_ascii(sc, ascii_lower(c));
-                                j++;
-                        } else if (c == '\'' && j > i && word_char_at(s, n, j + 1)) {
-                                put_ascii(sc, c);
-                                j++;
-                        } else {
+                        if (c != '\'' || j == i || !word_char_at(s, n, j + 1))
                                 break;
-                        }
+                        put_ascii(out, &o, &fd, c);
+                        j++;
                         continue;
                 }
                 uint32_t cp;
                 size_t l = utf8_decode(s + j, n - j, &cp);
                 if (cp_class(cp) != C_WORD)
                         break;
-                put_cp(sc, cp_lower(cp));
+                put_cp(out, &o, &fd, cp_lower(cp));
                 j += l;
         }
+        sc->o = o;
         *end = j;
         return tok_end(sc, kind);
 }
@@ -897,12 +940,15 @@ static int scan_punct(scan_t *sc, size_t i, size_t *end)
         size_t n = sc->n, j = i;
         if (tok_begin(sc, n - i))
                 return -1;
+        uint8_t *out = sc->out;
+        size_t o = sc->o;
+        fold_t fd = {0xFFFFFFFFu, 0};
         while (j < n) {
                 uint8_t c = s[j];
                 if (c < 0x80) {
                         if (ascii_cls[c] != C_PUNCT || (j > i && other_token_at(s, n, j)))
                                 break;
-                        put_ascii(sc, c);
+                        put_ascii(out, &o, &fd, c);
                         j++;
                         continue;
                 }
@@ -912,9 +958,10 @@ static int scan_punct(scan_t *sc, size_t i, size_t *end)
                         break;
                 if (j > i && (cp == 0xA9 || cp == 0xAE) && scan_emoji_seq(s, n, j) > j + l)
                         break; /* (c) or (r) with VS16: an emoji */
-                put_cp(sc, cp);
+                put_cp(out, &o, &fd, cp);
                 j += l;
         }
+        sc->o = o;
         *end = j;
         return tok_end(sc, SS_TOKK_PUNCT);
 }
@@ -932,12 +979,16 @@ static int scan_ascii(scan_t *sc, size_t i, int after_ws, size_t *end)
                         return emit_literal(sc, SS_TOK_URL, SS_TOKK_URL);
                 }
         }
-        if (emo_start(c) && (j = scan_emoticon(s, n, i, after_ws))) {
+        /* a letter starts an emoticon only before a non-alphanumeric (o_O, T_T) or as xD */
+        int emo_ok = emo_start(c) && (ascii_cls[c] != C_WORD || i + 1 >= n || !is_alnum(s[i + 1]) ||
+                                      ((c | 32) == 'x' && (s[i + 1] | 32) == 'd'));
+        if (emo_ok && (j = scan_emoticon(s, n, i, after_ws))) {
                 sc->b->has_emoji = 1;
                 if (tok_begin(sc, j - i))
                         return -1;
+                fold_t fd = {0xFFFFFFFFu, 0};
                 for (size_t k = i; k < j; k++)
-                        put_ascii(sc, s[k]);
+                        put_ascii(sc->out, &sc->o, &fd, s[k]);
                 *end = j;
                 return tok_end(sc, SS_TOKK_EMOTICON);
         }
