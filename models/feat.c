@@ -1,23 +1,30 @@
 /*
  * feat: hashed TF-IDF features (word 1..k-grams + char_wb n-grams).
  *
- * One extraction is: tokenize (tok.c) -> hash every n-gram into a bucket and
- * count it in a dense accumulator acc[2^dim_bits], remembering each bucket the
- * first time it is touched -> sort the touched list (LSD radix, 8 bits a pass)
- * -> read, weight and clear the touched counts into the sparse output. Nothing
- * is allocated per text once the scratch has grown to the largest text seen;
- * the accumulator is all zero between calls.
+ * One extraction: tokenize (tok.c) -> one pass over the tokens appends the
+ * bucket of every n-gram occurrence to a key array -> LSD radix sort of the
+ * keys (7-bit digits, all histograms in one pass) -> run-length count into the
+ * sparse output (ascending, unique) -> sublinear tf, IDF, L2 norm. All scratch
+ * lives in the extractor and only grows when a text needs more than any text
+ * before; nothing is allocated per token or per text.
  *
- * Hashing is murmur3-style with domain separation: word unigrams hash the token
- * bytes (ss_feat_hash, seed cfg.seed); word bigrams/trigrams absorb the 32-bit
- * unigram hashes of their tokens under their own derived seeds; char n-grams
- * absorb the code points of the padded token under another derived seed and
- * finalise with the n-gram length. So a word key and a char key are never the
- * same hashed key even when their text is equal ("ab" the word, "ab" the char
- * bigram); they can still share a bucket by chance, like any two keys in a
- * hashed space. Char n-grams are hashed incrementally: from each start
- * position one hash state absorbs one code point at a time and is finalised at
- * every length min..max, so the 2..5-grams of a position cost five absorbs.
+ * Why sort instead of a dense accumulator: a tweet has ~360 n-gram
+ * occurrences. Counting them in a 2^20-float array costs a cache miss per
+ * occurrence and still needs a sort of the touched buckets for ascending
+ * output; sorting the raw keys (L1-resident) and counting runs does both jobs
+ * with no random memory traffic. The IDF loads (the only 4 MiB random access)
+ * are prefetched before the sort so the sort hides their latency.
+ *
+ * Keys: every n-gram is a 64-bit polynomial state over code points,
+ * h = (h + cp) * POLY_M from a per-family seed, finalised by xor-shift and
+ * multiply into the top dim_bits bits. Families have distinct 64-bit seeds:
+ * word unigram (the token's code points), word bigram and trigram (the
+ * unigram states of their tokens), char n-gram. Two equal-length inputs under
+ * different seeds never share a state, so a word key and a char key never
+ * coincide by construction ("ab" the word vs "ab" the char bigram); different
+ * keys share a bucket only by chance, as in any hashed space. Char n-grams are
+ * hashed incrementally: from each start position one state absorbs one code
+ * point at a time and yields a key at every length min..max.
  *
  * char_wb follows scikit-learn: each token is padded with one space on both
  * sides; all n-grams of the padded token for n = min..max are counted, except
@@ -29,18 +36,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CHAR_NGRAM_CAP 6 /* largest char_ngram_max */
+
 struct ss_feat {
         ss_feat_config_t cfg;
-        uint32_t dim;              /* 2^dim_bits */
-        uint32_t mask;             /* dim - 1 */
-        uint32_t seed_w2, seed_w3; /* word bigram / trigram seeds */
-        uint32_t seed_char;        /* char n-gram seed */
-        float *idf;                /* [dim] */
-        float *acc;                /* [dim] counts of the current text; zero between calls */
-        uint32_t *touched;         /* [touched_cap] buckets with acc != 0, first-touch order */
-        uint32_t *sort_tmp;        /* [touched_cap] radix sort scratch */
-        size_t n_touched, touched_cap;
-        uint32_t *cps; /* [cps_cap] code points of one padded token */
+        uint32_t dim;       /* 2^dim_bits */
+        uint32_t mask;      /* dim - 1 */
+        uint64_t seed_w[3]; /* word unigram, bigram, trigram key seeds */
+        uint64_t seed_c;    /* char n-gram key seed */
+        float *idf;         /* [dim] */
+        uint32_t *keys;     /* [keys_cap] bucket of every n-gram of the text, repeats included */
+        uint32_t *sort_tmp; /* [keys_cap] sort scratch */
+        size_t n_keys, keys_cap;
+        uint32_t radix[4][128]; /* [passes][digit] radix sort counters */
+        float tf_table[64];     /* [64] 1 + ln(c), the sublinear tf of small counts */
+        uint32_t *cps;          /* [cps_cap] code points of one padded token, then slack */
         size_t cps_cap;
         ss_tok_buf_t tb; /* tokens of the last text */
 };
@@ -159,13 +169,19 @@ ss_feat_t *ss_feat_new(const ss_feat_config_t *cfg, const float *idf)
         f->cfg = *cfg;
         f->dim = 1u << cfg->dim_bits;
         f->mask = f->dim - 1;
-        f->seed_w2 = mm_fmix(cfg->seed ^ 0x9e3779b9u);
-        f->seed_w3 = mm_fmix(cfg->seed ^ 0x7f4a7c15u);
-        f->seed_char = mm_fmix(cfg->seed ^ 0x3c6ef372u);
+        for (int k = 0; k < 4; k++) { /* distinct, well-mixed 64-bit seeds per key family */
+                uint64_t x = ((uint64_t)mm_fmix(cfg->seed + 2 * k + 1) << 32) |
+                             mm_fmix(cfg->seed ^ (0x9e3779b9u * (k + 1)));
+                if (k < 3)
+                        f->seed_w[k] = x;
+                else
+                        f->seed_c = x;
+        }
         f->idf = malloc((size_t)f->dim * sizeof(float));
-        f->acc = calloc(f->dim, sizeof(float));
         ss_tok_buf_init(&f->tb);
-        if (!f->idf || !f->acc) {
+        for (int c = 0; c < 64; c++)
+                f->tf_table[c] = c ? 1.0f + logf((float)c) : 0.0f;
+        if (!f->idf) {
                 ss_feat_destroy(f);
                 return NULL;
         }
@@ -183,8 +199,7 @@ void ss_feat_destroy(ss_feat_t *f)
         if (!f)
                 return;
         free(f->idf);
-        free(f->acc);
-        free(f->touched);
+        free(f->keys);
         free(f->sort_tmp);
         free(f->cps);
         ss_tok_buf_free(&f->tb);
@@ -251,21 +266,21 @@ static int scratch_reserve(ss_feat_t *f)
         const ss_tok_buf_t *tb = &f->tb;
         size_t span = f->cfg.char_ngram_min ? f->cfg.char_ngram_max - f->cfg.char_ngram_min + 1 : 0;
         size_t need = f->cfg.word_ngram_max * tb->n + span * (tb->text_len + 2 * tb->n) + 1;
-        if (need > f->touched_cap) {
-                size_t cap = f->touched_cap ? f->touched_cap : 1024;
+        if (need > f->keys_cap) {
+                size_t cap = f->keys_cap ? f->keys_cap : 1024;
                 while (cap < need)
                         cap *= 2;
-                uint32_t *t = realloc(f->touched, cap * sizeof(*t));
+                uint32_t *t = realloc(f->keys, cap * sizeof(*t));
                 if (!t)
                         return -1;
-                f->touched = t;
+                f->keys = t;
                 t = realloc(f->sort_tmp, cap * sizeof(*t));
                 if (!t)
                         return -1;
                 f->sort_tmp = t;
-                f->touched_cap = cap;
+                f->keys_cap = cap;
         }
-        size_t cps_need = tb->text_len + 2;
+        size_t cps_need = tb->text_len + 2 + CHAR_NGRAM_CAP; /* + tail read by the unrolled loop */
         if (cps_need > f->cps_cap) {
                 size_t cap = f->cps_cap ? f->cps_cap : 256;
                 while (cap < cps_need)
@@ -279,172 +294,286 @@ static int scratch_reserve(ss_feat_t *f)
         return 0;
 }
 
-/* Counts one hashed key. */
-static inline void acc_add(ss_feat_t *f, uint32_t h)
+/*
+ * Keys. Every n-gram is a 64-bit polynomial state over code points,
+ * h = (h + cp) * POLY_M from a per-family seed, finalised into the top
+ * dim_bits bits (xor-shift, multiply): two ops on the dependency chain per
+ * code point, four per key. Families: word unigram (the token's code points,
+ * seed_w[0]), word bigram/trigram (the unigram states of the tokens,
+ * seed_w[1], seed_w[2]), char n-gram (seed_c).
+ */
+#define POLY_M 0x9e3779b97f4a7c15ull
+#define FIN_M  0xbf58476d1ce4e5b9ull
+
+static inline uint32_t key_of(uint64_t h, uint32_t shift)
 {
-        uint32_t j = h & f->mask;
-        if (f->acc[j] == 0.0f)
-                f->touched[f->n_touched++] = j;
-        f->acc[j] += 1.0f;
+        h ^= h >> 31;
+        h *= FIN_M;
+        return (uint32_t)(h >> shift);
 }
 
-static void add_word_ngrams(ss_feat_t *f)
+/* Decodes a token (valid UTF-8, written by tok.c) into cps[1..] with a space
+ * on both sides and zero slack after; sets *word to the token's word state.
+ * Returns the padded length in code points. */
+static inline size_t token_decode(uint32_t *cps, const uint8_t *s, size_t len, uint64_t seed,
+                                  uint64_t *word)
 {
-        const ss_tok_buf_t *tb = &f->tb;
-        uint32_t kmax = f->cfg.word_ngram_max;
-        uint32_t u1 = 0, u2 = 0; /* unigram hashes of the previous two tokens */
-        for (size_t i = 0; i < tb->n; i++) {
-                uint32_t u = ss_feat_hash(ss_tok_str(tb, i), tb->toks[i].len, f->cfg.seed);
-                acc_add(f, u);
-                if (kmax >= 2 && i >= 1)
-                        acc_add(f, mm_final(mm_mix(mm_mix(f->seed_w2, u1), u), 2));
-                if (kmax >= 3 && i >= 2)
-                        acc_add(f, mm_final(mm_mix(mm_mix(mm_mix(f->seed_w3, u2), u1), u), 3));
-                u2 = u1;
-                u1 = u;
-        }
-}
-
-/* Decodes a token (valid UTF-8, written by tok.c) into f->cps with a space on
- * both sides. Returns the number of code points. */
-static size_t token_codepoints(ss_feat_t *f, const uint8_t *s, size_t len)
-{
-        uint32_t *cps = f->cps;
-        size_t w = 0;
-        cps[w++] = ' ';
+        size_t w = 1;
+        uint64_t h = seed;
+        cps[0] = ' ';
         for (size_t i = 0; i < len;) {
                 uint8_t c = s[i];
                 uint32_t cp;
-                size_t l;
                 if (c < 0x80) {
                         cp = c;
-                        l = 1;
+                        i += 1;
                 } else if (c < 0xE0 && i + 1 < len) {
                         cp = ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F);
-                        l = 2;
+                        i += 2;
                 } else if (c < 0xF0 && i + 2 < len) {
                         cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
                              (s[i + 2] & 0x3F);
-                        l = 3;
-                } else if (i + 3 < len) {
+                        i += 3;
+                } else if (c >= 0xF0 && i + 3 < len) {
                         cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
                              ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
-                        l = 4;
+                        i += 4;
                 } else {
                         cp = 0xFFFD; /* cannot happen for tok.c output; stay in bounds */
-                        l = 1;
+                        i += 1;
                 }
                 cps[w++] = cp;
-                i += l;
+                h = (h + cp) * POLY_M;
         }
-        cps[w++] = ' ';
-        return w;
+        cps[w] = ' ';
+        for (size_t k = 1; k <= CHAR_NGRAM_CAP; k++)
+                cps[w + k] = 0;
+        *word = h;
+        return w + 1;
 }
 
-static void add_char_ngrams(ss_feat_t *f)
+/*
+ * The char n-gram keys of one padded token of w code points. Positions whose
+ * n-grams all fit run a fixed-length inner loop (unrolled when inlined with
+ * the constant default range); the last few positions compute every length
+ * and keep only those that fit (reading the zero slack), so no branch depends
+ * on the token's length per n-gram.
+ */
+static inline __attribute__((always_inline)) size_t char_ngrams_token(uint32_t *keys, size_t nk,
+                                                                      const uint32_t *cps, size_t w,
+                                                                      size_t nmin, size_t nmax,
+                                                                      uint64_t seed, uint32_t shift)
 {
-        const ss_tok_buf_t *tb = &f->tb;
-        size_t nmin = f->cfg.char_ngram_min, nmax = f->cfg.char_ngram_max;
-        if (!nmin)
-                return;
-        const uint32_t seed = f->seed_char;
-        for (size_t t = 0; t < tb->n; t++) {
-                size_t w = token_codepoints(f, (const uint8_t *)ss_tok_str(tb, t), tb->toks[t].len);
-                const uint32_t *cps = f->cps;
-                if (w < nmin) { /* shorter than the smallest n: the whole padded token */
-                        uint32_t h = seed;
-                        for (size_t k = 0; k < w; k++)
-                                h = mm_mix(h, cps[k]);
-                        acc_add(f, mm_final(h, (uint32_t)w));
-                        continue;
+        if (w < nmin) { /* shorter than the smallest n: the whole padded token */
+                uint64_t h = seed;
+                for (size_t k = 0; k < w; k++)
+                        h = (h + cps[k]) * POLY_M;
+                keys[nk++] = key_of(h, shift);
+                return nk;
+        }
+        size_t p = 0;
+        for (; p + nmax <= w; p++) {
+                uint64_t h = seed;
+#pragma GCC unroll 8
+                for (size_t k = 0; k < nmax; k++) {
+                        h = (h + cps[p + k]) * POLY_M;
+                        if (k + 1 >= nmin)
+                                keys[nk++] = key_of(h, shift);
                 }
-                for (size_t p = 0; p + nmin <= w; p++) {
-                        size_t kend = w - p < nmax ? w - p : nmax;
-                        uint32_t h = seed;
-                        size_t k = 0;
-                        for (; k + 1 < nmin; k++)
-                                h = mm_mix(h, cps[p + k]);
-                        for (; k < kend; k++) {
-                                h = mm_mix(h, cps[p + k]);
-                                acc_add(f, mm_final(h, (uint32_t)(k + 1)));
+        }
+        for (; p + nmin <= w; p++) {
+                uint64_t h = seed;
+#pragma GCC unroll 8
+                for (size_t k = 0; k < nmax; k++) {
+                        h = (h + cps[p + k]) * POLY_M;
+                        if (k + 1 >= nmin) {
+                                keys[nk] = key_of(h, shift);
+                                nk += p + k + 1 <= w;
                         }
                 }
         }
+        return nk;
 }
 
-/* Sorts a[0..n) ascending (values < 2^bits); tmp has room for n. */
-static void sort_u32(uint32_t *a, uint32_t *tmp, size_t n, uint32_t bits)
+/* All keys of the text in f->tb, appended to f->keys. */
+static void add_keys(ss_feat_t *f)
 {
-        if (n < 48) {
-                for (size_t i = 1; i < n; i++) {
-                        uint32_t v = a[i];
-                        size_t j = i;
-                        for (; j > 0 && a[j - 1] > v; j--)
-                                a[j] = a[j - 1];
-                        a[j] = v;
-                }
-                return;
+        const ss_tok_buf_t *tb = &f->tb;
+        const size_t nmin = f->cfg.char_ngram_min, nmax = f->cfg.char_ngram_max;
+        const uint32_t kmax = f->cfg.word_ngram_max, shift = 64 - f->cfg.dim_bits;
+        const uint64_t sc = f->seed_c, s1 = f->seed_w[0], s2 = f->seed_w[1], s3 = f->seed_w[2];
+        uint32_t *keys = f->keys, *cps = f->cps;
+        size_t nk = f->n_keys;
+        uint64_t u1 = 0, u2 = 0; /* word states of the previous two tokens */
+        for (size_t t = 0; t < tb->n; t++) {
+                uint64_t u;
+                size_t w =
+                    token_decode(cps, (const uint8_t *)ss_tok_str(tb, t), tb->toks[t].len, s1, &u);
+                keys[nk++] = key_of(u, shift);
+                if (kmax >= 2 && t >= 1)
+                        keys[nk++] = key_of(((s2 + u1) * POLY_M + u) * POLY_M, shift);
+                if (kmax >= 3 && t >= 2)
+                        keys[nk++] =
+                            key_of((((s3 + u2) * POLY_M + u1) * POLY_M + u) * POLY_M, shift);
+                u2 = u1;
+                u1 = u;
+                if (nmin == 2 && nmax == 5)
+                        nk = char_ngrams_token(keys, nk, cps, w, 2, 5, sc, shift);
+                else if (nmin)
+                        nk = char_ngrams_token(keys, nk, cps, w, nmin, nmax, sc, shift);
         }
-        uint32_t *src = a, *dst = tmp;
-        for (uint32_t shift = 0; shift < bits; shift += 8) {
-                size_t count[256] = {0};
-                for (size_t i = 0; i < n; i++)
-                        count[(src[i] >> shift) & 255]++;
-                size_t sum = 0;
-                for (int d = 0; d < 256; d++) {
-                        size_t c = count[d];
-                        count[d] = sum;
+        f->n_keys = nk;
+}
+
+uint32_t ss_feat_word_bucket(const ss_feat_t *f, const char *tok, size_t len)
+{
+        uint64_t h = f->seed_w[0];
+        const uint8_t *s = (const uint8_t *)tok;
+        for (size_t i = 0; i < len;) {
+                uint32_t cp = s[i];
+                size_t l = 1;
+                if (cp >= 0xC0 && cp < 0xE0 && i + 1 < len) {
+                        cp = ((cp & 0x1F) << 6) | (s[i + 1] & 0x3F);
+                        l = 2;
+                } else if (cp >= 0xE0 && cp < 0xF0 && i + 2 < len) {
+                        cp = ((cp & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
+                             (s[i + 2] & 0x3F);
+                        l = 3;
+                } else if (cp >= 0xF0 && i + 3 < len) {
+                        cp = ((cp & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
+                             ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+                        l = 4;
+                } else if (cp >= 0x80) {
+                        cp = 0xFFFD;
+                }
+                h = (h + cp) * POLY_M;
+                i += l;
+        }
+        return key_of(h, 64 - f->cfg.dim_bits);
+}
+
+static void insertion_sort(uint32_t *a, size_t n)
+{
+        for (size_t i = 1; i < n; i++) {
+                uint32_t v = a[i];
+                size_t j = i;
+                for (; j > 0 && a[j - 1] > v; j--)
+                        a[j] = a[j - 1];
+                a[j] = v;
+        }
+}
+
+/*
+ * Sorts a[0..n) ascending (values < 2^bits, bits 10..24) using tmp[n];
+ * returns the sorted array (a or tmp). Small n: insertion sort. Otherwise LSD
+ * radix with digits of at most 7 bits (3 passes for 20 bits), all digit
+ * histograms counted in one pass: a text's few hundred keys cost a few small
+ * counter arrays instead of thousands of counters, and nothing branches on
+ * the random keys.
+ */
+static inline __attribute__((always_inline)) uint32_t *radix_lsd(uint32_t *a, uint32_t *tmp,
+                                                                 size_t n, uint32_t (*count)[128],
+                                                                 uint32_t passes, uint32_t width)
+{
+        uint32_t mask = (1u << width) - 1;
+        memset(count, 0, passes * sizeof(count[0]));
+        for (size_t i = 0; i < n; i++) {
+                uint32_t k = a[i];
+#pragma GCC unroll 4
+                for (uint32_t p = 0; p < passes; p++)
+                        count[p][(k >> (p * width)) & mask]++;
+        }
+        for (uint32_t p = 0; p < passes; p++) {
+                uint32_t sum = 0;
+                for (uint32_t d = 0; d <= mask; d++) {
+                        uint32_t c = count[p][d];
+                        count[p][d] = sum;
                         sum += c;
                 }
+        }
+        uint32_t *src = a, *dst = tmp;
+#pragma GCC unroll 4
+        for (uint32_t p = 0; p < passes; p++) {
+                uint32_t sh = p * width, *c = count[p];
                 for (size_t i = 0; i < n; i++)
-                        dst[count[(src[i] >> shift) & 255]++] = src[i];
+                        dst[c[(src[i] >> sh) & mask]++] = src[i];
                 uint32_t *x = src;
                 src = dst;
                 dst = x;
         }
-        if (src != a)
-                memcpy(a, src, n * sizeof(*a));
+        return src;
 }
 
-/* Moves the touched counts into out (ascending), weighted, and clears acc. */
+static uint32_t *sort_keys(uint32_t *a, uint32_t *tmp, size_t n, uint32_t bits,
+                           uint32_t (*count)[128])
+{
+        if (n < 48) {
+                insertion_sort(a, n);
+                return a;
+        }
+        if (bits == 20)
+                return radix_lsd(a, tmp, n, count, 3, 7);
+        uint32_t passes = (bits + 6) / 7;
+        return radix_lsd(a, tmp, n, count, passes, (bits + passes - 1) / passes);
+}
+
+/* Counts the sorted keys into out (ascending, unique), then weights them. */
 static int gather(ss_feat_t *f, int raw_counts, ss_sparse_t *out)
 {
-        size_t n = f->n_touched;
-        sort_u32(f->touched, f->sort_tmp, n, f->cfg.dim_bits);
-        if (sparse_reserve(out, n)) {
-                for (size_t i = 0; i < n; i++)
-                        f->acc[f->touched[i]] = 0.0f;
-                f->n_touched = 0;
-                out->n = 0;
+        size_t nk = f->n_keys;
+        f->n_keys = 0;
+        if (!raw_counts) /* start the IDF loads now; sorting hides their latency */
+                for (size_t i = 0; i < nk; i++)
+                        __builtin_prefetch(&f->idf[f->keys[i]]);
+        const uint32_t *k = sort_keys(f->keys, f->sort_tmp, nk, f->cfg.dim_bits, f->radix);
+        if (sparse_reserve(out, nk))
                 return -1;
+        /* Run-length count without data-dependent branches and with a one-add
+         * dependency chain: n counts the distinct keys so far; each key is
+         * (re)written at n - 1 together with the end of its run, and the counts
+         * are the differences of consecutive run ends. */
+        uint32_t *idx = out->idx;
+        float *val = out->val;
+        uint32_t *ends = k == f->keys ? f->sort_tmp : f->keys; /* the free buffer */
+        size_t n = 0;
+        if (nk) {
+                uint32_t prev_key = k[0];
+                idx[0] = prev_key;
+                ends[0] = 1;
+                n = 1;
+                for (size_t i = 1; i < nk; i++) {
+                        uint32_t key = k[i];
+                        n += key != prev_key;
+                        prev_key = key;
+                        idx[n - 1] = key;
+                        ends[n - 1] = (uint32_t)i + 1;
+                }
+                uint32_t prev = 0;
+                for (size_t j = 0; j < n; j++) {
+                        val[j] = (float)(ends[j] - prev);
+                        prev = ends[j];
+                }
         }
-        float *acc = f->acc;
+        out->n = n;
+        if (raw_counts)
+                return 0;
         const float *idf = f->idf;
         double sumsq = 0.0;
         for (size_t i = 0; i < n; i++) {
-                uint32_t j = f->touched[i];
-                float c = acc[j];
-                acc[j] = 0.0f;
-                float v = c;
-                if (!raw_counts) {
-                        if (f->cfg.sublinear_tf && c != 1.0f)
-                                v = 1.0f + logf(c);
-                        v *= idf[j];
-                        sumsq += (double)v * v;
-                }
-                out->idx[i] = j;
-                out->val[i] = v;
+                float v = val[i];
+                if (f->cfg.sublinear_tf)
+                        v = v < 64.0f ? f->tf_table[(int)v] : 1.0f + logf(v);
+                v *= idf[idx[i]];
+                val[i] = v;
+                sumsq += (double)v * v;
         }
-        out->n = n;
-        f->n_touched = 0;
-        if (!raw_counts && sumsq > 0.0) {
+        if (sumsq > 0.0) {
                 float inv = (float)(1.0 / sqrt(sumsq));
                 for (size_t i = 0; i < n; i++)
-                        out->val[i] *= inv;
+                        val[i] *= inv;
         }
         return 0;
 }
-
 int ss_feat_extract(ss_feat_t *f, const char *text, size_t len, int raw_counts, ss_sparse_t *out,
                     ss_input_stats_t *stats)
 {
@@ -459,8 +588,7 @@ int ss_feat_extract(ss_feat_t *f, const char *text, size_t len, int raw_counts, 
                 stats->has_mention = (uint8_t)f->tb.has_mention;
                 stats->has_emoji = (uint8_t)f->tb.has_emoji;
         }
-        add_word_ngrams(f);
-        add_char_ngrams(f);
+        add_keys(f);
         return gather(f, raw_counts, out);
 }
 

@@ -5,13 +5,15 @@
  *   - word n-grams, n = 1..word_ngram_max, over the token strings;
  *   - character n-grams, n = char_ngram_min..char_ngram_max, inside each token
  *     padded with a space on both sides (scikit-learn's "char_wb" analyzer);
- * are hashed (seeded 32-bit hash) into 2^dim_bits buckets, counted, optionally
+ * are hashed (seeded, one key family each) into 2^dim_bits buckets, counted, optionally
  * sublinear-tf scaled (1 + log tf), multiplied by the bucket's IDF (learned at
  * training, stored in the model; 1.0 before fitting) and L2-normalised.
  *
  * The result is a sparse vector with unique, ascending indices. Extraction is
- * deterministic for a given config and uses scratch allocated once in
- * ss_feat_new() (a dense accumulator of 2^dim_bits floats plus a touched list).
+ * deterministic for a given config. Scratch (key array, sort buffers, token
+ * buffer) belongs to the extractor, grows only when a text needs more than any
+ * before, and is never allocated per token. An extractor is not thread-safe:
+ * use one per thread.
  */
 #ifndef SS_FEAT_H
 #define SS_FEAT_H
@@ -87,10 +89,13 @@ int ss_feat_idf_fit(ss_feat_t *f, const char *const *texts, const size_t *lens, 
 const ss_tok_buf_t *ss_feat_tokens(const ss_feat_t *f);
 
 /*
- * Seeded hash of a token string (murmur3 x86_32 of the bytes), used for
- * n-gram buckets and vocabulary sets. A token's word-unigram bucket is
- * ss_feat_hash(tok, len, cfg->seed) & ((1 << cfg->dim_bits) - 1).
+ * Seeded hash of a byte string (murmur3 x86_32), for vocabulary sets and any
+ * other hashed lookup outside the feature space.
  */
 uint32_t ss_feat_hash(const void *data, size_t len, uint32_t seed);
+
+/* The bucket of the word-unigram feature of one token (its normalised text,
+ * as ss_tok_str() gives it), in [0, 2^dim_bits). */
+uint32_t ss_feat_word_bucket(const ss_feat_t *f, const char *tok, size_t len);
 
 #endif /* SS_FEAT_H */

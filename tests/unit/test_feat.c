@@ -32,8 +32,7 @@ static ss_feat_config_t cfg_chars(uint32_t nmin, uint32_t nmax)
 
 static uint32_t bucket(const ss_feat_t *f, const char *tok)
 {
-        const ss_feat_config_t *c = ss_feat_config(f);
-        return ss_feat_hash(tok, strlen(tok), c->seed) & ((1u << c->dim_bits) - 1);
+        return ss_feat_word_bucket(f, tok, strlen(tok));
 }
 
 /* Value at index j in v, or 0. */
@@ -302,6 +301,74 @@ static void test_real_tweets(void)
         free(data);
 }
 
+/* n-gram occurrences of the last text, counted from its tokens by the rules
+ * (word 1..k-grams; char_wb grams of each padded token). */
+static double expected_total(const ss_feat_t *f)
+{
+        const ss_feat_config_t *c = ss_feat_config(f);
+        const ss_tok_buf_t *tb = ss_feat_tokens(f);
+        double total = 0;
+        for (uint32_t k = 1; k <= c->word_ngram_max; k++)
+                total += tb->n >= k ? (double)(tb->n - k + 1) : 0;
+        for (size_t t = 0; c->char_ngram_min && t < tb->n; t++) {
+                size_t w = 2;
+                for (const char *p = ss_tok_str(tb, t); *p; p++)
+                        w += ((unsigned char)*p & 0xC0) != 0x80;
+                if (w < c->char_ngram_min) {
+                        total += 1;
+                        continue;
+                }
+                for (size_t n = c->char_ngram_min; n <= c->char_ngram_max && n <= w; n++)
+                        total += (double)(w - n + 1);
+        }
+        return total;
+}
+
+/* Sort and run-length count on every digit layout: the raw counts always add
+ * up to the n-gram occurrences, indices ascending and unique in range. */
+static void test_counts_across_dims(void)
+{
+        char path[1024], err[256];
+        char *data = NULL;
+        size_t len = 0;
+        ss_test_src_path("data/semeval-train.tsv", path, sizeof(path));
+        CHECK(ss_file_read_all(path, &data, &len, err, sizeof(err)) == SS_OK);
+        if (!data)
+                return;
+        static const uint32_t dims[] = {10, 13, 17, 20, 24};
+        ss_sparse_t v;
+        ss_sparse_init(&v);
+        for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++) {
+                ss_feat_config_t c;
+                ss_feat_config_default(&c);
+                c.dim_bits = dims[d];
+                c.word_ngram_max = 1 + (uint32_t)(d % 3);
+                ss_feat_t *f = ss_feat_new(&c, NULL);
+                int ok_sum = 1, ok_order = 1, n = 0;
+                char *p = data, *end = data + len;
+                while (p < end && n < 1500) {
+                        char *nl = memchr(p, '\n', (size_t)(end - p));
+                        char *eol = nl ? nl : end;
+                        char *t1 = memchr(p, '\t', (size_t)(eol - p));
+                        char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(eol - t1 - 1)) : NULL;
+                        if (t2) {
+                                CHECK(ss_feat_extract(f, t2 + 1, (size_t)(eol - t2 - 1), 1, &v,
+                                                      NULL) == 0);
+                                ok_sum &= sum_values(&v) == expected_total(f);
+                                ok_order &= ascending_unique(&v, 1u << dims[d]);
+                                n++;
+                        }
+                        p = eol + 1;
+                }
+                CHECK(n == 1500);
+                CHECK(ok_sum);
+                CHECK(ok_order);
+                ss_feat_destroy(f);
+        }
+        ss_sparse_free(&v);
+        free(data);
+}
+
 static void test_stats_and_edges(void)
 {
         ss_feat_config_t c;
@@ -329,6 +396,7 @@ static void test_stats_and_edges(void)
         }
         CHECK(ss_feat_extract(f, s, big, 1, &v, &st) == 0);
         CHECK(v.n > 10000 && ascending_unique(&v, 1u << c.dim_bits));
+        CHECK(sum_values(&v) == expected_total(f));
         free(s);
         CHECK(extract(f, "good", 1, &v) == 0);
         CHECK(v.n > 0 && count_value(&v, 1.0f) == v.n);
@@ -378,6 +446,7 @@ int main(void)
         test_char_counts();
         test_idf_and_weights();
         test_real_tweets();
+        test_counts_across_dims();
         test_stats_and_edges();
         test_config_check();
         return ss_test_finish();
