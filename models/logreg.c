@@ -1,10 +1,12 @@
 /*
  * logreg: scoring, saving and loading of the linear baseline (see logreg.h).
  *
- * Scoring one text is three small steps: the extractor (feat.h) hashes the
- * n-grams into raw counts, ss_logreg_tfidf() turns the counts into an
- * L2-normalised tf-idf vector reading the IDF from the weight table, and
- * ss_logreg_logits() adds up one table row per non-zero. Applying the IDF here
+ * Scoring one text is two steps: the extractor (feat.h) hashes the n-grams
+ * into raw counts, and ss_logreg_forward() reads one table row per non-zero
+ * (weights and IDF), accumulating the logits of the unnormalised tf-idf vector
+ * and its norm in the same pass, then scales by 1/norm. The two-pass reference
+ * (ss_logreg_tfidf() then ss_logreg_logits(), what training uses) is kept
+ * beside it and the test compares them. Applying the IDF here
  * rather than in the extractor keeps one table access per bucket (weights and
  * IDF share a 16-byte row) and one copy of the IDF in memory. Loading from a
  * model file borrows the file's sections: nothing is copied.
@@ -121,6 +123,30 @@ void ss_logreg_logits(float *logits, const ss_sparse_t *x, const float *table, c
         logits[2] = z2;
 }
 
+void ss_logreg_forward(float *logits, const ss_sparse_t *x, const float *table, const float *bias,
+                       int sublinear)
+{
+        float z0 = 0, z1 = 0, z2 = 0, norm = 0;
+        const uint32_t *idx = x->idx;
+        const float *val = x->val;
+        size_t n = x->n;
+        for (size_t k = 0; k < n; k++) {
+                if (k + 16 < n)
+                        __builtin_prefetch(table + (size_t)idx[k + 16] * SS_LOGREG_ROW);
+                const float *row = table + (size_t)idx[k] * SS_LOGREG_ROW;
+                float c = val[k];
+                float v = (sublinear && c > 1 ? 1 + logf(c) : c) * row[SS_NUM_CLASSES];
+                norm += v * v;
+                z0 += v * row[0];
+                z1 += v * row[1];
+                z2 += v * row[2];
+        }
+        float inv = norm > 0 ? 1 / sqrtf(norm) : 0;
+        logits[0] = bias[0] + z0 * inv;
+        logits[1] = bias[1] + z1 * inv;
+        logits[2] = bias[2] + z2 * inv;
+}
+
 /* Token count and unknown-word share of the text the extractor saw last. */
 static void ss_logreg_stats(const ss_logreg_t *lr, ss_input_stats_t *st)
 {
@@ -150,9 +176,9 @@ ss_err_t ss_logreg_score(ss_logreg_t *lr, const char *const *texts, const size_t
                                           lens[i]);
                 if (st)
                         ss_logreg_stats(lr, st);
-                ss_logreg_tfidf(&lr->s.x, lr->w.table, (int)lr->cfg.feat.sublinear_tf);
                 float *p = probs + i * SS_NUM_CLASSES;
-                ss_logreg_logits(p, &lr->s.x, lr->w.table, lr->w.bias);
+                ss_logreg_forward(p, &lr->s.x, lr->w.table, lr->w.bias,
+                                  (int)lr->cfg.feat.sublinear_tf);
                 ss_softmax(p, SS_NUM_CLASSES);
         }
         return SS_OK;

@@ -87,6 +87,14 @@ ss_err_t ss_logreg_score(ss_logreg_t *lr, const char *const *texts, const size_t
 void ss_logreg_logits(float *logits, const ss_sparse_t *x, const float *table, const float *bias);
 void ss_logreg_tfidf(ss_sparse_t *x, const float *table, int sublinear);
 
+/*
+ * The scoring kernel: raw counts x (left unchanged) -> logits[C] in one pass
+ * over the table rows; equals ss_logreg_tfidf() then ss_logreg_logits() up to
+ * float rounding.
+ */
+void ss_logreg_forward(float *logits, const ss_sparse_t *x, const float *table, const float *bias,
+                       int sublinear);
+
 /* Vocabulary bitset helpers (V = 2^bits bits). */
 uint32_t ss_logreg_vocab_bit(const char *tok, size_t len, uint32_t bits, uint32_t seed);
 int ss_logreg_is_word(int tok_kind);

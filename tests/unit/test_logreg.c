@@ -80,6 +80,10 @@ static void test_kernels(void)
         x.val = cnt;
         x.n = 3;
         x.cap = 3;
+        /* the fused kernel on the raw counts equals the two-pass reference */
+        float zf[3];
+        ss_logreg_forward(zf, &x, table, bias, 1);
+        CHECK(cnt[2] == 3); /* counts left as they were */
         /* sublinear: tf = 1, 1, 1 + ln 3; x = {2, 1, 1.5 (1 + ln 3)} / norm */
         ss_logreg_tfidf(&x, table, 1);
         double v2 = 1.5 * (1 + log(3.0));
@@ -92,6 +96,12 @@ static void test_kernels(void)
         CHECK_NEAR(z[0], 0.1 + (2 * 1 + 1 * 0.5) / norm, 1e-6);
         CHECK_NEAR(z[1], 0.2 + (1 * 0.5) / norm, 1e-6);
         CHECK_NEAR(z[2], 0.3 + (2 * -1 + v2 * 3) / norm, 1e-6);
+        for (int k = 0; k < 3; k++)
+                CHECK_NEAR(zf[k], z[k], 1e-6);
+        /* an empty vector gives the bias */
+        x.n = 0;
+        ss_logreg_forward(zf, &x, table, bias, 1);
+        CHECK(zf[0] == bias[0] && zf[2] == bias[2]);
         float sm[3] = {1, 2, 3};
         ss_softmax(sm, 3);
         double e = exp(1) + exp(2) + exp(3);
