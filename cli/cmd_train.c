@@ -233,6 +233,15 @@ static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
         }
         tc.l2_grid = grid;
         tc.n_l2 = ng;
+        const char *ps = ss_config_get_str(c, "model.minilm.pool_layers");
+        tc.n_pool = ss_minilm_parse_layers(ps, tc.pool_layers, SS_MINILM_MAX_LAYERS + 1);
+        if (tc.n_pool <= 0) {
+                fprintf(stderr,
+                        "sentistream train: model.minilm.pool_layers: \"%s\" is not a "
+                        "comma-separated list of layer numbers\n",
+                        ps);
+                return 2;
+        }
         struct stat st;
         if (stat(tc.encoder_path, &st) != 0) {
                 const char *src = ss_config_get_str(c, "model.minilm.source");

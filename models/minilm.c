@@ -24,6 +24,7 @@
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,7 +92,9 @@ struct ss_minilm {
         ss_minilm_weights_t w;
         ss_minilm_scratch_t s;
         ss_wp_t *wp;
-        int reference; /* 1: plain kernels instead of OpenBLAS */
+        int reference;                             /* 1: plain kernels instead of OpenBLAS */
+        int pool_layers[SS_MINILM_MAX_LAYERS + 1]; /* hidden states mean-pooled, in output order */
+        int n_pool;
 };
 
 /* ---- kernels ---- */
@@ -349,13 +352,14 @@ static void ffn_block(ss_minilm_t *e, const ss_minilm_layer_t *l, int n)
         add_layernorm(e->s.x, e->s.tmp, l->ln2_w, l->ln2_b, n, D, c->ln_eps);
 }
 
-/* pooled[s] = mean of the text's rows of x. */
-static void mean_pool(const ss_minilm_t *e, const int *len, size_t nseq, float *pooled)
+/* pooled[s * stride ..] = mean of the text's rows of x. */
+static void mean_pool(const ss_minilm_t *e, const int *len, size_t nseq, float *pooled,
+                      size_t stride)
 {
         int D = e->cfg.dim;
         size_t r = 0;
         for (size_t s = 0; s < nseq; s++) {
-                float *out = pooled + s * D;
+                float *out = pooled + s * stride;
                 for (int j = 0; j < D; j++)
                         out[j] = 0.0f;
                 for (int p = 0; p < len[s]; p++, r++) {
@@ -369,16 +373,26 @@ static void mean_pool(const ss_minilm_t *e, const int *len, size_t nseq, float *
         }
 }
 
+/* Mean-pools hidden state `layer` (0 = embeddings) into its block(s) of the output rows. */
+static void pool_layer(const ss_minilm_t *e, int layer, const int *len, size_t nseq, float *pooled)
+{
+        size_t D = (size_t)e->cfg.dim, stride = (size_t)e->n_pool * D;
+        for (int k = 0; k < e->n_pool; k++)
+                if (e->pool_layers[k] == layer)
+                        mean_pool(e, len, nseq, pooled + (size_t)k * D, stride);
+}
+
 /* One chunk: nseq texts, packed ids, n = sum of len rows (<= max_tokens). */
 static void forward_chunk(ss_minilm_t *e, const int32_t *ids, const int *len, size_t nseq, int n,
                           float *pooled)
 {
         embed_tokens(e, ids, len, nseq);
+        pool_layer(e, 0, len, nseq, pooled);
         for (int li = 0; li < e->cfg.n_layers; li++) {
                 attention_block(e, &e->w.layer[li], len, nseq, n);
                 ffn_block(e, &e->w.layer[li], n);
+                pool_layer(e, li + 1, len, nseq, pooled);
         }
-        mean_pool(e, len, nseq, pooled);
 }
 
 ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off, const int *len,
@@ -422,7 +436,8 @@ ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off
                                         e->s.ids[r++] = ids[off[s] + p];
                         cids = e->s.ids;
                 }
-                forward_chunk(e, cids, len + s0, s1 - s0, rows, pooled_out + s0 * c->dim);
+                forward_chunk(e, cids, len + s0, s1 - s0, rows,
+                              pooled_out + s0 * (size_t)e->n_pool * c->dim);
                 s0 = s1;
         }
         return SS_OK;
@@ -488,7 +503,7 @@ ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t 
             ss_minilm_forward(e, s->ids, s->off, s->len, n, pooled_out, errstr, errstr_size);
         if (err != SS_OK || !normalize)
                 return err;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n * (size_t)e->n_pool; i++) {
                 float *v = pooled_out + i * c->dim;
                 double ss = 0;
                 for (int j = 0; j < c->dim; j++)
@@ -670,6 +685,8 @@ ss_minilm_t *ss_minilm_new(const ss_mfile_t *mf, int max_tokens, char *errstr, s
                            ss_wp_vocab_size(e->wp), e->cfg.vocab_size);
                 goto fail;
         }
+        e->pool_layers[0] = e->cfg.n_layers;
+        e->n_pool = 1;
         if (weights_load(e, mf, errstr, errstr_size) != SS_OK ||
             scratch_alloc(e, max_tokens, errstr, errstr_size) != SS_OK)
                 goto fail;
@@ -714,13 +731,44 @@ void ss_minilm_set_reference(ss_minilm_t *e, int on)
         e->reference = on;
 }
 
+ss_err_t ss_minilm_set_pool_layers(ss_minilm_t *e, const int *layers, int n, char *errstr,
+                                   size_t errstr_size)
+{
+        if (n < 1 || n > SS_MINILM_MAX_LAYERS + 1)
+                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                  "minilm: %d pooled layers (1..%d allowed)", n,
+                                  SS_MINILM_MAX_LAYERS + 1);
+        for (int k = 0; k < n; k++)
+                if (layers[k] < 0 || layers[k] > e->cfg.n_layers)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                          "minilm: pooled layer %d outside 0..%d", layers[k],
+                                          e->cfg.n_layers);
+        memcpy(e->pool_layers, layers, (size_t)n * sizeof(*layers));
+        e->n_pool = n;
+        return SS_OK;
+}
+
+int ss_minilm_embed_dim(const ss_minilm_t *e)
+{
+        return e->n_pool * e->cfg.dim;
+}
+
+void ss_minilm_pool_layers_str(const ss_minilm_t *e, char *buf, size_t size)
+{
+        size_t used = 0;
+        buf[0] = '\0';
+        for (int k = 0; k < e->n_pool && used < size; k++)
+                used += (size_t)snprintf(buf + used, size - used, "%s%d", k ? "-" : "",
+                                         e->pool_layers[k]);
+}
+
 /* ---- the `minilm` model kind: encoder + softmax-regression head ---- */
 
 typedef struct minilm_model {
         ss_minilm_t *enc;
-        const float *head_w; /* [3][D] */
+        const float *head_w; /* [3][E] */
         const float *head_b; /* [3] */
-        float *emb;          /* [emb_cap][D] embeddings of the batch */
+        float *emb;          /* [emb_cap][E] embeddings of the batch, E = ss_minilm_embed_dim */
         size_t emb_cap;
         ss_tok_buf_t tb; /* tweet tokenizer, for the has_url/mention/emoji flags */
 } minilm_model_t;
@@ -736,6 +784,38 @@ static void minilm_kind_destroy(void *impl)
         free(m);
 }
 
+/* head.config's "pool_layers" (absent: the last layer only). */
+static ss_err_t pool_layers_from_head(ss_minilm_t *e, const ss_mfile_t *mf, char *errstr,
+                                      size_t errstr_size)
+{
+        const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
+        uint64_t n;
+        const char *txt = ss_mfile_get(mf, "head.config", SS_MF_STR, 0, &n, errstr, errstr_size);
+        if (!txt)
+                return SS_ERR_FORMAT;
+        cJSON *o = cJSON_ParseWithLength(txt, n);
+        const cJSON *pl = cJSON_GetObjectItemCaseSensitive(o, "pool_layers");
+        int layers[SS_MINILM_MAX_LAYERS + 1], nl = 0, bad = !o;
+        if (!bad && pl) {
+                const cJSON *it;
+                bad = !cJSON_IsArray(pl) || cJSON_GetArraySize(pl) < 1 ||
+                      cJSON_GetArraySize(pl) > SS_MINILM_MAX_LAYERS + 1;
+                cJSON_ArrayForEach(it, pl)
+                {
+                        if (bad || !cJSON_IsNumber(it))
+                                bad = 1;
+                        else
+                                layers[nl++] = it->valueint;
+                }
+        }
+        cJSON_Delete(o);
+        char e2[256];
+        if (bad || (nl && ss_minilm_set_pool_layers(e, layers, nl, e2, sizeof(e2)) != SS_OK))
+                return ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                  "%s: section head.config: bad \"pool_layers\"", what);
+        return SS_OK;
+}
+
 static void *minilm_kind_load(const ss_mfile_t *mf, char *errstr, size_t errstr_size)
 {
         minilm_model_t *m = calloc(1, sizeof(*m));
@@ -747,7 +827,9 @@ static void *minilm_kind_load(const ss_mfile_t *mf, char *errstr, size_t errstr_
         m->enc = ss_minilm_new(mf, 0, errstr, errstr_size);
         if (!m->enc)
                 goto fail;
-        uint64_t D = (uint64_t)m->enc->cfg.dim, cnt;
+        if (pool_layers_from_head(m->enc, mf, errstr, errstr_size) != SS_OK)
+                goto fail;
+        uint64_t D = (uint64_t)ss_minilm_embed_dim(m->enc), cnt;
         if (!(m->head_w = ss_mfile_get(mf, "head.w", SS_MF_F32, SS_NUM_CLASSES * D, &cnt, errstr,
                                        errstr_size)) ||
             !(m->head_b =
@@ -764,7 +846,7 @@ static ss_err_t minilm_kind_score(void *impl, const char *const *texts, const si
                                   char *errstr, size_t errstr_size)
 {
         minilm_model_t *m = impl;
-        int D = m->enc->cfg.dim;
+        int D = ss_minilm_embed_dim(m->enc);
         if (n > m->emb_cap) {
                 float *p = realloc(m->emb, n * (size_t)D * sizeof(float));
                 if (!p)

@@ -80,10 +80,26 @@ ss_wp_t *ss_minilm_wordpiece(ss_minilm_t *e);
 void ss_minilm_set_reference(ss_minilm_t *e, int on);
 
 /*
- * Embeds n texts: pooled_out [n][D] mean-pooled embeddings, L2-normalised when
- * normalize is 1. stats_out (may be NULL) [n]: n_tokens = WordPiece pieces
- * without [CLS]/[SEP] (before truncation), unk_share = share of [UNK] among
- * them; the byte-scan flags (has_url ...) are left 0 here.
+ * Which hidden states are mean-pooled into the embedding, in output order:
+ * layer 0 = the embedding LayerNorm output, n_layers = the last layer (the
+ * default, {n_layers}: sentence-transformers' embedding). With several, the
+ * output row is their concatenation (each block normalised on its own when
+ * normalisation is asked for).
+ */
+ss_err_t ss_minilm_set_pool_layers(ss_minilm_t *e, const int *layers, int n, char *errstr,
+                                   size_t errstr_size);
+
+/* Floats per embedding row: (number of pooled layers) x D. */
+int ss_minilm_embed_dim(const ss_minilm_t *e);
+
+/* The pooled layers as text, e.g. "6" or "6-4-3". */
+void ss_minilm_pool_layers_str(const ss_minilm_t *e, char *buf, size_t size);
+
+/*
+ * Embeds n texts: pooled_out [n][ss_minilm_embed_dim()] mean-pooled embeddings,
+ * L2-normalised (per pooled layer) when normalize is 1. stats_out (may be NULL) [n]: n_tokens =
+ * WordPiece pieces without [CLS]/[SEP] (before truncation), unk_share = share of [UNK] among them;
+ * the byte-scan flags (has_url ...) are left 0 here.
  */
 ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t *lens, size_t n,
                          int normalize, float *pooled_out, ss_input_stats_t *stats_out,
@@ -92,7 +108,7 @@ ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t 
 /*
  * Embeds already tokenized sequences: ids of sequence s are ids[off[s] ..
  * off[s] + len[s]) (with [CLS]/[SEP], 1 <= len[s] <= max_seq_len).
- * pooled_out [n][D], not normalised.
+ * pooled_out [n][ss_minilm_embed_dim()], not normalised.
  */
 ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off, const int *len,
                            size_t n, float *pooled_out, char *errstr, size_t errstr_size);

@@ -40,6 +40,31 @@ void ss_minilm_train_config_default(ss_minilm_train_config_t *tc)
         tc->batch = 256;
 }
 
+int ss_minilm_parse_layers(const char *s, int *layers, int max)
+{
+        int n = 0;
+        const char *p = s;
+        while (*p) {
+                while (*p == ' ')
+                        p++;
+                if (*p < '0' || *p > '9' || n == max)
+                        return -1;
+                int v = 0;
+                while (*p >= '0' && *p <= '9' && v < 100)
+                        v = v * 10 + (*p++ - '0');
+                if (v >= 100)
+                        return -1;
+                layers[n++] = v;
+                while (*p == ' ')
+                        p++;
+                if (*p == ',')
+                        p++;
+                else if (*p)
+                        return -1;
+        }
+        return n > 0 ? n : -1;
+}
+
 /* ---- embedding cache ---- */
 
 typedef struct emb_cache_hdr {
@@ -47,10 +72,12 @@ typedef struct emb_cache_hdr {
         uint32_t n, dim;
 } emb_cache_hdr_t;
 
-static void cache_path(char *buf, size_t size, const char *dir, const char *enc_sha,
-                       const char *data_sha)
+static void cache_path(char *buf, size_t size, const ss_minilm_t *e, const char *dir,
+                       const char *enc_sha, const char *data_sha)
 {
-        snprintf(buf, size, "%s/minilm-%.16s-%.16s.emb", dir, enc_sha, data_sha);
+        char layers[128] = "";
+        ss_minilm_pool_layers_str(e, layers, sizeof(layers));
+        snprintf(buf, size, "%s/minilm-%.16s-%.16s-L%s.emb", dir, enc_sha, data_sha, layers);
 }
 
 static int cache_read(const char *path, size_t n, int dim, float *emb, ss_input_stats_t *st)
@@ -95,7 +122,7 @@ ss_err_t ss_minilm_embed_dataset(ss_minilm_t *e, const char *encoder_sha256, con
                                  const char *cache_dir, float **emb_out,
                                  ss_input_stats_t **stats_out, char *errstr, size_t errstr_size)
 {
-        int D = ss_minilm_config(e)->dim;
+        int D = ss_minilm_embed_dim(e);
         size_t n = ds->n;
         float *emb = malloc((n ? n : 1) * (size_t)D * sizeof(float));
         ss_input_stats_t *st = malloc((n ? n : 1) * sizeof(*st));
@@ -107,7 +134,7 @@ ss_err_t ss_minilm_embed_dataset(ss_minilm_t *e, const char *encoder_sha256, con
         char path[1024] = "";
         int use_cache = cache_dir && cache_dir[0] && encoder_sha256 && ds->sha256[0];
         if (use_cache) {
-                cache_path(path, sizeof(path), cache_dir, encoder_sha256, ds->sha256);
+                cache_path(path, sizeof(path), e, cache_dir, encoder_sha256, ds->sha256);
                 if (cache_read(path, n, D, emb, st) == 0) {
                         ss_info("minilm", "%s: %zu embeddings from cache %s", ds->path, n, path);
                         *emb_out = emb;
@@ -324,7 +351,13 @@ ss_err_t ss_minilm_train(const ss_minilm_train_config_t *tc, const ss_dataset_t 
                 ss_mfile_destroy(enc);
                 return SS_ERR_FORMAT;
         }
-        int D = ss_minilm_config(e)->dim;
+        if (tc->n_pool > 0 &&
+            ss_minilm_set_pool_layers(e, tc->pool_layers, tc->n_pool, errstr, errstr_size)) {
+                ss_minilm_destroy(e);
+                ss_mfile_destroy(enc);
+                return SS_ERR_CONFIG;
+        }
+        int D = ss_minilm_embed_dim(e);
         float *X = NULL, *Xf = NULL, *Xt = NULL, *W = NULL;
         ss_input_stats_t *st = NULL;
         int8_t *yf = NULL, *yt = NULL;
@@ -383,8 +416,14 @@ ss_err_t ss_minilm_train(const ss_minilm_train_config_t *tc, const ss_dataset_t 
 
         cJSON_AddStringToObject(hyper, "encoder", "all-MiniLM-L6-v2");
         cJSON_AddStringToObject(hyper, "encoder_sha256", ss_mfile_payload_sha256(enc));
-        cJSON_AddStringToObject(hyper, "features", "mean-pooled, L2-normalised");
+        cJSON_AddStringToObject(hyper, "features",
+                                "mean-pooled hidden states (pool_layers), each L2-normalised");
         cJSON_AddNumberToObject(hyper, "max_seq_len", ss_minilm_config(e)->max_seq_len);
+        cJSON *pl = cJSON_AddArrayToObject(hyper, "pool_layers");
+        for (int k = 0; k < (tc->n_pool > 0 ? tc->n_pool : 1); k++)
+                cJSON_AddItemToArray(pl, cJSON_CreateNumber(tc->n_pool > 0
+                                                                ? tc->pool_layers[k]
+                                                                : ss_minilm_config(e)->n_layers));
         cJSON_AddStringToObject(hyper, "head", "softmax regression");
         cJSON_AddStringToObject(hyper, "class_weight", "balanced");
         cJSON_AddStringToObject(hyper, "optimizer", "full-batch Adam, standardised features");

@@ -32,12 +32,17 @@ typedef struct ss_minilm_train_config {
         uint64_t seed;            /* tune split seed */
         const double *l2_grid;    /* L2 strengths to try */
         int n_l2;
-        int epochs;     /* Adam steps (full batch) */
-        int max_tokens; /* encoder chunk size (0 = default) */
-        size_t batch;   /* texts per ss_minilm_embed call */
+        int epochs;                                /* Adam steps (full batch) */
+        int max_tokens;                            /* encoder chunk size (0 = default) */
+        int pool_layers[SS_MINILM_MAX_LAYERS + 1]; /* hidden states pooled (0 = embeddings) */
+        int n_pool;                                /* 0 = the last layer only */
+        size_t batch;                              /* texts per ss_minilm_embed call */
 } ss_minilm_train_config_t;
 
 void ss_minilm_train_config_default(ss_minilm_train_config_t *tc);
+
+/* Parses "6" or "6,4,2" (layer numbers 0..99) into layers[max]; returns the count or -1. */
+int ss_minilm_parse_layers(const char *s, int *layers, int max);
 
 /*
  * Embeddings and input statistics of every row of ds, from the cache when a

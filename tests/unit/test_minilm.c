@@ -221,6 +221,49 @@ static void test_batching(const ss_mfile_t *mf, ss_minilm_t *e, const fixture_t 
         free(all), free(one), free(chunked);
 }
 
+/* Pooling several hidden states: blocks in the asked order, the last layer's equal to default. */
+static void test_pool_layers(ss_minilm_t *e, const fixture_t *f)
+{
+        char err[256];
+        int D = f->dim, n = 5;
+        float *def = malloc((size_t)n * D * sizeof(float));
+        float *two = malloc((size_t)n * 2 * D * sizeof(float));
+        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, (size_t)n, 1, def, NULL,
+                              err, sizeof(err)) == SS_OK);
+        int layers[] = {0, 6};
+        CHECK(ss_minilm_set_pool_layers(e, layers, 2, err, sizeof(err)) == SS_OK);
+        CHECK(ss_minilm_embed_dim(e) == 2 * D);
+        char buf[32];
+        ss_minilm_pool_layers_str(e, buf, sizeof(buf));
+        CHECK_STR_EQ(buf, "0-6");
+        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, (size_t)n, 1, two, NULL,
+                              err, sizeof(err)) == SS_OK);
+        double d = 0, nrm0 = 0;
+        for (int i = 0; i < n; i++) {
+                d = fmax(d, max_diff(two + (size_t)i * 2 * D + D, def + (size_t)i * D, (size_t)D));
+                if (i == 0)
+                        for (int j = 0; j < D; j++)
+                                nrm0 += (double)two[j] * two[j];
+        }
+        CHECK(d < 1e-6);
+        CHECK_NEAR(nrm0, 1.0, 1e-5); /* each block normalised on its own */
+        int bad[] = {7};
+        CHECK(ss_minilm_set_pool_layers(e, bad, 1, err, sizeof(err)) == SS_ERR_INVALID_ARG);
+        int last[] = {6};
+        CHECK(ss_minilm_set_pool_layers(e, last, 1, err, sizeof(err)) == SS_OK);
+        CHECK(ss_minilm_embed_dim(e) == D);
+        int pl[8];
+        CHECK(ss_minilm_parse_layers("6, 4,0", pl, 8) == 3 && pl[0] == 6 && pl[1] == 4 &&
+              pl[2] == 0);
+        CHECK(ss_minilm_parse_layers("6,", pl, 8) == 1);
+        CHECK(ss_minilm_parse_layers("", pl, 8) == -1);
+        CHECK(ss_minilm_parse_layers("6;4", pl, 8) == -1);
+        CHECK(ss_minilm_parse_layers("-1", pl, 8) == -1);
+        CHECK(ss_minilm_parse_layers("1,2,3", pl, 2) == -1);
+        free(def);
+        free(two);
+}
+
 /* The whole forward pass on reference kernels against the BLAS one (short texts). */
 static void test_reference_forward(ss_minilm_t *e)
 {
@@ -324,7 +367,8 @@ static void test_kind(const char *enc_path, const fixture_t *f)
                       SS_OK);
                 CHECK(x1 && max_diff(x1, f->normed, (size_t)n * D) <= 1e-4);
                 char path[1200];
-                snprintf(path, sizeof(path), "%s/minilm-%.16s-%.16s.emb", cache, sha, ds->sha256);
+                snprintf(path, sizeof(path), "%s/minilm-%.16s-%.16s-L6.emb", cache, sha,
+                         ds->sha256);
                 CHECK(path_exists(path));
                 CHECK(ss_minilm_embed_dataset(e, sha, ds, cache, &x2, &s2, err, sizeof(err)) ==
                       SS_OK);
@@ -435,6 +479,7 @@ int main(void)
                 test_pooled(e, &f);
                 test_batching(mf, e, &f);
                 test_reference_forward(e);
+                test_pool_layers(e, &f);
                 test_kind(path, &f);
         } else if (!e) {
                 fprintf(stderr, "%s\n", err);
