@@ -27,6 +27,10 @@ int ss_cmd_convert(int argc, char **argv);
  */
 ss_config_t *ss_cli_config_load(int noverrides, char **overrides, const char *config_dir);
 
+/* Directory of the .avsc files: serde.schema_dir, else schemas/ beside the config
+ * directory (config_dir, or the default). Caller frees. (cli/cmd_consume.c) */
+char *ss_cli_schema_dir(const ss_config_t *c, const char *config_dir);
+
 /* True if arg looks like an override ("key=value" with no leading '-'). */
 int ss_cli_is_override(const char *arg);
 

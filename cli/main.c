@@ -24,6 +24,8 @@ static const struct {
         {"train", ss_cmd_train, "train [key=value ...]             train model.kind, write model.out and its card"},
         {"eval", ss_cmd_eval, "eval MODEL DATA [--json]          AvgRec, F1-PN, accuracy, confusion on labelled data"},
         {"score", ss_cmd_score, "score MODEL [--batch N] < tweets  score TSV/JSON lines from stdin to JSON lines"},
+        {"consume", ss_cmd_consume, "consume [key=value ...]           score topics.input into topics.output (Kafka)"},
+        {"produce", ss_cmd_produce, "produce FILE.tsv [--rate N] ...   replay a TSV of tweets into topics.input"},
         {"convert", ss_cmd_convert, "convert minilm SRC_DIR OUT.ssm     convert a sentence-transformers model folder into a model file"},
 };
 

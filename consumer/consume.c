@@ -1,1 +1,775 @@
-/* placeholder: implementation in progress */
+/*
+ * consume: the consume-score-produce loop, shaped like librdkafka's
+ * examples/transactions.c. One thread does everything, one batch at a time:
+ *
+ *   collect   poll up to consumer.batch.size messages, waiting at most
+ *             consumer.batch.timeout.ms once the first one arrived; each
+ *             message is entered in the sink's ledger as it is polled, so a
+ *             rebalance inside the poll sees exactly what is in hand;
+ *   decode    Avro (Confluent framing) or JSON into a Tweet; what cannot be
+ *             decoded keeps its error code and message for a dead letter;
+ *   score     one ss_model_score_batch() over the good tweets;
+ *   emit      a Prediction per scored tweet, a DeadLetter per bad input,
+ *             through the sink (at-least-once: see sink.h);
+ *   end       the sink serves delivery reports, stores and commits offsets;
+ *             metrics are updated once per batch.
+ *
+ * Between batches: a requested or detected model reload, and the lag gauges.
+ * Partitions revoked in the middle of a batch are not produced for (their
+ * next owner starts from the committed offset), which keeps a rebalance from
+ * creating duplicates. A scoring error (not expected from a loaded model) is
+ * retried tweet by tweet, and a tweet that still fails goes to the
+ * dead-letter topic with the error, so that one input cannot stall the stream.
+ */
+#include "consume.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model.h"
+#include "sink.h"
+#include "ss_kafka.h"
+#include "ss_log.h"
+#include "ss_metrics.h"
+#include "ss_serde.h"
+#include "ss_util.h"
+
+static volatile sig_atomic_t ss_consume_stop_flag, ss_consume_reload_flag;
+
+void ss_consume_request_stop(void)
+{
+        ss_consume_stop_flag = 1;
+}
+
+void ss_consume_request_reload(void)
+{
+        ss_consume_reload_flag = 1;
+}
+
+/* One consumed message of the batch in hand. */
+typedef struct ss_item {
+        rd_kafka_message_t *rkm;
+        ss_ledger_entry_t *entry;
+        ss_err_t err;     /* SS_OK: tweet decoded; else why it goes to the dead-letter topic */
+        char why[256];    /* the decoder's message when err != SS_OK */
+        ss_tweet_t tweet; /* decoded tweet; its strings live in its own storage */
+        int scored;       /* index into the batch's score arrays, -1 if not scored */
+} ss_item_t;
+
+/* The consumer_lag gauge of one partition. */
+typedef struct ss_lag_gauge {
+        char *topic;
+        int32_t partition;
+        ss_gauge_t *gauge;
+        int64_t committed;   /* the group's committed offset at assignment */
+        int committed_known; /* committed was fetched */
+        struct ss_lag_gauge *next;
+} ss_lag_gauge_t;
+
+typedef struct ss_consume_metrics {
+        ss_counter_t *consumed, *scored, *produce_errors;
+        ss_counter_t *dead[SS_ERR__COUNT]; /* by reason, created on first use */
+        ss_histogram_t *batch_size, *scoring_seconds, *end_to_end_seconds;
+        ss_gauge_t *model_info;
+        ss_lag_gauge_t *lag;
+} ss_consume_metrics_t;
+
+struct ss_consume {
+        /* configuration */
+        const char *topic_in, *topic_out, *topic_dlq;
+        int batch_size, batch_timeout_ms, lag_interval_ms, watch, watch_interval_ms;
+        int json_input, passthrough;
+        char *model_path;
+
+        /* collaborators */
+        rd_kafka_t *consumer;
+        ss_sink_t *sink;
+        ss_serde_t *serde;
+        ss_model_t *model;
+        ss_metrics_t *metrics;
+        ss_consume_metrics_t m;
+
+        /* the batch in hand, allocated once */
+        ss_item_t *items; /* [batch_size] */
+        size_t n_items;
+        const char **texts;      /* [batch_size] texts of the decodable tweets */
+        size_t *lens;            /* [batch_size] */
+        float *probs;            /* [batch_size][SS_NUM_CLASSES] */
+        ss_input_stats_t *stats; /* [batch_size] */
+        ss_serde_buf_t out;      /* encoded output message */
+
+        /* between batches */
+        double next_lag, next_watch;
+        struct stat model_st; /* model file as last loaded or checked */
+        int closed;
+};
+
+/* ---- metrics ---------------------------------------------------------------------- */
+
+static const double ss_batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
+static const double ss_scoring_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+static const double ss_e2e_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                       0.5,   1,      2.5,   5,    10,    30,   60};
+
+#define SS_N(a) (sizeof(a) / sizeof((a)[0]))
+
+static ss_err_t ss_consume_metrics_init(ss_consume_t *s, char *errstr, size_t errstr_size)
+{
+        ss_metrics_t *r = s->metrics;
+        ss_consume_metrics_t *m = &s->m;
+        m->consumed = ss_metrics_counter(r, "sentistream_consumed_total",
+                                         "Input messages consumed.", NULL, errstr, errstr_size);
+        m->scored = ss_metrics_counter(r, "sentistream_scored_total",
+                                       "Tweets scored and handed to the producer.", NULL, errstr,
+                                       errstr_size);
+        m->produce_errors =
+            ss_metrics_counter(r, "sentistream_produce_errors_total",
+                               "Outputs whose produce or delivery failed (each is re-produced).",
+                               NULL, errstr, errstr_size);
+        m->batch_size =
+            ss_metrics_histogram(r, "sentistream_batch_size", "Messages per consumed batch.",
+                                 ss_batch_bounds, SS_N(ss_batch_bounds), NULL, errstr, errstr_size);
+        m->scoring_seconds = ss_metrics_histogram(
+            r, "sentistream_scoring_seconds", "Seconds per ss_model_score_batch call.",
+            ss_scoring_bounds, SS_N(ss_scoring_bounds), NULL, errstr, errstr_size);
+        m->end_to_end_seconds =
+            ss_metrics_histogram(r, "sentistream_end_to_end_seconds",
+                                 "Seconds from a tweet's created_at to its scored_at.",
+                                 ss_e2e_bounds, SS_N(ss_e2e_bounds), NULL, errstr, errstr_size);
+        if (!m->consumed || !m->scored || !m->produce_errors || !m->batch_size ||
+            !m->scoring_seconds || !m->end_to_end_seconds)
+                return SS_ERR_INVALID_ARG;
+        /* Families that get their series later are declared now, so that a scrape shows
+         * them from the start (HELP and TYPE lines). */
+        ss_counter_t *c = ss_metrics_counter(
+            r, "sentistream_model_reload_total", "Model reloads by result (ok, error).",
+            (const char *[]){"result", "ok", NULL}, errstr, errstr_size);
+        ss_counter_t *c2 =
+            ss_metrics_counter(r, "sentistream_model_reload_total", "",
+                               (const char *[]){"result", "error", NULL}, errstr, errstr_size);
+        return c && c2 ? SS_OK : SS_ERR_INVALID_ARG;
+}
+
+static void ss_consume_count_dead(ss_consume_t *s, ss_err_t err)
+{
+        if ((unsigned)err >= SS_ERR__COUNT)
+                err = SS_ERR_DECODE;
+        if (!s->m.dead[err]) {
+                char e[256];
+                s->m.dead[err] = ss_metrics_counter(
+                    s->metrics, "sentistream_dead_lettered_total",
+                    "Inputs sent to the dead-letter topic, by reason.",
+                    (const char *[]){"reason", ss_err2name(err), NULL}, e, sizeof(e));
+        }
+        ss_counter_inc(s->m.dead[err]);
+}
+
+/* sentistream_model_info{name,version,kind} 1 for the model serving now. */
+static void ss_consume_model_info(ss_consume_t *s)
+{
+        if (s->m.model_info)
+                ss_metrics_remove(s->metrics, s->m.model_info);
+        char e[256];
+        const char *name = s->model ? ss_model_name(s->model) : "passthrough";
+        const char *version = s->model ? ss_model_version(s->model) : "none";
+        const char *kind = s->model ? ss_model_kind(s->model) : "passthrough";
+        s->m.model_info = ss_metrics_gauge(
+            s->metrics, "sentistream_model_info", "The model serving now (value 1).",
+            (const char *[]){"name", name, "version", version, "kind", kind, NULL}, e, sizeof(e));
+        ss_gauge_set(s->m.model_info, 1);
+}
+
+static void ss_consume_lag_remove(ss_consume_t *s, const char *topic, int32_t partition)
+{
+        for (ss_lag_gauge_t **pp = &s->m.lag; *pp; pp = &(*pp)->next) {
+                ss_lag_gauge_t *g = *pp;
+                if (g->partition == partition && !strcmp(g->topic, topic)) {
+                        *pp = g->next;
+                        ss_metrics_remove(s->metrics, g->gauge);
+                        free(g->topic);
+                        free(g);
+                        return;
+                }
+        }
+}
+
+static ss_lag_gauge_t *ss_consume_lag_gauge(ss_consume_t *s, const char *topic, int32_t partition)
+{
+        for (ss_lag_gauge_t *g = s->m.lag; g; g = g->next)
+                if (g->partition == partition && !strcmp(g->topic, topic))
+                        return g;
+        ss_lag_gauge_t *g = calloc(1, sizeof(*g));
+        if (!g || !(g->topic = strdup(topic))) {
+                free(g);
+                return NULL;
+        }
+        char p[16], e[256];
+        snprintf(p, sizeof(p), "%d", (int)partition);
+        g->partition = partition;
+        g->committed = RD_KAFKA_OFFSET_INVALID;
+        g->gauge =
+            ss_metrics_gauge(s->metrics, "sentistream_consumer_lag",
+                             "Messages behind the high watermark, counted from the "
+                             "committable offset.",
+                             (const char *[]){"topic", topic, "partition", p, NULL}, e, sizeof(e));
+        g->next = s->m.lag;
+        s->m.lag = g;
+        return g;
+}
+
+/* The group's committed offset of a partition nothing was consumed from yet: asked from the
+ * broker once per assignment (a blocking call, bounded), then kept. */
+static int64_t ss_consume_lag_committed(ss_consume_t *s, ss_lag_gauge_t *g, int64_t lo)
+{
+        if (!g->committed_known) {
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(l, g->topic, g->partition);
+                if (!rd_kafka_committed(s->consumer, l, 2000) && !l->elems[0].err) {
+                        g->committed = l->elems[0].offset;
+                        g->committed_known = 1;
+                }
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+        if (!g->committed_known)
+                return -1;
+        /* nothing committed yet: auto.offset.reset=earliest starts at the low watermark */
+        return g->committed >= 0 ? g->committed : lo;
+}
+
+static void ss_consume_lag_one(const char *topic, int32_t partition, int64_t committable,
+                               int64_t last_entered, void *opaque)
+{
+        ss_consume_t *s = opaque;
+        int64_t lo, hi;
+        /* Cached watermarks (updated by fetches): no broker round trip. */
+        if (rd_kafka_get_watermark_offsets(s->consumer, topic, partition, &lo, &hi) || hi < 0)
+                return;
+        ss_lag_gauge_t *g = ss_consume_lag_gauge(s, topic, partition);
+        if (!g)
+                return;
+        int64_t base = committable;
+        if (base < 0 && last_entered >= 0)
+                base = last_entered; /* the first message entered is not done yet */
+        else if (base < 0)
+                base = ss_consume_lag_committed(s, g, lo);
+        if (base >= 0)
+                ss_gauge_set(g->gauge, (double)(hi > base ? hi - base : 0));
+}
+
+/* Refreshes the lag gauges every consumer.lag.interval.ms (not every batch). */
+static void ss_consume_lag_update(ss_consume_t *s)
+{
+        double now = ss_time_mono();
+        if (now < s->next_lag)
+                return;
+        s->next_lag = now + s->lag_interval_ms / 1000.0;
+        ss_sink_foreach_assigned(s->sink, ss_consume_lag_one, s);
+}
+
+/* ---- model reload ------------------------------------------------------------------ */
+
+static int ss_consume_stat_changed(const struct stat *a, const struct stat *b)
+{
+        return a->st_size != b->st_size || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+               a->st_mtim.tv_nsec != b->st_mtim.tv_nsec || a->st_ino != b->st_ino;
+}
+
+/* Loads the model file again; on failure the serving model stays. Between batches only. */
+static void ss_consume_model_reload(ss_consume_t *s, const char *why)
+{
+        char err[1024], e[256];
+        struct stat st;
+        if (stat(s->model_path, &st) == 0)
+                s->model_st = st;
+        ss_model_t *m = ss_model_load(s->model_path, err, sizeof(err));
+        if (!m) {
+                ss_error("consume", "model reload (%s) refused, keeping %s: %s", why,
+                         ss_model_version(s->model), err);
+                ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
+                                                  (const char *[]){"result", "error", NULL}, e,
+                                                  sizeof(e)));
+                return;
+        }
+        ss_info("consume", "model reload (%s): %s %s -> %s %s", why, ss_model_name(s->model),
+                ss_model_version(s->model), ss_model_name(m), ss_model_version(m));
+        ss_model_destroy(s->model);
+        s->model = m;
+        ss_consume_model_info(s);
+        ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
+                                          (const char *[]){"result", "ok", NULL}, e, sizeof(e)));
+}
+
+static void ss_consume_model_check(ss_consume_t *s)
+{
+        if (s->passthrough)
+                return;
+        if (ss_consume_reload_flag) {
+                ss_consume_reload_flag = 0;
+                ss_consume_model_reload(s, "SIGHUP");
+                return;
+        }
+        if (!s->watch)
+                return;
+        double now = ss_time_mono();
+        if (now < s->next_watch)
+                return;
+        s->next_watch = now + s->watch_interval_ms / 1000.0;
+        struct stat st;
+        if (stat(s->model_path, &st) == 0 && ss_consume_stat_changed(&st, &s->model_st))
+                ss_consume_model_reload(s, "file changed");
+}
+
+/* ---- rebalance ---------------------------------------------------------------------- */
+
+static void ss_consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                    rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        ss_consume_t *s = opaque;
+        int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        rd_kafka_error_t *error = NULL;
+        rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                ss_info("consume", "assigned %d partition(s)%s", parts->cnt,
+                        cooperative ? " (incremental)" : "");
+                if (ss_sink_assign(s->sink, parts) != SS_OK)
+                        ss_error("consume", "out of memory tracking assigned partitions");
+                if (cooperative)
+                        error = rd_kafka_incremental_assign(rk, parts);
+                else
+                        rerr = rd_kafka_assign(rk, parts);
+        } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+                int lost = rd_kafka_assignment_lost(rk);
+                ss_info("consume", "%s %d partition(s)", lost ? "lost" : "revoked", parts->cnt);
+                ss_sink_revoke(s->sink, parts, lost);
+                for (int i = 0; i < parts->cnt; i++)
+                        ss_consume_lag_remove(s, parts->elems[i].topic, parts->elems[i].partition);
+                if (cooperative)
+                        error = rd_kafka_incremental_unassign(rk, parts);
+                else
+                        rerr = rd_kafka_assign(rk, NULL);
+        } else {
+                ss_error("consume", "rebalance failed: %s", rd_kafka_err2str(err));
+                rd_kafka_assign(rk, NULL);
+        }
+        if (error) {
+                ss_error("consume", "incremental rebalance: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else if (rerr) {
+                ss_error("consume", "rebalance: %s", rd_kafka_err2str(rerr));
+        }
+}
+
+/* ---- the batch ---------------------------------------------------------------------- */
+
+/* Polls messages into the batch; enters each in the ledger. Returns the count. */
+static size_t ss_consume_collect(ss_consume_t *s)
+{
+        s->n_items = 0;
+        double deadline = 0;
+        while (s->n_items < (size_t)s->batch_size && !ss_consume_stop_flag) {
+                int timeout_ms = 100; /* idle: wake up to check the signals */
+                if (s->n_items > 0) {
+                        double left = deadline - ss_time_mono();
+                        if (left <= 0)
+                                break;
+                        timeout_ms = (int)(left * 1000.0 + 0.999);
+                }
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(s->consumer, timeout_ms);
+                if (!rkm) {
+                        if (s->n_items == 0)
+                                break; /* idle: give the loop a turn */
+                        continue;
+                }
+                if (rkm->err) {
+                        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                ss_warn("consume", "consumer: %s", rd_kafka_message_errstr(rkm));
+                        rd_kafka_message_destroy(rkm);
+                        continue;
+                }
+                ss_err_t err;
+                ss_ledger_entry_t *e = ss_sink_track(s->sink, rkm, 1, &err);
+                if (!e) {
+                        /* Not assigned any more, or an offset we already hold (a reset):
+                         * either way the message is not this batch's to produce. */
+                        ss_warn("consume", "skipping %s [%d] offset %lld: %s",
+                                rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+                                (long long)rkm->offset, ss_err2name(err));
+                        rd_kafka_message_destroy(rkm);
+                        continue;
+                }
+                if (s->n_items == 0)
+                        deadline = ss_time_mono() + s->batch_timeout_ms / 1000.0;
+                ss_item_t *it = &s->items[s->n_items++];
+                it->rkm = rkm;
+                it->entry = e;
+        }
+        return s->n_items;
+}
+
+static void ss_consume_decode(ss_consume_t *s)
+{
+        for (size_t i = 0; i < s->n_items; i++) {
+                ss_item_t *it = &s->items[i];
+                const rd_kafka_message_t *rkm = it->rkm;
+                it->scored = -1;
+                if (!rkm->payload) {
+                        it->err = ss_err_set(it->why, sizeof(it->why), SS_ERR_EMPTY,
+                                             "message has no value (tombstone)");
+                } else if (s->json_input) {
+                        int64_t ts = rd_kafka_message_timestamp(rkm, NULL);
+                        it->err = ss_serde_tweet_decode_json(s->serde, rkm->payload, rkm->len,
+                                                             ts > 0 ? ts : ss_time_now_ms(),
+                                                             &it->tweet, it->why, sizeof(it->why));
+                } else {
+                        it->err = ss_serde_tweet_decode(s->serde, rkm->payload, rkm->len,
+                                                        &it->tweet, it->why, sizeof(it->why));
+                }
+        }
+}
+
+/* Scores the decodable tweets with one model call; per tweet if the batch call fails. */
+static void ss_consume_score(ss_consume_t *s)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < s->n_items; i++) {
+                ss_item_t *it = &s->items[i];
+                if (it->err)
+                        continue;
+                it->scored = (int)n;
+                s->texts[n] = it->tweet.text.ptr;
+                s->lens[n] = it->tweet.text.len;
+                n++;
+        }
+        if (n == 0)
+                return;
+        if (s->passthrough) {
+                for (size_t j = 0; j < n * SS_NUM_CLASSES; j++)
+                        s->probs[j] = 1.0f / SS_NUM_CLASSES;
+                return;
+        }
+        double t0 = ss_time_mono();
+        char err[512];
+        ss_err_t rc = ss_model_score_batch(s->model, s->texts, s->lens, n, s->probs, s->stats, err,
+                                           sizeof(err));
+        ss_histogram_observe(s->m.scoring_seconds, ss_time_mono() - t0);
+        if (rc == SS_OK)
+                return;
+        ss_error("consume", "scoring a batch of %zu failed (%s); scoring one by one", n, err);
+        for (size_t i = 0; i < s->n_items; i++) {
+                ss_item_t *it = &s->items[i];
+                if (it->scored < 0)
+                        continue;
+                size_t j = (size_t)it->scored;
+                rc = ss_model_score_batch(s->model, &s->texts[j], &s->lens[j], 1,
+                                          &s->probs[j * SS_NUM_CLASSES], &s->stats[j], it->why,
+                                          sizeof(it->why));
+                if (rc != SS_OK) {
+                        it->err = rc;
+                        it->scored = -1;
+                }
+        }
+}
+
+static void ss_consume_emit_prediction(ss_consume_t *s, ss_item_t *it, int64_t scored_at)
+{
+        size_t j = (size_t)it->scored;
+        const float *p = &s->probs[j * SS_NUM_CLASSES];
+        ss_prediction_t pred = {0};
+        pred.tweet_id = it->tweet.id;
+        pred.label = s->passthrough ? SS_LABEL_NEUTRAL : ss_probs_argmax(p);
+        memcpy(pred.probs, p, sizeof(pred.probs));
+        pred.model_name = ss_str_c(s->model ? ss_model_name(s->model) : "passthrough");
+        pred.model_version = ss_str_c(s->model ? ss_model_version(s->model) : "none");
+        pred.created_at = it->tweet.created_at;
+        pred.scored_at = scored_at;
+        pred.has_input_stats = !s->passthrough;
+        if (!s->passthrough)
+                pred.input_stats = s->stats[j];
+        char err[200];
+        ss_serde_buf_reset(&s->out);
+        if (ss_serde_prediction_encode(s->serde, &pred, &s->out, err, sizeof(err)) != SS_OK) {
+                /* Only a bug or no memory gets here: dead-letter rather than lose it. */
+                it->err = SS_ERR_INVALID_ARG;
+                snprintf(it->why, sizeof(it->why), "encoding the prediction: %s", err);
+                return;
+        }
+        if (ss_sink_emit(s->sink, it->entry, s->topic_out, it->tweet.id.ptr, it->tweet.id.len,
+                         s->out.data, s->out.len) != SS_OK)
+                ss_error("consume", "out of memory producing prediction of %s [%d] offset %lld",
+                         s->topic_in, (int)it->rkm->partition, (long long)it->rkm->offset);
+        ss_counter_inc(s->m.scored);
+        ss_histogram_observe(s->m.end_to_end_seconds, (scored_at - pred.created_at) / 1000.0);
+}
+
+static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it, int64_t now)
+{
+        const rd_kafka_message_t *rkm = it->rkm;
+        ss_dead_letter_t d = {0};
+        d.source_topic = ss_str_c(rd_kafka_topic_name(rkm->rkt));
+        d.partition = rkm->partition;
+        d.offset = rkm->offset;
+        d.error_code = ss_str_c(ss_err2name(it->err));
+        d.error_message = ss_str_c(it->why);
+        d.raw_key = (ss_str_t){rkm->key, rkm->key_len};
+        d.raw_value = (ss_str_t){rkm->payload ? rkm->payload : "", rkm->len};
+        d.failed_at = now;
+        char err[256];
+        ss_serde_buf_reset(&s->out);
+        if (ss_serde_dead_letter_encode(s->serde, &d, &s->out, err, sizeof(err)) != SS_OK) {
+                ss_error("consume", "cannot encode dead letter of %s [%d] offset %lld: %s",
+                         d.source_topic.ptr, (int)d.partition, (long long)d.offset, err);
+                return; /* the entry stays pending: its offset is never committed */
+        }
+        ss_warn("consume", "dead letter: %s [%d] offset %lld: %s: %s", d.source_topic.ptr,
+                (int)d.partition, (long long)d.offset, ss_err2name(it->err), it->why);
+        if (ss_sink_emit(s->sink, it->entry, s->topic_dlq, rkm->key, rkm->key_len, s->out.data,
+                         s->out.len) != SS_OK)
+                ss_error("consume", "out of memory producing a dead letter");
+        ss_consume_count_dead(s, it->err);
+}
+
+static void ss_consume_emit(ss_consume_t *s)
+{
+        int64_t now = ss_time_now_ms();
+        ss_sink_begin_batch(s->sink);
+        for (size_t i = 0; i < s->n_items; i++) {
+                ss_item_t *it = &s->items[i];
+                if (!ss_sink_live(it->entry)) { /* revoked during this batch */
+                        ss_sink_skip(s->sink, it->entry);
+                        continue;
+                }
+                if (it->scored >= 0)
+                        ss_consume_emit_prediction(s, it, now);
+                if (it->err)
+                        ss_consume_emit_dead_letter(s, it, now);
+        }
+}
+
+static void ss_consume_release(ss_consume_t *s)
+{
+        for (size_t i = 0; i < s->n_items; i++) {
+                rd_kafka_message_destroy(s->items[i].rkm);
+                s->items[i].rkm = NULL;
+                s->items[i].entry = NULL;
+        }
+        s->n_items = 0;
+}
+
+static void ss_consume_batch(ss_consume_t *s)
+{
+        ss_consume_decode(s);
+        ss_consume_score(s);
+        ss_consume_emit(s);
+        ss_counter_add(s->m.consumed, (double)s->n_items);
+        ss_histogram_observe(s->m.batch_size, (double)s->n_items);
+        ss_consume_release(s);
+        ss_sink_end_batch(s->sink);
+}
+
+/* ---- setup and run ------------------------------------------------------------------ */
+
+static const char *ss_consume_model_path(const ss_config_t *c)
+{
+        const char *p = ss_config_get_str(c, "consumer.model.path");
+        if (p && *p)
+                return p;
+        for (const ss_conf_def_t *d = ss_conf_table; d->name; d++)
+                if (!strcmp(d->name, "model.out"))
+                        return ss_config_get_str(c, "model.out");
+        return "";
+}
+
+ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char *errstr,
+                             size_t errstr_size)
+{
+        ss_consume_t *s = calloc(1, sizeof(*s));
+        if (!s) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                return NULL;
+        }
+        s->closed = 1;
+        s->topic_in = ss_config_get_str(c, "topics.input");
+        s->topic_out = ss_config_get_str(c, "topics.output");
+        s->topic_dlq = ss_config_get_str(c, "topics.dlq");
+        s->batch_size = (int)ss_config_get_int(c, "consumer.batch.size");
+        s->batch_timeout_ms = (int)ss_config_get_int(c, "consumer.batch.timeout.ms");
+        s->lag_interval_ms = (int)ss_config_get_int(c, "consumer.lag.interval.ms");
+        s->watch = ss_config_get_bool(c, "consumer.model.watch");
+        s->watch_interval_ms = (int)ss_config_get_int(c, "consumer.model.watch.interval.ms");
+        s->json_input = !strcmp(ss_config_get_str(c, "consumer.input.format"), "json");
+        s->passthrough = !strcmp(ss_config_get_str(c, "consumer.mode"), "passthrough");
+        s->model_path = strdup(ss_consume_model_path(c));
+
+        size_t bs = (size_t)s->batch_size;
+        s->items = calloc(bs, sizeof(*s->items));
+        s->texts = calloc(bs, sizeof(*s->texts));
+        s->lens = calloc(bs, sizeof(*s->lens));
+        s->probs = calloc(bs * SS_NUM_CLASSES, sizeof(*s->probs));
+        s->stats = calloc(bs, sizeof(*s->stats));
+        s->metrics = ss_metrics_new();
+        if (!s->model_path || !s->items || !s->texts || !s->lens || !s->probs || !s->stats ||
+            !s->metrics) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                goto fail;
+        }
+        if (ss_consume_metrics_init(s, errstr, errstr_size) != SS_OK)
+                goto fail;
+
+        if (!s->passthrough) {
+                if (!*s->model_path) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                   "no model file: set consumer.model.path (or model.out)");
+                        goto fail;
+                }
+                stat(s->model_path, &s->model_st);
+                if (!(s->model = ss_model_load(s->model_path, errstr, errstr_size)))
+                        goto fail;
+                ss_info("consume", "model %s %s (%s) from %s", ss_model_name(s->model),
+                        ss_model_version(s->model), ss_model_kind(s->model), s->model_path);
+        } else {
+                ss_warn("consume", "consumer.mode=passthrough: no model, every prediction is "
+                                   "uniform (benchmark baseline)");
+        }
+        ss_consume_model_info(s);
+
+        ss_serde_ids_t ids = {
+            (int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event"),
+        };
+        s->serde =
+            ss_serde_new(schema_dir, &ids, (size_t)ss_config_get_int(c, "consumer.max.text.bytes"),
+                         errstr, errstr_size);
+        if (!s->serde)
+                goto fail;
+
+        rd_kafka_conf_t *cconf = ss_kafka_conf_new(
+            c, SS_KAFKA_CONSUMER, ss_config_get_str(c, "consumer.group.id"), errstr, errstr_size);
+        if (!cconf)
+                goto fail;
+        rd_kafka_conf_set_opaque(cconf, s);
+        rd_kafka_conf_set_rebalance_cb(cconf, ss_consume_rebalance_cb);
+        if (!(s->consumer = ss_kafka_consumer_new(cconf, errstr, errstr_size)))
+                goto fail;
+        s->closed = 0;
+
+        rd_kafka_conf_t *pconf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
+        if (!pconf)
+                goto fail;
+        ss_sink_config_t scfg = {
+            (int)ss_config_get_int(c, "consumer.commit.interval.ms"),
+            (int)ss_config_get_int(c, "consumer.flush.timeout.ms"),
+            (int)ss_config_get_int(c, "consumer.retry.backoff.ms"),
+            (int)ss_config_get_int(c, "consumer.retry.backoff.max.ms"),
+            s->m.produce_errors,
+        };
+        if (!(s->sink = ss_sink_new(pconf, s->consumer, &scfg, errstr, errstr_size)))
+                goto fail;
+
+        int port = (int)ss_config_get_int(c, "metrics.port");
+        if (port > 0) {
+                if (ss_metrics_serve(s->metrics, port, errstr, errstr_size) != SS_OK)
+                        goto fail;
+                ss_info("consume", "metrics on http://0.0.0.0:%d/metrics", port);
+        }
+        return s;
+fail:
+        ss_consume_destroy(s);
+        return NULL;
+}
+
+static ss_err_t ss_consume_subscribe(ss_consume_t *s, char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, s->topic_in, RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t err = rd_kafka_subscribe(s->consumer, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (err)
+                return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "subscribe to %s: %s",
+                                  s->topic_in, rd_kafka_err2str(err));
+        ss_info("consume", "consuming %s -> %s (dead letters: %s), batches of %d / %d ms",
+                s->topic_in, s->topic_out, s->topic_dlq, s->batch_size, s->batch_timeout_ms);
+        return SS_OK;
+}
+
+/* Stop: outputs of what was consumed are awaited and committed, then the group is left. */
+static ss_err_t ss_consume_shutdown(ss_consume_t *s, char *errstr, size_t errstr_size)
+{
+        ss_err_t rc = ss_sink_close(s->sink, errstr, errstr_size);
+        /* close leaves the group: the revoke callback commits once more */
+        rd_kafka_resp_err_t err = rd_kafka_consumer_close(s->consumer);
+        s->closed = 1;
+        if (err)
+                ss_warn("consume", "consumer close: %s", rd_kafka_err2str(err));
+        return rc;
+}
+
+ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size)
+{
+        ss_err_t rc = ss_consume_subscribe(s, errstr, errstr_size);
+        if (rc)
+                return rc;
+        while (!ss_consume_stop_flag) {
+                ss_consume_model_check(s);
+                if (ss_consume_collect(s) > 0)
+                        ss_consume_batch(s);
+                else
+                        ss_sink_end_batch(s->sink); /* idle: deliveries, retries, commits */
+                ss_consume_lag_update(s);
+                if (ss_sink_fatal(s->sink) || ss_kafka_fatal_check(s->consumer, "consumer")) {
+                        rc = ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
+                                        "fatal Kafka error (see the log); stopping");
+                        break;
+                }
+        }
+        /* A batch in hand (stop arrived during collection) is finished before stopping. */
+        if (s->n_items > 0)
+                ss_consume_batch(s);
+        char err2[512];
+        ss_err_t rc2 = ss_consume_shutdown(s, err2, sizeof(err2));
+        if (rc == SS_OK && rc2 != SS_OK) {
+                snprintf(errstr, errstr_size, "%s", err2);
+                rc = rc2;
+        }
+        ss_info("consume", "stopped");
+        return rc;
+}
+
+void ss_consume_destroy(ss_consume_t *s)
+{
+        if (!s)
+                return;
+        if (s->consumer && !s->closed)
+                rd_kafka_consumer_close(s->consumer);
+        ss_sink_destroy(s->sink);
+        if (s->consumer)
+                rd_kafka_destroy(s->consumer);
+        ss_metrics_destroy(s->metrics);
+        for (ss_lag_gauge_t *g = s->m.lag, *n; g; g = n) {
+                n = g->next;
+                free(g->topic);
+                free(g);
+        }
+        if (s->items) {
+                for (int i = 0; i < s->batch_size; i++) {
+                        if (s->items[i].rkm)
+                                rd_kafka_message_destroy(s->items[i].rkm);
+                        ss_tweet_clear(&s->items[i].tweet);
+                }
+        }
+        free(s->items);
+        free(s->texts);
+        free(s->lens);
+        free(s->probs);
+        free(s->stats);
+        ss_serde_buf_free(&s->out);
+        ss_serde_destroy(s->serde);
+        ss_model_destroy(s->model);
+        free(s->model_path);
+        free(s);
+}

@@ -1,0 +1,362 @@
+/*
+ * sink (at-least-once): an idempotent producer whose delivery reports drive
+ * the offset ledger. The delivery opaque of every output is its input's
+ * ledger entry; a success acks the entry, a failure copies the message into a
+ * retry list that is re-produced once its backoff has passed. The backoff is
+ * one for the whole sink: it doubles with every failure in a row (up to the
+ * maximum) and resets at the first success, which is what a broker outage
+ * needs, without a timer per message. Acknowledged offsets are stored after
+ * each batch and committed asynchronously on an interval; revocation and
+ * close commit synchronously after waiting for what is in flight.
+ */
+#include "sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ss_kafka.h"
+#include "ss_log.h"
+#include "ss_util.h"
+
+typedef struct ss_retry {
+        ss_ledger_entry_t *entry;
+        char *topic;
+        void *key, *value;
+        size_t keylen, len;
+        struct ss_retry *next;
+} ss_retry_t;
+
+struct ss_sink {
+        ss_producer_t *producer;
+        rd_kafka_t *consumer; /* not owned */
+        ss_ledger_t *ledger;
+        ss_sink_config_t cfg;
+        ss_retry_t *retries, *retries_tail; /* failed outputs, FIFO */
+        size_t n_retries;
+        double retry_due; /* monotonic time of the next retry round */
+        int fail_streak;  /* failures since the last success */
+        double last_commit;
+        uint64_t failures_logged, failures_total;
+        double last_fail_log;
+};
+
+static void ss_sink_retry_free(ss_retry_t *r)
+{
+        free(r->topic);
+        free(r->key);
+        free(r->value);
+        free(r);
+}
+
+/* Queues a copy of a failed output for re-producing; NOMEM is the only failure. */
+static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic,
+                                  const void *key, size_t keylen, const void *value, size_t len)
+{
+        ss_retry_t *r = calloc(1, sizeof(*r));
+        if (!r)
+                return SS_ERR_NOMEM;
+        r->entry = e;
+        r->topic = strdup(topic);
+        r->keylen = keylen;
+        r->len = len;
+        r->key = keylen ? malloc(keylen) : NULL;
+        r->value = malloc(len ? len : 1);
+        if (!r->topic || (keylen && !r->key) || !r->value) {
+                ss_sink_retry_free(r);
+                return SS_ERR_NOMEM;
+        }
+        if (keylen)
+                memcpy(r->key, key, keylen);
+        memcpy(r->value, value, len);
+        if (s->retries_tail)
+                s->retries_tail->next = r;
+        else
+                s->retries = r;
+        s->retries_tail = r;
+        s->n_retries++;
+        return SS_OK;
+}
+
+static void ss_sink_note_failure(ss_sink_t *s, const char *topic, const char *why)
+{
+        s->failures_total++;
+        ss_counter_inc(s->cfg.produce_errors);
+        if (s->fail_streak < 30)
+                s->fail_streak++;
+        double backoff = s->cfg.retry_backoff_ms;
+        for (int i = 1; i < s->fail_streak && backoff < s->cfg.retry_backoff_max_ms; i++)
+                backoff *= 2;
+        if (backoff > s->cfg.retry_backoff_max_ms)
+                backoff = s->cfg.retry_backoff_max_ms;
+        double now = ss_time_mono();
+        s->retry_due = now + backoff / 1000.0;
+        /* One line per failure would flood the log during an outage: one every 5 s. */
+        if (now - s->last_fail_log >= 5.0) {
+                ss_warn("sink",
+                        "output to %s not delivered (%s); %llu failure(s) since the last report, "
+                        "re-producing in %.0f ms",
+                        topic, why, (unsigned long long)(s->failures_total - s->failures_logged),
+                        backoff);
+                s->failures_logged = s->failures_total;
+                s->last_fail_log = now;
+        }
+}
+
+static void ss_sink_dr(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err,
+                       const rd_kafka_message_t *rkm)
+{
+        ss_sink_t *s = opaque;
+        ss_ledger_entry_t *e = msg_opaque;
+        if (!err) {
+                s->fail_streak = 0;
+                ss_ledger_ack(s->ledger, e);
+                return;
+        }
+        const char *topic = rd_kafka_topic_name(rkm->rkt);
+        ss_sink_note_failure(s, topic, rd_kafka_err2str(err));
+        if (ss_sink_retry_add(s, e, topic, rkm->key, rkm->key_len, rkm->payload, rkm->len) !=
+            SS_OK) {
+                /* Without memory the output cannot be kept: its offset is never stored, so
+                 * the input is consumed again after a restart. Say so loudly. */
+                ss_error("sink", "out of memory keeping a failed output of %s [%d] offset %lld",
+                         ss_ledger_entry_topic(e), (int)ss_ledger_entry_partition(e),
+                         (long long)ss_ledger_entry_offset(e));
+        }
+}
+
+ss_sink_t *ss_sink_new(rd_kafka_conf_t *producer_conf, rd_kafka_t *consumer,
+                       const ss_sink_config_t *cfg, char *errstr, size_t errstr_size)
+{
+        ss_sink_t *s = calloc(1, sizeof(*s));
+        if (!s || !(s->ledger = ss_ledger_new())) {
+                rd_kafka_conf_destroy(producer_conf);
+                if (s)
+                        ss_ledger_destroy(s->ledger);
+                free(s);
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "sink: out of memory");
+                return NULL;
+        }
+        s->consumer = consumer;
+        s->cfg = *cfg;
+        s->last_commit = ss_time_mono();
+        s->producer = ss_producer_new(producer_conf, ss_sink_dr, s, errstr, errstr_size);
+        if (!s->producer) {
+                ss_ledger_destroy(s->ledger);
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+void ss_sink_destroy(ss_sink_t *s)
+{
+        if (!s)
+                return;
+        /* The producer first: its last delivery reports still reach the ledger. */
+        ss_producer_destroy(s->producer, 0);
+        for (ss_retry_t *r = s->retries, *n; r; r = n) {
+                n = r->next;
+                ss_sink_retry_free(r);
+        }
+        ss_ledger_destroy(s->ledger);
+        free(s);
+}
+
+ss_err_t ss_sink_begin_batch(ss_sink_t *s)
+{
+        return SS_OK;
+}
+
+ss_ledger_entry_t *ss_sink_track(ss_sink_t *s, const rd_kafka_message_t *rkm, int outputs,
+                                 ss_err_t *err)
+{
+        return ss_ledger_enter(s->ledger, rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                               rkm->offset, outputs, err);
+}
+
+int ss_sink_live(const ss_ledger_entry_t *e)
+{
+        return ss_ledger_entry_live(e);
+}
+
+void ss_sink_skip(ss_sink_t *s, ss_ledger_entry_t *e)
+{
+        ss_ledger_abandon(s->ledger, e);
+}
+
+ss_err_t ss_sink_emit(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic, const void *key,
+                      size_t keylen, const void *value, size_t len)
+{
+        char err[512];
+        /* Wait up to 1 s while librdkafka's queue is full (back-pressure), then retry later. */
+        if (ss_producer_send(s->producer, topic, key, keylen, value, len, 0, e, 1000, err,
+                             sizeof(err)) == SS_OK)
+                return SS_OK;
+        ss_sink_note_failure(s, topic, err);
+        return ss_sink_retry_add(s, e, topic, key, keylen, value, len);
+}
+
+/* Re-produces the retry list once its backoff is due (or when forced). */
+static void ss_sink_retry_run(ss_sink_t *s, int force)
+{
+        if (!s->retries || (!force && ss_time_mono() < s->retry_due))
+                return;
+        ss_retry_t *list = s->retries;
+        s->retries = s->retries_tail = NULL;
+        s->n_retries = 0;
+        for (ss_retry_t *r = list, *n; r; r = n) {
+                n = r->next;
+                if (!ss_ledger_entry_live(r->entry)) {
+                        /* Revoked: its offset was not committed, the next owner redoes it. */
+                        ss_ledger_abandon(s->ledger, r->entry);
+                        ss_sink_retry_free(r);
+                        continue;
+                }
+                char err[512];
+                if (ss_producer_send(s->producer, r->topic, r->key, r->keylen, r->value, r->len, 0,
+                                     r->entry, 0, err, sizeof(err)) == SS_OK) {
+                        ss_sink_retry_free(r);
+                        continue;
+                }
+                ss_sink_note_failure(s, r->topic, err);
+                r->next = NULL; /* keep it (and the rest, in order) for the next round */
+                if (s->retries_tail)
+                        s->retries_tail->next = r;
+                else
+                        s->retries = r;
+                s->retries_tail = r;
+                s->n_retries++;
+        }
+}
+
+static void ss_sink_store_cb(const char *topic, int32_t partition, int64_t offset, void *opaque)
+{
+        rd_kafka_topic_partition_list_t *l = opaque;
+        rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+}
+
+/* Stores the offsets that advanced since the last call. A fresh list each time:
+ * rd_kafka_offsets_store() keeps partition references in the elements, which only
+ * rd_kafka_topic_partition_list_destroy() releases. */
+static void ss_sink_store(ss_sink_t *s)
+{
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+        ss_ledger_foreach_advanced(s->ledger, ss_sink_store_cb, l);
+        if (l->cnt > 0) {
+                rd_kafka_resp_err_t err = rd_kafka_offsets_store(s->consumer, l);
+                if (err)
+                        ss_warn("sink", "storing offsets: %s", rd_kafka_err2str(err));
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void ss_sink_commit_async(ss_sink_t *s)
+{
+        double now = ss_time_mono();
+        if ((now - s->last_commit) * 1000.0 < s->cfg.commit_interval_ms)
+                return;
+        s->last_commit = now;
+        rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, NULL, 1);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                ss_warn("sink", "commit: %s", rd_kafka_err2str(err));
+}
+
+ss_err_t ss_sink_end_batch(ss_sink_t *s)
+{
+        ss_producer_poll(s->producer, 0);
+        ss_sink_retry_run(s, 0);
+        ss_sink_store(s);
+        ss_sink_commit_async(s);
+        return SS_OK;
+}
+
+void ss_sink_poll(ss_sink_t *s, int timeout_ms)
+{
+        ss_producer_poll(s->producer, timeout_ms);
+        ss_sink_retry_run(s, 0);
+}
+
+void ss_sink_foreach_assigned(ss_sink_t *s,
+                              void (*cb)(const char *topic, int32_t partition, int64_t committable,
+                                         int64_t last_entered, void *opaque),
+                              void *opaque)
+{
+        ss_ledger_foreach_assigned(s->ledger, cb, opaque);
+}
+
+size_t ss_sink_outstanding(const ss_sink_t *s)
+{
+        return (size_t)ss_producer_in_flight(s->producer) + s->n_retries;
+}
+
+int ss_sink_fatal(ss_sink_t *s)
+{
+        return ss_kafka_fatal_check(ss_producer_handle(s->producer), "producer");
+}
+
+/* Serves deliveries and retries until nothing is outstanding or the flush timeout passes. */
+static int ss_sink_drain(ss_sink_t *s)
+{
+        double deadline = ss_time_mono() + s->cfg.flush_timeout_ms / 1000.0;
+        while (ss_sink_outstanding(s) > 0 && ss_time_mono() < deadline) {
+                ss_producer_poll(s->producer, 50);
+                ss_sink_retry_run(s, 0);
+                if (ss_sink_fatal(s))
+                        break;
+        }
+        return ss_sink_outstanding(s) == 0;
+}
+
+ss_err_t ss_sink_assign(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts)
+{
+        for (int i = 0; i < parts->cnt; i++)
+                if (ss_ledger_assign(s->ledger, parts->elems[i].topic, parts->elems[i].partition))
+                        return SS_ERR_NOMEM;
+        return SS_OK;
+}
+
+void ss_sink_revoke(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+        if (!lost) {
+                if (!ss_sink_drain(s))
+                        ss_warn("sink",
+                                "revoke: %zu output(s) still outstanding after %d ms; "
+                                "their inputs will be consumed again by the next owner",
+                                ss_sink_outstanding(s), s->cfg.flush_timeout_ms);
+                ss_sink_store(s);
+                rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(parts->cnt);
+                for (int i = 0; i < parts->cnt; i++) {
+                        int64_t off = ss_ledger_committable(s->ledger, parts->elems[i].topic,
+                                                            parts->elems[i].partition);
+                        if (off >= 0)
+                                rd_kafka_topic_partition_list_add(c, parts->elems[i].topic,
+                                                                  parts->elems[i].partition)
+                                    ->offset = off;
+                }
+                if (c->cnt > 0) {
+                        rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, c, 0);
+                        if (err)
+                                ss_warn("sink", "commit on revoke: %s", rd_kafka_err2str(err));
+                        else
+                                ss_info("sink", "committed %d revoked partition(s)", c->cnt);
+                }
+                rd_kafka_topic_partition_list_destroy(c);
+        }
+        for (int i = 0; i < parts->cnt; i++)
+                ss_ledger_revoke(s->ledger, parts->elems[i].topic, parts->elems[i].partition);
+}
+
+ss_err_t ss_sink_close(ss_sink_t *s, char *errstr, size_t errstr_size)
+{
+        int drained = ss_sink_drain(s);
+        ss_sink_store(s);
+        rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, NULL, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                ss_warn("sink", "final commit: %s", rd_kafka_err2str(err));
+        if (!drained)
+                return ss_err_set(errstr, errstr_size, SS_ERR_TIMEOUT,
+                                  "%zu output(s) undelivered after %d ms; their inputs stay "
+                                  "uncommitted",
+                                  ss_sink_outstanding(s), s->cfg.flush_timeout_ms);
+        return SS_OK;
+}

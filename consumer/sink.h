@@ -1,0 +1,114 @@
+/*
+ * sink: the produce-and-commit step of the scorer, behind one small
+ * interface, so that the delivery guarantee is decided here and nowhere else.
+ *
+ * The implementation is at-least-once:
+ *   track     enters a consumed input message in the offset ledger;
+ *   emit      produces one of its outputs (prediction or dead letter) on the
+ *             idempotent producer, with the ledger entry as delivery opaque;
+ *   end_batch serves delivery reports: an acknowledged output acks its entry,
+ *             a failed one is re-produced later (backoff doubling from
+ *             consumer.retry.backoff.ms to .max.ms), never dropped; offsets of
+ *             the acknowledged prefix are stored (rd_kafka_offsets_store) and
+ *             committed every consumer.commit.interval.ms;
+ *   revoke    (rebalance) waits for outstanding outputs, commits the revoked
+ *             partitions' offsets synchronously and forgets them;
+ *   close     waits for everything, stores and commits synchronously.
+ *
+ * An exactly-once variant maps onto the same calls: begin_batch begins a
+ * transaction, emit produces in it, end_batch sends the batch's offsets to the
+ * transaction and commits it (aborting and rewinding on error), and revoke
+ * needs no wait. Only sink.c would change.
+ *
+ * Single-threaded: everything runs on the scorer's thread (delivery reports
+ * are served by the producer poll inside these calls).
+ */
+#ifndef SS_SINK_H
+#define SS_SINK_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger.h"
+#include "ss_err.h"
+#include "ss_metrics.h"
+
+typedef struct ss_sink ss_sink_t;
+
+typedef struct ss_sink_config {
+        int commit_interval_ms;
+        int flush_timeout_ms;
+        int retry_backoff_ms;
+        int retry_backoff_max_ms;
+        ss_counter_t
+            *produce_errors; /* counts failed deliveries and refused produces; may be NULL */
+} ss_sink_config_t;
+
+/*
+ * Creates the sink: a producer from producer_conf (taken, also on error) and
+ * the ledger; consumer (not owned) is where offsets are stored and committed.
+ * Returns NULL with the reason in errstr. Free with ss_sink_destroy().
+ */
+ss_sink_t *ss_sink_new(rd_kafka_conf_t *producer_conf, rd_kafka_t *consumer,
+                       const ss_sink_config_t *cfg, char *errstr, size_t errstr_size);
+
+/* Frees the sink. Outputs still in flight are abandoned (their offsets were never stored). */
+void ss_sink_destroy(ss_sink_t *s);
+
+/* Starts a batch (no-op for at-least-once). */
+ss_err_t ss_sink_begin_batch(ss_sink_t *s);
+
+/*
+ * Enters a consumed message owing `outputs` outputs. Returns its ledger entry,
+ * or NULL when its partition is no longer assigned (the message is not ours
+ * any more: skip it) or on no memory (*err says which).
+ */
+ss_ledger_entry_t *ss_sink_track(ss_sink_t *s, const rd_kafka_message_t *rkm, int outputs,
+                                 ss_err_t *err);
+
+/* Whether an entry's partition is still assigned (revoked mid-batch: skip the message). */
+int ss_sink_live(const ss_ledger_entry_t *e);
+
+/* Gives up an entry whose partition was revoked before its outputs were produced. */
+void ss_sink_skip(ss_sink_t *s, ss_ledger_entry_t *e);
+
+/*
+ * Produces one output of e (key and value are copied). A produce that librdkafka
+ * refuses is queued for a retry like a failed delivery, so this only fails on
+ * no memory.
+ */
+ss_err_t ss_sink_emit(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic, const void *key,
+                      size_t keylen, const void *value, size_t len);
+
+/* Ends a batch: serves delivery reports, re-produces due retries, stores acknowledged
+ * offsets, commits when the interval has passed. */
+ss_err_t ss_sink_end_batch(ss_sink_t *s);
+
+/* Serves delivery reports for up to timeout_ms (while the input is idle). */
+void ss_sink_poll(ss_sink_t *s, int timeout_ms);
+
+/* Rebalance: partitions assigned / revoked (lost = the assignment was lost: no commit). */
+ss_err_t ss_sink_assign(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts);
+void ss_sink_revoke(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts, int lost);
+
+/*
+ * Waits (up to the flush timeout) for every output, stores and commits
+ * synchronously. SS_ERR_TIMEOUT when outputs are still undelivered (their
+ * input offsets stay uncommitted and will be consumed again).
+ */
+ss_err_t ss_sink_close(ss_sink_t *s, char *errstr, size_t errstr_size);
+
+/* Calls cb for each assigned partition (see ss_ledger_foreach_assigned()). */
+void ss_sink_foreach_assigned(ss_sink_t *s,
+                              void (*cb)(const char *topic, int32_t partition, int64_t committable,
+                                         int64_t last_entered, void *opaque),
+                              void *opaque);
+
+/* Outputs produced and not yet acknowledged, retries included. */
+size_t ss_sink_outstanding(const ss_sink_t *s);
+
+/* 1 if the producer hit a fatal error (the scorer must stop; nothing acknowledged is lost). */
+int ss_sink_fatal(ss_sink_t *s);
+
+#endif /* SS_SINK_H */
