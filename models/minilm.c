@@ -753,6 +753,12 @@ int ss_minilm_embed_dim(const ss_minilm_t *e)
         return e->n_pool * e->cfg.dim;
 }
 
+int ss_minilm_pool_layers(const ss_minilm_t *e, int *layers)
+{
+        memcpy(layers, e->pool_layers, (size_t)e->n_pool * sizeof(*layers));
+        return e->n_pool;
+}
+
 void ss_minilm_pool_layers_str(const ss_minilm_t *e, char *buf, size_t size)
 {
         size_t used = 0;

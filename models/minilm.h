@@ -92,6 +92,9 @@ ss_err_t ss_minilm_set_pool_layers(ss_minilm_t *e, const int *layers, int n, cha
 /* Floats per embedding row: (number of pooled layers) x D. */
 int ss_minilm_embed_dim(const ss_minilm_t *e);
 
+/* The pooled layers into layers[SS_MINILM_MAX_LAYERS + 1]; returns their number. */
+int ss_minilm_pool_layers(const ss_minilm_t *e, int *layers);
+
 /* The pooled layers as text, e.g. "6" or "6-4-3". */
 void ss_minilm_pool_layers_str(const ss_minilm_t *e, char *buf, size_t size);
 

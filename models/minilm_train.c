@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,6 +81,71 @@ static void cache_path(char *buf, size_t size, const ss_minilm_t *e, const char 
         snprintf(buf, size, "%s/minilm-%.16s-%.16s-L%s.emb", dir, enc_sha, data_sha, layers);
 }
 
+/*
+ * Another cache file of the same encoder and data whose pooled layers include all of the
+ * wanted ones: its blocks are picked out (the features of one layer do not depend on which
+ * others are pooled with it). Returns 0 when emb and st were filled.
+ */
+static int cache_read_superset(const ss_minilm_t *e, const char *dir, const char *enc_sha,
+                               const char *data_sha, size_t n, float *emb, ss_input_stats_t *st,
+                               char *used, size_t used_size)
+{
+        char prefix[64];
+        snprintf(prefix, sizeof(prefix), "minilm-%.16s-%.16s-L", enc_sha, data_sha);
+        DIR *d = opendir(dir);
+        if (!d)
+                return -1;
+        int want[SS_MINILM_MAX_LAYERS + 1], nw = ss_minilm_pool_layers(e, want);
+        int D = ss_minilm_config(e)->dim, rc = -1;
+        struct dirent *de;
+        while (rc && (de = readdir(d))) {
+                size_t pl = strlen(prefix), nl = strlen(de->d_name);
+                if (strncmp(de->d_name, prefix, pl) || nl < pl + 5 ||
+                    strcmp(de->d_name + nl - 4, ".emb"))
+                        continue;
+                char list[128];
+                snprintf(list, sizeof(list), "%.*s", (int)(nl - pl - 4), de->d_name + pl);
+                for (char *c = list; *c; c++)
+                        if (*c == '-')
+                                *c = ',';
+                int have[SS_MINILM_MAX_LAYERS + 1], map[SS_MINILM_MAX_LAYERS + 1];
+                int nh = ss_minilm_parse_layers(list, have, SS_MINILM_MAX_LAYERS + 1), ok = nh > 0;
+                for (int k = 0; ok && k < nw; k++) {
+                        map[k] = -1;
+                        for (int j = 0; j < nh; j++)
+                                if (have[j] == want[k])
+                                        map[k] = j;
+                        ok = map[k] >= 0;
+                }
+                if (!ok)
+                        continue;
+                char path[1200];
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                FILE *f = fopen(path, "rb");
+                if (!f)
+                        continue;
+                emb_cache_hdr_t h;
+                float *row = malloc((size_t)nh * D * sizeof(float));
+                ok = row && fread(&h, sizeof(h), 1, f) == 1 && !memcmp(h.magic, "SSEMB001", 8) &&
+                     h.n == n && h.dim == (uint32_t)(nh * D);
+                for (size_t i = 0; ok && i < n; i++) {
+                        ok = fread(row, sizeof(float) * (size_t)nh * D, 1, f) == 1;
+                        for (int k = 0; ok && k < nw; k++)
+                                memcpy(emb + (i * nw + k) * D, row + (size_t)map[k] * D,
+                                       (size_t)D * sizeof(float));
+                }
+                ok = ok && fread(st, sizeof(*st), n, f) == n && fgetc(f) == EOF;
+                fclose(f);
+                free(row);
+                if (ok) {
+                        snprintf(used, used_size, "%s", path);
+                        rc = 0;
+                }
+        }
+        closedir(d);
+        return rc;
+}
+
 static int cache_read(const char *path, size_t n, int dim, float *emb, ss_input_stats_t *st)
 {
         FILE *f = fopen(path, "rb");
@@ -135,8 +201,12 @@ ss_err_t ss_minilm_embed_dataset(ss_minilm_t *e, const char *encoder_sha256, con
         int use_cache = cache_dir && cache_dir[0] && encoder_sha256 && ds->sha256[0];
         if (use_cache) {
                 cache_path(path, sizeof(path), e, cache_dir, encoder_sha256, ds->sha256);
-                if (cache_read(path, n, D, emb, st) == 0) {
-                        ss_info("minilm", "%s: %zu embeddings from cache %s", ds->path, n, path);
+                char used[1200];
+                snprintf(used, sizeof(used), "%s", path);
+                if (cache_read(path, n, D, emb, st) == 0 ||
+                    cache_read_superset(e, cache_dir, encoder_sha256, ds->sha256, n, emb, st, used,
+                                        sizeof(used)) == 0) {
+                        ss_info("minilm", "%s: %zu embeddings from cache %s", ds->path, n, used);
                         *emb_out = emb;
                         *stats_out = st;
                         return SS_OK;

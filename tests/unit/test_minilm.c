@@ -381,6 +381,24 @@ static void test_kind(const char *enc_path, const fixture_t *f)
                 CHECK(x2 && !memcmp(x1, x2, (size_t)n * D * sizeof(float)));
                 free(x2), free(s2);
                 unlink(path);
+                /* a cache of more layers serves a request for fewer: blocks picked out */
+                int both[] = {0, 6}, last[] = {6};
+                float *x3 = NULL;
+                ss_input_stats_t *s3 = NULL;
+                CHECK(ss_minilm_set_pool_layers(e, both, 2, err, sizeof(err)) == SS_OK);
+                CHECK(ss_minilm_embed_dataset(e, sha, ds, cache, &x3, &s3, err, sizeof(err)) ==
+                      SS_OK);
+                CHECK(ss_minilm_set_pool_layers(e, last, 1, err, sizeof(err)) == SS_OK);
+                CHECK(ss_minilm_embed_dataset(e, sha, ds, cache, &x2, &s2, err, sizeof(err)) ==
+                      SS_OK);
+                CHECK(!path_exists(path)); /* read from the 0-6 file, nothing recomputed */
+                CHECK(x2 && !memcmp(x1, x2, (size_t)n * D * sizeof(float)));
+                CHECK(x3 && !memcmp(x3 + D, x1, (size_t)D * sizeof(float)));
+                free(x2), free(s2), free(x3), free(s3);
+                snprintf(path, sizeof(path), "%s/minilm-%.16s-%.16s-L0-6.emb", cache, sha,
+                         ds->sha256);
+                CHECK(path_exists(path));
+                unlink(path);
         }
         free(x1), free(s1);
         ss_minilm_destroy(e);
