@@ -26,6 +26,8 @@ static const struct {
         {"score", ss_cmd_score, "score MODEL [--batch N] < tweets  score TSV/JSON lines from stdin to JSON lines"},
         {"consume", ss_cmd_consume, "consume [key=value ...]           score topics.input into topics.output (Kafka)"},
         {"produce", ss_cmd_produce, "produce FILE.tsv [--rate N] ...   replay a TSV of tweets into topics.input"},
+        {"monitor", ss_cmd_monitor, "monitor [events] [key=value ...]  watch predictions for drift and F1 drops; events prints them"},
+        {"label", ss_cmd_label, "label FILE.tsv [--rate N] ...     push human labels to Redis for the monitor"},
         {"convert", ss_cmd_convert, "convert minilm SRC_DIR OUT.ssm     convert a sentence-transformers model folder into a model file"},
 };
 

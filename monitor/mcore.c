@@ -87,6 +87,7 @@ typedef struct mmodel {
         eval_state_t ev[SS_MSTREAM__COUNT];
         ss_gauge_t *g_psi[2][SS_REF_MAX_DISTS], *g_kl[2][SS_REF_MAX_DISTS];
         ss_gauge_t *g_f1, *g_cov, *g_lag[2];
+        int gauges_made[SS_MSTREAM__COUNT];
 } mmodel_t;
 
 typedef struct mname {
@@ -295,35 +296,42 @@ static int name_find_or_add(ss_mcore_t *m, const char *name)
         return m->nnames++;
 }
 
-static void model_metrics(ss_mcore_t *m, mmodel_t *mm)
+/* Creates the gauges of one stream on its first evaluation, so that a window that was
+ * never evaluated shows no value rather than a 0. */
+static void stream_gauges(ss_mcore_t *m, mmodel_t *mm, int stream)
 {
         const char *name = mm->card->name;
-        for (int w = 0; w < 2; w++)
-                for (int d = 0; d < mm->card->ndists; d++) {
-                        const char *dn = mm->card->dists[d].name;
-                        if (mm->card->dists[d].src == SS_REF_SRC_UNKNOWN)
-                                continue;
-                        const char *labels[] = {"model",  name, "window", stream_names[w],
-                                                "metric", dn,   NULL};
-                        mm->g_psi[w][d] = gauge(m, "sentistream_monitor_psi",
-                                                "PSI of the latest window against the card's "
-                                                "reference",
-                                                labels);
-                        mm->g_kl[w][d] =
-                            gauge(m, "sentistream_monitor_kl",
-                                  "KL(current || reference) of the latest window", labels);
-                }
-        const char *ml[] = {"model", name, NULL};
-        mm->g_f1 =
-            gauge(m, "sentistream_monitor_f1", "rolling macro-F1 over labelled predictions", ml);
-        mm->g_cov = gauge(m, "sentistream_monitor_label_coverage",
-                          "share of the version's predictions joined with a label", ml);
-        mm->g_lag[0] = gauge(m, "sentistream_monitor_label_lag_seconds",
-                             "label lag (labeled_at - scored_at) over the performance window",
-                             (const char *[]){"model", name, "quantile", "0.5", NULL});
-        mm->g_lag[1] = gauge(m, "sentistream_monitor_label_lag_seconds",
-                             "label lag (labeled_at - scored_at) over the performance window",
-                             (const char *[]){"model", name, "quantile", "0.95", NULL});
+        if (mm->gauges_made[stream])
+                return;
+        mm->gauges_made[stream] = 1;
+        if (stream == SS_MSTREAM_PERF) {
+                const char *ml[] = {"model", name, NULL};
+                mm->g_f1 = gauge(m, "sentistream_monitor_f1",
+                                 "rolling macro-F1 over labelled predictions", ml);
+                mm->g_lag[0] = gauge(m, "sentistream_monitor_label_lag_seconds",
+                                     "label lag (labeled_at - scored_at) over the performance "
+                                     "window",
+                                     (const char *[]){"model", name, "quantile", "0.5", NULL});
+                mm->g_lag[1] = gauge(m, "sentistream_monitor_label_lag_seconds",
+                                     "label lag (labeled_at - scored_at) over the performance "
+                                     "window",
+                                     (const char *[]){"model", name, "quantile", "0.95", NULL});
+                return;
+        }
+        for (int d = 0; d < mm->card->ndists; d++) {
+                const char *dn = mm->card->dists[d].name;
+                if (mm->card->dists[d].src == SS_REF_SRC_UNKNOWN)
+                        continue;
+                const char *labels[] = {"model",  name, "window", stream_names[stream],
+                                        "metric", dn,   NULL};
+                mm->g_psi[stream][d] = gauge(m, "sentistream_monitor_psi",
+                                             "PSI of the latest window against the card's "
+                                             "reference",
+                                             labels);
+                mm->g_kl[stream][d] =
+                    gauge(m, "sentistream_monitor_kl",
+                          "KL(current || reference) of the latest window", labels);
+        }
 }
 
 ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_refcard_t *card, char *errstr, size_t errstr_size)
@@ -372,7 +380,9 @@ ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_refcard_t *card, char *errstr, size
                         "%s: no validation macro_f1 in the card and "
                         "monitor.f1.threshold is 0: F1 drops of %s cannot trigger",
                         card->path, card->version);
-        model_metrics(m, mm);
+        mm->g_cov = gauge(m, "sentistream_monitor_label_coverage",
+                          "share of the version's predictions joined with a label",
+                          (const char *[]){"model", card->name, NULL});
         m->nmodels++;
         return SS_OK;
 }
@@ -602,6 +612,7 @@ static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *count
         mm->ev[w].start = start;
         mm->ev[w].end = end;
         mm->res_rows[w] = rows;
+        stream_gauges(m, mm, w);
         for (int d = 0; d < c->ndists; d++) {
                 const ss_ref_dist_t *rd = &c->dists[d];
                 drift_res_t *r = &mm->res[w][d];
@@ -686,6 +697,7 @@ static void eval_perf(ss_mcore_t *m, mmodel_t *mm)
         ss_perf_report_t *r = &mm->perf_rep;
         eval_state_t *ev = &mm->ev[SS_MSTREAM_PERF];
         ss_perf_report(mm->perf, r);
+        stream_gauges(m, mm, SS_MSTREAM_PERF);
         snprintf(ev->window_id, sizeof(ev->window_id), "l%llu", (unsigned long long)mm->joined);
         ev->start = r->t_first;
         ev->end = r->t_last;

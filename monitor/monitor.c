@@ -31,11 +31,12 @@
 #include "ss_serde.h"
 #include "ss_util.h"
 
-#define POLL_BATCH     5000        /* predictions per turn before the housekeeping */
-#define SNAP_MAGIC     0x4e4d5353u /* "SSMN" */
-#define SNAP_VERSION   1u
-#define EVENT_RETRY_MS 2000
-#define LABEL_ID_MAX   64
+#define POLL_BATCH        5000        /* predictions per turn before the housekeeping */
+#define SNAP_MAGIC        0x4e4d5353u /* "SSMN" */
+#define SNAP_VERSION      1u
+#define EVENT_RETRY_MS    2000
+#define EVENT_ACK_WAIT_MS 2000
+#define LABEL_ID_MAX      64
 
 enum { EV_IDLE = 0, EV_SENT, EV_ACKED, EV_FAILED };
 
@@ -522,6 +523,15 @@ static void events_step(ss_monitor_t *m, int64_t now)
                                 err);
                         m->ev_state = EV_IDLE;
                         m->event_retry_at = now + EVENT_RETRY_MS;
+                        break;
+                }
+                /* wait for the acknowledgement here and record the id right after it, so
+                 * that a crash between the two (which would send the event twice) has
+                 * almost no time to happen; events are rare, the stall is short */
+                ss_producer_flush(m->producer, EVENT_ACK_WAIT_MS, NULL, 0);
+                if (m->ev_state == EV_ACKED) {
+                        m->ev_state = EV_IDLE;
+                        event_acked(m, e);
                 }
                 break;
         default:
@@ -693,14 +703,35 @@ fail:
         return NULL;
 }
 
+/* Leaves the group within a bound: rd_kafka_consumer_close() can wait for ever for a broker
+ * that went away. The revocation on the way still saves a snapshot (if Redis answers). */
+static void consumer_close(rd_kafka_t *rk, int timeout_ms)
+{
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_error_t *e = rd_kafka_consumer_close_queue(rk, q);
+        if (e) {
+                ss_warn("monitor", "closing the consumer: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+        } else {
+                double until = ss_time_mono() + timeout_ms / 1000.0;
+                while (!rd_kafka_consumer_closed(rk) && ss_time_mono() < until)
+                        rd_kafka_queue_poll_callback(q, 100);
+                if (!rd_kafka_consumer_closed(rk))
+                        ss_warn("monitor",
+                                "consumer not closed within %d ms (broker away?): "
+                                "leaving without it",
+                                timeout_ms);
+        }
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 void ss_monitor_destroy(ss_monitor_t *m)
 {
         if (!m)
                 return;
-        if (m->consumer) {
-                rd_kafka_consumer_close(m->consumer);
-                rd_kafka_destroy(m->consumer);
-        }
+        if (m->consumer)
+                consumer_close(m->consumer, 10000);
         if (m->producer)
                 ss_producer_destroy(m->producer, 5000);
         ss_mcore_destroy(m->core);

@@ -31,7 +31,10 @@ int ss_trigger_breaches(const ss_trigger_t *t, int stream)
 
 int ss_trigger_cooling(const ss_trigger_t *t, int64_t now_ms)
 {
-        return t->last_fire_ms != INT64_MIN && now_ms - t->last_fire_ms < t->cfg.cooldown_ms;
+        /* streams run on different clocks (scored_at, labeled_at): an evaluation stamped
+         * before the last event is inside the cooldown too, unless there is none */
+        return t->cfg.cooldown_ms > 0 && t->last_fire_ms != INT64_MIN &&
+               now_ms - t->last_fire_ms < t->cfg.cooldown_ms;
 }
 
 static void trigger_reset(ss_trigger_t *t, const char *version, int64_t rank)

@@ -12,7 +12,10 @@
  * evaluation after the cooldown if the breaches still hold.
  *
  * Times are the evaluations' event times (the stream's own clock, not the
- * wall clock), so a replay after a restart takes the same decisions.
+ * wall clock), so a replay after a restart takes the same decisions. Streams
+ * may run on different clocks (scored_at for drift, labeled_at for F1): an
+ * evaluation stamped before the last event counts as inside the cooldown;
+ * cooldown_ms = 0 disables the cooldown altogether.
  *
  * Model versions: each evaluation names the version it judged and that
  * version's rank (the card's creation time; ties broken by the version

@@ -92,6 +92,21 @@ static void test_cooldown(void)
         CHECK(t.fired == 2);
 }
 
+static void test_clocks(void)
+{
+        /* no cooldown: an evaluation stamped before the last event still fires */
+        ss_trigger_t t = make(1, 1, 0);
+        CHECK(ss_trigger_observe(&t, 2, "v1", 1, 1, 5000) == SS_TRIG_FIRE);
+        CHECK(!ss_trigger_cooling(&t, 4000));
+        CHECK(ss_trigger_observe(&t, 0, "v1", 1, 1, 4000) == SS_TRIG_FIRE);
+        /* with a cooldown, an earlier stamp is inside it */
+        ss_trigger_t u = make(1, 1, 1000);
+        CHECK(ss_trigger_observe(&u, 2, "v1", 1, 1, 5000) == SS_TRIG_FIRE);
+        CHECK(ss_trigger_cooling(&u, 3000));
+        CHECK(ss_trigger_observe(&u, 0, "v1", 1, 1, 3000) == SS_TRIG_COOLDOWN);
+        CHECK(ss_trigger_observe(&u, 0, "v1", 1, 1, 6000) == SS_TRIG_FIRE);
+}
+
 static void test_versions(void)
 {
         ss_trigger_t t = make(2, 2, 100000);
@@ -142,6 +157,7 @@ int main(void)
 {
         test_k_of_n();
         test_cooldown();
+        test_clocks();
         test_versions();
         test_persist();
         return ss_test_finish();

@@ -1,0 +1,277 @@
+/*
+ * cmd_label: `sentistream label FILE.tsv [--rate N] [--delay S] [--limit N]
+ * [--source NAME] [key=value ...]` pushes human labels into the Redis stream
+ * <redis.prefix>labels (XADD with fields tweet_id, label, labeled_at, source)
+ * that the drift monitor joins with the predictions.
+ *
+ * FILE.tsv has the data files' format: tweet_id<TAB>label<TAB>text (the text
+ * is not sent). Lines are read at --rate per second (0 = as fast as possible);
+ * with --delay S each label is pushed S seconds after it was read, to mimic
+ * annotation lag (at most 1,000,000 labels wait at once; reading pauses when
+ * that many are waiting). labeled_at is the moment of the push. A line with a
+ * missing field or an unknown label is reported (file:line) and skipped; the
+ * exit status is then 1. Redis errors are retried for up to 30 s per label.
+ */
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "mstate.h"
+#include "ss_log.h"
+#include "ss_util.h"
+
+#define LABEL_QUEUE_MAX 1000000
+#define LABEL_DELAY_MAX 3600.0
+#define ID_MAX          128
+
+static volatile sig_atomic_t ss_label_stop;
+
+static void ss_label_on_signal(int sig)
+{
+        (void)sig;
+        ss_label_stop = 1;
+}
+
+typedef struct label_item {
+        double due; /* monotonic seconds */
+        char id[ID_MAX];
+        const char *label; /* static name */
+} label_item_t;
+
+typedef struct label_queue {
+        label_item_t *items; /* ring of cap */
+        size_t head, len, cap;
+} label_queue_t;
+
+static void ss_label_usage(FILE *out)
+{
+        fprintf(out, "usage: sentistream label FILE.tsv [--rate N] [--delay S] [--limit N] "
+                     "[--source NAME] [key=value ...]\n"
+                     "  pushes tweet_id/label pairs of FILE.tsv (tweet_id<TAB>label<TAB>text) to "
+                     "the Redis stream <redis.prefix>labels\n"
+                     "  --rate N    labels read per second (default 0 = no limit)\n"
+                     "  --delay S   push each label S seconds after reading it (0..3600, default "
+                     "0)\n"
+                     "  --limit N   stop after N labels (default 0 = all)\n"
+                     "  --source    the source field (default: the file's name)\n");
+}
+
+static const char *label_name(const char *s, size_t n)
+{
+        static const char *const names[3] = {"negative", "neutral", "positive"};
+        for (int i = 0; i < 3; i++)
+                if (strlen(names[i]) == n && !memcmp(s, names[i], n))
+                        return names[i];
+        return NULL;
+}
+
+/* Pushes one label, retrying a lost Redis for up to 30 s. */
+static int push(ss_mstate_t *r, const label_item_t *it, const char *source)
+{
+        char err[512];
+        double until = ss_time_mono() + 30;
+        for (;;) {
+                if (ss_mstate_labels_add(r, it->id, it->label, ss_time_now_ms(), source, err,
+                                         sizeof(err)) == SS_OK)
+                        return 0;
+                if (ss_time_mono() > until || ss_label_stop) {
+                        fprintf(stderr, "sentistream label: %s\n", err);
+                        return -1;
+                }
+                usleep(100 * 1000);
+        }
+}
+
+/* Pushes every queued label that is due (all of them when flush is set). */
+static int drain(ss_mstate_t *r, label_queue_t *q, const char *source, int flush, uint64_t *pushed)
+{
+        while (q->len) {
+                label_item_t *it = &q->items[q->head];
+                double now = ss_time_mono();
+                if (it->due > now) {
+                        if (!flush)
+                                return 0;
+                        usleep((useconds_t)((it->due - now) * 1e6) + 1);
+                        if (ss_label_stop)
+                                return -1;
+                        continue;
+                }
+                if (push(r, it, source))
+                        return -1;
+                (*pushed)++;
+                q->head = (q->head + 1) % q->cap;
+                q->len--;
+        }
+        return 0;
+}
+
+typedef struct label_opts {
+        const char *file, *config_dir, *source;
+        double rate, delay;
+        long long limit;
+} label_opts_t;
+
+static int parse_args(int argc, char **argv, label_opts_t *o, char **overrides, int *nover)
+{
+        for (int i = 0; i < argc; i++) {
+                const char *a = argv[i];
+                int has = i + 1 < argc;
+                if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+                        ss_label_usage(stdout);
+                        return 1;
+                } else if (!strcmp(a, "--rate") && has) {
+                        o->rate = atof(argv[++i]);
+                } else if (!strcmp(a, "--delay") && has) {
+                        o->delay = atof(argv[++i]);
+                } else if (!strcmp(a, "--limit") && has) {
+                        o->limit = atoll(argv[++i]);
+                } else if (!strcmp(a, "--source") && has) {
+                        o->source = argv[++i];
+                } else if (!strcmp(a, "--config-dir") && has) {
+                        o->config_dir = argv[++i];
+                } else if (ss_cli_is_override(a)) {
+                        overrides[(*nover)++] = argv[i];
+                } else if (a[0] != '-' && !o->file) {
+                        o->file = a;
+                } else {
+                        fprintf(stderr, "sentistream label: unexpected argument '%s'\n", a);
+                        return 2;
+                }
+        }
+        if (!o->file || o->rate < 0 || o->delay < 0 || o->delay > LABEL_DELAY_MAX || o->limit < 0) {
+                fprintf(stderr, "sentistream label: %s\n",
+                        !o->file ? "FILE.tsv is required"
+                                 : "--rate, --limit >= 0 and 0 <= --delay <= 3600 required");
+                return 2;
+        }
+        return 0;
+}
+
+/* Reads the file and queues/pushes labels. Returns the exit status. */
+static int label_run(ss_mstate_t *r, const label_opts_t *o, FILE *f, const char *source)
+{
+        label_queue_t q = {0};
+        q.cap = LABEL_QUEUE_MAX;
+        q.items = malloc(sizeof(label_item_t) * (o->delay > 0 ? q.cap : 1));
+        if (o->delay <= 0)
+                q.cap = 1;
+        if (!q.items) {
+                fprintf(stderr, "sentistream label: out of memory\n");
+                return 1;
+        }
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        long long lineno = 0, bad = 0, read = 0;
+        uint64_t pushed = 0;
+        double start = ss_time_mono();
+        int status = 0;
+        while (!ss_label_stop && (o->limit == 0 || read < o->limit) &&
+               (n = getline(&line, &cap, f)) >= 0) {
+                lineno++;
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                        line[--n] = '\0';
+                char *t1 = strchr(line, '\t');
+                char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+                size_t idl = t1 ? (size_t)(t1 - line) : 0;
+                const char *name = t2 ? label_name(t1 + 1, (size_t)(t2 - t1 - 1)) : NULL;
+                if (!t2 || !name || idl == 0 || idl >= ID_MAX) {
+                        if (++bad <= 10)
+                                fprintf(stderr, "sentistream label: %s:%lld: %s, skipped\n",
+                                        o->file, lineno,
+                                        !t2     ? "expected tweet_id<TAB>label<TAB>text"
+                                        : !name ? "label is not negative, neutral or positive"
+                                                : "bad tweet_id length");
+                        continue;
+                }
+                if (o->rate > 0) {
+                        double due = start + (double)read / o->rate;
+                        double now = ss_time_mono();
+                        while (due > now && !ss_label_stop) {
+                                /* push what falls due while waiting for the next read */
+                                if (drain(r, &q, source, 0, &pushed)) {
+                                        status = 1;
+                                        goto done;
+                                }
+                                double w = due - now;
+                                usleep((useconds_t)((w > 0.01 ? 0.01 : w) * 1e6) + 1);
+                                now = ss_time_mono();
+                        }
+                }
+                read++;
+                while (q.len == q.cap) {
+                        if (drain(r, &q, source, q.cap == 1, &pushed)) {
+                                status = 1;
+                                goto done;
+                        }
+                        if (q.len == q.cap)
+                                usleep(1000);
+                }
+                label_item_t *it = &q.items[(q.head + q.len) % q.cap];
+                memcpy(it->id, line, idl);
+                it->id[idl] = '\0';
+                it->label = name;
+                it->due = ss_time_mono() + o->delay;
+                q.len++;
+                if (drain(r, &q, source, 0, &pushed)) {
+                        status = 1;
+                        goto done;
+                }
+        }
+        if (drain(r, &q, source, 1, &pushed))
+                status = 1;
+done:
+        fprintf(stderr,
+                "sentistream label: %llu labels pushed from %s (%lld lines, %lld bad) "
+                "in %.1f s\n",
+                (unsigned long long)pushed, o->file, lineno, bad, ss_time_mono() - start);
+        free(line);
+        free(q.items);
+        return status ? status : bad ? 1 : 0;
+}
+
+int ss_cmd_label(int argc, char **argv)
+{
+        label_opts_t o = {0};
+        char **overrides = calloc((size_t)argc + 1, sizeof(char *));
+        int nover = 0;
+        int rc = parse_args(argc, argv, &o, overrides, &nover);
+        if (rc) {
+                if (rc == 2)
+                        ss_label_usage(stderr);
+                free(overrides);
+                return rc == 1 ? 0 : 2;
+        }
+        ss_config_t *c = ss_cli_config_load(nover, overrides, o.config_dir);
+        free(overrides);
+        if (!c)
+                return 2;
+        FILE *f = fopen(o.file, "r");
+        if (!f) {
+                perror(o.file);
+                ss_config_destroy(c);
+                return 1;
+        }
+        char *fcopy = strdup(o.file);
+        const char *source = o.source ? o.source : fcopy ? basename(fcopy) : "file";
+        ss_mstate_t *r = ss_mstate_new(ss_config_get_str(c, "redis.host"),
+                                       (int)ss_config_get_int(c, "redis.port"),
+                                       (int)ss_config_get_int(c, "redis.timeout.ms"),
+                                       (int)ss_config_get_int(c, "redis.backoff.max.ms"),
+                                       ss_config_get_str(c, "redis.prefix"));
+        struct sigaction sa = {0};
+        sa.sa_handler = ss_label_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        int status = r ? label_run(r, &o, f, source) : 1;
+        ss_mstate_destroy(r);
+        free(fcopy);
+        fclose(f);
+        ss_config_destroy(c);
+        return status;
+}
