@@ -11,25 +11,33 @@
  * dropped out (training only, inverted dropout), and a linear layer plus
  * softmax gives the class probabilities.
  *
- * Backward recomputes the im2col rows of each width (cheaper than keeping
- * W copies), scatters the pooled gradient onto the argmax rows, and uses two
- * sgemms for the filter and window gradients; the window gradients are summed
- * into the embedding rows the batch touched (a sparse gradient: slot_of maps
- * a vocabulary id to its row in emb_rows). Adam updates the dense parameters
- * every step and each touched embedding row lazily (its own step count, as
- * in "lazy Adam"), so a step costs O(rows in the batch), not O(V).
+ * Backward: only the window that won the max of a (text, filter) pair gets
+ * gradient, so rather than a mostly-zero [P][F] gradient and two sgemms,
+ * each winning window adds g * window to its filter's gradient and g * filter
+ * to the embedding rows it covers (read straight from the embedding table),
+ * which costs B*H*k*D instead of P*F*k*D. The embedding gradient is sparse:
+ * slot_of maps a vocabulary id to its row in emb_rows. Adam updates the dense
+ * parameters every step and each embedding row with gradient lazily (its own
+ * step count, as in "lazy Adam"), so a step costs O(rows in the batch), not
+ * O(V). The small output layer runs as plain loops.
  *
- * Every loop runs in a fixed order, so results are reproducible for a given
- * seed and BLAS thread count.
+ * Every loop runs in a fixed order and the one sgemm per width splits its work
+ * over rows and filters only (never the reduction), so results are the same
+ * for a seed whatever the BLAS thread count.
  */
 #include "cnn.h"
 
 #include <cblas.h>
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/ss_err.h"
+#include "model_impl.h"
+#include "tok.h"
+#include "wordpiece.h"
 
 void ss_cnn_config_default(ss_cnn_config_t *cfg)
 {
@@ -131,8 +139,6 @@ static void ss_cnn_grads_free(ss_cnn_grads_t *g)
         free(g->emb_rows);
         free(g->dlogits);
         free(g->dhidden);
-        free(g->dconv);
-        free(g->dcols);
         free(g->m_dense);
         free(g->v_dense);
         free(g->m_emb);
@@ -357,14 +363,19 @@ static void ss_cnn_dropout(float *hidden, float *mask, const float *pooled, size
         }
 }
 
-/* logits [n][C] = hidden [n][H] x fc_w^T + fc_b */
+/* logits [n][C] = hidden [n][H] x fc_w^T + fc_b (plain loops: tiny, and the same result for
+ * any BLAS thread count) */
 static void ss_cnn_linear(float *logits, const float *hidden, const float *fc_w, const float *fc_b,
                           int n, int H, int C)
 {
         for (int i = 0; i < n; i++)
-                memcpy(logits + (size_t)i * C, fc_b, (size_t)C * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, C, H, 1.0f, hidden, H, fc_w, H,
-                    1.0f, logits, C);
+                for (int c = 0; c < C; c++) {
+                        const float *x = hidden + (size_t)i * H, *w = fc_w + (size_t)c * H;
+                        float s = fc_b[c];
+                        for (int h = 0; h < H; h++)
+                                s += x[h] * w[h];
+                        logits[(size_t)i * C + c] = s;
+                }
 }
 
 static void ss_cnn_softmax(float *probs, const float *logits, int n, int C)
@@ -420,8 +431,10 @@ ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, in
         a->train = train && c->dropout > 0.0f;
         if (n == 0)
                 return SS_OK;
-        memcpy(a->ids, ids, (size_t)n * (size_t)T * sizeof(int32_t));
-        memcpy(a->lens, lens, (size_t)n * sizeof(int32_t));
+        if (ids != a->ids)
+                memcpy(a->ids, ids, (size_t)n * (size_t)T * sizeof(int32_t));
+        if (lens != a->lens)
+                memcpy(a->lens, lens, (size_t)n * sizeof(int32_t));
         for (int w = 0; w < c->n_widths; w++) {
                 int k = c->widths[w];
                 int32_t *row_off = a->row_off + (size_t)w * (size_t)(c->max_batch + 1);
@@ -463,7 +476,6 @@ ss_err_t ss_cnn_train_begin(ss_cnn_t *m)
         size_t V = (size_t)c->vocab_size, D = (size_t)c->emb_dim;
         size_t BT = (size_t)c->max_batch * (size_t)c->max_len, B = (size_t)c->max_batch;
         size_t H = (size_t)ss_cnn_hidden(c), C = (size_t)c->n_classes;
-        size_t KD = (size_t)ss_cnn_kmax(c) * D, F = (size_t)c->n_filters;
         ss_cnn_grads_t *g = calloc(1, sizeof(*g));
         if (!g)
                 return SS_ERR_NOMEM;
@@ -473,16 +485,13 @@ ss_err_t ss_cnn_train_begin(ss_cnn_t *m)
         g->emb_rows = calloc(BT * D, sizeof(float));
         g->dlogits = calloc(B * C, sizeof(float));
         g->dhidden = calloc(B * H, sizeof(float));
-        g->dconv = calloc(BT * F, sizeof(float));
-        g->dcols = calloc(BT * KD, sizeof(float));
         g->m_dense = calloc(m->n_dense, sizeof(float));
         g->v_dense = calloc(m->n_dense, sizeof(float));
         g->m_emb = calloc(V * D, sizeof(float));
         g->v_emb = calloc(V * D, sizeof(float));
         g->emb_step = calloc(V, sizeof(int32_t));
         if (!g->dense_mem || !g->slot_of || !g->touched || !g->emb_rows || !g->dlogits ||
-            !g->dhidden || !g->dconv || !g->dcols || !g->m_dense || !g->v_dense || !g->m_emb ||
-            !g->v_emb || !g->emb_step) {
+            !g->dhidden || !g->m_dense || !g->v_dense || !g->m_emb || !g->v_emb || !g->emb_step) {
                 ss_cnn_grads_free(g);
                 return SS_ERR_NOMEM;
         }
@@ -511,61 +520,81 @@ static void ss_cnn_linear_backward(float *dhidden, float *dfc_w, float *dfc_b, c
                                    const float *hidden, const float *fc_w, const float *mask, int n,
                                    int H, int C)
 {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, H, n, 1.0f, dlogits, C, hidden, H,
-                    0.0f, dfc_w, H);
         for (int c = 0; c < C; c++) {
-                float s = 0.0f;
-                for (int i = 0; i < n; i++)
-                        s += dlogits[(size_t)i * C + c];
-                dfc_b[c] = s;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, H, C, 1.0f, dlogits, C, fc_w, H,
-                    0.0f, dhidden, H);
-        if (mask)
-                for (size_t i = 0; i < (size_t)n * H; i++)
-                        dhidden[i] *= mask[i];
-}
-
-/* Scatters the pooled gradient of one width onto the argmax rows of dconv [P][F]
- * (through the ReLU) and sums it into dconv_b. */
-static void ss_cnn_maxpool_backward(float *dconv, float *dconv_b, const float *dhidden,
-                                    const float *pooled, const int32_t *argmax, int P, int n, int F,
-                                    int H, int off)
-{
-        memset(dconv, 0, (size_t)P * F * sizeof(float));
-        memset(dconv_b, 0, (size_t)F * sizeof(float));
-        for (int i = 0; i < n; i++)
-                for (int f = 0; f < F; f++) {
-                        size_t q = (size_t)i * H + off + f;
-                        if (pooled[q] <= 0.0f)
-                                continue;
-                        dconv[(size_t)argmax[q] * F + f] += dhidden[q];
-                        dconv_b[f] += dhidden[q];
+                float *dw = dfc_w + (size_t)c * H;
+                memset(dw, 0, (size_t)H * sizeof(float));
+                dfc_b[c] = 0.0f;
+                for (int i = 0; i < n; i++) {
+                        float g = dlogits[(size_t)i * C + c];
+                        const float *x = hidden + (size_t)i * H;
+                        for (int h = 0; h < H; h++)
+                                dw[h] += g * x[h];
+                        dfc_b[c] += g;
                 }
+        }
+        for (int i = 0; i < n; i++) {
+                float *dh = dhidden + (size_t)i * H;
+                memset(dh, 0, (size_t)H * sizeof(float));
+                for (int c = 0; c < C; c++) {
+                        float g = dlogits[(size_t)i * C + c];
+                        const float *w = fc_w + (size_t)c * H;
+                        for (int h = 0; h < H; h++)
+                                dh[h] += g * w[h];
+                }
+                if (mask)
+                        for (int h = 0; h < H; h++)
+                                dh[h] *= mask[(size_t)i * H + h];
+        }
 }
 
-/* Adds the window gradients dcols [P][k*D] into the touched embedding rows. */
-static void ss_cnn_col2emb(ss_cnn_grads_t *g, const float *dcols, const int32_t *ids,
-                           const int32_t *lens, const int32_t *row_off, int n, int T, int D, int k)
+/* The gradient row of embedding row id (zeroed on its first touch in the batch). */
+static float *ss_cnn_emb_grad_row(ss_cnn_grads_t *g, int32_t id, int D)
+{
+        if (g->slot_of[id] < 0) {
+                g->slot_of[id] = g->n_touched;
+                g->touched[g->n_touched] = id;
+                memset(g->emb_rows + (size_t)g->n_touched * D, 0, (size_t)D * sizeof(float));
+                g->n_touched++;
+        }
+        return g->emb_rows + (size_t)g->slot_of[id] * D;
+}
+
+/*
+ * Backward of one width through max-over-time, the ReLU and the convolution.
+ * Only the argmax window of each (text, filter) receives gradient, so instead
+ * of a dense [P][F] gradient and two sgemms, each such window adds g * window
+ * to its filter's gradient and g * filter to the embedding rows it covers
+ * (reading the window straight from the embedding table). dW [F][k*D] and
+ * db [F] are overwritten.
+ */
+static void ss_cnn_conv_backward(float *dw, float *db, ss_cnn_grads_t *g, const float *dhidden,
+                                 const float *pooled, const int32_t *argmax, const int32_t *row_off,
+                                 const float *w, const float *emb, const int32_t *ids,
+                                 const int32_t *lens, int n, int T, int D, int k, int F, int H,
+                                 int off)
 {
         size_t K = (size_t)k * (size_t)D;
+        memset(dw, 0, (size_t)F * K * sizeof(float));
+        memset(db, 0, (size_t)F * sizeof(float));
         for (int i = 0; i < n; i++) {
                 const int32_t *tid = ids + (size_t)i * (size_t)T;
-                for (int r = row_off[i]; r < row_off[i + 1]; r++) {
-                        int t = r - row_off[i];
+                for (int f = 0; f < F; f++) {
+                        size_t q = (size_t)i * H + off + f;
+                        float gr = dhidden[q];
+                        if (pooled[q] <= 0.0f || gr == 0.0f)
+                                continue; /* ReLU closed (or dropped out): no gradient */
+                        int t = argmax[q] - row_off[i];
+                        db[f] += gr;
                         for (int j = 0; j < k && t + j < lens[i]; j++) {
                                 int32_t id = tid[t + j];
-                                if (g->slot_of[id] < 0) {
-                                        g->slot_of[id] = g->n_touched;
-                                        g->touched[g->n_touched] = id;
-                                        memset(g->emb_rows + (size_t)g->n_touched * D, 0,
-                                               (size_t)D * sizeof(float));
-                                        g->n_touched++;
+                                const float *e = emb + (size_t)id * D;
+                                const float *wf = w + (size_t)f * K + (size_t)j * D;
+                                float *dwf = dw + (size_t)f * K + (size_t)j * D;
+                                float *de = ss_cnn_emb_grad_row(g, id, D);
+                                for (int d = 0; d < D; d++) {
+                                        dwf[d] += gr * e[d];
+                                        de[d] += gr * wf[d];
                                 }
-                                float *dst = g->emb_rows + (size_t)g->slot_of[id] * D;
-                                const float *src = dcols + (size_t)r * K + (size_t)j * D;
-                                for (int d = 0; d < D; d++)
-                                        dst[d] += src[d];
                         }
                 }
         }
@@ -589,17 +618,10 @@ void ss_cnn_backward(ss_cnn_t *m, const int32_t *labels, const float *class_weig
         ss_cnn_linear_backward(g->dhidden, g->p.fc_w, g->p.fc_b, g->dlogits, a->hidden, m->w.p.fc_w,
                                a->train ? a->mask : NULL, n, H, C);
         for (int w = 0; w < c->n_widths; w++) {
-                int k = c->widths[w], K = k * D;
-                int32_t *row_off = a->row_off + (size_t)w * (size_t)(c->max_batch + 1);
-                int P = ss_cnn_im2col(a->cols, row_off, m->w.emb, a->ids, a->lens, n, T, D, k);
-                ss_cnn_maxpool_backward(g->dconv, g->p.conv_b + (size_t)w * F, g->dhidden,
-                                        a->pooled, a->argmax, P, n, F, H, w * F);
-                /* dW [F][K] = dconv^T x cols; dcols [P][K] = dconv x W */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, F, K, P, 1.0f, g->dconv, F,
-                            a->cols, K, 0.0f, g->p.conv_w[w], K);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, K, F, 1.0f, g->dconv, F,
-                            m->w.p.conv_w[w], K, 0.0f, g->dcols, K);
-                ss_cnn_col2emb(g, g->dcols, a->ids, a->lens, row_off, n, T, D, k);
+                const int32_t *row_off = a->row_off + (size_t)w * (size_t)(c->max_batch + 1);
+                ss_cnn_conv_backward(g->p.conv_w[w], g->p.conv_b + (size_t)w * F, g, g->dhidden,
+                                     a->pooled, a->argmax, row_off, m->w.p.conv_w[w], m->w.emb,
+                                     a->ids, a->lens, n, T, D, c->widths[w], F, H, w * F);
         }
 }
 
@@ -691,3 +713,396 @@ void ss_cnn_weights_copy(ss_cnn_t *dst, const ss_cnn_t *src)
         memcpy(dst->w.dense_mem, src->w.dense_mem, src->n_dense * sizeof(float));
         dst->rng = src->rng;
 }
+
+/* ---- text front end ---- */
+
+struct ss_cnn_text {
+        ss_wp_t *wp;
+        ss_tok_buf_t tb; /* tweet tokenizer scratch (also gives the URL/mention/emoji flags) */
+        int mode;        /* ss_cnn_tok_mode_t */
+        int max_len;
+        int32_t unk_id;
+        int32_t url_id, user_id, num_id; /* placeholder ids of the tweet mode */
+};
+
+static const char *const ss_cnn_tok_modes[] = {"wordpiece", "tweet"};
+
+const char *ss_cnn_tok_mode_name(int mode)
+{
+        return mode >= 0 && mode < 2 ? ss_cnn_tok_modes[mode] : NULL;
+}
+
+int ss_cnn_tok_mode_parse(const char *s)
+{
+        for (int i = 0; i < 2; i++)
+                if (!strcmp(s, ss_cnn_tok_modes[i]))
+                        return i;
+        return -1;
+}
+
+void ss_cnn_text_destroy(ss_cnn_text_t *tx)
+{
+        if (!tx)
+                return;
+        ss_wp_destroy(tx->wp);
+        ss_tok_buf_free(&tx->tb);
+        free(tx);
+}
+
+ss_cnn_text_t *ss_cnn_text_new(const char *vocab, size_t vocab_len, int mode, int max_len,
+                               char *errstr, size_t errstr_size)
+{
+        if (!ss_cnn_tok_mode_name(mode) || max_len < 1) {
+                ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                           "cnn: bad tokenizer mode %d or max_len %d", mode, max_len);
+                return NULL;
+        }
+        ss_cnn_text_t *tx = calloc(1, sizeof(*tx));
+        if (!tx) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "cnn: out of memory");
+                return NULL;
+        }
+        ss_tok_buf_init(&tx->tb);
+        tx->mode = mode;
+        tx->max_len = max_len;
+        tx->wp = ss_wp_new(vocab, vocab_len, errstr, errstr_size);
+        if (!tx->wp) {
+                ss_cnn_text_destroy(tx);
+                return NULL;
+        }
+        tx->unk_id = ss_wp_unk_id(tx->wp);
+        tx->url_id = ss_wp_lookup(tx->wp, "[unused0]", 9);
+        tx->user_id = ss_wp_lookup(tx->wp, "[unused1]", 9);
+        tx->num_id = ss_wp_lookup(tx->wp, "[unused2]", 9);
+        if (mode == SS_CNN_TOK_TWEET && (tx->url_id < 0 || tx->user_id < 0 || tx->num_id < 0)) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "cnn: the vocabulary lacks [unused0..2], needed by the tweet "
+                           "tokenizer mode for URL, @user and number placeholders");
+                ss_cnn_text_destroy(tx);
+                return NULL;
+        }
+        return tx;
+}
+
+int32_t ss_cnn_text_vocab_size(const ss_cnn_text_t *tx)
+{
+        return ss_wp_vocab_size(tx->wp);
+}
+
+/* Appends id to ids (up to max_len) and counts it. */
+static void ss_cnn_text_put(const ss_cnn_text_t *tx, int32_t *ids, int *n, int *total, int *unk,
+                            int32_t id)
+{
+        if (*n < tx->max_len)
+                ids[(*n)++] = id;
+        (*total)++;
+        *unk += id == tx->unk_id;
+}
+
+int ss_cnn_text_encode(ss_cnn_text_t *tx, const char *text, size_t len, int32_t *ids,
+                       ss_input_stats_t *st)
+{
+        int n = 0, total = 0, unk = 0;
+        size_t np;
+        const int32_t *p;
+        if (ss_tok_run(&tx->tb, text, len))
+                return -1;
+        if (tx->mode == SS_CNN_TOK_WORDPIECE) {
+                if (!(p = ss_wp_tokenize(tx->wp, text, len, &np)))
+                        return -1;
+                for (size_t j = 0; j < np; j++)
+                        ss_cnn_text_put(tx, ids, &n, &total, &unk, p[j]);
+        } else {
+                for (size_t i = 0; i < tx->tb.n; i++) {
+                        int kind = tx->tb.toks[i].kind;
+                        if (kind == SS_TOKK_URL || kind == SS_TOKK_USER || kind == SS_TOKK_NUM) {
+                                int32_t id = kind == SS_TOKK_URL    ? tx->url_id
+                                             : kind == SS_TOKK_USER ? tx->user_id
+                                                                    : tx->num_id;
+                                ss_cnn_text_put(tx, ids, &n, &total, &unk, id);
+                                continue;
+                        }
+                        if (!(p = ss_wp_tokenize(tx->wp, ss_tok_str(&tx->tb, i), tx->tb.toks[i].len,
+                                                 &np)))
+                                return -1;
+                        for (size_t j = 0; j < np; j++)
+                                ss_cnn_text_put(tx, ids, &n, &total, &unk, p[j]);
+                }
+        }
+        if (st) {
+                st->n_tokens = total;
+                st->unk_share = total ? (float)unk / (float)total : 0.0f;
+                st->has_url = (uint8_t)tx->tb.has_url;
+                st->has_mention = (uint8_t)tx->tb.has_mention;
+                st->has_emoji = (uint8_t)tx->tb.has_emoji;
+        }
+        return n;
+}
+
+/* ---- model file ---- */
+
+ss_err_t ss_cnn_save(const ss_cnn_t *m, const char *vocab, size_t vocab_len, int tok_mode,
+                     ss_mfile_t *mf, char *errstr, size_t errstr_size)
+{
+        const ss_cnn_config_t *c = &m->cfg;
+        size_t D = (size_t)c->emb_dim, F = (size_t)c->n_filters, H = (size_t)ss_cnn_hidden(c);
+        if (!ss_cnn_tok_mode_name(tok_mode))
+                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                  "cnn: bad tokenizer mode %d", tok_mode);
+        cJSON *o = cJSON_CreateObject(), *w = cJSON_CreateArray();
+        if (!o || !w) {
+                cJSON_Delete(o);
+                cJSON_Delete(w);
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "cnn: out of memory");
+        }
+        cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
+        cJSON_AddNumberToObject(o, "emb_dim", c->emb_dim);
+        cJSON_AddNumberToObject(o, "max_len", c->max_len);
+        for (int i = 0; i < c->n_widths; i++)
+                cJSON_AddItemToArray(w, cJSON_CreateNumber(c->widths[i]));
+        cJSON_AddItemToObject(o, "widths", w);
+        cJSON_AddNumberToObject(o, "n_filters", c->n_filters);
+        cJSON_AddNumberToObject(o, "n_classes", c->n_classes);
+        cJSON_AddStringToObject(o, "tokenizer", ss_cnn_tok_mode_name(tok_mode));
+        char *js = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!js)
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "cnn: out of memory");
+        ss_err_t err =
+            ss_mfile_add(mf, "cnn.config", SS_MF_STR, js, strlen(js), errstr, errstr_size);
+        free(js);
+        if (!err)
+                err =
+                    ss_mfile_add(mf, "cnn.vocab", SS_MF_STR, vocab, vocab_len, errstr, errstr_size);
+        if (!err)
+                err = ss_mfile_add(mf, "cnn.emb", SS_MF_F32, m->w.emb, (uint64_t)c->vocab_size * D,
+                                   errstr, errstr_size);
+        for (int i = 0; !err && i < c->n_widths; i++) {
+                char name[SS_MFILE_SECNAME_MAX];
+                snprintf(name, sizeof(name), "cnn.conv%d.w", c->widths[i]);
+                err = ss_mfile_add(mf, name, SS_MF_F32, m->w.p.conv_w[i],
+                                   F * (size_t)c->widths[i] * D, errstr, errstr_size);
+        }
+        if (!err)
+                err = ss_mfile_add(mf, "cnn.conv.b", SS_MF_F32, m->w.p.conv_b,
+                                   (uint64_t)c->n_widths * F, errstr, errstr_size);
+        if (!err)
+                err = ss_mfile_add(mf, "cnn.fc.w", SS_MF_F32, m->w.p.fc_w,
+                                   (uint64_t)c->n_classes * H, errstr, errstr_size);
+        if (!err)
+                err = ss_mfile_add(mf, "cnn.fc.b", SS_MF_F32, m->w.p.fc_b, (uint64_t)c->n_classes,
+                                   errstr, errstr_size);
+        return err;
+}
+
+/* An integer member of the config JSON in [lo, hi]; -1 (with the message) if missing or bad. */
+static int ss_cnn_json_int(const cJSON *o, const char *key, int lo, int hi, const char *what,
+                           char *errstr, size_t errstr_size)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
+            v->valueint < lo || v->valueint > hi) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "%s: section cnn.config: \"%s\" is missing or not an integer in "
+                           "[%d, %d]",
+                           what, key, lo, hi);
+                return -1;
+        }
+        return v->valueint;
+}
+
+/* Parses the cnn.config JSON into cfg and *tok_mode. */
+static ss_err_t ss_cnn_config_parse(const char *js, size_t len, const char *what,
+                                    ss_cnn_config_t *cfg, int *tok_mode, char *errstr,
+                                    size_t errstr_size)
+{
+        cJSON *o = cJSON_ParseWithLength(js, len);
+        if (!cJSON_IsObject(o)) {
+                cJSON_Delete(o);
+                return ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                  "%s: section cnn.config is not a JSON object", what);
+        }
+        ss_err_t err = SS_ERR_FORMAT;
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "widths");
+        const cJSON *tk = cJSON_GetObjectItemCaseSensitive(o, "tokenizer");
+        ss_cnn_config_default(cfg);
+        if ((cfg->vocab_size =
+                 ss_cnn_json_int(o, "vocab_size", 1, 1 << 24, what, errstr, errstr_size)) < 0 ||
+            (cfg->emb_dim = ss_cnn_json_int(o, "emb_dim", 1, 4096, what, errstr, errstr_size)) <
+                0 ||
+            (cfg->max_len = ss_cnn_json_int(o, "max_len", 1, 4096, what, errstr, errstr_size)) <
+                0 ||
+            (cfg->n_filters = ss_cnn_json_int(o, "n_filters", 1, 4096, what, errstr, errstr_size)) <
+                0 ||
+            (cfg->n_classes = ss_cnn_json_int(o, "n_classes", SS_NUM_CLASSES, SS_NUM_CLASSES, what,
+                                              errstr, errstr_size)) < 0)
+                goto out;
+        if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) < 1 ||
+            cJSON_GetArraySize(w) > SS_CNN_MAX_WIDTHS) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "%s: section cnn.config: \"widths\" is not an array of 1..%d", what,
+                           SS_CNN_MAX_WIDTHS);
+                goto out;
+        }
+        cfg->n_widths = cJSON_GetArraySize(w);
+        for (int i = 0; i < cfg->n_widths; i++) {
+                const cJSON *k = cJSON_GetArrayItem(w, i);
+                if (!cJSON_IsNumber(k) || k->valueint < 1 || k->valueint > 64) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                   "%s: section cnn.config: widths[%d] is not in [1, 64]", what, i);
+                        goto out;
+                }
+                cfg->widths[i] = k->valueint;
+        }
+        if (!cJSON_IsString(tk) || (*tok_mode = ss_cnn_tok_mode_parse(tk->valuestring)) < 0) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "%s: section cnn.config: \"tokenizer\" is missing or unknown", what);
+                goto out;
+        }
+        err = SS_OK;
+out:
+        cJSON_Delete(o);
+        return err;
+}
+
+ss_cnn_t *ss_cnn_load(const ss_mfile_t *mf, int max_batch, int *tok_mode, const char **vocab,
+                      size_t *vocab_len, char *errstr, size_t errstr_size)
+{
+        const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
+        uint64_t cnt;
+        const char *js = ss_mfile_get(mf, "cnn.config", SS_MF_STR, 0, &cnt, errstr, errstr_size);
+        if (!js)
+                return NULL;
+        ss_cnn_config_t cfg;
+        if (ss_cnn_config_parse(js, (size_t)cnt, what, &cfg, tok_mode, errstr, errstr_size))
+                return NULL;
+        cfg.max_batch = max_batch;
+        char msg[256];
+        if (ss_cnn_config_check(&cfg, msg, sizeof(msg))) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: section cnn.config: %s", what,
+                           msg);
+                return NULL;
+        }
+        *vocab = ss_mfile_get(mf, "cnn.vocab", SS_MF_STR, 0, &cnt, errstr, errstr_size);
+        if (!*vocab)
+                return NULL;
+        *vocab_len = (size_t)cnt;
+        size_t D = (size_t)cfg.emb_dim, F = (size_t)cfg.n_filters;
+        size_t H = (size_t)ss_cnn_hidden(&cfg), C = (size_t)cfg.n_classes;
+        const float *emb = ss_mfile_get(mf, "cnn.emb", SS_MF_F32, (uint64_t)cfg.vocab_size * D,
+                                        &cnt, errstr, errstr_size);
+        const float *conv_w[SS_CNN_MAX_WIDTHS] = {NULL};
+        for (int i = 0; emb && i < cfg.n_widths; i++) {
+                char name[SS_MFILE_SECNAME_MAX];
+                snprintf(name, sizeof(name), "cnn.conv%d.w", cfg.widths[i]);
+                conv_w[i] = ss_mfile_get(mf, name, SS_MF_F32, F * (size_t)cfg.widths[i] * D, &cnt,
+                                         errstr, errstr_size);
+                if (!conv_w[i])
+                        return NULL;
+        }
+        const float *conv_b =
+            emb ? ss_mfile_get(mf, "cnn.conv.b", SS_MF_F32, (uint64_t)cfg.n_widths * F, &cnt,
+                               errstr, errstr_size)
+                : NULL;
+        const float *fc_w =
+            conv_b ? ss_mfile_get(mf, "cnn.fc.w", SS_MF_F32, C * H, &cnt, errstr, errstr_size)
+                   : NULL;
+        const float *fc_b =
+            fc_w ? ss_mfile_get(mf, "cnn.fc.b", SS_MF_F32, C, &cnt, errstr, errstr_size) : NULL;
+        if (!fc_b)
+                return NULL;
+        ss_cnn_t *m = ss_cnn_new(&cfg, errstr, errstr_size);
+        if (!m)
+                return NULL;
+        memcpy(m->w.emb, emb, (size_t)cfg.vocab_size * D * sizeof(float));
+        for (int i = 0; i < cfg.n_widths; i++)
+                memcpy(m->w.p.conv_w[i], conv_w[i], F * (size_t)cfg.widths[i] * D * sizeof(float));
+        memcpy(m->w.p.conv_b, conv_b, (size_t)cfg.n_widths * F * sizeof(float));
+        memcpy(m->w.p.fc_w, fc_w, C * H * sizeof(float));
+        memcpy(m->w.p.fc_b, fc_b, C * sizeof(float));
+        return m;
+}
+
+/* ---- the "cnn" model kind ---- */
+
+#define SS_CNN_SCORE_BATCH 256 /* texts per forward call when scoring */
+
+typedef struct ss_cnn_model {
+        ss_cnn_t *net;
+        ss_cnn_text_t *tx;
+} ss_cnn_model_t;
+
+static void ss_cnn_kind_destroy(void *impl)
+{
+        ss_cnn_model_t *cm = impl;
+        if (!cm)
+                return;
+        ss_cnn_destroy(cm->net);
+        ss_cnn_text_destroy(cm->tx);
+        free(cm);
+}
+
+static void *ss_cnn_kind_load(const ss_mfile_t *mf, char *errstr, size_t errstr_size)
+{
+        const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
+        ss_cnn_model_t *cm = calloc(1, sizeof(*cm));
+        if (!cm) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "cnn: out of memory");
+                return NULL;
+        }
+        int mode = 0;
+        const char *vocab;
+        size_t vocab_len;
+        char msg[512];
+        cm->net =
+            ss_cnn_load(mf, SS_CNN_SCORE_BATCH, &mode, &vocab, &vocab_len, errstr, errstr_size);
+        if (!cm->net)
+                goto fail;
+        cm->tx = ss_cnn_text_new(vocab, vocab_len, mode, cm->net->cfg.max_len, msg, sizeof(msg));
+        if (!cm->tx) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: section cnn.vocab: %s", what,
+                           msg);
+                goto fail;
+        }
+        if (ss_cnn_text_vocab_size(cm->tx) != cm->net->cfg.vocab_size) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "%s: section cnn.vocab holds %d tokens, cnn.config says %d", what,
+                           ss_cnn_text_vocab_size(cm->tx), cm->net->cfg.vocab_size);
+                goto fail;
+        }
+        return cm;
+fail:
+        ss_cnn_kind_destroy(cm);
+        return NULL;
+}
+
+static ss_err_t ss_cnn_kind_score(void *impl, const char *const *texts, const size_t *lens,
+                                  size_t n, float *probs_out, ss_input_stats_t *stats_out,
+                                  char *errstr, size_t errstr_size)
+{
+        ss_cnn_model_t *cm = impl;
+        ss_cnn_t *net = cm->net;
+        int T = net->cfg.max_len, C = net->cfg.n_classes;
+        for (size_t i0 = 0; i0 < n; i0 += SS_CNN_SCORE_BATCH) {
+                int nb = n - i0 < SS_CNN_SCORE_BATCH ? (int)(n - i0) : SS_CNN_SCORE_BATCH;
+                for (int i = 0; i < nb; i++) {
+                        int len = ss_cnn_text_encode(cm->tx, texts[i0 + i], lens[i0 + i],
+                                                     net->a.ids + (size_t)i * T,
+                                                     stats_out ? stats_out + i0 + i : NULL);
+                        if (len < 0)
+                                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                                  "cnn: out of memory tokenizing text %zu", i0 + i);
+                        net->a.lens[i] = len;
+                }
+                ss_err_t err =
+                    ss_cnn_forward(net, net->a.ids, net->a.lens, nb, 0, errstr, errstr_size);
+                if (err != SS_OK)
+                        return err;
+                memcpy(probs_out + i0 * SS_NUM_CLASSES, net->a.probs,
+                       (size_t)nb * (size_t)C * sizeof(float));
+        }
+        return SS_OK;
+}
+
+const ss_model_kind_t ss_cnn_kind = {SS_CNN_KIND, ss_cnn_kind_load, ss_cnn_kind_score,
+                                     ss_cnn_kind_destroy};

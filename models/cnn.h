@@ -6,9 +6,12 @@
  *   + bias, ReLU -> concatenate [B][W*F] -> dropout (training only) -> linear [C]
  *   -> softmax.
  *
- * The network works on token ids; turning texts into ids (the tokenizer and
- * its vocabulary) is the model kind's business (cnn_model.c / the model
- * registry), not this file's. Everything is float32, row-major.
+ * The network works on token ids. The text front end (ss_cnn_text_*) turns a
+ * tweet into ids: the tweet tokenizer (tok.h) finds URLs, @mentions and
+ * numbers, which become one placeholder id each, and every other token is
+ * split into WordPiece pieces (wordpiece.h) of the vocabulary the embeddings
+ * came from (all-MiniLM-L6-v2's, see cnn_train.c). Everything is float32,
+ * row-major.
  *
  * Shapes used in the comments:
  *   V vocabulary rows, D embedding width, T max tokens per text, B batch,
@@ -29,11 +32,17 @@
 #ifndef SS_CNN_H
 #define SS_CNN_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../common/ss_err.h"
+#include "dataset.h"
+#include "evalm.h"
+#include "mfile.h"
+#include "model.h"
 
+#define SS_CNN_KIND       "cnn"
 #define SS_CNN_MAX_WIDTHS 4
 
 typedef struct ss_cnn_config {
@@ -98,8 +107,6 @@ typedef struct ss_cnn_grads {
         /* Backward scratch. */
         float *dlogits; /* [B][C] */
         float *dhidden; /* [B][H] d loss / d pooled (after the dropout mask) */
-        float *dconv;   /* [B*T][F] d loss / d conv of one width */
-        float *dcols;   /* [B*T][kmax*D] d loss / d im2col windows of one width */
         /* Adam moments. Embedding rows are updated lazily (only rows in the batch). */
         float *m_dense;    /* [n_dense] */
         float *v_dense;    /* [n_dense] */
@@ -154,6 +161,7 @@ void ss_cnn_init_random(ss_cnn_t *m, uint64_t seed);
  *   ids:  [n][T] token ids (row stride cfg.max_len), each in 0..V-1 for the
  *         first lens[i] positions (the rest is not read);
  *   lens: [n] tokens of each text, 0..T.
+ * ids and lens may be m->a.ids and m->a.lens themselves (encode in place).
  * Results stay in m->a (probs [n][C]); with train = 1 dropout is applied
  * using m->rng. Returns SS_ERR_INVALID_ARG on an id or length out of range
  * (the message names the text and position).
@@ -205,5 +213,121 @@ int ss_cnn_conv_ref(float *conv, const float *emb, const int32_t *ids, const int
 
 /* Plain-loop matrix product out [P][F] = x [P][K] x w^T (reference for the tests). */
 void ss_cnn_matmul_ref(float *out, const float *x, const float *w, int P, int F, int K);
+
+/* ---- text front end ---- */
+
+/* How texts become ids. */
+typedef enum {
+        SS_CNN_TOK_WORDPIECE = 0, /* WordPiece over the raw text (BertTokenizer, uncased) */
+        SS_CNN_TOK_TWEET = 1,     /* tweet tokenizer first: URL, @user, number -> one
+                                     placeholder id each ([unused0..2]); other tokens
+                                     (hashtag words, emoticons, emoji...) -> WordPiece */
+} ss_cnn_tok_mode_t;
+
+/* "wordpiece" / "tweet"; NULL for an unknown mode. */
+const char *ss_cnn_tok_mode_name(int mode);
+/* Parses a mode name; -1 if unknown. */
+int ss_cnn_tok_mode_parse(const char *s);
+
+typedef struct ss_cnn_text ss_cnn_text_t;
+
+/*
+ * A front end over a vocab.txt (copied). The tweet mode needs [unused0],
+ * [unused1], [unused2] in the vocabulary. Returns NULL with the reason.
+ * Caller frees with ss_cnn_text_destroy(). One per thread (scratch inside).
+ */
+ss_cnn_text_t *ss_cnn_text_new(const char *vocab, size_t vocab_len, int mode, int max_len,
+                               char *errstr, size_t errstr_size);
+void ss_cnn_text_destroy(ss_cnn_text_t *tx);
+
+int32_t ss_cnn_text_vocab_size(const ss_cnn_text_t *tx);
+
+/*
+ * Encodes one text into at most max_len ids (the first ones; the rest of a
+ * long text is dropped). Any bytes are accepted (invalid UTF-8 is replaced).
+ * st (may be NULL) gets the input statistics: n_tokens = ids before
+ * truncation, unk_share = share of [UNK] among them, and the tweet
+ * tokenizer's URL / mention / emoji flags. Returns the number of ids, or -1
+ * when memory runs out.
+ */
+int ss_cnn_text_encode(ss_cnn_text_t *tx, const char *text, size_t len, int32_t *ids,
+                       ss_input_stats_t *st);
+
+/* ---- model file ---- */
+
+/*
+ * Writes a trained network and its front end into a container of kind "cnn".
+ * Sections: cnn.config (STR, JSON: vocab_size, emb_dim, max_len, widths,
+ * n_filters, n_classes, tokenizer), cnn.vocab (STR, vocab.txt),
+ * cnn.emb [V][D], cnn.conv<k>.w [F][k*D] for each width k, cnn.conv.b [W][F],
+ * cnn.fc.w [C][H], cnn.fc.b [C] (all F32).
+ */
+ss_err_t ss_cnn_save(const ss_cnn_t *m, const char *vocab, size_t vocab_len, int tok_mode,
+                     ss_mfile_t *mf, char *errstr, size_t errstr_size);
+
+/*
+ * Reads a network back from a container written by ss_cnn_save(), with
+ * scratch for max_batch texts. *tok_mode and *vocab (pointing into mf, not
+ * NUL-terminated, *vocab_len bytes) describe its front end. Every section is
+ * checked against the config; errors name the file and section. NULL on
+ * error; caller frees with ss_cnn_destroy().
+ */
+ss_cnn_t *ss_cnn_load(const ss_mfile_t *mf, int max_batch, int *tok_mode, const char **vocab,
+                      size_t *vocab_len, char *errstr, size_t errstr_size);
+
+/* ---- training (cnn_train.c) ---- */
+
+typedef struct ss_cnn_train_config {
+        ss_cnn_config_t net; /* shape; vocab_size comes from the embeddings file */
+        ss_cnn_adam_t adam;
+        int tok_mode;               /* ss_cnn_tok_mode_t */
+        int epochs;                 /* at most this many passes over the fit split */
+        int patience;               /* stop after this many epochs without a better tune AvgRec */
+        int balanced;               /* class weights n / (C * n_c) */
+        uint64_t seed;              /* init, shuffling, dropout */
+        int threads;                /* OpenBLAS threads while training */
+        const char *embeddings;     /* "minilm-encoder" model file: sections vocab, emb.word */
+        float emb_std;              /* std the projected embeddings are scaled to */
+        const char *progress_label; /* terminal progress line label, or NULL */
+} ss_cnn_train_config_t;
+
+/* Defaults as in config/model/cnn.yaml. */
+void ss_cnn_train_config_default(ss_cnn_train_config_t *tc);
+
+typedef struct ss_cnn_epoch_log {
+        double loss; /* mean training loss of the epoch */
+        double tune_avgrec, tune_accuracy;
+        double seconds;
+} ss_cnn_epoch_log_t;
+
+typedef struct ss_cnn_train_result {
+        int best_epoch; /* 0-based epoch whose weights were kept */
+        int epochs_run;
+        ss_cnn_epoch_log_t log[256];
+        double pca_variance; /* share of the source embeddings' variance kept */
+        double seconds;
+} ss_cnn_train_result_t;
+
+/*
+ * Trains on fit with early stopping on tune (the weights of the epoch with the
+ * best tune AvgRec are kept), then adds the model's sections to mf and, if
+ * hyper is non-NULL, the configuration and per-epoch log to that JSON object.
+ * Embeddings start from the source's token embeddings projected onto their
+ * top emb_dim principal components (ss_cnn_pca_project). Deterministic for a
+ * seed and thread count. tune_eval gets the kept model's tune metrics.
+ */
+ss_err_t ss_cnn_train(const ss_cnn_train_config_t *tc, const ss_dataset_t *fit,
+                      const ss_dataset_t *tune, ss_mfile_t *mf, cJSON *hyper,
+                      ss_cnn_train_result_t *res, ss_eval_t *tune_eval, char *errstr,
+                      size_t errstr_size);
+
+/*
+ * PCA projection: out [V][D] = (E - mean) x Q, where Q [D0][D] holds the top D
+ * eigenvectors of E's covariance (subspace iteration from a fixed start, so
+ * the result is deterministic; each column's sign is fixed so its largest
+ * entry is positive). E is [V][D0]. Returns the share of the variance kept,
+ * or -1 on out of memory.
+ */
+double ss_cnn_pca_project(float *out, const float *E, int V, int D0, int D);
 
 #endif /* SS_CNN_H */

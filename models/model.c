@@ -21,6 +21,7 @@ struct ss_model {
 static const ss_model_kind_t *const ss_model_kinds[] = {
     &ss_logreg_kind,
     &ss_minilm_kind,
+    &ss_cnn_kind,
 };
 
 static const char *const ss_label_names[SS_NUM_CLASSES] = {"negative", "neutral", "positive"};

@@ -31,6 +31,7 @@ typedef struct ss_model_kind {
 /* The kinds (one line each). */
 extern const ss_model_kind_t ss_logreg_kind;
 extern const ss_model_kind_t ss_minilm_kind;
+extern const ss_model_kind_t ss_cnn_kind;
 
 /* The registered kind with this name, or NULL. */
 const ss_model_kind_t *ss_model_kind_find(const char *kind);

@@ -3,14 +3,25 @@
  *   - im2col + sgemm convolution against the plain reference convolution;
  *   - a numerical gradient check of the whole network (embeddings, filters,
  *     biases, fc layer; dropout on, class weights on) on a tiny config;
- *   - Adam learns a synthetic task; the same seed gives the same weights.
+ *   - Adam learns a synthetic task; the same seed gives the same weights;
+ *   - the text front end (placeholders, truncation, statistics);
+ *   - save / load through a model file and the model interface, and refusals of
+ *     damaged sections;
+ *   - the PCA projection on data with a known covariance;
+ *   - ss_cnn_train end to end on a small synthetic corpus: it learns, and the
+ *     same seed gives a byte-identical model (also with 1 or 2 BLAS threads).
  */
+#include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cnn.h"
+#include "model_impl.h"
+#include "ss_log.h"
 #include "ss_test.h"
+#include "ss_util.h"
 
 static uint64_t test_rng = 88172645463325252ull;
 
@@ -84,6 +95,24 @@ static void test_conv_ref_vs_gemm(void)
         }
         free(emb);
         free(ids);
+        /* A batch-sized convolution gives bit-identical results on 1 and 2 BLAS threads (the
+         * forward pass's one sgemm must not split its reduction). */
+        const int P = 4000, F2 = 100, K2 = 320;
+        float *x = malloc(sizeof(float) * P * K2), *w2 = malloc(sizeof(float) * F2 * K2);
+        float *o1 = malloc(sizeof(float) * P * F2), *o2 = malloc(sizeof(float) * P * F2);
+        test_fill(x, (size_t)P * K2);
+        test_fill(w2, (size_t)F2 * K2);
+        int before = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+        ss_cnn_conv_gemm(o1, x, w2, P, F2, K2);
+        openblas_set_num_threads(2);
+        ss_cnn_conv_gemm(o2, x, w2, P, F2, K2);
+        openblas_set_num_threads(before);
+        CHECK(!memcmp(o1, o2, sizeof(float) * P * F2));
+        free(x);
+        free(w2);
+        free(o1);
+        free(o2);
 }
 
 static void test_tiny_config(ss_cnn_config_t *c, int V)
@@ -333,11 +362,380 @@ static void test_bad_input(void)
         CHECK(strstr(err, "dropout") != NULL);
 }
 
+/* ---- text front end, model file ---- */
+
+static const char test_vocab[] = "[PAD]\n[unused0]\n[unused1]\n[unused2]\n[UNK]\n[CLS]\n[SEP]\n"
+                                 "[MASK]\ngood\nbad\nmovie\nthe\nis\n##s\n!\n:\n)\n(\nhappy\n"
+                                 "sad\nok\nfilm\nhttp\n/\nt\n.\nco\n@\nuser\n1\n2\n3\n";
+#define TEST_VOCAB_N 32
+
+static int test_id(const char *tok)
+{
+        const char *p = test_vocab;
+        size_t n = strlen(tok);
+        for (int id = 0; *p; id++) {
+                const char *e = strchr(p, '\n');
+                if ((size_t)(e - p) == n && !memcmp(p, tok, n))
+                        return id;
+                p = e + 1;
+        }
+        return -1;
+}
+
+static void test_text_front_end(void)
+{
+        char err[256];
+        int32_t ids[8];
+        ss_input_stats_t st;
+        ss_cnn_text_t *tx = ss_cnn_text_new(test_vocab, sizeof(test_vocab) - 1, SS_CNN_TOK_TWEET, 8,
+                                            err, sizeof(err));
+        CHECK(tx != NULL);
+        if (!tx)
+                return;
+        CHECK(ss_cnn_text_vocab_size(tx) == TEST_VOCAB_N);
+        const char *t1 = "@bob Good movies!! http://t.co/xyz 123 :)";
+        int n = ss_cnn_text_encode(tx, t1, strlen(t1), ids, &st);
+        /* @bob -> [unused1]; good; movie ##s; !! -> ! !; URL -> [unused0]; 123 -> [unused2]; :) */
+        int want[] = {test_id("[unused1]"), test_id("good"),     test_id("movie"),
+                      test_id("##s"),       test_id("!"),        test_id("!"),
+                      test_id("[unused0]"), test_id("[unused2]")};
+        CHECK(n == 8);
+        CHECK(!memcmp(ids, want, sizeof(want)));
+        CHECK(st.n_tokens == 10); /* ": )" were cut by max_len but counted */
+        CHECK(st.has_url == 1 && st.has_mention == 1 && st.has_emoji == 1);
+        CHECK_NEAR(st.unk_share, 0.0, 1e-9);
+        const char *t2 = "zebra good xylophone";
+        n = ss_cnn_text_encode(tx, t2, strlen(t2), ids, &st);
+        CHECK(n == 3 && ids[0] == test_id("[UNK]") && ids[1] == test_id("good"));
+        CHECK_NEAR(st.unk_share, 2.0 / 3.0, 1e-6);
+        CHECK(st.has_url == 0 && st.has_mention == 0);
+        n = ss_cnn_text_encode(tx, "", 0, ids, &st);
+        CHECK(n == 0 && st.n_tokens == 0 && st.unk_share == 0.0f);
+        const char bad[] = "good \xff\xfe bad";
+        n = ss_cnn_text_encode(tx, bad, sizeof(bad) - 1, ids, &st);
+        CHECK(n >= 2 && ids[0] == test_id("good"));
+        ss_cnn_text_destroy(tx);
+        /* The plain WordPiece mode splits the URL instead. */
+        tx = ss_cnn_text_new(test_vocab, sizeof(test_vocab) - 1, SS_CNN_TOK_WORDPIECE, 8, err,
+                             sizeof(err));
+        CHECK(tx != NULL);
+        n = ss_cnn_text_encode(tx, "http://t.co", 11, ids, &st);
+        CHECK(n == 7 && ids[0] == test_id("http") && ids[1] == test_id(":") &&
+              ids[6] == test_id("co"));
+        ss_cnn_text_destroy(tx);
+        /* The tweet mode needs the placeholder tokens. */
+        static const char novocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\n";
+        CHECK(ss_cnn_text_new(novocab, sizeof(novocab) - 1, SS_CNN_TOK_TWEET, 8, err,
+                              sizeof(err)) == NULL);
+        CHECK(strstr(err, "unused") != NULL);
+        CHECK(ss_cnn_tok_mode_parse("tweet") == SS_CNN_TOK_TWEET);
+        CHECK(ss_cnn_tok_mode_parse("nope") == -1);
+}
+
+static ss_cnn_t *test_small_net(uint64_t seed)
+{
+        ss_cnn_config_t c;
+        ss_cnn_config_default(&c);
+        c.vocab_size = TEST_VOCAB_N;
+        c.emb_dim = 6;
+        c.max_len = 8;
+        c.n_filters = 5;
+        c.max_batch = 4;
+        ss_cnn_t *m = ss_cnn_new(&c, NULL, 0);
+        if (m) {
+                ss_cnn_init_random(m, seed);
+                test_fill(m->w.p.conv_b, (size_t)c.n_widths * c.n_filters);
+                test_fill(m->w.p.fc_b, 3);
+        }
+        return m;
+}
+
+/* Serialises a container and parses it back (as a file read would). */
+static ss_mfile_t *test_roundtrip(ss_mfile_t *mf)
+{
+        uint8_t *buf;
+        size_t len;
+        char err[256];
+        if (ss_mfile_serialize(mf, &buf, &len, err, sizeof(err)) != SS_OK)
+                return NULL;
+        return ss_mfile_parse(buf, len, "roundtrip", err, sizeof(err));
+}
+
+static void test_save_load(void)
+{
+        char err[512];
+        ss_cnn_t *m = test_small_net(5);
+        CHECK(m != NULL);
+        if (!m)
+                return;
+        ss_mfile_t *mf = ss_mfile_new(SS_CNN_KIND, "test-cnn", "v1");
+        CHECK(ss_cnn_save(m, test_vocab, sizeof(test_vocab) - 1, SS_CNN_TOK_TWEET, mf, err,
+                          sizeof(err)) == SS_OK);
+        ss_model_t *model = ss_model_from_mfile(test_roundtrip(mf), err, sizeof(err));
+        CHECK(model != NULL);
+        if (!model) {
+                fprintf(stderr, "load: %s\n", err);
+                ss_mfile_destroy(mf);
+                ss_cnn_destroy(m);
+                return;
+        }
+        CHECK_STR_EQ(ss_model_kind(model), "cnn");
+        /* 7 texts: more than the network's max_batch of 4, fewer than the scoring batch. */
+        const char *texts[] = {"good movie",          "bad film :(",    "",
+                               "@x http://t.co/a 12", "the film is ok", "sad sad sad bad bad",
+                               "happy happy :)"};
+        size_t lens[7];
+        for (int i = 0; i < 7; i++)
+                lens[i] = strlen(texts[i]);
+        float probs[7 * 3];
+        ss_input_stats_t st[7];
+        CHECK(ss_model_score_batch(model, texts, lens, 7, probs, st, err, sizeof(err)) == SS_OK);
+        /* Same numbers straight from the network and the front end. */
+        ss_cnn_text_t *tx = ss_cnn_text_new(test_vocab, sizeof(test_vocab) - 1, SS_CNN_TOK_TWEET, 8,
+                                            err, sizeof(err));
+        int32_t ids[4 * 8], tl[4];
+        double maxdiff = 0.0;
+        for (int i0 = 0; i0 < 7; i0 += 4) {
+                int nb = 7 - i0 < 4 ? 7 - i0 : 4;
+                for (int i = 0; i < nb; i++)
+                        tl[i] =
+                            ss_cnn_text_encode(tx, texts[i0 + i], lens[i0 + i], ids + i * 8, NULL);
+                CHECK(ss_cnn_forward(m, ids, tl, nb, 0, err, sizeof(err)) == SS_OK);
+                for (int q = 0; q < nb * 3; q++)
+                        maxdiff = fmax(maxdiff, fabs(m->a.probs[q] - probs[i0 * 3 + q]));
+        }
+        CHECK(maxdiff < 1e-6);
+        for (int i = 0; i < 7; i++)
+                CHECK_NEAR(probs[3 * i] + probs[3 * i + 1] + probs[3 * i + 2], 1.0, 1e-5);
+        CHECK(st[3].has_url == 1 && st[3].has_mention == 1 && st[3].n_tokens == 3);
+        CHECK(st[2].n_tokens == 0);
+        ss_cnn_text_destroy(tx);
+        ss_model_destroy(model);
+        ss_mfile_destroy(mf);
+
+        /* A section of the wrong size, or a missing one, is refused naming it. */
+        ss_mfile_t *bad = ss_mfile_new(SS_CNN_KIND, "test-cnn", "v1");
+        m->cfg.vocab_size--; /* writes one embedding row less than the vocabulary has */
+        CHECK(ss_cnn_save(m, test_vocab, sizeof(test_vocab) - 1, SS_CNN_TOK_TWEET, bad, err,
+                          sizeof(err)) == SS_OK);
+        m->cfg.vocab_size++;
+        model = ss_model_from_mfile(test_roundtrip(bad), err, sizeof(err));
+        CHECK(model == NULL);
+        CHECK(strstr(err, "cnn.vocab") != NULL);
+        ss_mfile_destroy(bad);
+        bad = ss_mfile_new(SS_CNN_KIND, "test-cnn", "v1");
+        const char *partial = "{\"vocab_size\": 32}";
+        ss_mfile_add(bad, "cnn.config", SS_MF_STR, partial, strlen(partial), err, sizeof(err));
+        model = ss_model_from_mfile(test_roundtrip(bad), err, sizeof(err));
+        CHECK(model == NULL);
+        CHECK(strstr(err, "cnn.config") != NULL && strstr(err, "emb_dim") != NULL);
+        ss_mfile_destroy(bad);
+        bad = ss_mfile_new(SS_CNN_KIND, "test-cnn", "v1");
+        const char *cfgjs = "{\"vocab_size\":32,\"emb_dim\":6,\"max_len\":8,\"widths\":[3,4,5],"
+                            "\"n_filters\":5,\"n_classes\":3,\"tokenizer\":\"tweet\"}";
+        ss_mfile_add(bad, "cnn.config", SS_MF_STR, cfgjs, strlen(cfgjs), err, sizeof(err));
+        ss_mfile_add(bad, "cnn.vocab", SS_MF_STR, test_vocab, sizeof(test_vocab) - 1, err,
+                     sizeof(err));
+        ss_mfile_add(bad, "cnn.emb", SS_MF_F32, m->w.emb, 32 * 6, err, sizeof(err));
+        model = ss_model_from_mfile(test_roundtrip(bad), err, sizeof(err));
+        CHECK(model == NULL);
+        CHECK(strstr(err, "cnn.conv3.w") != NULL);
+        ss_mfile_destroy(bad);
+        ss_cnn_destroy(m);
+}
+
+/* ---- PCA ---- */
+
+static void test_pca(void)
+{
+        /* 4-d data whose variance lies along two known orthogonal directions (std 3 and 1),
+         * plus small noise; PCA to 2 keeps ~all of it and recovers the directions. */
+        const int V = 2000, D0 = 4, D = 2;
+        const float u[4] = {0.5f, 0.5f, 0.5f, 0.5f}, v[4] = {0.5f, -0.5f, 0.5f, -0.5f};
+        float *E = malloc(sizeof(float) * V * D0), *out = malloc(sizeof(float) * V * D);
+        for (int i = 0; i < V; i++) {
+                float a = 3.0f * test_randf() * 1.7f, b = test_randf() * 1.7f;
+                for (int d = 0; d < D0; d++)
+                        E[i * D0 + d] = 5.0f + a * u[d] + b * v[d] + 0.01f * test_randf();
+        }
+        double kept = ss_cnn_pca_project(out, E, V, D0, D);
+        CHECK(kept > 0.999 && kept <= 1.0 + 1e-6);
+        /* First component ~ +-a, second ~ +-b: correlation with the true coordinates. */
+        double c1 = 0, c2 = 0, n1 = 0, n2 = 0, na = 0, nb = 0;
+        for (int i = 0; i < V; i++) {
+                double a = 0, b = 0;
+                for (int d = 0; d < D0; d++) {
+                        a += (E[i * D0 + d] - 5.0) * u[d];
+                        b += (E[i * D0 + d] - 5.0) * v[d];
+                }
+                c1 += a * out[i * D];
+                c2 += b * out[i * D + 1];
+                n1 += (double)out[i * D] * out[i * D];
+                n2 += (double)out[i * D + 1] * out[i * D + 1];
+                na += a * a;
+                nb += b * b;
+        }
+        CHECK(fabs(c1 / sqrt(n1 * na)) > 0.999);
+        CHECK(fabs(c2 / sqrt(n2 * nb)) > 0.999);
+        CHECK(n1 > 5.0 * n2); /* ordered by variance */
+        free(E);
+        free(out);
+}
+
+/* ---- training end to end ---- */
+
+/* An embeddings file like the converted MiniLM encoder: sections vocab and emb.word. */
+static int test_write_embeddings(const char *path)
+{
+        const int D0 = 12;
+        float emb[TEST_VOCAB_N * 12];
+        test_fill(emb, sizeof(emb) / sizeof(emb[0]));
+        ss_mfile_t *mf = ss_mfile_new("minilm-encoder", "test", "v1");
+        char err[256];
+        int rc =
+            ss_mfile_add(mf, "vocab", SS_MF_STR, test_vocab, sizeof(test_vocab) - 1, err,
+                         sizeof(err)) ||
+            ss_mfile_add(mf, "emb.word", SS_MF_F32, emb, TEST_VOCAB_N * D0, err, sizeof(err)) ||
+            ss_mfile_write(mf, path, err, sizeof(err));
+        ss_mfile_destroy(mf);
+        return rc;
+}
+
+/* Tweets whose label follows their sentiment words; neutral ones have none. */
+static ss_dataset_t *test_corpus(int n, uint64_t seed)
+{
+        static const char *pos[] = {"good", "happy", ":)", "good movie"};
+        static const char *neg[] = {"bad", "sad", ":(", "bad film"};
+        static const char *fill[] = {"the", "movie", "film", "is",
+                                     "ok",  "@user", "123",  "http://t.co/x"};
+        ss_dataset_t *ds = ss_dataset_new();
+        uint64_t s = seed;
+        for (int i = 0; i < n; i++) {
+                char text[256] = "", id[32];
+                int label = (int)(test_rand() % 3);
+                int len = 3 + (int)(test_rand() % 5), at = (int)(test_rand() % len);
+                for (int t = 0; t < len; t++) {
+                        const char *w = fill[test_rand() % 8];
+                        if (t == at && label != 1)
+                                w = label == 2 ? pos[test_rand() % 4] : neg[test_rand() % 4];
+                        strcat(text, w);
+                        strcat(text, " ");
+                }
+                s = s * 6364136223846793005ull + 1;
+                snprintf(id, sizeof(id), "%llu", (unsigned long long)(s >> 8));
+                ss_dataset_add(ds, id, text, strlen(text), label, (uint32_t)i + 1);
+        }
+        return ds;
+}
+
+static ss_mfile_t *test_train_once(const char *emb_path, const ss_dataset_t *fit,
+                                   const ss_dataset_t *tune, uint64_t seed, int threads,
+                                   ss_cnn_train_result_t *res, ss_eval_t *ev)
+{
+        ss_cnn_train_config_t tc;
+        ss_cnn_train_config_default(&tc);
+        tc.net.emb_dim = 8;
+        tc.net.max_len = 10;
+        tc.net.n_filters = 8;
+        tc.net.max_batch = 16;
+        tc.net.dropout = 0.3f;
+        tc.adam.lr = 5e-3f;
+        tc.adam.emb_lr = 5e-3f;
+        tc.epochs = 6;
+        tc.patience = 6;
+        tc.seed = seed;
+        tc.threads = threads;
+        tc.embeddings = emb_path;
+        ss_mfile_t *mf = ss_mfile_new(SS_CNN_KIND, "test", "v1");
+        cJSON *hyper = cJSON_CreateObject();
+        char err[512];
+        ss_err_t e = ss_cnn_train(&tc, fit, tune, mf, hyper, res, ev, err, sizeof(err));
+        CHECK(e == SS_OK);
+        if (e)
+                fprintf(stderr, "train: %s\n", err);
+        CHECK(cJSON_GetObjectItem(hyper, "best_epoch") != NULL);
+        cJSON_Delete(hyper);
+        return mf;
+}
+
+static void test_train_end_to_end(void)
+{
+        char path[128], err[512];
+        snprintf(path, sizeof(path), "/tmp/ss_test_cnn_emb_%d.ssm", (int)getpid());
+        CHECK(test_write_embeddings(path) == 0);
+        ss_dataset_t *fit = test_corpus(600, 1), *tune = test_corpus(150, 2);
+        ss_cnn_train_result_t r1, r2, r3, r4;
+        ss_eval_t e1, e2, e3, e4;
+        ss_mfile_t *a = test_train_once(path, fit, tune, 11, 2, &r1, &e1);
+        ss_mfile_t *b = test_train_once(path, fit, tune, 11, 2, &r2, &e2);
+        ss_mfile_t *c = test_train_once(path, fit, tune, 12, 2, &r3, &e3);
+        ss_mfile_t *d = test_train_once(path, fit, tune, 11, 1, &r4, &e4);
+        fprintf(stderr, "synthetic corpus: tune AvgRec %.3f (epoch %d of %d)\n", e1.avgrec,
+                r1.best_epoch + 1, r1.epochs_run);
+        CHECK(e1.avgrec > 0.9);
+        CHECK(r1.log[0].loss > r1.log[r1.epochs_run - 1].loss);
+        uint8_t *ba, *bb, *bc, *bd;
+        size_t la, lb, lc, ld;
+        CHECK(ss_mfile_serialize(a, &ba, &la, err, sizeof(err)) == SS_OK);
+        CHECK(ss_mfile_serialize(b, &bb, &lb, err, sizeof(err)) == SS_OK);
+        CHECK(ss_mfile_serialize(c, &bc, &lc, err, sizeof(err)) == SS_OK);
+        CHECK(ss_mfile_serialize(d, &bd, &ld, err, sizeof(err)) == SS_OK);
+        /* Same seed: same payload; another seed: another payload; 1 or 2 BLAS threads: same. */
+        CHECK_STR_EQ(ss_mfile_payload_sha256(a), ss_mfile_payload_sha256(b));
+        CHECK(strcmp(ss_mfile_payload_sha256(a), ss_mfile_payload_sha256(c)) != 0);
+        CHECK_STR_EQ(ss_mfile_payload_sha256(a), ss_mfile_payload_sha256(d));
+        free(ba);
+        free(bb);
+        free(bc);
+        free(bd);
+        /* The trained file scores through the model interface like on the tune split. */
+        ss_model_t *m = ss_model_from_mfile(test_roundtrip(a), err, sizeof(err));
+        CHECK(m != NULL);
+        if (m) {
+                ss_eval_t ev;
+                ss_eval_init(&ev);
+                float probs[3];
+                for (size_t i = 0; i < tune->n; i++) {
+                        CHECK(ss_model_score_batch(m, &tune->texts[i], &tune->lens[i], 1, probs,
+                                                   NULL, err, sizeof(err)) == SS_OK);
+                        ss_eval_add(&ev, tune->labels[i], ss_probs_argmax(probs));
+                }
+                ss_eval_finish(&ev);
+                CHECK_NEAR(ev.avgrec, e1.avgrec, 1e-9);
+                ss_model_destroy(m);
+        }
+        ss_mfile_destroy(a);
+        ss_mfile_destroy(b);
+        ss_mfile_destroy(c);
+        ss_mfile_destroy(d);
+        /* Missing embeddings file and an empty tune split are errors with a reason. */
+        ss_cnn_train_config_t tc;
+        ss_cnn_train_config_default(&tc);
+        tc.embeddings = "/nonexistent/emb.ssm";
+        ss_cnn_train_result_t r;
+        ss_eval_t ev;
+        ss_mfile_t *mf = ss_mfile_new(SS_CNN_KIND, "test", "v1");
+        CHECK(ss_cnn_train(&tc, fit, tune, mf, NULL, &r, &ev, err, sizeof(err)) != SS_OK);
+        CHECK(strstr(err, "/nonexistent/emb.ssm") != NULL);
+        ss_dataset_t *empty = ss_dataset_new();
+        CHECK(ss_cnn_train(&tc, fit, empty, mf, NULL, &r, &ev, err, sizeof(err)) == SS_ERR_EMPTY);
+        ss_mfile_destroy(mf);
+        ss_dataset_destroy(empty);
+        ss_dataset_destroy(fit);
+        ss_dataset_destroy(tune);
+        unlink(path);
+}
+
 int main(void)
 {
+        ss_log_level_set(SS_LOG_WARN);
         test_conv_ref_vs_gemm();
         test_gradient_check();
         test_adam_learns_and_is_deterministic();
         test_bad_input();
+        test_text_front_end();
+        test_save_load();
+        test_pca();
+        test_train_end_to_end();
         return ss_test_finish();
 }
