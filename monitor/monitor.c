@@ -36,6 +36,7 @@
 #define SNAP_VERSION      1u
 #define EVENT_RETRY_MS    2000
 #define EVENT_ACK_WAIT_MS 2000
+#define CARD_RESCAN_MS    10000 /* new cards (models deployed later) are picked up this often */
 #define LABEL_ID_MAX      64
 
 enum { EV_IDLE = 0, EV_SENT, EV_ACKED, EV_FAILED };
@@ -55,7 +56,9 @@ struct ss_monitor {
         rd_kafka_topic_partition_list_t *consumed; /* next offset per partition */
         rd_kafka_topic_partition_list_t *restore;  /* offsets from the snapshot */
         int64_t snapshot_every_ms, report_every_ms;
-        int64_t next_snapshot, next_report, next_tick, event_retry_at;
+        int64_t next_snapshot, next_report, next_tick, next_rescan, event_retry_at;
+        char **card_paths; /* every card path seen (loaded or refused) */
+        size_t ncard_paths;
         int ev_state;      /* of the oldest queued event */
         char **unrecorded; /* "name\tid" acked but not yet in Redis */
         size_t nunrecorded;
@@ -561,23 +564,61 @@ static void reports_write(ss_monitor_t *m)
 
 /* ---- construction -------------------------------------------------------------------- */
 
-static ss_err_t load_cards(ss_monitor_t *m, char *errstr, size_t errstr_size)
+static int card_version_known(const ss_monitor_t *m, const char *version)
+{
+        for (int i = 0; i < ss_mcore_ncards(m->core); i++)
+                if (!strcmp(ss_mcore_card(m->core, i)->version, version))
+                        return 1;
+        return 0;
+}
+
+static int card_path_seen(ss_monitor_t *m, const char *path)
+{
+        for (size_t i = 0; i < m->ncard_paths; i++)
+                if (!strcmp(m->card_paths[i], path))
+                        return 1;
+        char **np = realloc(m->card_paths, sizeof(char *) * (m->ncard_paths + 1));
+        if (np) {
+                m->card_paths = np;
+                if ((np[m->ncard_paths] = strdup(path)))
+                        m->ncard_paths++;
+        }
+        return 0;
+}
+
+/* Loads the cards named by the configuration that were not loaded yet. At start
+ * (initial = 1) a card that does not parse is an error; later (a rescan picking up a
+ * model deployed while the monitor runs) it is reported and skipped. A second card of a
+ * version already monitored is skipped either way. */
+static ss_err_t load_cards(ss_monitor_t *m, int initial, char *errstr, size_t errstr_size)
 {
         char **paths;
         int n = ss_monitor_card_paths(m->c, &paths, errstr, errstr_size);
         if (n < 0)
-                return SS_ERR_CONFIG;
+                return initial ? SS_ERR_CONFIG : SS_OK;
         ss_err_t e = SS_OK;
         for (int i = 0; i < n; i++) {
-                ss_refcard_t *card = e ? NULL : ss_refcard_load(paths[i], errstr, errstr_size);
-                if (!e && !card)
-                        e = SS_ERR_FORMAT;
-                if (!e && (e = ss_mcore_add_card(m->core, card, errstr, errstr_size)) == SS_OK)
-                        ss_info("monitor",
-                                "monitoring %s version %s (%s, reference n=%lld, %d "
-                                "distributions) from %s",
-                                card->name, card->version, card->kind, (long long)card->ref_n,
-                                card->ndists - card->n_unknown, paths[i]);
+                if (!e && !card_path_seen(m, paths[i])) {
+                        char err[512];
+                        ss_refcard_t *card = ss_refcard_load(paths[i], err, sizeof(err));
+                        if (!card && initial)
+                                e = ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s", err);
+                        else if (!card)
+                                ss_warn("monitor", "card not loaded: %s", err);
+                        else if (card_version_known(m, card->version)) {
+                                ss_warn("monitor", "%s: version %s is already monitored: skipped",
+                                        paths[i], card->version);
+                                ss_refcard_destroy(card);
+                        } else if ((e = ss_mcore_add_card(m->core, card, errstr, errstr_size)) ==
+                                   SS_OK) {
+                                ss_info("monitor",
+                                        "monitoring %s version %s (%s, reference n=%lld, %d "
+                                        "distributions) from %s",
+                                        card->name, card->version, card->kind,
+                                        (long long)card->ref_n, card->ndists - card->n_unknown,
+                                        paths[i]);
+                        }
+                }
                 free(paths[i]);
         }
         free(paths);
@@ -676,7 +717,7 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
         ss_mcore_config_t mc;
         ss_mcore_config_from(&mc, c);
         m->core = ss_mcore_new(&mc, m->serde, m->metrics, errstr, errstr_size);
-        if (!m->metrics || !m->core || load_cards(m, errstr, errstr_size))
+        if (!m->metrics || !m->core || load_cards(m, 1, errstr, errstr_size))
                 goto fail;
         m->g_redis_up = ss_metrics_gauge(m->metrics, "sentistream_monitor_redis_up",
                                          "1 while Redis answers", NULL, NULL, 0);
@@ -744,6 +785,9 @@ void ss_monitor_destroy(ss_monitor_t *m)
                 rd_kafka_topic_partition_list_destroy(m->restore);
         for (size_t i = 0; i < m->nunrecorded; i++)
                 free(m->unrecorded[i]);
+        for (size_t i = 0; i < m->ncard_paths; i++)
+                free(m->card_paths[i]);
+        free(m->card_paths);
         free(m->unrecorded);
         ss_mbuf_free(&m->snap);
         free(m);
@@ -756,6 +800,12 @@ static void housekeeping(ss_monitor_t *m, int64_t now)
         if (now >= m->next_tick) {
                 ss_mcore_tick(m->core, now);
                 m->next_tick = now + 1000;
+        }
+        if (now >= m->next_rescan) {
+                char err[512];
+                if (load_cards(m, 0, err, sizeof(err)))
+                        ss_warn("monitor", "card rescan: %s", err);
+                m->next_rescan = now + CARD_RESCAN_MS;
         }
         events_step(m, now);
         if (ss_mstate_up(m->redis) || ss_mstate_ensure(m->redis, NULL, 0) == SS_OK) {
@@ -801,6 +851,7 @@ ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errs
                 m->group, m->topic_retrain);
         int64_t now = ss_time_now_ms();
         m->next_snapshot = now + m->snapshot_every_ms;
+        m->next_rescan = now + CARD_RESCAN_MS;
         while (!(stop && *stop)) {
                 consume_batch(m, 100);
                 if (ss_mstate_up(m->redis))

@@ -23,6 +23,11 @@
  *     backoff. At start the monitor waits for Redis (it needs the snapshot).
  *   - Kafka unreachable: librdkafka reconnects; events stay queued and are
  *     re-sent after a failed delivery.
+ * Cards: monitor.card is resolved again every 10 s; a card file not seen
+ * before (a model deployed while the monitor runs, e.g. into a directory named
+ * by monitor.card) is loaded and its version monitored from then on; until
+ * then its predictions count as unknown versions. A newer version (by the
+ * card's created_at) resets its model's trigger.
  * One monitor per consumer group: a second one in the same group would split
  * the partitions and each would see part of the stream.
  */

@@ -23,6 +23,7 @@
 #include "ss_log.h"
 #include "ss_serde.h"
 #include "ss_test.h"
+#include "ss_util.h"
 
 static ss_serde_t *serde;
 static const char *VERSION = "logreg-20261125T073000Z-1a2b3c4d";
@@ -429,6 +430,67 @@ static void test_tumbling(void)
         ss_mcore_destroy(m);
 }
 
+/* A second card: the fixture with another version, created a day later. */
+static ss_refcard_t *newer_card(void)
+{
+        char path[1024], err[512];
+        char *text = NULL;
+        size_t len;
+        ss_test_src_path("tests/fixtures/drift/card_valid.json", path, sizeof(path));
+        if (ss_file_read_all(path, &text, &len, err, sizeof(err)) != SS_OK)
+                exit(1);
+        char *v = strstr(text, "logreg-20261125T073000Z-1a2b3c4d");
+        char *t = strstr(text, "2026-11-25T07:30:00.250Z");
+        memcpy(v, "logreg-20261126T073000Z-99999999", 32);
+        memcpy(t, "2026-11-26", 10);
+        ss_refcard_t *c = ss_refcard_parse(text, "newer.card.json", err, sizeof(err));
+        free(text);
+        if (!c) {
+                fprintf(stderr, "%s\n", err);
+                exit(1);
+        }
+        return c;
+}
+
+/* A newer version of the model resets its trigger (cooldown lifted); the old version's
+ * evaluations no longer count. */
+static void test_new_version(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        char err[256], ids[4096] = "";
+        CHECK(ss_mcore_add_card(m, newer_card(), err, sizeof(err)) == SS_OK);
+        CHECK(ss_mcore_add_card(m, newer_card(), err, sizeof(err)) == SS_ERR_INVALID_ARG);
+        CHECK(strstr(err, "already monitored") != NULL);
+        CHECK(ss_mcore_ncards(m) == 2 && ss_mcore_nnames(m) == 1);
+        double shifted[3] = {150 * 4, 500, 350};
+        rng = 77;
+        run_shift(m, 0, 2000, NULL);
+        run_shift(m, 2000, 6000, shifted); /* old version: fires, then cooldown */
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK(strstr(ids, VERSION) != NULL);
+        uint64_t stale = ss_mcore_stats(m)->stale;
+        /* the newer version, drifted from the start: it fires despite the old one's cooldown */
+        const ss_refcard_t *c2 = ss_mcore_card(m, 1);
+        ss_prediction_t p;
+        char id[32];
+        for (long i = 0; i < 4000; i++) {
+                make_pred(c2, shifted, &p, id, sizeof(id), 100000 + i, 1700000100000 + i);
+                feed(m, &p, 1700000100000 + i);
+        }
+        ids[0] = '\0';
+        drain_events(m, ids, sizeof(ids), NULL);
+        printf("new version events: %s\n", ids);
+        CHECK(!strncmp(ids, "logreg-20261126T073000Z-99999999:n", 34));
+        /* the old version's evaluations are now stale */
+        run_shift(m, 6000, 7000, shifted);
+        CHECK(ss_mcore_stats(m)->stale > stale);
+        ids[0] = '\0';
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        ss_mcore_destroy(m);
+}
+
 int main(void)
 {
         char dir[1024], err[512];
@@ -446,6 +508,7 @@ int main(void)
         test_dedupe_and_faults();
         test_snapshot_replay();
         test_tumbling();
+        test_new_version();
         ss_serde_destroy(serde);
         return ss_test_finish();
 }
