@@ -834,8 +834,9 @@ static void shutdown_flush(ss_monitor_t *m)
                         "snapshot is not updated so they fire again after a restart",
                         ss_mcore_events_pending(m->core));
         reports_write(m);
-        if (snapshot_save(m) == SS_OK && m->consumed->cnt > 0)
-                rd_kafka_commit(m->consumer, m->consumed, 0);
+        /* the snapshot's offsets are what a restart resumes from; its commit is
+         * asynchronous (a synchronous one could hang on a broker that went away) */
+        snapshot_save(m);
 }
 
 ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errstr,
