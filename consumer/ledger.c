@@ -98,6 +98,17 @@ ss_err_t ss_ledger_assign(ss_ledger_t *l, const char *topic, int32_t partition)
         return SS_OK;
 }
 
+ss_err_t ss_ledger_resume(ss_ledger_t *l, const char *topic, int32_t partition, int64_t offset)
+{
+        ss_ledger_part_t *p = ss_ledger_find(l, topic, partition);
+        if (!p || p->last_entered >= 0 || offset < 0)
+                return SS_ERR_STATE;
+        p->committable = offset;
+        p->last_entered = offset - 1;
+        p->advanced = 1;
+        return SS_OK;
+}
+
 /* Unlinks p from list *pl. */
 static void ss_ledger_unlink(ss_ledger_part_t **pl, ss_ledger_part_t *p)
 {

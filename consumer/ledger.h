@@ -37,6 +37,10 @@ void ss_ledger_destroy(ss_ledger_t *l);
 /* Starts tracking topic/partition (on assignment). Already tracked: no change. */
 ss_err_t ss_ledger_assign(ss_ledger_t *l, const char *topic, int32_t partition);
 
+/* Sets the committable offset of an assigned partition that nothing was entered in yet
+ * (resuming where this process left it) and marks it advanced. SS_ERR_STATE otherwise. */
+ss_err_t ss_ledger_resume(ss_ledger_t *l, const char *topic, int32_t partition, int64_t offset);
+
 /* Stops tracking topic/partition (on revocation); its entries stay valid until done. */
 void ss_ledger_revoke(ss_ledger_t *l, const char *topic, int32_t partition);
 

@@ -18,6 +18,14 @@
 #include "ss_log.h"
 #include "ss_util.h"
 
+/* The acknowledged offset of a partition this process gave up (revoked or lost). */
+typedef struct ss_sink_mem {
+        char *topic;
+        int32_t partition;
+        int64_t offset;
+        struct ss_sink_mem *next;
+} ss_sink_mem_t;
+
 typedef struct ss_retry {
         ss_ledger_entry_t *entry;
         char *topic;
@@ -38,6 +46,7 @@ struct ss_sink {
         double last_commit;
         uint64_t failures_logged, failures_total;
         double last_fail_log;
+        ss_sink_mem_t *mem; /* partitions given up, with their acknowledged offsets */
 };
 
 static void ss_sink_retry_free(ss_retry_t *r)
@@ -157,6 +166,11 @@ void ss_sink_destroy(ss_sink_t *s)
         for (ss_retry_t *r = s->retries, *n; r; r = n) {
                 n = r->next;
                 ss_sink_retry_free(r);
+        }
+        for (ss_sink_mem_t *m = s->mem, *n; m; m = n) {
+                n = m->next;
+                free(m->topic);
+                free(m);
         }
         ss_ledger_destroy(s->ledger);
         free(s);
@@ -307,11 +321,69 @@ static int ss_sink_drain(ss_sink_t *s)
         return ss_sink_outstanding(s) == 0;
 }
 
-ss_err_t ss_sink_assign(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts)
+static ss_sink_mem_t *ss_sink_mem_find(ss_sink_t *s, const char *topic, int32_t partition)
+{
+        for (ss_sink_mem_t *m = s->mem; m; m = m->next)
+                if (m->partition == partition && !strcmp(m->topic, topic))
+                        return m;
+        return NULL;
+}
+
+static void ss_sink_mem_put(ss_sink_t *s, const char *topic, int32_t partition, int64_t offset)
+{
+        ss_sink_mem_t *m = ss_sink_mem_find(s, topic, partition);
+        if (!m) {
+                if (!(m = calloc(1, sizeof(*m))) || !(m->topic = strdup(topic))) {
+                        free(m);
+                        return; /* only an optimisation is lost */
+                }
+                m->partition = partition;
+                m->next = s->mem;
+                s->mem = m;
+        }
+        m->offset = offset;
+}
+
+/* For partitions coming back: start at what this process delivered when the group's
+ * committed offset is behind it (asks the broker, bounded; on error nothing changes). */
+static void ss_sink_resume(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
+        for (int i = 0; i < parts->cnt; i++)
+                if (ss_sink_mem_find(s, parts->elems[i].topic, parts->elems[i].partition))
+                        rd_kafka_topic_partition_list_add(q, parts->elems[i].topic,
+                                                          parts->elems[i].partition);
+        if (q->cnt > 0 && !rd_kafka_committed(s->consumer, q, 5000)) {
+                for (int i = 0; i < q->cnt; i++) {
+                        rd_kafka_topic_partition_t *c = &q->elems[i];
+                        ss_sink_mem_t *m = ss_sink_mem_find(s, c->topic, c->partition);
+                        ss_debug("sink", "%s [%d] back: committed %lld (%s), delivered %lld",
+                                 c->topic, (int)c->partition, (long long)c->offset,
+                                 rd_kafka_err2name(c->err), (long long)m->offset);
+                        if (c->err || c->offset >= m->offset)
+                                continue;
+                        rd_kafka_topic_partition_t *a =
+                            rd_kafka_topic_partition_list_find(parts, c->topic, c->partition);
+                        if (!a || ss_ledger_resume(s->ledger, c->topic, c->partition, m->offset))
+                                continue;
+                        a->offset = m->offset;
+                        ss_info("sink",
+                                "%s [%d] back: resuming at offset %lld, delivered by this process "
+                                "(the group had committed %lld)",
+                                c->topic, (int)c->partition, (long long)m->offset,
+                                (long long)c->offset);
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(q);
+}
+
+ss_err_t ss_sink_assign(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts)
 {
         for (int i = 0; i < parts->cnt; i++)
                 if (ss_ledger_assign(s->ledger, parts->elems[i].topic, parts->elems[i].partition))
                         return SS_ERR_NOMEM;
+        if (s->mem)
+                ss_sink_resume(s, parts);
         return SS_OK;
 }
 
@@ -342,8 +414,14 @@ void ss_sink_revoke(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts, 
                 }
                 rd_kafka_topic_partition_list_destroy(c);
         }
-        for (int i = 0; i < parts->cnt; i++)
-                ss_ledger_revoke(s->ledger, parts->elems[i].topic, parts->elems[i].partition);
+        for (int i = 0; i < parts->cnt; i++) {
+                const char *t = parts->elems[i].topic;
+                int32_t p = parts->elems[i].partition;
+                int64_t off = ss_ledger_committable(s->ledger, t, p);
+                if (off >= 0)
+                        ss_sink_mem_put(s, t, p, off);
+                ss_ledger_revoke(s->ledger, t, p);
+        }
 }
 
 ss_err_t ss_sink_close(ss_sink_t *s, char *errstr, size_t errstr_size)

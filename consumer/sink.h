@@ -88,8 +88,15 @@ ss_err_t ss_sink_end_batch(ss_sink_t *s);
 /* Serves delivery reports for up to timeout_ms (while the input is idle). */
 void ss_sink_poll(ss_sink_t *s, int timeout_ms);
 
-/* Rebalance: partitions assigned / revoked (lost = the assignment was lost: no commit). */
-ss_err_t ss_sink_assign(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts);
+/*
+ * Rebalance: partitions assigned / revoked (lost = the assignment was lost: no commit).
+ * The sink remembers the acknowledged offset of every partition it gives up; when one comes
+ * back to it (typically after a lost assignment whose last commits were refused) and the
+ * group's committed offset is behind what this process already delivered, assign sets the
+ * partition's start offset in parts to the remembered one (and commits it soon), so that
+ * delivered work is not redone. Call it before rd_kafka_incremental_assign(parts).
+ */
+ss_err_t ss_sink_assign(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts);
 void ss_sink_revoke(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts, int lost);
 
 /*

@@ -17,7 +17,7 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 ss_cleanup() {
         for p in "${bg_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
         "$kafka_sh" stop >/dev/null 2>&1 || true
-        rm -rf "$work"
+        if [ -n "${SS_TEST_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap ss_cleanup EXIT
 

@@ -167,8 +167,31 @@ static void test_random_orders(void)
         }
 }
 
+static void test_resume(void)
+{
+        ss_ledger_t *l = ss_ledger_new();
+        ss_err_t err;
+        CHECK(ss_ledger_resume(l, "t", 0, 50) == SS_ERR_STATE); /* not assigned */
+        ss_ledger_assign(l, "t", 0);
+        CHECK(ss_ledger_resume(l, "t", 0, 50) == SS_OK);
+        CHECK(ss_ledger_committable(l, "t", 0) == 50);
+        int calls = 0;
+        int64_t seen = 0;
+        ss_acc_t acc = {&calls, &seen};
+        ss_ledger_foreach_advanced(l, cb, &acc); /* reported for storing */
+        CHECK(calls == 1 && seen == 50);
+        CHECK(ss_ledger_enter(l, "t", 0, 49, 1, &err) == NULL && err == SS_ERR_INVALID_ARG);
+        ss_ledger_entry_t *e = ss_ledger_enter(l, "t", 0, 50, 1, &err);
+        CHECK(e != NULL);
+        CHECK(ss_ledger_resume(l, "t", 0, 60) == SS_ERR_STATE); /* something entered */
+        ss_ledger_ack(l, e);
+        CHECK(ss_ledger_committable(l, "t", 0) == 51);
+        ss_ledger_destroy(l);
+}
+
 int main(void)
 {
+        test_resume();
         test_basic();
         test_revoke_in_flight();
         test_random_orders();
