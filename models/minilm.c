@@ -465,7 +465,6 @@ ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t 
         const ss_minilm_config_t *c = &e->cfg;
         ss_minilm_scratch_t *s = &e->s;
         if (n > s->seq_cap) {
-                size_t cap = s->seq_cap;
                 size_t *off = realloc(s->off, n * sizeof(*off));
                 if (off)
                         s->off = off;
@@ -476,7 +475,6 @@ ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t 
                         return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                           "minilm: out of memory for %zu texts", n);
                 s->seq_cap = n;
-                (void)cap;
         }
         size_t total = 0;
         for (size_t i = 0; i < n; i++) {

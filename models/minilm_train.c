@@ -283,8 +283,11 @@ double ss_minilm_head_fit(const float *X, const int8_t *y, size_t n, int D, doub
         double *sw = malloc(n * sizeof(double));
         float *m1 = calloc((size_t)C * (D + 1), sizeof(float));
         float *m2 = calloc((size_t)C * (D + 1), sizeof(float));
-        if (!mu || !sd || !Xs || !P || !G || !sw || !m1 || !m2)
-                abort();
+        float Wt[C * 4096];
+        float *Ws = D <= 4096 ? Wt : malloc((size_t)C * D * sizeof(float));
+        double loss = NAN;
+        if (!mu || !sd || !Xs || !P || !G || !sw || !m1 || !m2 || !Ws)
+                goto out;
         for (size_t i = 0; i < n; i++)
                 for (int j = 0; j < D; j++)
                         mu[j] += X[i * D + j];
@@ -310,12 +313,9 @@ double ss_minilm_head_fit(const float *X, const int8_t *y, size_t n, int D, doub
         for (size_t i = 0; i < n; i++)
                 sw[i] = 1.0 / ((double)present * (double)cnt[y[i]]);
 
-        float Wt[C * 4096];
-        float *Ws = D <= 4096 ? Wt : malloc((size_t)C * D * sizeof(float));
         float bs[C] = {0};
         memset(Ws, 0, (size_t)C * D * sizeof(float));
         const double lr = 0.02, b1 = 0.9, b2 = 0.999, eps = 1e-8;
-        double loss = 0;
         for (int t = 1; t <= epochs; t++) {
                 ss_minilm_head_apply(Xs, n, D, Ws, bs, P);
                 double gb[C] = {0};
@@ -359,24 +359,26 @@ double ss_minilm_head_fit(const float *X, const int8_t *y, size_t n, int D, doub
                 }
                 b[k] = (float)bk;
         }
+out:
         if (Ws != Wt)
                 free(Ws);
         free(mu), free(sd), free(Xs), free(P), free(G), free(sw), free(m1), free(m2);
         return loss;
 }
 
-static void eval_rows(const float *X, const int8_t *y, size_t n, int D, const float *W,
-                      const float *b, ss_eval_t *ev)
+static int eval_rows(const float *X, const int8_t *y, size_t n, int D, const float *W,
+                     const float *b, ss_eval_t *ev)
 {
         float *P = malloc((n ? n : 1) * C * sizeof(float));
         if (!P)
-                abort();
+                return -1;
         ss_minilm_head_apply(X, n, D, W, b, P);
         ss_eval_init(ev);
         for (size_t i = 0; i < n; i++)
                 ss_eval_add(ev, y[i], ss_probs_argmax(P + i * C));
         ss_eval_finish(ev);
         free(P);
+        return 0;
 }
 
 /* ---- the container ---- */
@@ -467,7 +469,12 @@ ss_err_t ss_minilm_train(const ss_minilm_train_config_t *tc, const ss_dataset_t 
                 double t0 = ss_time_mono();
                 double loss = ss_minilm_head_fit(Xf, yf, nf, D, tc->l2_grid[g], tc->epochs, W, b);
                 ss_eval_t ev;
-                eval_rows(Xt, yt, nt, D, W, b, &ev);
+                if (isnan(loss) || eval_rows(Xt, yt, nt, D, W, b, &ev)) {
+                        cJSON_Delete(grid);
+                        err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                         "minilm: out of memory fitting the head");
+                        goto done;
+                }
                 ss_info("minilm", "l2 %g: loss %.4f, tune AvgRec %.4f F1-PN %.4f acc %.4f (%.1fs)",
                         tc->l2_grid[g], loss, ev.avgrec, ev.f1_pn, ev.accuracy,
                         ss_time_mono() - t0);
@@ -481,8 +488,13 @@ ss_err_t ss_minilm_train(const ss_minilm_train_config_t *tc, const ss_dataset_t 
                         res->tune = ev;
                 }
         }
-        ss_minilm_head_fit(X, train->labels, n, D, res->l2, tc->epochs, W, b);
-        eval_rows(X, train->labels, n, D, W, b, &res->train);
+        if (isnan(ss_minilm_head_fit(X, train->labels, n, D, res->l2, tc->epochs, W, b)) ||
+            eval_rows(X, train->labels, n, D, W, b, &res->train)) {
+                cJSON_Delete(grid);
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                 "minilm: out of memory fitting the head");
+                goto done;
+        }
 
         cJSON_AddStringToObject(hyper, "encoder", "all-MiniLM-L6-v2");
         cJSON_AddStringToObject(hyper, "encoder_sha256", ss_mfile_payload_sha256(enc));

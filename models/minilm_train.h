@@ -55,7 +55,7 @@ ss_err_t ss_minilm_embed_dataset(ss_minilm_t *e, const char *encoder_sha256, con
 
 /*
  * Fits the head on n rows of X [n][D] with labels y: W [3][D], b [3].
- * Deterministic. Returns the final objective.
+ * Deterministic. Returns the final objective, NaN when memory runs out.
  */
 double ss_minilm_head_fit(const float *X, const int8_t *y, size_t n, int D, double l2, int epochs,
                           float *W, float *b);
