@@ -36,6 +36,7 @@ typedef struct ss_train_job {
         const ss_dataset_t *tune;  /* the tune split */
         uint64_t seed;
         int threads;
+        const char *config_dir; /* relative data paths not found from here are tried beside it */
 } ss_train_job_t;
 
 /*
@@ -48,6 +49,9 @@ typedef int (*ss_trainer_fn)(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *h
 
 static int ss_train_logreg(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
                            int *has_tune);
+static int ss_train_logreg_run(const ss_train_job_t *job, ss_logreg_train_config_t *tcp,
+                               ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune, int *has_tune);
+static void ss_resolve_path(const char *path, const char *config_dir, char *out, size_t size);
 static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
                            int *has_tune);
 static int ss_train_cnn(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
@@ -110,6 +114,40 @@ static int ss_train_logreg(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
         tc.balanced = !strcmp(ss_config_get_str(c, "model.logreg.class_weight"), "balanced");
         tc.threads = job->threads;
         tc.progress_label = "L-BFGS";
+        char lexpath[2100];
+        ss_lexicon_t lex = {0};
+        const char *lp = ss_config_get_str(c, "model.logreg.lexicon");
+        char lexsha[65] = "";
+        if (*lp) {
+                ss_resolve_path(lp, job->config_dir, lexpath, sizeof(lexpath));
+                if (ss_lexicon_load(lexpath, &lex, err, sizeof(err)) ||
+                    ss_sha256_file_hex(lexpath, lexsha, err, sizeof(err))) {
+                        fprintf(stderr, "sentistream train: model.logreg.lexicon: %s\n", err);
+                        free((void *)lex.keys);
+                        free((void *)lex.vals);
+                        return 1;
+                }
+                tc.model.lex_feats = SS_LOGREG_LEX_FEATS;
+                tc.lex = &lex;
+                tc.lex_scale = (float)ss_config_get_double(c, "model.logreg.lexicon_scale");
+        }
+        int rc = ss_train_logreg_run(job, &tc, mf, hyper, tune, has_tune);
+        if (*lp) {
+                cJSON_AddStringToObject(hyper, "lexicon", lexpath);
+                cJSON_AddStringToObject(hyper, "lexicon_sha256", lexsha);
+                cJSON_AddNumberToObject(hyper, "lexicon_scale", tc.lex_scale);
+        }
+        free((void *)lex.keys);
+        free((void *)lex.vals);
+        return rc;
+}
+
+static int ss_train_logreg_run(const ss_train_job_t *job, ss_logreg_train_config_t *tcp,
+                               ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune, int *has_tune)
+{
+        const ss_config_t *c = job->cfg;
+        char err[1024];
+        ss_logreg_train_config_t tc = *tcp;
         if (ss_feat_config_check(&tc.model.feat, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: model.logreg: %s\n", err);
                 return 2;
@@ -126,7 +164,7 @@ static int ss_train_logreg(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
         }
         int best = 0;
         ss_logreg_tune_result_t res[32];
-        size_t nwarm = ((size_t)1 << tc.model.feat.dim_bits) * SS_NUM_CLASSES + SS_NUM_CLASSES;
+        size_t nwarm = ss_logreg_rows(&tc.model) * SS_NUM_CLASSES + SS_NUM_CLASSES;
         float *warm = malloc(nwarm * sizeof(*warm)); /* [D][C] then [C]: the refit's start */
         if (!warm) {
                 fprintf(stderr, "sentistream train: out of memory\n");
@@ -461,8 +499,8 @@ static int ss_train_run(const ss_config_t *cfg, const char *config_dir)
         printf("data       train %s: %zu tweets (fit %zu, tune %zu); validation %s: %zu\n", path,
                train->n, fit->n, tune->n, vpath, val->n);
         fflush(stdout);
-        ss_train_job_t job = {cfg,  train, fit,
-                              tune, seed,  (int)ss_config_get_int(cfg, "train.threads")};
+        ss_train_job_t job = {
+            cfg, train, fit, tune, seed, (int)ss_config_get_int(cfg, "train.threads"), config_dir};
         mf = ss_mfile_new(kind, ss_config_get_str(cfg, "model.name"), NULL);
         if (!mf) {
                 fprintf(stderr, "sentistream train: out of memory\n");

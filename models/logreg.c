@@ -30,6 +30,162 @@ void ss_logreg_config_default(ss_logreg_config_t *cfg)
         cfg->vocab_seed = 0x70cab;
 }
 
+size_t ss_logreg_rows(const ss_logreg_config_t *cfg)
+{
+        return ((size_t)1 << cfg->feat.dim_bits) + cfg->lex_feats;
+}
+
+/* ---- lexicon ---- */
+
+static uint64_t ss_lex_hash(const char *s, size_t n)
+{
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char)s[i];
+                h *= 0x100000001b3ULL;
+        }
+        return h ? h : 1; /* 0 marks an empty slot */
+}
+
+int ss_lexicon_get(const ss_lexicon_t *lx, const char *tok, size_t len, float *val)
+{
+        if (!lx->cap)
+                return 0;
+        uint64_t h = ss_lex_hash(tok, len), mask = lx->cap - 1;
+        for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+                if (lx->keys[i] == h) {
+                        *val = lx->vals[i];
+                        return 1;
+                }
+                if (!lx->keys[i])
+                        return 0;
+        }
+}
+
+ss_err_t ss_lexicon_load(const char *path, ss_lexicon_t *lx, char *errstr, size_t errstr_size)
+{
+        memset(lx, 0, sizeof(*lx));
+        char *text;
+        size_t len;
+        ss_err_t err = ss_file_read_all(path, &text, &len, errstr, errstr_size);
+        if (err)
+                return err;
+        size_t lines = 1;
+        for (size_t i = 0; i < len; i++)
+                lines += text[i] == '\n';
+        uint64_t cap = 16;
+        while (cap < 2 * lines)
+                cap *= 2;
+        uint64_t *keys = calloc(cap, sizeof(*keys));
+        float *vals = calloc(cap, sizeof(*vals));
+        if (!keys || !vals) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "%s: out of memory", path);
+                goto fail;
+        }
+        char *p = text, *end = text + len;
+        unsigned lineno = 0, n = 0;
+        while (p < end) {
+                lineno++;
+                char *nl = memchr(p, '\n', (size_t)(end - p));
+                char *le = nl ? nl : end;
+                char *tab = memchr(p, '\t', (size_t)(le - p));
+                if (le == p) {
+                        p = le + 1;
+                        continue;
+                }
+                char *num_end = NULL;
+                double v = tab ? strtod(tab + 1, &num_end) : 0;
+                if (!tab || tab == p || num_end == tab + 1 || !isfinite(v)) {
+                        err = ss_err_set(errstr, errstr_size, SS_ERR_PARSE,
+                                         "%s:%u: want token<TAB>valence", path, lineno);
+                        goto fail;
+                }
+                uint64_t h = ss_lex_hash(p, (size_t)(tab - p)), mask = cap - 1, i = h & mask;
+                while (keys[i] && keys[i] != h)
+                        i = (i + 1) & mask;
+                if (!keys[i])
+                        n++;
+                keys[i] = h;
+                vals[i] = (float)v;
+                p = le + 1;
+        }
+        if (n == 0) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_EMPTY, "%s: no entries", path);
+                goto fail;
+        }
+        free(text);
+        lx->keys = keys;
+        lx->vals = vals;
+        lx->cap = cap;
+        return SS_OK;
+fail:
+        free(text);
+        free(keys);
+        free(vals);
+        return err;
+}
+
+static int ss_lex_is_negator(const char *t, size_t n)
+{
+        static const char *const neg[] = {
+            "not",     "no",      "never",  "none",    "nobody", "nothing", "neither",
+            "nor",     "nowhere", "cannot", "cant",    "dont",   "doesnt",  "didnt",
+            "isnt",    "wasnt",   "arent",  "werent",  "wont",   "wouldnt", "shouldnt",
+            "couldnt", "aint",    "hasnt",  "havent",  "hadnt",  "without", "rarely",
+            "seldom",  "despite", "nope",   "mightnt", "mustnt", "neednt",  "shant"};
+        if (n >= 3 && !memcmp(t + n - 3, "n't", 3))
+                return 1;
+        for (size_t i = 0; i < sizeof(neg) / sizeof(neg[0]); i++)
+                if (strlen(neg[i]) == n && !memcmp(neg[i], t, n))
+                        return 1;
+        return 0;
+}
+
+void ss_logreg_lex_features(float *out, const ss_tok_buf_t *tb, const ss_lexicon_t *lx)
+{
+        float pos = 0, neg = 0, mx = 0, mn = 0, last = 0;
+        int npos = 0, nneg = 0, window = 0;
+        for (size_t i = 0; i < tb->n; i++) {
+                const char *t = ss_tok_str(tb, i);
+                size_t n = tb->toks[i].len;
+                if (tb->toks[i].kind == SS_TOKK_WORD && ss_lex_is_negator(t, n)) {
+                        window = 3;
+                        continue;
+                }
+                float v;
+                int hit = ss_lexicon_get(lx, t, n, &v);
+                if (tb->toks[i].kind == SS_TOKK_PUNCT)
+                        window = 0; /* a clause ends the negation's scope */
+                if (!hit) {
+                        if (window > 0)
+                                window--;
+                        continue;
+                }
+                if (window > 0) {
+                        v *= -0.74f;
+                        window--;
+                }
+                if (v > 0) {
+                        pos += v;
+                        npos++;
+                } else if (v < 0) {
+                        neg -= v;
+                        nneg++;
+                }
+                mx = v > mx ? v : mx;
+                mn = v < mn ? v : mn;
+                last = v;
+        }
+        out[0] = tanhf(pos / 4);
+        out[1] = tanhf(neg / 4);
+        out[2] = (float)(npos < 5 ? npos : 5) / 5;
+        out[3] = (float)(nneg < 5 ? nneg : 5) / 5;
+        out[4] = mx / 4;
+        out[5] = mn / 4;
+        out[6] = last / 4;
+        out[7] = tanhf((pos - neg) / 4);
+}
+
 int ss_logreg_is_word(int tok_kind)
 {
         return tok_kind == SS_TOKK_WORD || tok_kind == SS_TOKK_HASHTAG;
@@ -46,6 +202,9 @@ static ss_err_t ss_logreg_config_check(const ss_logreg_config_t *cfg, char *errs
         if (cfg->vocab_bits < 10 || cfg->vocab_bits > 28)
                 return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
                                   "vocab_bits %u outside 10..28", cfg->vocab_bits);
+        if (cfg->lex_feats != 0 && cfg->lex_feats != SS_LOGREG_LEX_FEATS)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "lex_feats %u: want 0 or %d",
+                                  cfg->lex_feats, SS_LOGREG_LEX_FEATS);
         if (cfg->feat.dim_bits < 10 || cfg->feat.dim_bits > 24)
                 return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "dim_bits %u outside 10..24",
                                   cfg->feat.dim_bits);
@@ -179,6 +338,15 @@ ss_err_t ss_logreg_score(ss_logreg_t *lr, const char *const *texts, const size_t
                 float *p = probs + i * SS_NUM_CLASSES;
                 ss_logreg_forward(p, &lr->s.x, lr->w.table, lr->w.bias,
                                   (int)lr->cfg.feat.sublinear_tf);
+                if (lr->cfg.lex_feats) {
+                        float f[SS_LOGREG_LEX_FEATS];
+                        ss_logreg_lex_features(f, ss_feat_tokens(lr->feat), &lr->w.lex);
+                        const float *rows =
+                            lr->w.table + ((size_t)1 << lr->cfg.feat.dim_bits) * SS_LOGREG_ROW;
+                        for (int k = 0; k < SS_LOGREG_LEX_FEATS; k++)
+                                for (int c = 0; c < SS_NUM_CLASSES; c++)
+                                        p[c] += f[k] * rows[k * SS_LOGREG_ROW + c];
+                }
                 ss_softmax(p, SS_NUM_CLASSES);
         }
         return SS_OK;
@@ -242,7 +410,7 @@ static void ss_logreg_config_pack(const ss_logreg_config_t *cfg, uint32_t *out)
                                                cfg->feat.word_ngram_max, cfg->feat.char_ngram_min,
                                                cfg->feat.char_ngram_max, cfg->feat.seed,
                                                cfg->feat.sublinear_tf,   cfg->vocab_bits,
-                                               cfg->vocab_seed,          0};
+                                               cfg->vocab_seed,          cfg->lex_feats};
         memcpy(out, v, sizeof(v));
 }
 
@@ -251,12 +419,18 @@ ss_err_t ss_logreg_save(const ss_logreg_config_t *cfg, const ss_logreg_weights_t
 {
         uint32_t packed[SS_LOGREG_CONFIG_FIELDS];
         ss_logreg_config_pack(cfg, packed);
-        uint64_t d = (uint64_t)1 << cfg->feat.dim_bits;
+        uint64_t rows = ss_logreg_rows(cfg);
         uint64_t vwords = ((uint64_t)1 << cfg->vocab_bits) / 64;
         ss_err_t err = ss_mfile_add(mf, "logreg.config", SS_MF_U32, packed, SS_LOGREG_CONFIG_FIELDS,
                                     errstr, errstr_size);
         if (!err)
-                err = ss_mfile_add(mf, "logreg.table", SS_MF_F32, w->table, d * SS_LOGREG_ROW,
+                err = ss_mfile_add(mf, "logreg.table", SS_MF_F32, w->table, rows * SS_LOGREG_ROW,
+                                   errstr, errstr_size);
+        if (!err && cfg->lex_feats)
+                err = ss_mfile_add(mf, "logreg.lex.keys", SS_MF_U64, w->lex.keys, w->lex.cap,
+                                   errstr, errstr_size);
+        if (!err && cfg->lex_feats)
+                err = ss_mfile_add(mf, "logreg.lex.vals", SS_MF_F32, w->lex.vals, w->lex.cap,
                                    errstr, errstr_size);
         if (!err)
                 err = ss_mfile_add(mf, "logreg.bias", SS_MF_F32, w->bias, SS_NUM_CLASSES, errstr,
@@ -295,13 +469,15 @@ static void *ss_logreg_kind_load(const ss_mfile_t *mf, char *errstr, size_t errs
         cfg.feat.sublinear_tf = pc[6];
         cfg.vocab_bits = pc[7];
         cfg.vocab_seed = pc[8];
+        cfg.lex_feats = pc[9];
         char msg[256];
         if (ss_logreg_config_check(&cfg, msg, sizeof(msg))) {
                 ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: logreg.config: %s", what, msg);
                 return NULL;
         }
-        uint64_t d = (uint64_t)1 << cfg.feat.dim_bits;
+        uint64_t d = ss_logreg_rows(&cfg);
         ss_logreg_weights_t w;
+        memset(&w, 0, sizeof(w));
         w.table = ss_mfile_get(mf, "logreg.table", SS_MF_F32, d * SS_LOGREG_ROW, NULL, errstr,
                                errstr_size);
         if (!w.table)
@@ -314,6 +490,33 @@ static void *ss_logreg_kind_load(const ss_mfile_t *mf, char *errstr, size_t errs
                                NULL, errstr, errstr_size);
         if (!w.vocab)
                 return NULL;
+        if (cfg.lex_feats) {
+                w.lex.keys = ss_mfile_get(mf, "logreg.lex.keys", SS_MF_U64, 0, &w.lex.cap, errstr,
+                                          errstr_size);
+                if (!w.lex.keys)
+                        return NULL;
+                w.lex.vals = ss_mfile_get(mf, "logreg.lex.vals", SS_MF_F32, w.lex.cap, NULL, errstr,
+                                          errstr_size);
+                if (!w.lex.vals)
+                        return NULL;
+                uint64_t empty = 0;
+                for (uint64_t i = 0; i < w.lex.cap; i++) {
+                        if (!isfinite(w.lex.vals[i])) {
+                                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                           "%s: logreg.lex.vals[%llu] is not finite", what,
+                                           (unsigned long long)i);
+                                return NULL;
+                        }
+                        empty += w.lex.keys[i] == 0;
+                }
+                /* a power of two with free slots, or lookups would not terminate */
+                if (w.lex.cap < 2 || (w.lex.cap & (w.lex.cap - 1)) || empty == 0) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                   "%s: logreg.lex.keys: bad table (%llu slots, %llu free)", what,
+                                   (unsigned long long)w.lex.cap, (unsigned long long)empty);
+                        return NULL;
+                }
+        }
         for (uint64_t i = 0; i < d * SS_LOGREG_ROW; i++) {
                 if (!isfinite(w.table[i]) ||
                     (i % SS_LOGREG_ROW == SS_NUM_CLASSES && w.table[i] < 0)) {

@@ -35,22 +35,54 @@
 #include "mfile.h"
 #include "model.h"
 
-#define SS_LOGREG_ROW 4 /* floats per bucket row: C weights + idf */
+#define SS_LOGREG_ROW       4 /* floats per bucket row: C weights + idf */
+#define SS_LOGREG_LEX_FEATS 8 /* lexicon features, see ss_logreg_lex_features() */
 
 /* Config: the shape of the model (stored in the model file). */
 typedef struct ss_logreg_config {
         ss_feat_config_t feat; /* hashing and n-gram ranges */
         uint32_t vocab_bits;   /* log2 of the vocabulary bitset, 10..28 (default 24) */
         uint32_t vocab_seed;   /* hash seed of the vocabulary set */
+        uint32_t lex_feats;    /* L: 0 (no lexicon) or SS_LOGREG_LEX_FEATS */
 } ss_logreg_config_t;
 
 void ss_logreg_config_default(ss_logreg_config_t *cfg);
 
+/* Rows of the weight table: D hashed buckets, then L lexicon features. */
+size_t ss_logreg_rows(const ss_logreg_config_t *cfg);
+
+/*
+ * A sentiment lexicon: token -> valence (VADER's scale, about -4..4), an
+ * open-addressing table keyed by a 64-bit hash of the token (0 = empty slot).
+ */
+typedef struct ss_lexicon {
+        const uint64_t *keys; /* [cap] */
+        const float *vals;    /* [cap] */
+        uint64_t cap;         /* power of two; 0 = no lexicon */
+} ss_lexicon_t;
+
+/* Reads `token<TAB>valence[<TAB>...]` lines (VADER's vader_lexicon.txt) into a
+ * table whose keys/vals the caller frees. Errors name the file and line. */
+ss_err_t ss_lexicon_load(const char *path, ss_lexicon_t *lx, char *errstr, size_t errstr_size);
+/* 1 and *val when the token is in the lexicon, else 0. */
+int ss_lexicon_get(const ss_lexicon_t *lx, const char *tok, size_t len, float *val);
+
+/*
+ * The lexicon features of a tokenized text, out[SS_LOGREG_LEX_FEATS]: each
+ * word's valence, flipped and damped (x -0.74, as VADER does) within three
+ * words after a negator ("not", "never", any "...n't"); then tanh(sum of
+ * positive / 4), tanh(sum of negative magnitudes / 4), positive and negative
+ * word counts (capped at 5, / 5), max and min valence / 4, the last valence / 4,
+ * tanh(net / 4).
+ */
+void ss_logreg_lex_features(float *out, const ss_tok_buf_t *tb, const ss_lexicon_t *lx);
+
 /* Weights: the trained parameters. Pointers may point into a model file. */
 typedef struct ss_logreg_weights {
-        const float *table;    /* [D][SS_LOGREG_ROW] W[j][0..C-1], idf_j */
+        const float *table;    /* [D + L][SS_LOGREG_ROW] W[j][0..C-1], idf_j (1 for L rows) */
         const float *bias;     /* [C] */
         const uint64_t *vocab; /* [V/64] bitset of training word hashes */
+        ss_lexicon_t lex;      /* used when L > 0 */
 } ss_logreg_weights_t;
 
 /* Scratch: per-text buffers, allocated once and reused. */
@@ -114,7 +146,9 @@ typedef struct ss_logreg_train_config {
         int balanced;               /* class weights n / (C * n_c) */
         int threads;                /* 1 or 2 worker threads for the gradient */
         const char *progress_label; /* label of the terminal progress line, or NULL */
-        const float *warm; /* start point by bucket, [D][C] then [C] bias, or NULL (zeros) */
+        const float *warm;       /* start point by table row, [D + L][C] then [C] bias, or NULL */
+        const ss_lexicon_t *lex; /* the lexicon when model.lex_feats > 0 */
+        float lex_scale;         /* lexicon features are multiplied by this while training */
 } ss_logreg_train_config_t;
 
 void ss_logreg_train_config_default(ss_logreg_train_config_t *tc);
@@ -147,12 +181,14 @@ void ss_lr_problem_free(ss_lr_problem_t *p);
 
 /*
  * Builds the problem from a data set: fits IDF on it, extracts features,
- * fills the vocabulary bitset. idf_out [D] and vocab_out [V/64] are caller
- * allocated.
+ * fills the vocabulary bitset, and (when cfg->lex_feats) appends the lexicon
+ * features times lex_scale as the last columns (col_map D..D+L-1). idf_out [D]
+ * and vocab_out [V/64] are caller allocated.
  */
 ss_err_t ss_logreg_problem_build(const ss_logreg_config_t *cfg, const ss_dataset_t *ds,
-                                 int balanced, ss_lr_problem_t *p, float *idf_out,
-                                 uint64_t *vocab_out, char *errstr, size_t errstr_size);
+                                 int balanced, const ss_lexicon_t *lex, float lex_scale,
+                                 ss_lr_problem_t *p, float *idf_out, uint64_t *vocab_out,
+                                 char *errstr, size_t errstr_size);
 
 /*
  * Fits theta (in: start point, e.g. zeros or a warm start; out: the optimum).
@@ -187,7 +223,7 @@ typedef struct ss_logreg_tune_result {
  * Picks the L2 strength: fits on fit for each grid value in order (each fit
  * warm-started from the previous one, so order strong -> weak), evaluates on
  * tune, and sets *best to the index with the highest AvgRec (first on ties).
- * results: [ngrid], caller allocated. warm_out ([D][C] then [C], or NULL)
+ * results: [ngrid], caller allocated. warm_out ([D + L][C] then [C], or NULL)
  * receives the best fit's weights by bucket: a start point for the refit
  * (ss_logreg_train_config_t.warm).
  */

@@ -5,7 +5,8 @@
  * from the extractor, document frequencies -> smoothed IDF (scikit-learn's
  * formula), then tf-idf rows normalised exactly as ss_logreg_tfidf() does at
  * scoring time, with the hashed buckets renumbered to the d columns the data
- * uses (ascending bucket order, so the numbering is deterministic).
+ * uses, numbered by falling document frequency then bucket (deterministic, and
+ * cache-friendly: frequent features' weights sit together).
  *
  * The objective is the class-weighted mean cross-entropy plus (l2/2)||W||^2,
  * minimised with L-BFGS (two-loop recursion, backtracking Armijo line search).
@@ -79,6 +80,12 @@ static int ss_csr_append(ss_csr_builder_t *b, const ss_sparse_t *x)
         return 0;
 }
 
+static int ss_cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
 /* Marks the vocabulary bits of the word tokens of the text the extractor saw last. */
 static void ss_vocab_add(const ss_feat_t *f, const ss_logreg_config_t *cfg, uint64_t *vocab)
 {
@@ -108,15 +115,32 @@ static void ss_sample_weights(const ss_dataset_t *ds, int balanced, double *sw)
 }
 
 ss_err_t ss_logreg_problem_build(const ss_logreg_config_t *cfg, const ss_dataset_t *ds,
-                                 int balanced, ss_lr_problem_t *p, float *idf_out,
-                                 uint64_t *vocab_out, char *errstr, size_t errstr_size)
+                                 int balanced, const ss_lexicon_t *lex, float lex_scale,
+                                 ss_lr_problem_t *p, float *idf_out, uint64_t *vocab_out,
+                                 char *errstr, size_t errstr_size)
 {
         memset(p, 0, sizeof(*p));
-        size_t D = (size_t)1 << cfg->feat.dim_bits;
+        size_t D = (size_t)1 << cfg->feat.dim_bits, R = ss_logreg_rows(cfg);
         size_t vwords = ((size_t)1 << cfg->vocab_bits) / 64;
         ss_feat_t *f = ss_feat_new(&cfg->feat, NULL);
         uint32_t *df = calloc(D, sizeof(*df));
-        int32_t *colof = malloc(D * sizeof(*colof));
+        int32_t *colof = malloc(R * sizeof(*colof));
+        ss_sparse_t lx; /* the lexicon features of one text, as extra columns D.. */
+        uint32_t lx_idx[SS_LOGREG_LEX_FEATS];
+        float lx_val[SS_LOGREG_LEX_FEATS];
+        lx.idx = lx_idx;
+        lx.val = lx_val;
+        lx.n = lx.cap = cfg->lex_feats;
+        for (uint32_t k = 0; k < cfg->lex_feats; k++)
+                lx_idx[k] = (uint32_t)(D + k);
+        if (cfg->lex_feats && (!lex || !lex->cap)) {
+                ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                           "lexicon features wanted but no lexicon given");
+                free(df);
+                free(colof);
+                ss_feat_destroy(f);
+                return SS_ERR_INVALID_ARG;
+        }
         ss_csr_builder_t b = {0};
         b.rowptr = calloc(ds->n + 1, sizeof(*b.rowptr));
         ss_sparse_t x;
@@ -143,17 +167,44 @@ ss_err_t ss_logreg_problem_build(const ss_logreg_config_t *cfg, const ss_dataset
                 for (size_t k = 0; k < x.n; k++)
                         df[x.idx[k]]++;
                 ss_vocab_add(f, cfg, vocab_out);
+                if (cfg->lex_feats) {
+                        ss_logreg_lex_features(lx_val, ss_feat_tokens(f), lex);
+                        for (uint32_t k = 0; k < cfg->lex_feats; k++)
+                                lx_val[k] *= lex_scale;
+                        if (ss_csr_append(&b, &lx)) {
+                                err =
+                                    ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                                goto out;
+                        }
+                }
                 b.rowptr[i + 1] = b.nnz;
                 if ((i & 255) == 0)
                         ss_progress_update(&prog, i, NULL);
         }
         ss_progress_done(&prog);
-        /* IDF and compact columns, in bucket order */
+        /* IDF, and compact columns numbered by falling document frequency (ties by bucket):
+         * the weights of frequent features share cache lines during the gradient passes */
         uint32_t d = 0;
         for (size_t j = 0; j < D; j++) {
                 idf_out[j] = (float)(log((1.0 + (double)ds->n) / (1.0 + (double)df[j])) + 1.0);
-                colof[j] = df[j] ? (int32_t)d++ : -1;
+                d += df[j] > 0;
         }
+        uint64_t *order = malloc((d ? d : 1) * sizeof(*order)); /* [d] (n - df) << 32 | bucket */
+        if (!order) {
+                err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                goto out;
+        }
+        for (size_t j = 0, k = 0; j < D; j++) {
+                colof[j] = -1;
+                if (df[j])
+                        order[k++] = (uint64_t)(ds->n - df[j]) << 32 | j;
+        }
+        qsort(order, d, sizeof(*order), ss_cmp_u64);
+        for (uint32_t k = 0; k < d; k++)
+                colof[order[k] & 0xffffffffu] = (int32_t)k;
+        free(order);
+        for (size_t j = D; j < R; j++)
+                colof[j] = (int32_t)d++;
         p->n = ds->n;
         p->d = d;
         p->rowptr = b.rowptr;
@@ -167,14 +218,15 @@ ss_err_t ss_logreg_problem_build(const ss_logreg_config_t *cfg, const ss_dataset
                 err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 goto out;
         }
-        for (size_t j = 0; j < D; j++)
+        for (size_t j = 0; j < R; j++)
                 if (colof[j] >= 0)
                         p->col_map[colof[j]] = (uint32_t)j;
         /* pass 2: tf-idf rows exactly as scoring computes them, then compact columns */
         for (size_t i = 0; i < ds->n; i++) {
                 uint64_t lo = p->rowptr[i], hi = p->rowptr[i + 1];
                 float norm = 0;
-                for (uint64_t k = lo; k < hi; k++) {
+                uint64_t hb = hi - cfg->lex_feats; /* hashed buckets end, lexicon after */
+                for (uint64_t k = lo; k < hb; k++) {
                         float c = p->val[k];
                         float tf = cfg->feat.sublinear_tf && c > 1 ? 1 + logf(c) : c;
                         float v = tf * idf_out[p->col[k]];
@@ -183,7 +235,8 @@ ss_err_t ss_logreg_problem_build(const ss_logreg_config_t *cfg, const ss_dataset
                 }
                 float inv = norm > 0 ? 1 / sqrtf(norm) : 0;
                 for (uint64_t k = lo; k < hi; k++) {
-                        p->val[k] *= inv;
+                        if (k < hb)
+                                p->val[k] *= inv;
                         p->col[k] = (uint32_t)colof[p->col[k]];
                 }
                 p->y[i] = ds->labels[i];
@@ -435,14 +488,18 @@ ss_err_t ss_logreg_fit(const ss_lr_problem_t *p, const ss_logreg_train_config_t 
 /* ---- a trained model ---- */
 
 /* Expands theta over compact columns into a model that owns its weights. */
-static ss_logreg_t *ss_logreg_from_theta(const ss_logreg_config_t *cfg, const ss_lr_problem_t *p,
-                                         const double *theta, const float *idf,
-                                         const uint64_t *vocab, char *errstr, size_t errstr_size)
+static ss_logreg_t *ss_logreg_from_theta(const ss_logreg_train_config_t *tc,
+                                         const ss_lr_problem_t *p, const double *theta,
+                                         const float *idf, const uint64_t *vocab, char *errstr,
+                                         size_t errstr_size)
 {
-        size_t D = (size_t)1 << cfg->feat.dim_bits;
+        const ss_logreg_config_t *cfg = &tc->model;
+        size_t D = (size_t)1 << cfg->feat.dim_bits, R = ss_logreg_rows(cfg);
         size_t vwords = ((size_t)1 << cfg->vocab_bits) / 64;
-        size_t tbytes = D * SS_LOGREG_ROW * sizeof(float);
-        size_t bytes = tbytes + 16 + vwords * sizeof(uint64_t);
+        size_t lcap = cfg->lex_feats ? (size_t)tc->lex->cap : 0;
+        size_t tbytes = R * SS_LOGREG_ROW * sizeof(float);
+        size_t vbytes = vwords * sizeof(uint64_t);
+        size_t bytes = tbytes + 16 + vbytes + lcap * (sizeof(uint64_t) + sizeof(float));
         uint8_t *mem = calloc(1, bytes);
         if (!mem) {
                 ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
@@ -450,16 +507,28 @@ static ss_logreg_t *ss_logreg_from_theta(const ss_logreg_config_t *cfg, const ss
         }
         float *table = (float *)mem, *bias = (float *)(mem + tbytes);
         uint64_t *vb = (uint64_t *)(mem + tbytes + 16);
-        for (size_t j = 0; j < D; j++)
-                table[j * SS_LOGREG_ROW + C] = idf[j];
-        for (uint32_t c = 0; c < p->d; c++)
+        uint64_t *lkeys = (uint64_t *)(mem + tbytes + 16 + vbytes);
+        float *lvals = (float *)(lkeys + lcap);
+        for (size_t j = 0; j < R; j++)
+                table[j * SS_LOGREG_ROW + C] = j < D ? idf[j] : 1.0f;
+        for (uint32_t c = 0; c < p->d; c++) {
+                /* lexicon columns were scaled while training: fold the scale in */
+                float s = p->col_map[c] >= D ? tc->lex_scale : 1.0f;
                 for (int k = 0; k < C; k++)
                         table[(size_t)p->col_map[c] * SS_LOGREG_ROW + k] =
-                            (float)theta[(size_t)c * C + k];
+                            (float)theta[(size_t)c * C + k] * s;
+        }
         for (int k = 0; k < C; k++)
                 bias[k] = (float)theta[(size_t)p->d * C + k];
-        memcpy(vb, vocab, vwords * sizeof(uint64_t));
-        ss_logreg_weights_t w = {table, bias, vb};
+        memcpy(vb, vocab, vbytes);
+        ss_logreg_weights_t w = {table, bias, vb, {NULL, NULL, 0}};
+        if (lcap) {
+                memcpy(lkeys, tc->lex->keys, lcap * sizeof(uint64_t));
+                memcpy(lvals, tc->lex->vals, lcap * sizeof(float));
+                w.lex.keys = lkeys;
+                w.lex.vals = lvals;
+                w.lex.cap = lcap;
+        }
         ss_logreg_t *lr = ss_logreg_new(cfg, &w, errstr, errstr_size);
         if (!lr) {
                 free(mem);
@@ -491,7 +560,8 @@ ss_err_t ss_logreg_train(const ss_logreg_train_config_t *tc, const ss_dataset_t 
                 err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 goto out;
         }
-        err = ss_logreg_problem_build(cfg, ds, tc->balanced, &p, idf, vocab, errstr, errstr_size);
+        err = ss_logreg_problem_build(cfg, ds, tc->balanced, tc->lex, tc->lex_scale, &p, idf, vocab,
+                                      errstr, errstr_size);
         if (err)
                 goto out;
         theta = calloc((size_t)p.d * C + C, sizeof(*theta));
@@ -504,12 +574,12 @@ ss_err_t ss_logreg_train(const ss_logreg_train_config_t *tc, const ss_dataset_t 
                         for (int k = 0; k < C; k++)
                                 theta[(size_t)c * C + k] = tc->warm[(size_t)p.col_map[c] * C + k];
                 for (int k = 0; k < C; k++)
-                        theta[(size_t)p.d * C + k] = tc->warm[D * C + k];
+                        theta[(size_t)p.d * C + k] = tc->warm[ss_logreg_rows(cfg) * C + k];
         }
         err = ss_logreg_fit(&p, tc, theta, loss_out, iters_out, errstr, errstr_size);
         if (err)
                 goto out;
-        *out = ss_logreg_from_theta(cfg, &p, theta, idf, vocab, errstr, errstr_size);
+        *out = ss_logreg_from_theta(tc, &p, theta, idf, vocab, errstr, errstr_size);
         if (!*out)
                 err = SS_ERR_NOMEM;
 out:
@@ -555,7 +625,8 @@ ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, 
                 err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 goto out;
         }
-        err = ss_logreg_problem_build(cfg, fit, tc->balanced, &p, idf, vocab, errstr, errstr_size);
+        err = ss_logreg_problem_build(cfg, fit, tc->balanced, tc->lex, tc->lex_scale, &p, idf,
+                                      vocab, errstr, errstr_size);
         if (err)
                 goto out;
         theta = calloc((size_t)p.d * C + C, sizeof(*theta));
@@ -575,7 +646,7 @@ ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, 
                 if (err)
                         goto out;
                 ss_logreg_t *lr =
-                    ss_logreg_from_theta(cfg, &p, theta, idf, vocab, errstr, errstr_size);
+                    ss_logreg_from_theta(tc, &p, theta, idf, vocab, errstr, errstr_size);
                 if (!lr) {
                         err = SS_ERR_NOMEM;
                         goto out;
@@ -588,13 +659,14 @@ ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, 
                 if (*best < 0 || r->tune.avgrec > results[*best].tune.avgrec) {
                         *best = g;
                         if (warm_out) {
-                                memset(warm_out, 0, (D * C + C) * sizeof(*warm_out));
+                                size_t R = ss_logreg_rows(cfg);
+                                memset(warm_out, 0, (R * C + C) * sizeof(*warm_out));
                                 for (uint32_t c = 0; c < p.d; c++)
                                         for (int k = 0; k < C; k++)
                                                 warm_out[(size_t)p.col_map[c] * C + k] =
                                                     (float)theta[(size_t)c * C + k];
                                 for (int k = 0; k < C; k++)
-                                        warm_out[D * C + k] = (float)theta[(size_t)p.d * C + k];
+                                        warm_out[R * C + k] = (float)theta[(size_t)p.d * C + k];
                         }
                 }
         }

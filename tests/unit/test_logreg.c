@@ -1,5 +1,6 @@
 /* The linear baseline: gradient check, kernels, training, save/load round trip, refusals. */
 #include <stdint.h>
+#include <unistd.h>
 
 #include "logreg.h"
 #include "model_impl.h"
@@ -327,11 +328,123 @@ static void test_tune(void)
         ss_dataset_destroy(ds);
 }
 
+static void write_file(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "w");
+        fputs(text, f);
+        fclose(f);
+}
+
+static void test_lexicon(void)
+{
+        char path[128], err[512];
+        snprintf(path, sizeof(path), "/tmp/ss_test_lex_%d.txt", (int)getpid());
+        write_file(path, "good\t2.0\t0.5\t[1, 2]\nbad\t-2.5\t0.7\nlove\t3.0\n:)\t2.0\n");
+        ss_lexicon_t lx;
+        CHECK(ss_lexicon_load(path, &lx, err, sizeof(err)) == SS_OK);
+        float v = 0;
+        CHECK(ss_lexicon_get(&lx, "bad", 3, &v) && v == -2.5f);
+        CHECK(ss_lexicon_get(&lx, ":)", 2, &v) && v == 2.0f);
+        CHECK(!ss_lexicon_get(&lx, "meh", 3, &v));
+        /* hand-computed: "not" flips and damps "good" (2 * -0.74), the comma ends the
+         * negation's scope, then love (+3) and bad (-2.5) */
+        ss_tok_buf_t tb;
+        ss_tok_buf_init(&tb);
+        const char *t = "not good, I love it but bad";
+        CHECK(ss_tok_run(&tb, t, strlen(t)) == 0);
+        float f[SS_LOGREG_LEX_FEATS];
+        ss_logreg_lex_features(f, &tb, &lx);
+        double pos = 3, neg = 1.48 + 2.5;
+        CHECK_NEAR(f[0], tanh(pos / 4), 1e-6);
+        CHECK_NEAR(f[1], tanh(neg / 4), 1e-6);
+        CHECK_NEAR(f[2], 1.0 / 5, 1e-6);
+        CHECK_NEAR(f[3], 2.0 / 5, 1e-6);
+        CHECK_NEAR(f[4], 3.0 / 4, 1e-6);
+        CHECK_NEAR(f[5], -2.5 / 4, 1e-6);
+        CHECK_NEAR(f[6], -2.5 / 4, 1e-6);
+        CHECK_NEAR(f[7], tanh((pos - neg) / 4), 1e-6);
+        /* "don't" is a negator too; a text without lexicon words gives zeros */
+        t = "i don't love it";
+        ss_tok_run(&tb, t, strlen(t));
+        ss_logreg_lex_features(f, &tb, &lx);
+        CHECK_NEAR(f[5], 3 * -0.74 / 4, 1e-6);
+        CHECK(f[0] == 0 && f[2] == 0);
+        ss_tok_run(&tb, "", 0);
+        ss_logreg_lex_features(f, &tb, &lx);
+        for (int k = 0; k < SS_LOGREG_LEX_FEATS; k++)
+                CHECK(f[k] == 0);
+        ss_tok_buf_free(&tb);
+
+        /* a model with lexicon features: trains, and round-trips through the file */
+        ss_dataset_t *ds = toy_data();
+        ss_logreg_train_config_t tc;
+        toy_config(&tc);
+        tc.model.lex_feats = SS_LOGREG_LEX_FEATS;
+        tc.lex = &lx;
+        tc.lex_scale = 0.5f;
+        ss_logreg_t *lr = NULL;
+        CHECK(ss_logreg_train(&tc, ds, &lr, NULL, NULL, err, sizeof(err)) == SS_OK);
+        if (lr) {
+                size_t D = (size_t)1 << tc.model.feat.dim_bits;
+                float wsum = 0;
+                for (int k = 0; k < SS_LOGREG_LEX_FEATS * SS_LOGREG_ROW; k++)
+                        wsum += fabsf(lr->w.table[D * SS_LOGREG_ROW + k]);
+                CHECK(wsum > 0); /* the lexicon rows were learned */
+                ss_mfile_t *mf = ss_mfile_new("logreg", "lex", NULL);
+                CHECK(ss_logreg_save(&lr->cfg, &lr->w, mf, err, sizeof(err)) == SS_OK);
+                uint8_t *buf;
+                size_t len;
+                CHECK(ss_mfile_serialize(mf, &buf, &len, err, sizeof(err)) == SS_OK);
+                ss_mfile_destroy(mf);
+                ss_model_t *m = ss_model_from_mfile(
+                    ss_mfile_parse(buf, len, "lex.ssm", err, sizeof(err)), err, sizeof(err));
+                CHECK(m != NULL);
+                const char *texts[2] = {"not good at all", "love it :)"};
+                size_t lens[2] = {strlen(texts[0]), strlen(texts[1])};
+                float pa[6], pb[6];
+                if (m) {
+                        CHECK(ss_model_score_batch(m, texts, lens, 2, pa, NULL, err, sizeof(err)) ==
+                              SS_OK);
+                        CHECK(ss_logreg_score(lr, texts, lens, 2, pb, NULL, err, sizeof(err)) ==
+                              SS_OK);
+                        CHECK(!memcmp(pa, pb, sizeof(pa)));
+                        ss_model_destroy(m);
+                }
+                ss_logreg_destroy(lr);
+        }
+        /* lexicon wanted but missing */
+        tc.lex = NULL;
+        CHECK(ss_logreg_train(&tc, ds, &lr, NULL, NULL, err, sizeof(err)) == SS_ERR_INVALID_ARG);
+        ss_dataset_destroy(ds);
+        free((void *)lx.keys);
+        free((void *)lx.vals);
+        /* bad lexicon files name the line */
+        write_file(path, "good\t2.0\nbad line without tab\n");
+        CHECK(ss_lexicon_load(path, &lx, err, sizeof(err)) == SS_ERR_PARSE);
+        CHECK(strstr(err, ":2: want token<TAB>valence") != NULL);
+        write_file(path, "good\tnotanumber\n");
+        CHECK(ss_lexicon_load(path, &lx, err, sizeof(err)) == SS_ERR_PARSE);
+        write_file(path, "");
+        CHECK(ss_lexicon_load(path, &lx, err, sizeof(err)) == SS_ERR_EMPTY);
+        unlink(path);
+        /* the lexicon the project ships */
+        char real[512];
+        CHECK(
+            ss_lexicon_load(ss_test_src_path("data/lexicon/vader_lexicon.txt", real, sizeof(real)),
+                            &lx, err, sizeof(err)) == SS_OK);
+        CHECK(ss_lexicon_get(&lx, "love", 4, &v) && v > 2);
+        CHECK(ss_lexicon_get(&lx, "hate", 4, &v) && v < -2);
+        CHECK(ss_lexicon_get(&lx, ":)", 2, &v) && v > 0);
+        free((void *)lx.keys);
+        free((void *)lx.vals);
+}
+
 int main(void)
 {
         test_gradient_check();
         test_kernels();
         test_train_and_round_trip();
         test_tune();
+        test_lexicon();
         return ss_test_finish();
 }
