@@ -7,8 +7,8 @@
  * FILE.tsv has the data files' format: tweet_id<TAB>label<TAB>text (the text
  * is not sent). Lines are read at --rate per second (0 = as fast as possible);
  * with --delay S each label is pushed S seconds after it was read, to mimic
- * annotation lag (at most 1,000,000 labels wait at once; reading pauses when
- * that many are waiting). labeled_at is the moment of the push. A line with a
+ * annotation lag (the waiting queue grows to at most 1,000,000 labels; reading
+ * pauses when that many are waiting). labeled_at is the moment of the push. A line with a
  * missing field or an unknown label is reported (file:line) and skipped; the
  * exit status is then 1. Redis errors are retried for up to 30 s per label.
  */
@@ -67,6 +67,24 @@ static const char *label_name(const char *s, size_t n)
                 if (strlen(names[i]) == n && !memcmp(s, names[i], n))
                         return names[i];
         return NULL;
+}
+
+/* Doubles the ring up to max entries; 0, or -1 when it cannot grow. The entries from head
+ * to the old end move to the new end, so the ring stays in order. */
+static int queue_grow(label_queue_t *q, size_t max)
+{
+        if (q->cap >= max)
+                return -1;
+        size_t ncap = q->cap * 2 > max ? max : q->cap * 2;
+        label_item_t *ni = realloc(q->items, sizeof(label_item_t) * ncap);
+        if (!ni)
+                return -1;
+        size_t tail = q->cap - q->head; /* entries from head to the old end */
+        memmove(ni + ncap - tail, ni + q->head, sizeof(label_item_t) * tail);
+        q->head = ncap - tail;
+        q->items = ni;
+        q->cap = ncap;
+        return 0;
 }
 
 /* Pushes one label, retrying a lost Redis for up to 30 s. */
@@ -155,10 +173,9 @@ static int parse_args(int argc, char **argv, label_opts_t *o, char **overrides, 
 static int label_run(ss_mstate_t *r, const label_opts_t *o, FILE *f, const char *source)
 {
         label_queue_t q = {0};
-        q.cap = LABEL_QUEUE_MAX;
-        q.items = malloc(sizeof(label_item_t) * (o->delay > 0 ? q.cap : 1));
-        if (o->delay <= 0)
-                q.cap = 1;
+        size_t max = o->delay > 0 ? LABEL_QUEUE_MAX : 1;
+        q.cap = o->delay > 0 ? 1024 : 1;
+        q.items = malloc(sizeof(label_item_t) * q.cap);
         if (!q.items) {
                 fprintf(stderr, "sentistream label: out of memory\n");
                 return 1;
@@ -203,7 +220,7 @@ static int label_run(ss_mstate_t *r, const label_opts_t *o, FILE *f, const char 
                         }
                 }
                 read++;
-                while (q.len == q.cap) {
+                while (q.len == q.cap && queue_grow(&q, max)) {
                         if (drain(r, &q, source, q.cap == 1, &pushed)) {
                                 status = 1;
                                 goto done;

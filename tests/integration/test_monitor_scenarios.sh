@@ -165,7 +165,14 @@ wait_counts() { # wait_counts PREFIX PREDICTIONS JOINED TIMEOUT_S
         fail "report under $1 shows predictions=${p:-none} joined=${j:-none}, want $2 and $3"
 }
 events() { # events TOPIC > jsonl
-        "$bin" monitor events kafka.bootstrap.servers="$bs" topics.retrain="$1" --timeout 30
+        "$bin" monitor events kafka.bootstrap.servers="$bs" topics.retrain="$1" --timeout 30 \
+                2>> "$work/events.log"
+}
+sanitizer_check() { # the monitor's own processes must end without a sanitizer report
+        local hits
+        hits=$(grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$work"/monitor-*.log \
+                "$work"/label*.log "$work/events.log" 2>/dev/null || true)
+        [ -z "$hits" ] || fail "sanitizer reports in: $hits"
 }
 event_ids() { { grep -o '"event_id":"[^"]*"' || true; } | cut -d'"' -f4; }
 
@@ -311,4 +318,5 @@ grep -q "unreachable" "$work/monitor-m5.log" || fail "the monitor did not notice
 stop_pid "$mon_pid"
 echo "Redis back: reconnected, 6000 labels joined"
 
+sanitizer_check
 echo "monitor scenarios: all checks passed"
