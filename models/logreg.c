@@ -52,6 +52,8 @@ int ss_lexicon_get(const ss_lexicon_t *lx, const char *tok, size_t len, float *v
         if (!lx->cap)
                 return 0;
         uint64_t h = ss_lex_hash(tok, len), mask = lx->cap - 1;
+        if (lx->filter && !(lx->filter[(h & 0xffff) >> 6] >> (h & 63) & 1))
+                return 0;
         for (uint64_t i = h & mask;; i = (i + 1) & mask) {
                 if (lx->keys[i] == h) {
                         *val = lx->vals[i];
@@ -127,16 +129,22 @@ fail:
 
 static int ss_lex_is_negator(const char *t, size_t n)
 {
-        static const char *const neg[] = {
-            "not",     "no",      "never",  "none",    "nobody", "nothing", "neither",
-            "nor",     "nowhere", "cannot", "cant",    "dont",   "doesnt",  "didnt",
-            "isnt",    "wasnt",   "arent",  "werent",  "wont",   "wouldnt", "shouldnt",
-            "couldnt", "aint",    "hasnt",  "havent",  "hadnt",  "without", "rarely",
-            "seldom",  "despite", "nope",   "mightnt", "mustnt", "neednt",  "shant"};
+        static const struct {
+                char s[10];
+                uint8_t n;
+        } neg[] = {{"not", 3},      {"no", 2},      {"never", 5},  {"none", 4},    {"nobody", 6},
+                   {"nothing", 7},  {"neither", 7}, {"nor", 3},    {"nowhere", 7}, {"cannot", 6},
+                   {"cant", 4},     {"dont", 4},    {"doesnt", 6}, {"didnt", 5},   {"isnt", 4},
+                   {"wasnt", 5},    {"arent", 5},   {"werent", 6}, {"wont", 4},    {"wouldnt", 7},
+                   {"shouldnt", 8}, {"couldnt", 7}, {"aint", 4},   {"hasnt", 5},   {"havent", 6},
+                   {"hadnt", 5},    {"without", 7}, {"rarely", 6}, {"seldom", 6},  {"despite", 7},
+                   {"nope", 4},     {"mightnt", 7}, {"mustnt", 6}, {"neednt", 6},  {"shant", 5}};
         if (n >= 3 && !memcmp(t + n - 3, "n't", 3))
                 return 1;
+        if (n < 2 || n > 8) /* the listed negators are 2..8 bytes */
+                return 0;
         for (size_t i = 0; i < sizeof(neg) / sizeof(neg[0]); i++)
-                if (strlen(neg[i]) == n && !memcmp(neg[i], t, n))
+                if (neg[i].n == n && neg[i].s[0] == t[0] && !memcmp(neg[i].s, t, n))
                         return 1;
         return 0;
 }
@@ -223,6 +231,13 @@ ss_logreg_t *ss_logreg_new(const ss_logreg_config_t *cfg, const ss_logreg_weight
         }
         lr->cfg = *cfg;
         lr->w = *w;
+        if (w->lex.cap) {
+                for (uint64_t i = 0; i < w->lex.cap; i++)
+                        if (w->lex.keys[i])
+                                lr->lex_filter[(w->lex.keys[i] & 0xffff) >> 6] |=
+                                    (uint64_t)1 << (w->lex.keys[i] & 63);
+                lr->w.lex.filter = lr->lex_filter;
+        }
         ss_sparse_init(&lr->s.x);
         lr->feat = ss_feat_new(&cfg->feat, NULL);
         if (!lr->feat) {

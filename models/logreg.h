@@ -56,10 +56,14 @@ size_t ss_logreg_rows(const ss_logreg_config_t *cfg);
  * open-addressing table keyed by a 64-bit hash of the token (0 = empty slot).
  */
 typedef struct ss_lexicon {
-        const uint64_t *keys; /* [cap] */
-        const float *vals;    /* [cap] */
-        uint64_t cap;         /* power of two; 0 = no lexicon */
+        const uint64_t *keys;   /* [cap] */
+        const float *vals;      /* [cap] */
+        uint64_t cap;           /* power of two; 0 = no lexicon */
+        const uint64_t *filter; /* [SS_LEX_FILTER_WORDS] bits of (hash & 0xffff) of the keys,
+                                 * or NULL: rejects most non-entries without a cache miss */
 } ss_lexicon_t;
+
+#define SS_LEX_FILTER_WORDS 1024 /* 2^16 bits */
 
 /* Reads `token<TAB>valence[<TAB>...]` lines (VADER's vader_lexicon.txt) into a
  * table whose keys/vals the caller frees. Errors name the file and line. */
@@ -94,8 +98,9 @@ typedef struct ss_logreg {
         ss_logreg_config_t cfg;
         ss_logreg_weights_t w;
         ss_logreg_scratch_t s;
-        ss_feat_t *feat; /* the extractor (raw counts; IDF applied here) */
-        void *owned;     /* weights memory when not borrowed from a model file */
+        uint64_t lex_filter[SS_LEX_FILTER_WORDS]; /* w.lex.filter points here */
+        ss_feat_t *feat;                          /* the extractor (raw counts; IDF applied here) */
+        void *owned; /* weights memory when not borrowed from a model file */
 } ss_logreg_t;
 
 /*

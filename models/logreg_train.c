@@ -521,7 +521,7 @@ static ss_logreg_t *ss_logreg_from_theta(const ss_logreg_train_config_t *tc,
         for (int k = 0; k < C; k++)
                 bias[k] = (float)theta[(size_t)p->d * C + k];
         memcpy(vb, vocab, vbytes);
-        ss_logreg_weights_t w = {table, bias, vb, {NULL, NULL, 0}};
+        ss_logreg_weights_t w = {table, bias, vb, {NULL, NULL, 0, NULL}};
         if (lcap) {
                 memcpy(lkeys, tc->lex->keys, lcap * sizeof(uint64_t));
                 memcpy(lvals, tc->lex->vals, lcap * sizeof(float));
