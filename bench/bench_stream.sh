@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Streaming benchmark: end-to-end throughput (tweets/s) and latency p50/p99 through a real
+# local Kafka broker, at fixed input rates and flat out, for
+#   (a) passthrough: `sentistream consume consumer.mode=passthrough` (consume, decode,
+#       encode a fixed uniform Prediction, produce: the loop and Kafka without a model; a
+#       benchmark-only mode, see consumer.mode),
+#   (b) the scorer: `sentistream consume` with the logistic-regression model,
+#   (c) the Python peer: bench/peer_stream.py (confluent-kafka + scikit-learn TF-IDF word
+#       1-2 + char_wb 2-5 + LogisticRegression balanced), batch for batch the same loop.
+#
+#   bench/bench_stream.sh      env: SS_BENCH_RATES="1000 5000 max", SS_BENCH_MAX_REPS=5
+#                              (copies of the validation file for the flat-out runs),
+#                              SS_BENCH_MODEL=models-out/logreg.ssm (trained if missing),
+#                              SS_BENCH_PEER=1, SS_BENCH_BUILD_DIR=build/consumer-bench,
+#                              SS_BENCH_KAFKA_PORT=39092 (controller: +1)
+#
+# The producer stamps created_at with the produce time (`produce --created-at now`);
+# latency = scored_at - created_at of each prediction read back from the output topic.
+# Rate runs: throughput = n / (last scored_at - first created_at); flat-out runs preload
+# the input and count n / (last scored_at - first scored_at) (their latency is queueing).
+# The scorer and the peer run pinned to CPU 1 (taskset), one thread of math each; the broker
+# and the producer share the machine. Figures land in bench/out/stream.txt.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+build=${SS_BENCH_BUILD_DIR:-build/consumer-bench}
+model=${SS_BENCH_MODEL:-models-out/logreg.ssm}
+rates=${SS_BENCH_RATES:-1000 5000 max}
+max_reps=${SS_BENCH_MAX_REPS:-5}
+export SS_KAFKA_PORT=${SS_BENCH_KAFKA_PORT:-39092}
+export SS_KAFKA_CONTROLLER_PORT=$((SS_KAFKA_PORT + 1))
+bs=127.0.0.1:$SS_KAFKA_PORT
+val=data/semeval-2016test.tsv
+out=bench/out
+mkdir -p "$out"
+work=$(mktemp -d "${TMPDIR:-/tmp}/ss-bench-stream.XXXXXX")
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+pids=()
+cleanup() {
+        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+        deploy/local/kafka.sh stop >/dev/null 2>&1 || true
+        rm -rf "$work"
+}
+trap cleanup EXIT
+die() { echo "bench_stream: $*" >&2; exit 1; }
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 --target sentistream >/dev/null
+bin=$build/cli/sentistream
+if [ ! -s "$model" ]; then
+        echo "bench_stream: training $model (once)"
+        "$bin" train model.out="$model" >"$out/train.log"
+fi
+
+py=python3
+if [ "${SS_BENCH_PEER:-1}" = 1 ]; then
+        if ! python3 -c "import sklearn, confluent_kafka, fastavro, joblib" 2>/dev/null; then
+                if ! "$out/venv/bin/python" -c "import sklearn, confluent_kafka, fastavro, joblib" 2>/dev/null; then
+                        echo "bench_stream: installing scikit-learn, confluent-kafka, fastavro into $out/venv"
+                        [ -x "$out/venv/bin/python" ] || python3 -m venv "$out/venv"
+                        "$out/venv/bin/pip" install -q scikit-learn confluent-kafka fastavro joblib
+                fi
+                py=$out/venv/bin/python
+        fi
+        [ -s "$out/peer_stream.joblib" ] ||
+                "$py" bench/peer_stream.py train data/semeval-train.tsv "$out/peer_stream.joblib"
+elif ! python3 -c "import fastavro" 2>/dev/null; then
+        [ -x "$out/venv/bin/python" ] || python3 -m venv "$out/venv"
+        "$out/venv/bin/python" -c "import fastavro" 2>/dev/null || "$out/venv/bin/pip" install -q fastavro
+        py=$out/venv/bin/python
+fi
+
+deploy/local/kafka.sh start >"$work/kafka.out" 2>&1 || { cat "$work/kafka.out"; die "kafka start"; }
+for r in 1 $max_reps; do
+        for _ in $(seq "$r"); do cat "$val"; done >"$work/in-$r.tsv"
+done
+port=39464
+run_id=0
+
+# wait_scored N: until the scorer's metrics say N scored (bounded).
+wait_scored() {
+        for _ in $(seq 1 3000); do
+                v=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } |
+                        awk '$1 == "sentistream_scored_total" { print $2 }')
+                [ "${v:-0}" -ge "$1" ] 2>/dev/null && return 0
+                sleep 0.1
+        done
+        die "scorer stuck at ${v:-0} of $1"
+}
+
+# wait_assigned: until the scorer holds the 4 input partitions.
+wait_assigned() {
+        for _ in $(seq 1 600); do
+                c=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } |
+                        grep -c '^sentistream_consumer_lag{' || true)
+                [ "$c" -ge 4 ] && return 0
+                sleep 0.1
+        done
+        die "scorer never got its partitions"
+}
+
+# one SYSTEM RATE: a fresh pair of topics, the system under test, the producer, the numbers.
+one() {
+        local sys=$1 rate=$2 reps=1 mode=rate
+        run_id=$((run_id + 1))
+        local tin=in-$run_id tout=out-$run_id
+        deploy/local/kafka.sh create-topic "$tin" 4 >/dev/null
+        deploy/local/kafka.sh create-topic "$tout" 4 >/dev/null
+        [ "$rate" = max ] && { reps=$max_reps; mode=max; }
+        local input=$work/in-$reps.tsv n
+        n=$(wc -l <"$input")
+        local prod=(kafka.bootstrap.servers="$bs" topics.input="$tin")
+        local ratearg=()
+        [ "$rate" != max ] && ratearg=(--rate "$rate")
+        if [ "$mode" = max ]; then # preload
+                "$bin" produce "$input" --created-at now "${prod[@]}" >"$work/produce.out" 2>&1 ||
+                        die "produce: $(cat "$work/produce.out")"
+        fi
+        case $sys in
+        passthrough | scorer)
+                local extra=()
+                [ "$sys" = passthrough ] && extra=(consumer.mode=passthrough)
+                taskset -c 1 "$bin" consume kafka.bootstrap.servers="$bs" topics.input="$tin" \
+                        topics.output="$tout" consumer.group.id="g-$run_id" \
+                        consumer.model.path="$model" metrics.port=$port \
+                        consumer.lag.interval.ms=100 "${extra[@]}" >"$work/consume.log" 2>&1 &
+                local cpid=$!
+                pids+=("$cpid")
+                wait_assigned
+                if [ "$mode" = rate ]; then
+                        "$bin" produce "$input" --created-at now "${ratearg[@]}" "${prod[@]}" \
+                                >"$work/produce.out" 2>&1 || die "produce: $(cat "$work/produce.out")"
+                fi
+                wait_scored "$n"
+                kill -TERM "$cpid"
+                wait "$cpid" || die "scorer exited $? ($(tail -n 3 "$work/consume.log"))"
+                ;;
+        peer)
+                taskset -c 1 "$py" bench/peer_stream.py run "$out/peer_stream.joblib" schemas \
+                        "$bs" "$tin" "$tout" "g-$run_id" "$n" >"$work/peer.log" 2>&1 &
+                local ppid_=$!
+                pids+=("$ppid_")
+                sleep 3 # join the group before the input starts
+                if [ "$mode" = rate ]; then
+                        "$bin" produce "$input" --created-at now "${ratearg[@]}" "${prod[@]}" \
+                                >"$work/produce.out" 2>&1 || die "produce: $(cat "$work/produce.out")"
+                fi
+                wait "$ppid_" || die "peer exited $? ($(tail -n 3 "$work/peer.log"))"
+                ;;
+        esac
+        kcat -b "$bs" -C -t "$tout" -o beginning -e -q -f '%R%s' >"$work/out.bin"
+        local m
+        m=$("$py" bench/peer_stream.py measure "$work/out.bin" schemas "$mode")
+        printf '%-12s %-6s %s\n' "$sys" "$rate" "$m" | tee -a "$out/stream.txt"
+        deploy/local/kafka.sh delete-topic "$tin" >/dev/null 2>&1 || true
+        deploy/local/kafka.sh delete-topic "$tout" >/dev/null 2>&1 || true
+}
+
+{
+        echo "# bench/bench_stream.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) $(getconf _NPROCESSORS_ONLN) cores, model $model"
+        echo "# system  input-rate  n  throughput(tweets/s)  latency p50/p99 (ms, scored_at - created_at)"
+} | tee "$out/stream.txt"
+systems="passthrough scorer"
+[ "${SS_BENCH_PEER:-1}" = 1 ] && systems="$systems peer"
+for rate in $rates; do
+        for sys in $systems; do
+                one "$sys" "$rate"
+        done
+done
+echo "targets: scorer >= 20 x peer and >= 0.5 x passthrough (throughput, max); p99 <= 50 ms at 5000/s"
+echo "reproduce: bench/bench_stream.sh (figures in $out/stream.txt)"
