@@ -45,6 +45,8 @@ static void ss_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
                 rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
                 ss_error("kafka", "%s: FATAL %s: %s", rd_kafka_name(rk), rd_kafka_err2name(ferr),
                          fatal);
+        } else if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE) {
+                /* already logged by the log callback (FAIL lines); librdkafka reconnects */
         } else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
                 ss_warn("kafka", "%s: all brokers down, retrying: %s", rd_kafka_name(rk), reason);
         } else {
