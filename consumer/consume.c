@@ -736,8 +736,14 @@ ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "%s", err2);
                 rc = rc2;
         }
+        ss_consume_stop_flag = 0; /* this run consumed the request */
         ss_info("consume", "stopped");
         return rc;
+}
+
+ss_metrics_t *ss_consume_metrics(ss_consume_t *s)
+{
+        return s->metrics;
 }
 
 void ss_consume_destroy(ss_consume_t *s)

@@ -20,6 +20,7 @@
 
 #include "ss_config.h"
 #include "ss_err.h"
+#include "ss_metrics.h"
 
 typedef struct ss_consume ss_consume_t;
 
@@ -39,10 +40,14 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
  */
 ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size);
 
+/* The scorer's metrics registry (owned by s), e.g. for tests. */
+ss_metrics_t *ss_consume_metrics(ss_consume_t *s);
+
 /* Closes the consumer (if running ended without it) and frees everything. NULL is allowed. */
 void ss_consume_destroy(ss_consume_t *s);
 
-/* Async-signal-safe requests to the running scorer of this process. */
+/* Async-signal-safe requests to the running scorer of this process. A stop request is
+ * consumed by the run it stops. */
 void ss_consume_request_stop(void);
 void ss_consume_request_reload(void);
 
