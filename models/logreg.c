@@ -160,10 +160,14 @@ void ss_logreg_lex_features(float *out, const ss_tok_buf_t *tb, const ss_lexicon
                         window = 3;
                         continue;
                 }
-                float v;
-                int hit = ss_lexicon_get(lx, t, n, &v);
-                if (tb->toks[i].kind == SS_TOKK_PUNCT)
+                int kind = tb->toks[i].kind;
+                if (kind == SS_TOKK_PUNCT)
                         window = 0; /* a clause ends the negation's scope */
+                float v;
+                /* the lexicon holds words and emoticons: skip the lookup for the rest */
+                int hit = (kind == SS_TOKK_WORD || kind == SS_TOKK_HASHTAG ||
+                           kind == SS_TOKK_EMOTICON || kind == SS_TOKK_PUNCT) &&
+                          ss_lexicon_get(lx, t, n, &v);
                 if (!hit) {
                         if (window > 0)
                                 window--;
@@ -304,9 +308,11 @@ void ss_logreg_forward(float *logits, const ss_sparse_t *x, const float *table, 
         const uint32_t *idx = x->idx;
         const float *val = x->val;
         size_t n = x->n;
+        for (size_t k = 0; k < n && k < 32; k++)
+                __builtin_prefetch(table + (size_t)idx[k] * SS_LOGREG_ROW);
         for (size_t k = 0; k < n; k++) {
-                if (k + 16 < n)
-                        __builtin_prefetch(table + (size_t)idx[k + 16] * SS_LOGREG_ROW);
+                if (k + 32 < n)
+                        __builtin_prefetch(table + (size_t)idx[k + 32] * SS_LOGREG_ROW);
                 const float *row = table + (size_t)idx[k] * SS_LOGREG_ROW;
                 float c = val[k];
                 float v = (sublinear && c > 1 ? 1 + logf(c) : c) * row[SS_NUM_CLASSES];
