@@ -370,6 +370,7 @@ static int ss_train_cnn(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper,
         tc.patience = (int)ss_config_get_int(c, "model.cnn.patience");
         tc.balanced = !strcmp(ss_config_get_str(c, "model.cnn.class_weight"), "balanced");
         tc.emb_std = (float)ss_config_get_double(c, "model.cnn.emb_std");
+        tc.ema = (float)ss_config_get_double(c, "model.cnn.ema");
         tc.embeddings = ss_config_get_str(c, "model.cnn.embeddings");
         tc.seed = job->seed;
         tc.threads = job->threads;

@@ -1,10 +1,12 @@
 /*
  * cnn: the network of the text CNN (Kim 2014), forward, backward and Adam.
  *
- * Forward, per filter width k: the embeddings of every window of k tokens are
- * copied side by side into one im2col row (zero vectors past the end of a
- * text), so that the convolution of the whole batch is one sgemm
- * [P][k*D] x [k*D][F]. Max over time is taken on the raw responses and the
+ * Forward: the embeddings of every window of kmax tokens (the widest filter)
+ * are copied side by side into one im2col row (zero vectors past the end of a
+ * text), one row per window position of the narrowest width. Width k reads
+ * the first k*D floats of each row (leading dimension kmax*D), so one im2col
+ * serves every width and the convolution of the whole batch with width k is
+ * one sgemm [P][k*D] x [k*D][F]. Max over time is taken on the raw responses and the
  * bias and ReLU are applied afterwards (both are monotone, so
  * max_t ReLU(z_t + b) = ReLU(max_t z_t + b)); the row of each maximum is kept
  * for the backward pass. The pooled features of all widths are concatenated,
@@ -187,7 +189,7 @@ ss_cnn_t *ss_cnn_new(const ss_cnn_config_t *cfg, char *errstr, size_t errstr_siz
         m->w.dense_mem = calloc(m->n_dense, sizeof(float));
         m->a.ids = calloc(B * T, sizeof(int32_t));
         m->a.lens = calloc(B, sizeof(int32_t));
-        m->a.row_off = calloc((size_t)cfg->n_widths * (B + 1), sizeof(int32_t));
+        m->a.row_off = calloc(B + 1, sizeof(int32_t));
         m->a.cols = calloc(B * T * KD, sizeof(float));
         m->a.conv = calloc(B * T * F, sizeof(float));
         m->a.argmax = calloc(B * H, sizeof(int32_t));
@@ -261,34 +263,34 @@ void ss_cnn_init_random(ss_cnn_t *m, uint64_t seed)
 /* ---- kernels ---- */
 
 int ss_cnn_im2col(float *cols, int32_t *row_off, const float *emb, const int32_t *ids,
-                  const int32_t *lens, int n, int T, int D, int k)
+                  const int32_t *lens, int n, int T, int D, int kmin, int kmax)
 {
-        size_t K = (size_t)k * (size_t)D;
+        size_t K = (size_t)kmax * (size_t)D;
         int P = 0;
         for (int i = 0; i < n; i++) {
-                int len = lens[i], npos = len - k + 1 > 1 ? len - k + 1 : 1;
+                int len = lens[i], npos = len - kmin + 1 > 1 ? len - kmin + 1 : 1;
                 const int32_t *tid = ids + (size_t)i * (size_t)T;
                 row_off[i] = P;
                 for (int t = 0; t < npos; t++, P++) {
                         float *row = cols + (size_t)P * K;
-                        for (int j = 0; j < k; j++) {
-                                float *dst = row + (size_t)j * (size_t)D;
-                                if (t + j < len)
-                                        memcpy(dst, emb + (size_t)tid[t + j] * (size_t)D,
-                                               (size_t)D * sizeof(float));
-                                else
-                                        memset(dst, 0, (size_t)D * sizeof(float));
-                        }
+                        int nin = len - t < kmax ? len - t : kmax; /* tokens inside the text */
+                        for (int j = 0; j < nin; j++)
+                                memcpy(row + (size_t)j * D, emb + (size_t)tid[t + j] * (size_t)D,
+                                       (size_t)D * sizeof(float));
+                        if (nin < kmax)
+                                memset(row + (size_t)(nin > 0 ? nin : 0) * D, 0,
+                                       (size_t)(kmax - (nin > 0 ? nin : 0)) * D * sizeof(float));
                 }
         }
         row_off[n] = P;
         return P;
 }
 
-void ss_cnn_conv_gemm(float *conv, const float *cols, const float *w, int P, int F, int K)
+void ss_cnn_conv_gemm(float *conv, const float *cols, int ldcols, const float *w, int P, int F,
+                      int K)
 {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, F, K, 1.0f, cols, K, w, K, 0.0f,
-                    conv, F);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, F, K, 1.0f, cols, ldcols, w, K,
+                    0.0f, conv, F);
 }
 
 void ss_cnn_matmul_ref(float *out, const float *x, const float *w, int P, int F, int K)
@@ -324,14 +326,16 @@ int ss_cnn_conv_ref(float *conv, const float *emb, const int32_t *ids, const int
         return P;
 }
 
-/* pooled[i][off + f] = ReLU(max_t conv[row][f] + b[f]) over text i's rows; argmax keeps the row. */
+/* pooled[i][off + f] = ReLU(max_t conv[row][f] + b[f]) over the max(lens[i] - k + 1, 1)
+ * window positions of width k of text i; argmax keeps the row. */
 static void ss_cnn_maxpool(float *pooled, int32_t *argmax, const float *conv, const float *b,
-                           const int32_t *row_off, int n, int F, int H, int off)
+                           const int32_t *row_off, const int32_t *lens, int k, int n, int F, int H,
+                           int off)
 {
         for (int i = 0; i < n; i++) {
                 float *out = pooled + (size_t)i * H + off;
                 int32_t *arg = argmax + (size_t)i * H + off;
-                int r0 = row_off[i], r1 = row_off[i + 1];
+                int r0 = row_off[i], r1 = r0 + (lens[i] - k + 1 > 1 ? lens[i] - k + 1 : 1);
                 const float *first = conv + (size_t)r0 * F;
                 for (int f = 0; f < F; f++) {
                         out[f] = first[f];
@@ -435,13 +439,15 @@ ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, in
                 memcpy(a->ids, ids, (size_t)n * (size_t)T * sizeof(int32_t));
         if (lens != a->lens)
                 memcpy(a->lens, lens, (size_t)n * sizeof(int32_t));
+        /* One im2col for every width: rows of kmax embeddings at the positions of the
+         * narrowest width; width k reads the first k*D floats of each row. */
+        int kmin = c->widths[0], kmax = ss_cnn_kmax(c);
+        int P = ss_cnn_im2col(a->cols, a->row_off, m->w.emb, a->ids, a->lens, n, T, D, kmin, kmax);
         for (int w = 0; w < c->n_widths; w++) {
                 int k = c->widths[w];
-                int32_t *row_off = a->row_off + (size_t)w * (size_t)(c->max_batch + 1);
-                int P = ss_cnn_im2col(a->cols, row_off, m->w.emb, a->ids, a->lens, n, T, D, k);
-                ss_cnn_conv_gemm(a->conv, a->cols, m->w.p.conv_w[w], P, F, k * D);
+                ss_cnn_conv_gemm(a->conv, a->cols, kmax * D, m->w.p.conv_w[w], P, F, k * D);
                 ss_cnn_maxpool(a->pooled, a->argmax, a->conv, m->w.p.conv_b + (size_t)w * F,
-                               row_off, n, F, H, w * F);
+                               a->row_off, a->lens, k, n, F, H, w * F);
         }
         if (a->train)
                 ss_cnn_dropout(a->hidden, a->mask, a->pooled, (size_t)n * H, c->dropout, &m->rng);
@@ -618,9 +624,8 @@ void ss_cnn_backward(ss_cnn_t *m, const int32_t *labels, const float *class_weig
         ss_cnn_linear_backward(g->dhidden, g->p.fc_w, g->p.fc_b, g->dlogits, a->hidden, m->w.p.fc_w,
                                a->train ? a->mask : NULL, n, H, C);
         for (int w = 0; w < c->n_widths; w++) {
-                const int32_t *row_off = a->row_off + (size_t)w * (size_t)(c->max_batch + 1);
                 ss_cnn_conv_backward(g->p.conv_w[w], g->p.conv_b + (size_t)w * F, g, g->dhidden,
-                                     a->pooled, a->argmax, row_off, m->w.p.conv_w[w], m->w.emb,
+                                     a->pooled, a->argmax, a->row_off, m->w.p.conv_w[w], m->w.emb,
                                      a->ids, a->lens, n, T, D, c->widths[w], F, H, w * F);
         }
 }
@@ -1106,3 +1111,13 @@ static ss_err_t ss_cnn_kind_score(void *impl, const char *const *texts, const si
 
 const ss_model_kind_t ss_cnn_kind = {SS_CNN_KIND, ss_cnn_kind_load, ss_cnn_kind_score,
                                      ss_cnn_kind_destroy};
+
+void ss_cnn_weights_ema(ss_cnn_t *avg, const ss_cnn_t *src, float decay)
+{
+        size_t ne = (size_t)src->cfg.vocab_size * (size_t)src->cfg.emb_dim;
+        float keep = 1.0f - decay;
+        for (size_t i = 0; i < ne; i++)
+                avg->w.emb[i] += keep * (src->w.emb[i] - avg->w.emb[i]);
+        for (size_t i = 0; i < src->n_dense; i++)
+                avg->w.dense_mem[i] += keep * (src->w.dense_mem[i] - avg->w.dense_mem[i]);
+}

@@ -82,8 +82,8 @@ typedef struct ss_cnn_weights {
 typedef struct ss_cnn_acts {
         int32_t *ids;     /* [B][T] token ids of the batch (row stride T) */
         int32_t *lens;    /* [B] tokens of each text, 0..T */
-        int32_t *row_off; /* [W][B+1] first im2col row of text i for width w; [W][B] = P_w */
-        float *cols;      /* [B*T][kmax*D] im2col windows of one width */
+        int32_t *row_off; /* [B+1] first im2col row of text i; [B] = P */
+        float *cols;      /* [B*T][kmax*D] im2col windows (all widths) */
         float *conv;      /* [B*T][F] filter responses of one width (before bias) */
         int32_t *argmax;  /* [B][H] im2col row of the maximum of each pooled feature */
         float *pooled;    /* [B][H] ReLU(max_t conv + bias) */
@@ -195,19 +195,30 @@ void ss_cnn_adam_step(ss_cnn_t *m, const ss_cnn_adam_t *opt);
  */
 void ss_cnn_weights_copy(ss_cnn_t *dst, const ss_cnn_t *src);
 
+/* Exponential moving average of the weights: avg = decay * avg + (1 - decay) * src
+ * (same config). */
+void ss_cnn_weights_ema(ss_cnn_t *avg, const ss_cnn_t *src, float decay);
+
 /* Kernels, exposed for the tests. Output first. */
 
-/* im2col of one width: for every text i and window position t, row
- * row_off[i] + t of cols [P][k*D] holds emb rows ids[i][t..t+k-1] (zero past
- * lens[i]). Fills row_off [n+1]. Returns P. */
+/*
+ * im2col shared by every width: for text i and window position t in
+ * 0 .. max(lens[i] - kmin + 1, 1) - 1, row row_off[i] + t of cols [P][kmax*D]
+ * holds the embedding rows ids[i][t .. t+kmax-1] side by side (zero vectors
+ * past lens[i]). Width k (kmin <= k <= kmax) reads the first k*D floats of a
+ * row (leading dimension kmax*D) and the first max(lens[i] - k + 1, 1) rows of
+ * text i. Fills row_off [n+1]. Returns P.
+ */
 int ss_cnn_im2col(float *cols, int32_t *row_off, const float *emb, const int32_t *ids,
-                  const int32_t *lens, int n, int T, int D, int k);
+                  const int32_t *lens, int n, int T, int D, int kmin, int kmax);
 
-/* conv [P][F] = cols [P][K] x w^T, w [F][K]: cblas_sgemm. */
-void ss_cnn_conv_gemm(float *conv, const float *cols, const float *w, int P, int F, int K);
+/* conv [P][F] = cols [P][K] (leading dimension ldcols >= K) x w^T, w [F][K]: cblas_sgemm. */
+void ss_cnn_conv_gemm(float *conv, const float *cols, int ldcols, const float *w, int P, int F,
+                      int K);
 
-/* Reference convolution straight from the ids, no im2col, no BLAS: conv rows
- * in the same order as ss_cnn_im2col's. Returns P. */
+/* Reference convolution of width k straight from the ids, no im2col, no BLAS:
+ * conv [P_k][F], the max(lens[i] - k + 1, 1) window positions of each text in
+ * order. Returns P_k. */
 int ss_cnn_conv_ref(float *conv, const float *emb, const int32_t *ids, const int32_t *lens, int n,
                     int T, int D, int k, const float *w, int F);
 
@@ -280,14 +291,15 @@ ss_cnn_t *ss_cnn_load(const ss_mfile_t *mf, int max_batch, int *tok_mode, const 
 typedef struct ss_cnn_train_config {
         ss_cnn_config_t net; /* shape; vocab_size comes from the embeddings file */
         ss_cnn_adam_t adam;
-        int tok_mode;               /* ss_cnn_tok_mode_t */
-        int epochs;                 /* at most this many passes over the fit split */
-        int patience;               /* stop after this many epochs without a better tune AvgRec */
-        int balanced;               /* class weights n / (C * n_c) */
-        uint64_t seed;              /* init, shuffling, dropout */
-        int threads;                /* OpenBLAS threads while training */
-        const char *embeddings;     /* "minilm-encoder" model file: sections vocab, emb.word */
-        float emb_std;              /* std the projected embeddings are scaled to */
+        int tok_mode;           /* ss_cnn_tok_mode_t */
+        int epochs;             /* at most this many passes over the fit split */
+        int patience;           /* stop after this many epochs without a better tune AvgRec */
+        int balanced;           /* class weights n / (C * n_c) */
+        uint64_t seed;          /* init, shuffling, dropout */
+        int threads;            /* OpenBLAS threads while training */
+        const char *embeddings; /* "minilm-encoder" model file: sections vocab, emb.word */
+        float emb_std;          /* std the projected embeddings are scaled to */
+        float ema; /* decay of the weight average that is evaluated and kept (0: raw weights) */
         const char *progress_label; /* terminal progress line label, or NULL */
 } ss_cnn_train_config_t;
 

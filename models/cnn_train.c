@@ -250,6 +250,8 @@ static ss_err_t ss_cnn_source_open(ss_cnn_source_t *src, const char *path, char 
 typedef struct ss_cnn_trainer {
         const ss_cnn_train_config_t *tc;
         ss_cnn_t *net, *best;
+        ss_cnn_t *ema; /* weight average (tc->ema > 0), else NULL */
+        int64_t steps;
         ss_cnn_encoded_t fit, tune;
         int32_t *perm;     /* [fit.n] visiting order of the current epoch */
         int32_t *b_ids;    /* [B][T] */
@@ -311,6 +313,12 @@ static double ss_cnn_epoch(ss_cnn_trainer_t *t, int epoch, char *errstr, size_t 
                 sum += ss_cnn_loss(t->net, t->b_labels, t->tc->balanced ? t->cw : NULL);
                 ss_cnn_backward(t->net, t->b_labels, t->tc->balanced ? t->cw : NULL);
                 ss_cnn_adam_step(t->net, &t->tc->adam);
+                t->steps++;
+                if (t->ema) {
+                        /* warm-up: the average forgets the initial weights quickly */
+                        float d = (float)(1 + t->steps) / (float)(10 + t->steps);
+                        ss_cnn_weights_ema(t->ema, t->net, d < t->tc->ema ? d : t->tc->ema);
+                }
                 if (pl) {
                         snprintf(extra, sizeof(extra), "loss %.4f", sum / (b + 1));
                         ss_progress_update(&pr, (uint64_t)b + 1, extra);
@@ -325,6 +333,7 @@ static void ss_cnn_trainer_free(ss_cnn_trainer_t *t)
 {
         ss_cnn_destroy(t->net);
         ss_cnn_destroy(t->best);
+        ss_cnn_destroy(t->ema);
         ss_cnn_encoded_free(&t->fit);
         ss_cnn_encoded_free(&t->tune);
         free(t->perm);
@@ -352,6 +361,7 @@ static void ss_cnn_hyper_json(const ss_cnn_train_config_t *tc, const ss_cnn_sour
         cJSON_AddNumberToObject(hyper, "embeddings_source_dim", src->D0);
         cJSON_AddNumberToObject(hyper, "embeddings_pca_variance", res->pca_variance);
         cJSON_AddNumberToObject(hyper, "emb_std", tc->emb_std);
+        cJSON_AddNumberToObject(hyper, "weight_ema", tc->ema);
         cJSON_AddStringToObject(hyper, "optimizer", "Adam (lazy on embedding rows)");
         cJSON_AddNumberToObject(hyper, "lr", tc->adam.lr);
         cJSON_AddNumberToObject(hyper, "emb_lr", tc->adam.emb_lr);
@@ -446,6 +456,13 @@ ss_err_t ss_cnn_train(const ss_cnn_train_config_t *tc, const ss_dataset_t *fit,
         float scale = ss > 0.0 ? (float)(tc->emb_std / sqrt(ss / (double)ne)) : 1.0f;
         for (size_t i = 0; i < ne; i++)
                 t.net->w.emb[i] = proj[i] * scale;
+        if (tc->ema > 0.0f) {
+                if (!(t.ema = ss_cnn_new(&cfg, errstr, errstr_size))) {
+                        err = SS_ERR_NOMEM;
+                        goto out;
+                }
+                ss_cnn_weights_copy(t.ema, t.net);
+        }
         if ((err = ss_cnn_train_begin(t.net)) != SS_OK) {
                 ss_err_set(errstr, errstr_size, err, "cnn: out of memory (gradients)");
                 goto out;
@@ -476,9 +493,9 @@ ss_err_t ss_cnn_train(const ss_cnn_train_config_t *tc, const ss_dataset_t *fit,
         for (int e = 0; e < tc->epochs; e++) {
                 double te = ss_time_mono();
                 double loss = ss_cnn_epoch(&t, e, errstr, errstr_size);
+                ss_cnn_t *cur = t.ema ? t.ema : t.net;
                 ss_eval_t ev;
-                if (loss < 0 ||
-                    (err = ss_cnn_eval_split(t.net, &t.tune, &ev, errstr, errstr_size))) {
+                if (loss < 0 || (err = ss_cnn_eval_split(cur, &t.tune, &ev, errstr, errstr_size))) {
                         err = err ? err : SS_ERR_INVALID_ARG;
                         goto out;
                 }
@@ -494,7 +511,7 @@ ss_err_t ss_cnn_train(const ss_cnn_train_config_t *tc, const ss_dataset_t *fit,
                         best = ev.avgrec;
                         res->best_epoch = e;
                         *tune_eval = ev;
-                        ss_cnn_weights_copy(t.best, t.net);
+                        ss_cnn_weights_copy(t.best, cur);
                 } else if (e - res->best_epoch >= tc->patience) {
                         break;
                 }

@@ -61,54 +61,68 @@ static void test_conv_ref_vs_gemm(void)
         int32_t *ids = malloc(sizeof(int32_t) * n * T), lens[9], row_off[10];
         test_fill(emb, (size_t)V * D);
         test_batch(ids, lens, n, T, V);
-        for (int k = 1; k <= 6; k++) {
+        /* Shared im2col windows of kmax tokens at the positions of kmin; every width
+         * kmin..kmax through the sgemm (leading dimension kmax*D) against the reference. */
+        const int kmin = 2, kmax = 6, KM = kmax * D;
+        float *cols = malloc(sizeof(float) * n * T * KM);
+        int P = ss_cnn_im2col(cols, row_off, emb, ids, lens, n, T, D, kmin, kmax);
+        int want = 0;
+        for (int i = 0; i < n; i++)
+                want += lens[i] - kmin + 1 > 1 ? lens[i] - kmin + 1 : 1;
+        CHECK(P == want);
+        CHECK(row_off[0] == 0 && row_off[n] == P);
+        for (int k = kmin; k <= kmax; k++) {
                 int K = k * D;
                 float *w = malloc(sizeof(float) * F * K);
-                float *cols = malloc(sizeof(float) * n * T * K);
                 float *c1 = malloc(sizeof(float) * n * T * F);
                 float *c2 = malloc(sizeof(float) * n * T * F);
                 float *c3 = malloc(sizeof(float) * n * T * F);
+                float *xk = malloc(sizeof(float) * n * T * K);
                 test_fill(w, (size_t)F * K);
-                int P = ss_cnn_im2col(cols, row_off, emb, ids, lens, n, T, D, k);
-                int P2 = ss_cnn_conv_ref(c2, emb, ids, lens, n, T, D, k, w, F);
-                CHECK(P == P2);
-                int want = 0;
-                for (int i = 0; i < n; i++)
-                        want += lens[i] - k + 1 > 1 ? lens[i] - k + 1 : 1;
-                CHECK(P == want);
-                CHECK(row_off[n] == P);
-                ss_cnn_conv_gemm(c1, cols, w, P, F, K);
-                ss_cnn_matmul_ref(c3, cols, w, P, F, K);
+                int Pk = ss_cnn_conv_ref(c2, emb, ids, lens, n, T, D, k, w, F);
+                ss_cnn_conv_gemm(c1, cols, KM, w, P, F, K);
+                /* the reference matmul over the same rows, copied out compactly */
+                for (int r = 0; r < P; r++)
+                        memcpy(xk + (size_t)r * K, cols + (size_t)r * KM, sizeof(float) * K);
+                ss_cnn_matmul_ref(c3, xk, w, P, F, K);
                 double maxdiff = 0.0, maxdiff3 = 0.0;
-                for (int q = 0; q < P * F; q++) {
-                        double d = fabs((double)c1[q] - c2[q]), d3 = fabs((double)c3[q] - c2[q]);
-                        maxdiff = d > maxdiff ? d : maxdiff;
-                        maxdiff3 = d3 > maxdiff3 ? d3 : maxdiff3;
+                int q2 = 0; /* row of the reference output */
+                for (int i = 0; i < n; i++) {
+                        int npos = lens[i] - k + 1 > 1 ? lens[i] - k + 1 : 1;
+                        for (int t = 0; t < npos; t++, q2++)
+                                for (int f = 0; f < F; f++) {
+                                        size_t q = (size_t)(row_off[i] + t) * F + f;
+                                        double ref = c2[(size_t)q2 * F + f];
+                                        maxdiff = fmax(maxdiff, fabs(c1[q] - ref));
+                                        maxdiff3 = fmax(maxdiff3, fabs(c3[q] - ref));
+                                }
                 }
+                CHECK(q2 == Pk);
                 CHECK(maxdiff < 1e-4);
                 CHECK(maxdiff3 < 1e-5);
                 free(w);
-                free(cols);
                 free(c1);
                 free(c2);
                 free(c3);
+                free(xk);
         }
+        free(cols);
         free(emb);
         free(ids);
         /* A batch-sized convolution gives bit-identical results on 1 and 2 BLAS threads (the
          * forward pass's one sgemm must not split its reduction). */
-        const int P = 4000, F2 = 100, K2 = 320;
-        float *x = malloc(sizeof(float) * P * K2), *w2 = malloc(sizeof(float) * F2 * K2);
-        float *o1 = malloc(sizeof(float) * P * F2), *o2 = malloc(sizeof(float) * P * F2);
-        test_fill(x, (size_t)P * K2);
+        const int P2 = 4000, F2 = 100, K2 = 320;
+        float *x = malloc(sizeof(float) * P2 * K2), *w2 = malloc(sizeof(float) * F2 * K2);
+        float *o1 = malloc(sizeof(float) * P2 * F2), *o2 = malloc(sizeof(float) * P2 * F2);
+        test_fill(x, (size_t)P2 * K2);
         test_fill(w2, (size_t)F2 * K2);
         int before = openblas_get_num_threads();
         openblas_set_num_threads(1);
-        ss_cnn_conv_gemm(o1, x, w2, P, F2, K2);
+        ss_cnn_conv_gemm(o1, x, K2, w2, P2, F2, K2);
         openblas_set_num_threads(2);
-        ss_cnn_conv_gemm(o2, x, w2, P, F2, K2);
+        ss_cnn_conv_gemm(o2, x, K2, w2, P2, F2, K2);
         openblas_set_num_threads(before);
-        CHECK(!memcmp(o1, o2, sizeof(float) * P * F2));
+        CHECK(!memcmp(o1, o2, sizeof(float) * P2 * F2));
         free(x);
         free(w2);
         free(o1);
@@ -560,14 +574,22 @@ static void test_pca(void)
         }
         double kept = ss_cnn_pca_project(out, E, V, D0, D);
         CHECK(kept > 0.999 && kept <= 1.0 + 1e-6);
-        /* First component ~ +-a, second ~ +-b: correlation with the true coordinates. */
+        /* First component ~ +-a, second ~ +-b: Pearson correlation with the true
+         * coordinates (the projection is centred on the sample mean). */
+        double *ta = malloc(sizeof(double) * V), *tb = malloc(sizeof(double) * V);
+        double ma = 0, mb = 0;
+        for (int i = 0; i < V; i++) {
+                ta[i] = tb[i] = 0;
+                for (int d = 0; d < D0; d++) {
+                        ta[i] += E[i * D0 + d] * u[d];
+                        tb[i] += E[i * D0 + d] * v[d];
+                }
+                ma += ta[i] / V;
+                mb += tb[i] / V;
+        }
         double c1 = 0, c2 = 0, n1 = 0, n2 = 0, na = 0, nb = 0;
         for (int i = 0; i < V; i++) {
-                double a = 0, b = 0;
-                for (int d = 0; d < D0; d++) {
-                        a += (E[i * D0 + d] - 5.0) * u[d];
-                        b += (E[i * D0 + d] - 5.0) * v[d];
-                }
+                double a = ta[i] - ma, b = tb[i] - mb;
                 c1 += a * out[i * D];
                 c2 += b * out[i * D + 1];
                 n1 += (double)out[i * D] * out[i * D];
@@ -575,6 +597,8 @@ static void test_pca(void)
                 na += a * a;
                 nb += b * b;
         }
+        free(ta);
+        free(tb);
         CHECK(fabs(c1 / sqrt(n1 * na)) > 0.999);
         CHECK(fabs(c2 / sqrt(n2 * nb)) > 0.999);
         CHECK(n1 > 5.0 * n2); /* ordered by variance */
@@ -643,6 +667,7 @@ static ss_mfile_t *test_train_once(const char *emb_path, const ss_dataset_t *fit
         tc.adam.emb_lr = 5e-3f;
         tc.epochs = 6;
         tc.patience = 6;
+        tc.ema = 0.99f; /* the averaged weights are evaluated and kept */
         tc.seed = seed;
         tc.threads = threads;
         tc.embeddings = emb_path;

@@ -1,0 +1,128 @@
+/*
+ * bench_cnn: in-process scoring throughput of a model file through the model
+ * interface (ss_model_score_batch), and for a CNN model the split between its
+ * text front end (tokenizer + WordPiece) and the network's forward pass.
+ *
+ *   bench_cnn MODEL.ssm DATA.tsv [batch] [repeats]
+ *
+ * Scores every text of DATA.tsv `repeats` times in batches of `batch` (the
+ * consumer's default, 512) and prints the best of three passes as
+ * "score: N tweets/s". OpenBLAS threads come from OPENBLAS_NUM_THREADS.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnn.h"
+#include "dataset.h"
+#include "model.h"
+#include "ss_util.h"
+
+/* One pass of the model interface over the data; returns seconds. */
+static double bench_score(ss_model_t *m, const ss_dataset_t *ds, size_t batch, int repeats,
+                          float *probs, ss_input_stats_t *st)
+{
+        char err[512];
+        double t0 = ss_time_mono();
+        for (int r = 0; r < repeats; r++)
+                for (size_t i = 0; i < ds->n; i += batch) {
+                        size_t nb = ds->n - i < batch ? ds->n - i : batch;
+                        if (ss_model_score_batch(m, ds->texts + i, ds->lens + i, nb, probs, st, err,
+                                                 sizeof(err))) {
+                                fprintf(stderr, "bench_cnn: %s\n", err);
+                                exit(1);
+                        }
+                }
+        return ss_time_mono() - t0;
+}
+
+/* For a CNN file: time the front end alone and the forward pass alone. */
+static void bench_cnn_split(const char *path, const ss_dataset_t *ds, int repeats)
+{
+        char err[512];
+        ss_mfile_t *mf = ss_mfile_read(path, err, sizeof(err));
+        if (!mf || strcmp(ss_mfile_kind(mf), SS_CNN_KIND)) {
+                ss_mfile_destroy(mf);
+                return;
+        }
+        int mode;
+        const char *vocab;
+        size_t vlen;
+        ss_cnn_t *net = ss_cnn_load(mf, 256, &mode, &vocab, &vlen, err, sizeof(err));
+        ss_cnn_text_t *tx =
+            net ? ss_cnn_text_new(vocab, vlen, mode, net->cfg.max_len, err, sizeof(err)) : NULL;
+        if (!net || !tx) {
+                fprintf(stderr, "bench_cnn: %s\n", err);
+                exit(1);
+        }
+        int T = net->cfg.max_len;
+        int32_t *ids = malloc(ds->n * (size_t)T * sizeof(int32_t));
+        int32_t *lens = malloc(ds->n * sizeof(int32_t));
+        ss_input_stats_t st;
+        double best_tok = 1e30, best_fwd = 1e30;
+        long total = 0;
+        for (int pass = 0; pass < 3; pass++) {
+                double t0 = ss_time_mono();
+                for (int r = 0; r < repeats; r++)
+                        for (size_t i = 0; i < ds->n; i++)
+                                lens[i] = ss_cnn_text_encode(tx, ds->texts[i], ds->lens[i],
+                                                             ids + i * (size_t)T, &st);
+                double t1 = ss_time_mono();
+                for (int r = 0; r < repeats; r++)
+                        for (size_t i = 0; i < ds->n; i += 256) {
+                                int nb = ds->n - i < 256 ? (int)(ds->n - i) : 256;
+                                ss_cnn_forward(net, ids + i * (size_t)T, lens + i, nb, 0, NULL, 0);
+                        }
+                double t2 = ss_time_mono();
+                best_tok = t1 - t0 < best_tok ? t1 - t0 : best_tok;
+                best_fwd = t2 - t1 < best_fwd ? t2 - t1 : best_fwd;
+        }
+        for (size_t i = 0; i < ds->n; i++)
+                total += lens[i];
+        double n = (double)ds->n * repeats;
+        printf("cnn front end: %.0f tweets/s (%.1f ids per tweet, tokenizer + WordPiece, 1 "
+               "thread)\n",
+               n / best_tok, (double)total / (double)ds->n);
+        printf("cnn forward:   %.0f tweets/s (D=%d, widths", n / best_fwd, net->cfg.emb_dim);
+        for (int w = 0; w < net->cfg.n_widths; w++)
+                printf("%s%d", w ? "," : " ", net->cfg.widths[w]);
+        printf(" x %d filters, batch 256)\n", net->cfg.n_filters);
+        free(ids);
+        free(lens);
+        ss_cnn_text_destroy(tx);
+        ss_cnn_destroy(net);
+        ss_mfile_destroy(mf);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 3) {
+                fprintf(stderr, "usage: bench_cnn MODEL.ssm DATA.tsv [batch] [repeats]\n");
+                return 2;
+        }
+        size_t batch = argc > 3 ? (size_t)atoi(argv[3]) : 512;
+        int repeats = argc > 4 ? atoi(argv[4]) : 1;
+        char err[512];
+        ss_dataset_t *ds = ss_dataset_load(argv[2], err, sizeof(err));
+        ss_model_t *m = ds ? ss_model_load(argv[1], err, sizeof(err)) : NULL;
+        if (!ds || !m || batch < 1 || repeats < 1) {
+                fprintf(stderr, "bench_cnn: %s\n", ds && m ? "bad batch or repeats" : err);
+                return 1;
+        }
+        float *probs = malloc(batch * SS_NUM_CLASSES * sizeof(float));
+        ss_input_stats_t *st = malloc(batch * sizeof(*st));
+        double best = 1e30;
+        for (int pass = 0; pass < 3; pass++) {
+                double s = bench_score(m, ds, batch, repeats, probs, st);
+                best = s < best ? s : best;
+        }
+        double n = (double)ds->n * repeats;
+        printf("score: %.0f tweets/s (%s %s, %.0f tweets in %.3f s, batch %zu, best of 3)\n",
+               n / best, ss_model_kind(m), ss_model_version(m), n, best, batch);
+        bench_cnn_split(argv[1], ds, repeats);
+        free(probs);
+        free(st);
+        ss_model_destroy(m);
+        ss_dataset_destroy(ds);
+        return 0;
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Scoring throughput of the text CNN on 2 cores, against the logistic-regression model in the
+# same run, on the same tweets.
+#
+#   bench/bench_cnn.sh     env: SS_BENCH_REPS=3 copies of the validation file
+#                               SS_BENCH_THREADS=2 (OPENBLAS_NUM_THREADS; taskset to that many CPUs)
+#                               SS_BENCH_BATCH=512 (texts per ss_model_score_batch call)
+#                               SS_BENCH_CNN=models-out/cnn.ssm, SS_BENCH_LR=models-out/logreg.ssm
+#                               (each trained once if missing), SS_BENCH_BUILD_DIR=build/bench
+#
+# Two figures per model, each the best of 3 passes:
+#   in-process: bench/bench_cnn.c, ss_model_score_batch over the texts (what the consumer
+#               calls), plus, for the CNN, its front end (tokenizer + WordPiece) and network
+#               forward pass timed apart;
+#   CLI:        the whole `sentistream score` process, TSV in and JSON lines out.
+# Target: CNN in-process >= 20,000 tweets/s on 2 cores.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+build=${SS_BENCH_BUILD_DIR:-build/bench}
+reps=${SS_BENCH_REPS:-3}
+threads=${SS_BENCH_THREADS:-2}
+batch=${SS_BENCH_BATCH:-512}
+cnn=${SS_BENCH_CNN:-models-out/cnn.ssm}
+lr=${SS_BENCH_LR:-models-out/logreg.ssm}
+val=data/semeval-2016test.tsv
+out=bench/out
+mkdir -p "$out"
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$build" -j2 --target sentistream bench_cnn > /dev/null
+bin=$build/cli/sentistream
+if [ ! -s "$cnn" ]; then
+  echo "bench: training $cnn (once)"
+  "$bin" train model=cnn model.out="$cnn" > "$out/train-cnn.log"
+fi
+if [ ! -s "$lr" ]; then
+  echo "bench: training $lr (once)"
+  "$bin" train model=logreg model.out="$lr" > "$out/train-logreg.log"
+fi
+
+input=$out/cnn-input.tsv
+for _ in $(seq "$reps"); do cat "$val"; done > "$input"
+n=$(wc -l < "$input")
+cpus=$(seq -s, 0 $((threads - 1)))
+pin=(taskset -c "$cpus" env OPENBLAS_NUM_THREADS="$threads")
+echo "bench: $n tweets ($reps x $val), $threads threads on CPUs $cpus, batch $batch"
+
+# best of 3 `sentistream score` runs: prints tweets/s
+cli_rate() {
+  local model=$1 best=""
+  for _ in 1 2 3; do
+    local start end secs
+    start=$(date +%s.%N)
+    "${pin[@]}" "$bin" score "$model" --batch "$batch" < "$input" > "$out/cnn-score.jsonl"
+    end=$(date +%s.%N)
+    secs=$(awk "BEGIN{print $end - $start}")
+    if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; fi
+  done
+  local lines
+  lines=$(wc -l < "$out/cnn-score.jsonl")
+  [ "$lines" = "$n" ] || { echo "bench: $lines output lines for $n tweets" >&2; exit 1; }
+  awk "BEGIN{printf \"%.0f\", $n / $best}"
+}
+
+echo "== cnn ($cnn)"
+"${pin[@]}" "$build/bench/bench_cnn" "$cnn" "$val" "$batch" "$reps" | tee "$out/bench-cnn.txt"
+cnn_rate=$(sed -n 's/^score: \([0-9]*\) tweets.*/\1/p' "$out/bench-cnn.txt")
+cnn_cli=$(cli_rate "$cnn")
+echo "sentistream score (CLI, JSON out): $cnn_cli tweets/s"
+
+echo "== logreg ($lr)"
+"${pin[@]}" "$build/bench/bench_cnn" "$lr" "$val" "$batch" "$reps" | tee "$out/bench-lr.txt"
+lr_rate=$(sed -n 's/^score: \([0-9]*\) tweets.*/\1/p' "$out/bench-lr.txt")
+lr_cli=$(cli_rate "$lr")
+echo "sentistream score (CLI, JSON out): $lr_cli tweets/s"
+
+echo "== summary ($(nproc) CPUs here, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "cnn:    $cnn_rate tweets/s in-process, $cnn_cli tweets/s CLI" \
+     "(target >= 20000 in-process: $(awk "BEGIN{print ($cnn_rate >= 20000) ? \"met\" : \"NOT met\"}"))"
+echo "logreg: $lr_rate tweets/s in-process, $lr_cli tweets/s CLI"
+awk "BEGIN{printf \"ratio cnn / logreg: %.2f in-process, %.2f CLI\n\", $cnn_rate / $lr_rate, $cnn_cli / $lr_cli}"
+echo "reproduce: bench/bench_cnn.sh   (SS_BENCH_REPS=$reps SS_BENCH_THREADS=$threads" \
+     "SS_BENCH_BATCH=$batch SS_BENCH_CNN=$cnn SS_BENCH_LR=$lr)"
