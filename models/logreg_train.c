@@ -257,11 +257,22 @@ out:
 
 /* ---- objective ---- */
 
+/*
+ * Per-block workspace of the objective: the weights and their gradient
+ * interleaved, [d][2C] = {w_0..w_C-1, g_0..g_C-1} per column, then [C] bias
+ * gradient. A column's forward read and backward write share a cache line.
+ */
+static size_t ss_lg_block(const ss_lr_problem_t *p)
+{
+        return (size_t)p->d * 2 * C + C;
+}
+
 typedef struct ss_lg_job {
         const ss_lr_problem_t *p;
         const double *theta; /* [d][C] then [C] */
-        double *grad;        /* [d*C + C], zeroed by the job, or NULL */
-        size_t lo, hi;       /* rows */
+        double *wg;          /* [ss_lg_block()] workspace, filled by the job */
+        int want_grad;
+        size_t lo, hi; /* rows */
         double loss;
 } ss_lg_job_t;
 
@@ -269,15 +280,21 @@ typedef struct ss_lg_job {
 static void ss_lg_rows(ss_lg_job_t *j)
 {
         const ss_lr_problem_t *p = j->p;
-        const double *W = j->theta, *bias = j->theta + (size_t)p->d * C;
-        double *G = j->grad, *gb = j->grad ? j->grad + (size_t)p->d * C : NULL;
-        if (G)
-                memset(G, 0, ((size_t)p->d * C + C) * sizeof(*G));
+        const double *bias = j->theta + (size_t)p->d * C;
+        double *WG = j->wg, *gb = j->wg + (size_t)p->d * 2 * C;
+        for (size_t c = 0; c < p->d; c++) {
+                for (int k = 0; k < C; k++) {
+                        WG[c * 2 * C + k] = j->theta[c * C + k];
+                        WG[c * 2 * C + C + k] = 0;
+                }
+        }
+        for (int k = 0; k < C; k++)
+                gb[k] = 0;
         double loss = 0;
         for (size_t i = j->lo; i < j->hi; i++) {
                 double z[C] = {bias[0], bias[1], bias[2]};
                 for (uint64_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) {
-                        const double *w = W + (size_t)p->col[k] * C;
+                        const double *w = WG + (size_t)p->col[k] * 2 * C;
                         double v = p->val[k];
                         z[0] += v * w[0];
                         z[1] += v * w[1];
@@ -289,13 +306,13 @@ static void ss_lg_rows(ss_lg_job_t *j)
                         s += e[c] = exp(z[c] - mx);
                 int y = p->y[i];
                 loss += p->sw[i] * (mx + log(s) - z[y]);
-                if (!G)
+                if (!j->want_grad)
                         continue;
                 double dz[C];
                 for (int c = 0; c < C; c++)
                         dz[c] = p->sw[i] * (e[c] / s - (c == y));
                 for (uint64_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) {
-                        double *g = G + (size_t)p->col[k] * C;
+                        double *g = WG + (size_t)p->col[k] * 2 * C + C;
                         double v = p->val[k];
                         g[0] += v * dz[0];
                         g[1] += v * dz[1];
@@ -313,12 +330,13 @@ static void *ss_lg_thread(void *arg)
         return NULL;
 }
 
-/* The objective with a caller-provided second gradient buffer ws (or NULL if grad is NULL). */
+/* The objective; ws holds two blocks of ss_lg_block() doubles. grad may be NULL. */
 static double ss_loss_grad_ws(const ss_lr_problem_t *p, double l2, const double *theta,
                               double *grad, double *ws, int threads)
 {
-        size_t half = p->n / 2, m = (size_t)p->d * C + C;
-        ss_lg_job_t jobs[2] = {{p, theta, grad, 0, half, 0}, {p, theta, ws, half, p->n, 0}};
+        size_t half = p->n / 2, blk = ss_lg_block(p);
+        ss_lg_job_t jobs[2] = {{p, theta, ws, grad != NULL, 0, half, 0},
+                               {p, theta, ws + blk, grad != NULL, half, p->n, 0}};
         pthread_t th;
         int spawned = threads > 1 && pthread_create(&th, NULL, ss_lg_thread, &jobs[1]) == 0;
         ss_lg_rows(&jobs[0]);
@@ -331,10 +349,13 @@ static double ss_loss_grad_ws(const ss_lr_problem_t *p, double l2, const double 
         for (size_t i = 0; i < nw; i++)
                 pen += theta[i] * theta[i];
         if (grad) {
-                for (size_t i = 0; i < m; i++)
-                        grad[i] += ws[i];
-                for (size_t i = 0; i < nw; i++)
-                        grad[i] += l2 * theta[i];
+                const double *g0 = ws, *g1 = ws + blk;
+                for (size_t c = 0; c < p->d; c++)
+                        for (int k = 0; k < C; k++)
+                                grad[c * C + k] = g0[c * 2 * C + C + k] + g1[c * 2 * C + C + k] +
+                                                  l2 * theta[c * C + k];
+                for (int k = 0; k < C; k++)
+                        grad[nw + k] = g0[(size_t)p->d * 2 * C + k] + g1[(size_t)p->d * 2 * C + k];
         }
         return jobs[0].loss + jobs[1].loss + 0.5 * l2 * pen;
 }
@@ -342,9 +363,8 @@ static double ss_loss_grad_ws(const ss_lr_problem_t *p, double l2, const double 
 double ss_logreg_loss_grad(const ss_lr_problem_t *p, double l2, const double *theta, double *grad,
                            int threads)
 {
-        size_t m = (size_t)p->d * C + C;
-        double *ws = grad ? malloc(m * sizeof(*ws)) : NULL;
-        if (grad && !ws)
+        double *ws = malloc(2 * ss_lg_block(p) * sizeof(*ws));
+        if (!ws)
                 return NAN;
         double f = ss_loss_grad_ws(p, l2, theta, grad, ws, threads);
         free(ws);
@@ -392,20 +412,21 @@ ss_err_t ss_logreg_fit(const ss_lr_problem_t *p, const ss_logreg_train_config_t 
 {
         size_t n = (size_t)p->d * C + C;
         int m = tc->history > 0 ? tc->history : 10;
-        /* g, ws, dir, x_new, g_new, then m S and m Y vectors */
-        int nvec = 5 + 2 * m;
+        /* g, dir, x_new, g_new, then m S and m Y vectors; ws for the objective */
+        int nvec = 4 + 2 * m;
         double *mem = malloc((size_t)nvec * n * sizeof(double));
+        double *ws = malloc(2 * ss_lg_block(p) * sizeof(double));
         double *rho = calloc((size_t)m, sizeof(double)), *alpha = calloc((size_t)m, sizeof(double));
         double **S = calloc((size_t)m, sizeof(double *)), **Y = calloc((size_t)m, sizeof(double *));
-        if (!mem || !rho || !alpha || !S || !Y) {
-                free(mem), free(rho), free(alpha), free(S), free(Y);
+        if (!mem || !ws || !rho || !alpha || !S || !Y) {
+                free(mem), free(ws), free(rho), free(alpha), free(S), free(Y);
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                   "out of memory for L-BFGS (%zu parameters, history %d)", n, m);
         }
-        double *g = mem, *ws = mem + n, *dir = mem + 2 * n, *xn = mem + 3 * n, *gn = mem + 4 * n;
+        double *g = mem, *dir = mem + n, *xn = mem + 2 * n, *gn = mem + 3 * n;
         for (int t = 0; t < m; t++) {
-                S[t] = mem + (size_t)(5 + t) * n;
-                Y[t] = mem + (size_t)(5 + m + t) * n;
+                S[t] = mem + (size_t)(4 + t) * n;
+                Y[t] = mem + (size_t)(4 + m + t) * n;
         }
         int threads = tc->threads > 1 ? 2 : 1;
         double f = ss_loss_grad_ws(p, tc->l2, theta, g, ws, threads);
@@ -474,7 +495,7 @@ ss_err_t ss_logreg_fit(const ss_lr_problem_t *p, const ss_logreg_train_config_t 
                 }
         }
         ss_progress_done(&prog);
-        free(mem), free(rho), free(alpha), free(S), free(Y);
+        free(mem), free(ws), free(rho), free(alpha), free(S), free(Y);
         if (!isfinite(f))
                 return ss_err_set(errstr, errstr_size, SS_ERR_STATE, "training diverged (loss %g)",
                                   f);
