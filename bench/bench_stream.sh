@@ -102,6 +102,7 @@ wait_assigned() {
 # one SYSTEM RATE: a fresh pair of topics, the system under test, the producer, the numbers.
 one() {
         local sys=$1 rate=$2 reps=1 mode=rate
+        model_us=""
         run_id=$((run_id + 1))
         local tin=in-$run_id tout=out-$run_id
         deploy/local/kafka.sh create-topic "$tin" 4 >/dev/null
@@ -132,6 +133,9 @@ one() {
                                 >"$work/produce.out" 2>&1 || die "produce: $(cat "$work/produce.out")"
                 fi
                 wait_scored "$n"
+                # time inside ss_model_score_batch, per tweet (the rest is Kafka, serde, loop)
+                model_us=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } | awk -v n="$n" \
+                        '$1 == "sentistream_scoring_seconds_sum" { printf "%.1f", $2 * 1e6 / n }')
                 kill -TERM "$cpid"
                 wait "$cpid" || die "scorer exited $? ($(tail -n 3 "$work/consume.log"))"
                 ;;
@@ -151,6 +155,7 @@ one() {
         kcat -b "$bs" -C -t "$tout" -o beginning -e -q -f '%R%s' >"$work/out.bin"
         local m
         m=$("$py" bench/peer_stream.py measure "$work/out.bin" schemas "$mode")
+        [ "$sys" = scorer ] && m="$m model_us_per_tweet=$model_us"
         printf '%-12s %-6s %s\n' "$sys" "$rate" "$m" | tee -a "$out/stream.txt"
         deploy/local/kafka.sh delete-topic "$tin" >/dev/null 2>&1 || true
         deploy/local/kafka.sh delete-topic "$tout" >/dev/null 2>&1 || true

@@ -44,6 +44,8 @@ struct ss_sink {
         double retry_due; /* monotonic time of the next retry round */
         int fail_streak;  /* failures since the last success */
         double last_commit;
+        double hold_until; /* no periodic commit before this (a rebalance is under way) */
+        int hold_assigns;  /* assignments still expected before the hold ends */
         uint64_t failures_logged, failures_total;
         double last_fail_log;
         ss_sink_mem_t *mem; /* partitions given up, with their acknowledged offsets */
@@ -267,7 +269,7 @@ static void ss_sink_store(ss_sink_t *s)
 static void ss_sink_commit_async(ss_sink_t *s)
 {
         double now = ss_time_mono();
-        if ((now - s->last_commit) * 1000.0 < s->cfg.commit_interval_ms)
+        if ((now - s->last_commit) * 1000.0 < s->cfg.commit_interval_ms || now < s->hold_until)
                 return;
         s->last_commit = now;
         rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, NULL, 1);
@@ -379,6 +381,8 @@ static void ss_sink_resume(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts)
 
 ss_err_t ss_sink_assign(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts)
 {
+        if (s->hold_assigns > 0 && --s->hold_assigns == 0)
+                s->hold_until = 0;
         for (int i = 0; i < parts->cnt; i++)
                 if (ss_ledger_assign(s->ledger, parts->elems[i].topic, parts->elems[i].partition))
                         return SS_ERR_NOMEM;
@@ -389,6 +393,14 @@ ss_err_t ss_sink_assign(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts)
 
 void ss_sink_revoke(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
+        /* A member that revoked partitions under the cooperative protocol rejoins at once and
+         * takes part in a second round that hands them over. A commit sent during that round
+         * carries the old generation; librdkafka 2.0.2 then drops the whole assignment
+         * uncommitted (ILLEGAL_GENERATION) and the work is redone. So periodic commits wait
+         * for the assignments that end the rebalance (two rounds when cooperative, one when
+         * eager; bounded: 15 s). */
+        s->hold_until = ss_time_mono() + 15.0;
+        s->hold_assigns = !strcmp(rd_kafka_rebalance_protocol(s->consumer), "COOPERATIVE") ? 2 : 1;
         if (!lost) {
                 if (!ss_sink_drain(s))
                         ss_warn("sink",

@@ -3,9 +3,11 @@
 #  1. Clean run: both join, the group settles (2 partitions each), then the 20,556 tweets
 #     arrive: both score > 0 and every tweet is scored exactly once.
 #  2. A scorer joining mid-stream (a rebalance while the first one is busy): every tweet is
-#     scored at least once; duplicates are printed. (With librdkafka 2.0.2 a commit that
-#     races the second rebalance round can be refused with ILLEGAL_GENERATION, which makes
-#     the client drop its assignment uncommitted; the work is then redone.)
+#     scored at least once; duplicates are printed. (The first scorer commits what it hands
+#     over on revoke and holds its periodic commits until the cooperative rebalance's second
+#     round is over: with librdkafka 2.0.2 a commit racing that round is refused with
+#     ILLEGAL_GENERATION and the client drops its assignment uncommitted, so work is redone.
+#     Expected duplicates: 0; the guarantee asserted here is at-least-once.)
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/consume_lib.sh"
 
