@@ -17,6 +17,7 @@ int ss_cmd_produce(int argc, char **argv);
 int ss_cmd_monitor(int argc, char **argv);
 int ss_cmd_label(int argc, char **argv);
 int ss_cmd_convert(int argc, char **argv);
+int ss_cmd_tail(int argc, char **argv);
 
 /*
  * Splits argv into options (`--name` / `--name=value` / `--name value`, left

@@ -28,6 +28,7 @@ static const struct {
         {"produce", ss_cmd_produce, "produce FILE.tsv [--rate N] ...   replay a TSV of tweets into topics.input"},
         {"monitor", ss_cmd_monitor, "monitor [events] [key=value ...]  watch predictions for drift and F1 drops; events prints them"},
         {"label", ss_cmd_label, "label FILE.tsv [--rate N] ...     push human labels to Redis for the monitor"},
+        {"tail", ss_cmd_tail, "tail TOPIC [--max N] [--timeout S]  print a topic's messages as decoded JSON lines"},
         {"convert", ss_cmd_convert, "convert minilm SRC_DIR OUT.ssm     convert a sentence-transformers model folder into a model file"},
 };
 
