@@ -29,7 +29,7 @@
 
 void ss_minilm_train_config_default(ss_minilm_train_config_t *tc)
 {
-        static const double grid[] = {1e-2, 3e-3, 1e-3, 3e-4, 1e-4};
+        static const double grid[] = {1e-1, 3e-2, 1e-2, 3e-3, 1e-3};
         memset(tc, 0, sizeof(*tc));
         tc->encoder_path = "models-out/minilm-encoder.ssm";
         tc->cache_dir = "models-out/cache";
