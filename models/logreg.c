@@ -14,6 +14,7 @@
 #include "logreg.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,23 +46,6 @@ static uint64_t ss_lex_hash(const char *s, size_t n)
                 h *= 0x100000001b3ULL;
         }
         return h ? h : 1; /* 0 marks an empty slot */
-}
-
-int ss_lexicon_get(const ss_lexicon_t *lx, const char *tok, size_t len, float *val)
-{
-        if (!lx->cap)
-                return 0;
-        uint64_t h = ss_lex_hash(tok, len), mask = lx->cap - 1;
-        if (lx->filter && !(lx->filter[(h & 0xffff) >> 6] >> (h & 63) & 1))
-                return 0;
-        for (uint64_t i = h & mask;; i = (i + 1) & mask) {
-                if (lx->keys[i] == h) {
-                        *val = lx->vals[i];
-                        return 1;
-                }
-                if (!lx->keys[i])
-                        return 0;
-        }
 }
 
 ss_err_t ss_lexicon_load(const char *path, ss_lexicon_t *lx, char *errstr, size_t errstr_size)
@@ -127,47 +111,86 @@ fail:
         return err;
 }
 
-static int ss_lex_is_negator(const char *t, size_t n)
+/* Negators (VADER's list, apostrophes dropped), as a set of token hashes built once. */
+static const char *const ss_negators[] = {
+    "not",    "no",      "never",    "none",    "nobody",  "nothing", "neither", "nor",   "nowhere",
+    "cannot", "cant",    "dont",     "doesnt",  "didnt",   "isnt",    "wasnt",   "arent", "werent",
+    "wont",   "wouldnt", "shouldnt", "couldnt", "aint",    "hasnt",   "havent",  "hadnt", "without",
+    "rarely", "seldom",  "despite",  "nope",    "mightnt", "mustnt",  "neednt",  "shant"};
+#define SS_NEGSET_SLOTS 128
+static uint64_t ss_negset[SS_NEGSET_SLOTS]; /* open addressing, 0 = empty */
+static pthread_once_t ss_negset_once = PTHREAD_ONCE_INIT;
+
+static void ss_negset_build(void)
 {
-        static const struct {
-                char s[10];
-                uint8_t n;
-        } neg[] = {{"not", 3},      {"no", 2},      {"never", 5},  {"none", 4},    {"nobody", 6},
-                   {"nothing", 7},  {"neither", 7}, {"nor", 3},    {"nowhere", 7}, {"cannot", 6},
-                   {"cant", 4},     {"dont", 4},    {"doesnt", 6}, {"didnt", 5},   {"isnt", 4},
-                   {"wasnt", 5},    {"arent", 5},   {"werent", 6}, {"wont", 4},    {"wouldnt", 7},
-                   {"shouldnt", 8}, {"couldnt", 7}, {"aint", 4},   {"hasnt", 5},   {"havent", 6},
-                   {"hadnt", 5},    {"without", 7}, {"rarely", 6}, {"seldom", 6},  {"despite", 7},
-                   {"nope", 4},     {"mightnt", 7}, {"mustnt", 6}, {"neednt", 6},  {"shant", 5}};
+        for (size_t k = 0; k < sizeof(ss_negators) / sizeof(ss_negators[0]); k++) {
+                uint64_t h = ss_lex_hash(ss_negators[k], strlen(ss_negators[k]));
+                size_t i = h & (SS_NEGSET_SLOTS - 1);
+                while (ss_negset[i] && ss_negset[i] != h)
+                        i = (i + 1) & (SS_NEGSET_SLOTS - 1);
+                ss_negset[i] = h;
+        }
+}
+
+/* A negator: one of the list, or any word ending in "n't". h = ss_lex_hash(t, n). */
+static int ss_lex_is_negator(const char *t, size_t n, uint64_t h)
+{
         if (n >= 3 && !memcmp(t + n - 3, "n't", 3))
                 return 1;
-        if (n < 2 || n > 8) /* the listed negators are 2..8 bytes */
-                return 0;
-        for (size_t i = 0; i < sizeof(neg) / sizeof(neg[0]); i++)
-                if (neg[i].n == n && neg[i].s[0] == t[0] && !memcmp(neg[i].s, t, n))
+        for (size_t i = h & (SS_NEGSET_SLOTS - 1);; i = (i + 1) & (SS_NEGSET_SLOTS - 1)) {
+                if (ss_negset[i] == h)
                         return 1;
-        return 0;
+                if (!ss_negset[i])
+                        return 0;
+        }
+}
+
+static int ss_lexicon_get_h(const ss_lexicon_t *lx, uint64_t h, float *val)
+{
+        if (!lx->cap)
+                return 0;
+        if (lx->filter && !(lx->filter[(h & 0xffff) >> 6] >> (h & 63) & 1))
+                return 0;
+        uint64_t mask = lx->cap - 1;
+        for (uint64_t i = h & mask;; i = (i + 1) & mask) {
+                if (lx->keys[i] == h) {
+                        *val = lx->vals[i];
+                        return 1;
+                }
+                if (!lx->keys[i])
+                        return 0;
+        }
+}
+
+int ss_lexicon_get(const ss_lexicon_t *lx, const char *tok, size_t len, float *val)
+{
+        return ss_lexicon_get_h(lx, ss_lex_hash(tok, len), val);
 }
 
 void ss_logreg_lex_features(float *out, const ss_tok_buf_t *tb, const ss_lexicon_t *lx)
 {
+        pthread_once(&ss_negset_once, ss_negset_build);
         float pos = 0, neg = 0, mx = 0, mn = 0, last = 0;
         int npos = 0, nneg = 0, window = 0;
         for (size_t i = 0; i < tb->n; i++) {
-                const char *t = ss_tok_str(tb, i);
-                size_t n = tb->toks[i].len;
-                if (tb->toks[i].kind == SS_TOKK_WORD && ss_lex_is_negator(t, n)) {
-                        window = 3;
-                        continue;
-                }
                 int kind = tb->toks[i].kind;
                 if (kind == SS_TOKK_PUNCT)
                         window = 0; /* a clause ends the negation's scope */
-                float v;
-                /* the lexicon holds words and emoticons: skip the lookup for the rest */
-                int hit = (kind == SS_TOKK_WORD || kind == SS_TOKK_HASHTAG ||
-                           kind == SS_TOKK_EMOTICON || kind == SS_TOKK_PUNCT) &&
-                          ss_lexicon_get(lx, t, n, &v);
+                /* the lexicon holds words and emoticons: no lookup for the rest */
+                int looked = kind == SS_TOKK_WORD || kind == SS_TOKK_HASHTAG ||
+                             kind == SS_TOKK_EMOTICON || kind == SS_TOKK_PUNCT;
+                float v = 0;
+                int hit = 0;
+                if (looked) {
+                        const char *t = ss_tok_str(tb, i);
+                        size_t n = tb->toks[i].len;
+                        uint64_t h = ss_lex_hash(t, n);
+                        if (kind == SS_TOKK_WORD && ss_lex_is_negator(t, n, h)) {
+                                window = 3;
+                                continue;
+                        }
+                        hit = ss_lexicon_get_h(lx, h, &v);
+                }
                 if (!hit) {
                         if (window > 0)
                                 window--;
