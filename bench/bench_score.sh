@@ -4,7 +4,8 @@
 #
 #   bench/bench_score.sh            (env: SS_BENCH_REPS=10 copies of the validation file,
 #                                    SS_BENCH_MODEL=models-out/logreg.ssm, trained if missing,
-#                                    SS_BENCH_BUILD_DIR=build/bench, SS_BENCH_PEER=1)
+#                                    SS_BENCH_BUILD_DIR=build/bench, SS_BENCH_PEER=1,
+#                                    SS_BENCH_PEER_REPEATS=1)
 #
 # Text in (TSV) and JSON lines out, on CPU 0 (taskset -c 0, OPENBLAS_NUM_THREADS=1); the
 # scorer's best of 3 runs counts, and /usr/bin/time reports its peak RSS. The peer trains
@@ -65,8 +66,8 @@ if [ "${SS_BENCH_PEER:-1}" = 1 ]; then
   fi
   taskset -c 0 env OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
     "$py" bench/peer_sklearn.py --train data/semeval-train.tsv --validation "$val" \
-    --score-input "$input" | tee "$out/peer.txt"
-  peer_rate=$(sed -n 's/^PEER .*rate=\([0-9]*\).*/\1/p' "$out/peer.txt")
+    --score-input "$input" --repeats "${SS_BENCH_PEER_REPEATS:-1}" | tee "$out/peer.txt"
+  peer_rate=$(sed -n 's/^PEER .* rate=\([0-9]*\).*/\1/p' "$out/peer.txt")
   peer_cpu_rate=$(sed -n 's/^PEER .*cpu_rate=\([0-9]*\).*/\1/p' "$out/peer.txt")
   echo "scikit-learn predict_proba: $peer_rate tweets/s wall-clock, $peer_cpu_rate per CPU-second"
   awk "BEGIN{printf \"ratio: sentistream / scikit-learn = %.1fx wall-clock, %.1fx CPU\n\", \
