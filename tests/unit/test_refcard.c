@@ -114,8 +114,9 @@ static void test_valid(void)
 static void expect_error(const char *from, const char *to, const char *want)
 {
         char *text = fixture_text();
-        char *at = strstr(text, from);
+        const char *at = strstr(text, from);
         CHECK(at != NULL);
+        size_t off = at ? (size_t)(at - text) : 0;
         if (!at) {
                 fprintf(stderr, "fixture lacks \"%s\"\n", from);
                 free(text);
@@ -123,9 +124,9 @@ static void expect_error(const char *from, const char *to, const char *want)
         }
         size_t lf = strlen(from), lt = strlen(to), n = strlen(text);
         char *mod = malloc(n - lf + lt + 1);
-        memcpy(mod, text, (size_t)(at - text));
-        memcpy(mod + (at - text), to, lt);
-        strcpy(mod + (at - text) + lt, at + lf);
+        memcpy(mod, text, off);
+        memcpy(mod + off, to, lt);
+        strcpy(mod + off + lt, text + off + lf);
         char err[512] = "";
         ss_refcard_t *c = ss_refcard_parse(mod, "card.json", err, sizeof(err));
         CHECK(c == NULL);
