@@ -109,20 +109,11 @@ static void test_valid(void)
         ss_refcard_destroy(c);
 }
 
-/* Replaces the first occurrence of from by to in the fixture, parses, expects failure
- * with an error message containing want. */
-static void expect_error(const char *from, const char *to, const char *want)
+/* Parses text with bytes [off, off + lf) replaced by to; expects failure naming want. */
+static void expect_error_at(const char *text, size_t off, size_t lf, const char *to,
+                            const char *want)
 {
-        char *text = fixture_text();
-        const char *at = strstr(text, from);
-        CHECK(at != NULL);
-        size_t off = at ? (size_t)(at - text) : 0;
-        if (!at) {
-                fprintf(stderr, "fixture lacks \"%s\"\n", from);
-                free(text);
-                return;
-        }
-        size_t lf = strlen(from), lt = strlen(to), n = strlen(text);
+        size_t lt = strlen(to), n = strlen(text);
         char *mod = malloc(n - lf + lt + 1);
         memcpy(mod, text, off);
         memcpy(mod + off, to, lt);
@@ -136,6 +127,19 @@ static void expect_error(const char *from, const char *to, const char *want)
         }
         ss_refcard_destroy(c);
         free(mod);
+}
+
+/* Replaces the first occurrence of from by to in the fixture, parses, expects failure
+ * with an error message containing want. */
+static void expect_error(const char *from, const char *to, const char *want)
+{
+        char *text = fixture_text();
+        const char *at = strstr(text, from);
+        CHECK(at != NULL);
+        if (!at)
+                fprintf(stderr, "fixture lacks \"%s\"\n", from);
+        else
+                expect_error_at(text, (size_t)(at - text), strlen(from), to, want);
         free(text);
 }
 
