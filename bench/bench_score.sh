@@ -9,7 +9,8 @@
 #
 # Text in (TSV) and JSON lines out, on CPU 0 (taskset -c 0, OPENBLAS_NUM_THREADS=1); the
 # scorer's best of 3 runs counts, and /usr/bin/time reports its peak RSS. The peer trains
-# the reference pipeline, then times predict_proba on the same texts (best of 3). It needs
+# the reference pipeline, then times predict_proba on the same texts (best of
+# SS_BENCH_PEER_REPEATS runs). It needs
 # scikit-learn: installed with pip into bench/out/venv when missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
