@@ -82,7 +82,7 @@ const ss_conf_def_t ss_conf_table[] = {
          "balanced: each class carries the same total weight in the loss"},
         {"model.cnn.dropout", SS_CONF_DOUBLE, 0, 0.9, NULL, "0.5",
          "dropout probability of the pooled features while training"},
-        {"model.cnn.ema", SS_CONF_DOUBLE, 0, 0.99999, NULL, "0",
+        {"model.cnn.ema", SS_CONF_DOUBLE, 0, 0.99999, NULL, "0.995",
          "decay of the moving average of the weights that is evaluated and kept; 0 = off"},
         {"model.cnn.emb_dim", SS_CONF_INT, 8, 384, NULL, "64",
          "embedding width: the source's top principal components kept"},

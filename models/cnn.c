@@ -29,6 +29,7 @@
  */
 #include "cnn.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -334,20 +335,27 @@ static void ss_cnn_maxpool(float *pooled, int32_t *argmax, const float *conv, co
 {
         for (int i = 0; i < n; i++) {
                 float *out = pooled + (size_t)i * H + off;
-                int32_t *arg = argmax + (size_t)i * H + off;
                 int r0 = row_off[i], r1 = r0 + (lens[i] - k + 1 > 1 ? lens[i] - k + 1 : 1);
-                const float *first = conv + (size_t)r0 * F;
-                for (int f = 0; f < F; f++) {
-                        out[f] = first[f];
-                        arg[f] = r0;
-                }
-                for (int r = r0 + 1; r < r1; r++) {
-                        const float *row = conv + (size_t)r * F;
+                memcpy(out, conv + (size_t)r0 * F, (size_t)F * sizeof(float));
+                if (argmax) {
+                        /* selects without branches, so that the loops vectorise */
+                        int32_t *arg = argmax + (size_t)i * H + off;
                         for (int f = 0; f < F; f++)
-                                if (row[f] > out[f]) {
-                                        out[f] = row[f];
-                                        arg[f] = r;
+                                arg[f] = r0;
+                        for (int r = r0 + 1; r < r1; r++) {
+                                const float *row = conv + (size_t)r * F;
+                                for (int f = 0; f < F; f++) {
+                                        int gt = row[f] > out[f];
+                                        arg[f] = gt ? r : arg[f];
+                                        out[f] = gt ? row[f] : out[f];
                                 }
+                        }
+                } else {
+                        for (int r = r0 + 1; r < r1; r++) {
+                                const float *row = conv + (size_t)r * F;
+                                for (int f = 0; f < F; f++)
+                                        out[f] = row[f] > out[f] ? row[f] : out[f];
+                        }
                 }
                 for (int f = 0; f < F; f++) {
                         float z = out[f] + b[f];
@@ -433,6 +441,7 @@ ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, in
         int T = c->max_len, D = c->emb_dim, F = c->n_filters, H = ss_cnn_hidden(c);
         a->batch = n;
         a->train = train && c->dropout > 0.0f;
+        a->has_argmax = train != 0;
         if (n == 0)
                 return SS_OK;
         if (ids != a->ids)
@@ -446,8 +455,9 @@ ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, in
         for (int w = 0; w < c->n_widths; w++) {
                 int k = c->widths[w];
                 ss_cnn_conv_gemm(a->conv, a->cols, kmax * D, m->w.p.conv_w[w], P, F, k * D);
-                ss_cnn_maxpool(a->pooled, a->argmax, a->conv, m->w.p.conv_b + (size_t)w * F,
-                               a->row_off, a->lens, k, n, F, H, w * F);
+                ss_cnn_maxpool(a->pooled, train ? a->argmax : NULL, a->conv,
+                               m->w.p.conv_b + (size_t)w * F, a->row_off, a->lens, k, n, F, H,
+                               w * F);
         }
         if (a->train)
                 ss_cnn_dropout(a->hidden, a->mask, a->pooled, (size_t)n * H, c->dropout, &m->rng);
@@ -613,6 +623,7 @@ void ss_cnn_backward(ss_cnn_t *m, const int32_t *labels, const float *class_weig
         ss_cnn_grads_t *g = m->g;
         int n = a->batch, T = c->max_len, D = c->emb_dim, F = c->n_filters, C = c->n_classes;
         int H = ss_cnn_hidden(c);
+        assert(a->has_argmax || n == 0); /* the forward pass must have been a training one */
         /* Forget the previous batch's sparse rows. */
         for (int s = 0; s < g->n_touched; s++)
                 g->slot_of[g->touched[s]] = -1;

@@ -80,19 +80,20 @@ typedef struct ss_cnn_weights {
 
 /* Forward scratch for max_batch texts of max_len tokens. */
 typedef struct ss_cnn_acts {
-        int32_t *ids;     /* [B][T] token ids of the batch (row stride T) */
-        int32_t *lens;    /* [B] tokens of each text, 0..T */
-        int32_t *row_off; /* [B+1] first im2col row of text i; [B] = P */
-        float *cols;      /* [B*T][kmax*D] im2col windows (all widths) */
-        float *conv;      /* [B*T][F] filter responses of one width (before bias) */
-        int32_t *argmax;  /* [B][H] im2col row of the maximum of each pooled feature */
-        float *pooled;    /* [B][H] ReLU(max_t conv + bias) */
-        float *mask;      /* [B][H] dropout scale: 0 or 1/(1-p) (training only) */
-        float *hidden;    /* [B][H] pooled * mask (pooled when not training) */
-        float *logits;    /* [B][C] */
-        float *probs;     /* [B][C] softmax(logits) */
-        int32_t batch;    /* B of the last forward call */
-        int32_t train;    /* 1 if the last forward call applied dropout */
+        int32_t *ids;       /* [B][T] token ids of the batch (row stride T) */
+        int32_t *lens;      /* [B] tokens of each text, 0..T */
+        int32_t *row_off;   /* [B+1] first im2col row of text i; [B] = P */
+        float *cols;        /* [B*T][kmax*D] im2col windows (all widths) */
+        float *conv;        /* [B*T][F] filter responses of one width (before bias) */
+        int32_t *argmax;    /* [B][H] im2col row of the maximum of each pooled feature */
+        float *pooled;      /* [B][H] ReLU(max_t conv + bias) */
+        float *mask;        /* [B][H] dropout scale: 0 or 1/(1-p) (training only) */
+        float *hidden;      /* [B][H] pooled * mask (pooled when not training) */
+        float *logits;      /* [B][C] */
+        float *probs;       /* [B][C] softmax(logits) */
+        int32_t batch;      /* B of the last forward call */
+        int32_t train;      /* 1 if the last forward call applied dropout */
+        int32_t has_argmax; /* 1 if it kept the argmax rows (train = 1 was asked) */
 } ss_cnn_acts_t;
 
 /* Gradients and Adam state (allocated by ss_cnn_train_begin()). */
@@ -180,7 +181,8 @@ double ss_cnn_loss(const ss_cnn_t *m, const int32_t *labels, const float *class_
 ss_err_t ss_cnn_train_begin(ss_cnn_t *m);
 
 /*
- * Backward pass of the last forward call, for ss_cnn_loss with the same
+ * Backward pass of the last forward call, which must have been made with
+ * train = 1 (only then are the argmax rows kept), for ss_cnn_loss with the same
  * labels and weights. Overwrites m->g (dense gradients and the sparse
  * embedding rows). Requires ss_cnn_train_begin().
  */
@@ -299,7 +301,8 @@ typedef struct ss_cnn_train_config {
         int threads;            /* OpenBLAS threads while training */
         const char *embeddings; /* "minilm-encoder" model file: sections vocab, emb.word */
         float emb_std;          /* std the projected embeddings are scaled to */
-        float ema; /* decay of the weight average that is evaluated and kept (0: raw weights) */
+        float ema; /* cap of the decay of the moving average of the weights that is evaluated
+                      and kept; step t uses min(ema, (1+t)/(10+t)); 0: the raw weights */
         const char *progress_label; /* terminal progress line label, or NULL */
 } ss_cnn_train_config_t;
 
