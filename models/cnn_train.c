@@ -380,7 +380,6 @@ static void ss_cnn_hyper_json(const ss_cnn_train_config_t *tc, const ss_cnn_sour
         cJSON_AddNumberToObject(hyper, "blas_threads", tc->threads);
         cJSON_AddNumberToObject(hyper, "best_epoch", res->best_epoch + 1);
         cJSON_AddNumberToObject(hyper, "epochs_run", res->epochs_run);
-        cJSON_AddNumberToObject(hyper, "train_seconds", res->seconds);
         cJSON *log = cJSON_AddArrayToObject(hyper, "epochs");
         for (int e = 0; log && e < res->epochs_run; e++) {
                 cJSON *r = cJSON_CreateObject();
