@@ -285,10 +285,7 @@ int main(int argc, char **argv)
                 return 2;
         }
         bench_t b = {.n = n};
-        ss_serde_ids_t ids = {(int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
-                              (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
-                              (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
-                              (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event")};
+        ss_serde_ids_t ids = ss_serde_ids_from_config(c);
         b.serde = ss_serde_new(SS_SOURCE_DIR "/schemas", &ids, 0, err, sizeof(err));
         snprintf(path, sizeof(path), "%s",
                  card_path ? card_path : SS_SOURCE_DIR "/tests/fixtures/drift/card_valid.json");

@@ -120,10 +120,7 @@ static int all_at_eof(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *eof
 static int ss_monitor_events(const ss_config_t *c, const char *schema_dir, double timeout_s)
 {
         char err[1024], group[96];
-        ss_serde_ids_t ids = {(int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
-                              (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
-                              (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
-                              (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event")};
+        ss_serde_ids_t ids = ss_serde_ids_from_config(c);
         ss_serde_t *serde = ss_serde_new(schema_dir, &ids, 0, err, sizeof(err));
         if (!serde) {
                 fprintf(stderr, "sentistream monitor events: %s\n", err);

@@ -198,12 +198,7 @@ int ss_cmd_produce(int argc, char **argv)
         char *schema_dir = ss_cli_schema_dir(c, o.config_dir);
         const char *topic = ss_config_get_str(c, "topics.input");
 
-        ss_serde_ids_t ids = {
-            (int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event"),
-        };
+        ss_serde_ids_t ids = ss_serde_ids_from_config(c);
         if (!(serde = ss_serde_new(schema_dir, &ids, 0, err, sizeof(err))))
                 goto out;
         rd_kafka_conf_t *conf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, err, sizeof(err));

@@ -312,10 +312,7 @@ int ss_cmd_tail(int argc, char **argv)
         if (!c)
                 return 2;
         ss_tail_t t = {.c = c};
-        t.ids = (ss_serde_ids_t){(int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
-                                 (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
-                                 (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
-                                 (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event")};
+        t.ids = ss_serde_ids_from_config(c);
         char err[1024] = "out of memory";
         char *schema_dir = ss_cli_schema_dir(c, config_dir);
         t.serde = schema_dir ? ss_serde_new(schema_dir, &t.ids, 0, err, sizeof(err)) : NULL;

@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ss_config.h"
 #include "ss_err.h"
 #include "model.h" /* ss_input_stats_t, SS_NUM_CLASSES, ss_label_t */
 
@@ -181,6 +182,9 @@ typedef struct ss_serde_ids {
         int32_t dead_letter;
         int32_t retrain_event;
 } ss_serde_ids_t;
+
+/* The ids configured in serde.schema_id.{tweet,prediction,dead_letter,retrain_event}. */
+ss_serde_ids_t ss_serde_ids_from_config(const ss_config_t *c);
 
 typedef struct ss_serde ss_serde_t;
 

@@ -636,12 +636,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         }
         ss_consume_model_info(s);
 
-        ss_serde_ids_t ids = {
-            (int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event"),
-        };
+        ss_serde_ids_t ids = ss_serde_ids_from_config(c);
         s->serde =
             ss_serde_new(schema_dir, &ids, (size_t)ss_config_get_int(c, "consumer.max.text.bytes"),
                          errstr, errstr_size);

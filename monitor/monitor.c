@@ -704,12 +704,7 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
         ss_mbuf_init(&m->snap);
         m->consumed = rd_kafka_topic_partition_list_new(8);
 
-        ss_serde_ids_t ids = {
-            (int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
-            (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event"),
-        };
+        ss_serde_ids_t ids = ss_serde_ids_from_config(c);
         m->serde = ss_serde_new(schema_dir, &ids, 0, errstr, errstr_size);
         if (!m->serde)
                 goto fail;
