@@ -1,10 +1,11 @@
 /*
  * cnn: a convolutional sentence classifier (Kim 2014, "non-static" variant).
  *
- *   token ids [B][T] -> embedding lookup -> for each filter width k (e.g. 3, 4, 5):
- *   im2col windows of k embeddings -> sgemm with F filters -> max over time ->
- *   + bias, ReLU -> concatenate [B][W*F] -> dropout (training only) -> linear [C]
- *   -> softmax.
+ *   token ids [B][T] -> embedding lookup into im2col windows of kmax embeddings
+ *   (one im2col for all widths) -> for each filter width k (e.g. 3, 4, 5): sgemm of
+ *   the windows' first k embeddings with F filters -> max over time -> + bias,
+ *   ReLU -> concatenate [B][W*F] -> dropout (training only) -> linear [C] ->
+ *   softmax.
  *
  * The network works on token ids. The text front end (ss_cnn_text_*) turns a
  * tweet into ids: the tweet tokenizer (tok.h) finds URLs, @mentions and

@@ -428,6 +428,15 @@ static void test_text_front_end(void)
         const char bad[] = "good \xff\xfe bad";
         n = ss_cnn_text_encode(tx, bad, sizeof(bad) - 1, ids, &st);
         CHECK(n >= 2 && ids[0] == test_id("good"));
+        /* A 1 MiB text: the first max_len ids, every token counted. */
+        size_t big = (size_t)1 << 20;
+        char *huge = malloc(big);
+        for (size_t i = 0; i < big; i++)
+                huge[i] = "good "[i % 5];
+        n = ss_cnn_text_encode(tx, huge, big, ids, &st);
+        CHECK(n == 8 && ids[7] == test_id("good"));
+        CHECK(st.n_tokens == (int32_t)((big + 4) / 5));
+        free(huge);
         ss_cnn_text_destroy(tx);
         /* The plain WordPiece mode splits the URL instead. */
         tx = ss_cnn_text_new(test_vocab, sizeof(test_vocab) - 1, SS_CNN_TOK_WORDPIECE, 8, err,
