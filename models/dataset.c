@@ -83,6 +83,14 @@ long ss_utf8_check(const char *str, size_t len)
         const unsigned char *s = (const unsigned char *)str;
         size_t i = 0;
         while (i < len) {
+                if (len - i >= 8) { /* ASCII fast path: eight bytes at a time */
+                        uint64_t w;
+                        memcpy(&w, s + i, 8);
+                        if (!(w & 0x8080808080808080ULL)) {
+                                i += 8;
+                                continue;
+                        }
+                }
                 unsigned c = s[i];
                 if (c < 0x80) {
                         i++;
