@@ -6,6 +6,8 @@
 #ifndef SS_CMD_H
 #define SS_CMD_H
 
+#include <signal.h>
+
 #include "ss_config.h"
 
 int ss_cmd_config(int argc, char **argv);
@@ -31,6 +33,14 @@ ss_config_t *ss_cli_config_load(int noverrides, char **overrides, const char *co
 /* Directory of the .avsc files: serde.schema_dir, else schemas/ beside the config
  * directory (config_dir, or the default). Caller frees. (cli/cmd_consume.c) */
 char *ss_cli_schema_dir(const ss_config_t *c, const char *config_dir);
+
+/*
+ * Prints the messages of topic, from the beginning, as decoded JSON lines (cli/cmd_tail.c):
+ * until the end of the topic, max messages (0 = no limit), timeout_s seconds, or *stop.
+ * Returns 0, 1 if a message did not decode or the end was not reached, 2 on setup errors.
+ */
+int ss_cli_tail_topic(const ss_config_t *c, const char *schema_dir, const char *topic,
+                      long long max, double timeout_s, volatile sig_atomic_t *stop);
 
 /* True if arg looks like an override ("key=value" with no leading '-'). */
 int ss_cli_is_override(const char *arg);

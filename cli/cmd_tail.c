@@ -115,9 +115,19 @@ static void ss_tail_add_event(cJSON *o, const ss_retrain_event_t *e)
                 cJSON_AddNumberToObject(r, "threshold", e->reasons[i].threshold);
                 if (e->reasons[i].has_critical_value)
                         cJSON_AddNumberToObject(r, "critical_value", e->reasons[i].critical_value);
+                else
+                        cJSON_AddNullToObject(r, "critical_value");
                 cJSON_AddItemToArray(reasons, r);
         }
-        cJSON_AddNumberToObject(o, "n_metrics", (double)e->n_metrics);
+        cJSON *metrics = cJSON_AddArrayToObject(o, "metrics");
+        for (size_t i = 0; i < e->n_metrics; i++) {
+                cJSON *x = cJSON_CreateObject();
+                ss_json_add_str(x, "name", e->metrics[i].name);
+                cJSON_AddNumberToObject(x, "value", e->metrics[i].value);
+                cJSON_AddNumberToObject(x, "n", (double)e->metrics[i].n);
+                cJSON_AddNumberToObject(x, "reference_n", (double)e->metrics[i].reference_n);
+                cJSON_AddItemToArray(metrics, x);
+        }
         cJSON_AddNumberToObject(o, "window_start", (double)e->window_start);
         cJSON_AddNumberToObject(o, "window_end", (double)e->window_end);
         cJSON_AddNumberToObject(o, "triggered_at", (double)e->triggered_at);
@@ -233,7 +243,8 @@ static rd_kafka_t *ss_tail_consumer_new(const ss_config_t *c, const char *topic)
         return rk;
 }
 
-static int ss_tail_run(ss_tail_t *t, const char *topic, long long max, double timeout_s)
+static int ss_tail_run(ss_tail_t *t, const char *topic, long long max, double timeout_s,
+                       volatile sig_atomic_t *stop)
 {
         rd_kafka_t *rk = ss_tail_consumer_new(t->c, topic);
         if (!rk)
@@ -241,7 +252,7 @@ static int ss_tail_run(ss_tail_t *t, const char *topic, long long max, double ti
         rd_kafka_topic_partition_list_t *eof = rd_kafka_topic_partition_list_new(4);
         double until = ss_time_mono() + timeout_s;
         int reached = 0;
-        while (!ss_tail_stop && ss_time_mono() < until && (max <= 0 || t->printed < max)) {
+        while (!*stop && ss_time_mono() < until && (max <= 0 || t->printed < max)) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
                 if (m) {
                         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -262,7 +273,7 @@ static int ss_tail_run(ss_tail_t *t, const char *topic, long long max, double ti
         }
         fflush(stdout);
         int status = t->bad ? 1 : 0;
-        if (!reached && !ss_tail_stop && (max <= 0 || t->printed < max)) {
+        if (!reached && !*stop && (max <= 0 || t->printed < max)) {
                 fprintf(stderr, "sentistream tail: end of %s not reached in %.0f s\n", topic,
                         timeout_s);
                 status = 1;
@@ -270,6 +281,26 @@ static int ss_tail_run(ss_tail_t *t, const char *topic, long long max, double ti
         rd_kafka_topic_partition_list_destroy(eof);
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
+        return status;
+}
+
+int ss_cli_tail_topic(const ss_config_t *c, const char *schema_dir, const char *topic,
+                      long long max, double timeout_s, volatile sig_atomic_t *stop)
+{
+        ss_tail_t t = {.c = c};
+        t.ids = ss_serde_ids_from_config(c);
+        char err[1024];
+        t.serde = ss_serde_new(schema_dir, &t.ids, 0, err, sizeof(err));
+        int status = 2;
+        if (!t.serde)
+                fprintf(stderr, "sentistream tail: %s\n", err);
+        else
+                status = ss_tail_run(&t, topic, max, timeout_s, stop);
+        ss_tweet_clear(&t.tweet);
+        ss_prediction_clear(&t.pred);
+        ss_dead_letter_clear(&t.dead);
+        ss_retrain_event_clear(&t.event);
+        ss_serde_destroy(t.serde);
         return status;
 }
 
@@ -311,25 +342,16 @@ int ss_cmd_tail(int argc, char **argv)
         free(overrides);
         if (!c)
                 return 2;
-        ss_tail_t t = {.c = c};
-        t.ids = ss_serde_ids_from_config(c);
-        char err[1024] = "out of memory";
         char *schema_dir = ss_cli_schema_dir(c, config_dir);
-        t.serde = schema_dir ? ss_serde_new(schema_dir, &t.ids, 0, err, sizeof(err)) : NULL;
-        free(schema_dir);
         int status = 2;
-        if (!t.serde) {
-                fprintf(stderr, "sentistream tail: %s\n", err);
+        if (!schema_dir) {
+                fprintf(stderr, "sentistream tail: out of memory\n");
         } else {
                 signal(SIGINT, ss_tail_on_signal);
                 signal(SIGTERM, ss_tail_on_signal);
-                status = ss_tail_run(&t, topic, max, timeout_s);
+                status = ss_cli_tail_topic(c, schema_dir, topic, max, timeout_s, &ss_tail_stop);
         }
-        ss_tweet_clear(&t.tweet);
-        ss_prediction_clear(&t.pred);
-        ss_dead_letter_clear(&t.dead);
-        ss_retrain_event_clear(&t.event);
-        ss_serde_destroy(t.serde);
+        free(schema_dir);
         ss_config_destroy(c);
         return status;
 }
