@@ -11,7 +11,8 @@
 #
 # Ports (env): SS_KAFKA_PORT 9092, SS_KAFKA_CONTROLLER_PORT 9093, SS_REDIS_PORT 6380,
 # SS_METRICS_PORT 9464 (scorer), SS_MONITOR_METRICS_PORT 9465. SS_DEMO_LIMIT=N replays only
-# the first N tweets. Logs of the run are kept in build/demo/.
+# the first N tweets. SS_DEMO_MODEL=logreg|cnn|minilm picks the model kind (default logreg;
+# trained first when models-out/<kind>.ssm is missing). Logs of the run are in build/demo/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,7 +23,9 @@ mport=${SS_METRICS_PORT:-9464}
 monport=${SS_MONITOR_METRICS_PORT:-9465}
 data=data/semeval-2016test.tsv
 limit=${SS_DEMO_LIMIT:-0}
-model=models-out/logreg.ssm
+kind=${SS_DEMO_MODEL:-logreg}
+case $kind in logreg | cnn | minilm) ;; *) echo "demo: SS_DEMO_MODEL must be logreg, cnn or minilm" >&2; exit 2 ;; esac
+model=models-out/$kind.ssm
 logs=build/demo
 bin=build/release/cli/sentistream
 
@@ -63,9 +66,9 @@ cmake --build build/release -j "$(nproc)" --target sentistream >/dev/null
 mkdir -p "$logs"
 echo "built $bin ($($bin version))"
 
-step "2/5 the baseline model: train (if missing), evaluate, score offline"
+step "2/5 the $kind model: train (if missing), evaluate, score offline"
 if [ ! -f "$model" ]; then
-        $bin train model=logreg
+        $bin train model="$kind"
 else
         echo "using $model (delete it to retrain)"
 fi
@@ -130,7 +133,7 @@ echo "end-to-end latency (created_at -> scored_at): p50 <= $(quantile "$mport" s
 echo "scoring latency per batch: p50 <= $(quantile "$mport" sentistream_scoring_seconds 0.5) ms, p99 <= $(quantile "$mport" sentistream_scoring_seconds 0.99) ms"
 sleep 3 # let the monitor evaluate the last window
 echo "monitor: $(metric "$monport" sentistream_monitor_predictions_total) predictions seen, $(metric "$monport" sentistream_monitor_joined_total) joined with labels, $(metric "$monport" sentistream_monitor_triggers_total) retrain events"
-report=$(redis-cli -p "$SS_REDIS_PORT" --raw GET "sentistream:monitor:report:$($bin config show | awk '$1 == "model.name:" { print $2 }')" 2>/dev/null || true)
+report=$(redis-cli -p "$SS_REDIS_PORT" --raw GET "sentistream:monitor:report:$($bin config show model="$kind" | awk '$1 == "model.name:" { print $2 }')" 2>/dev/null || true)
 if [ -n "$report" ]; then
         echo "monitor report (Redis):"
         python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(json.dumps(r, indent=1)[:1500])' "$report" || echo "$report" | head -c 1500
