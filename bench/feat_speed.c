@@ -136,10 +136,10 @@ int main(int argc, char **argv)
                n, (double)bytes / n, (double)toks / rounds / n, (double)nnz / rounds / n);
         printf("tokenize:            %10.0f tweets/s  %.3f us/tweet\n", n / best_tok,
                1e6 * best_tok / n);
-        printf("tokenize + extract:  %10.0f tweets/s  %.3f us/tweet  (tf-idf, L2)\n",
-               n / best_feat, 1e6 * best_feat / n);
-        printf("tokenize + raw:      %10.0f tweets/s  %.3f us/tweet  (raw counts)\n",
-               n / best_raw, 1e6 * best_raw / n);
+        printf("tokenize + extract:  %10.0f tweets/s  %.3f us/tweet  (tf-idf, L2)\n", n / best_feat,
+               1e6 * best_feat / n);
+        printf("tokenize + raw:      %10.0f tweets/s  %.3f us/tweet  (raw counts)\n", n / best_raw,
+               1e6 * best_raw / n);
         printf("best of %d passes, dim_bits %u, thread CPU time\n", rounds, cfg.dim_bits);
         printf("checksum: %.6f\n", check);
         ss_sparse_free(&v);

@@ -138,8 +138,8 @@ static ss_err_t ss_tail_decode(ss_tail_t *t, const rd_kafka_message_t *m, cJSON 
                                size_t errsize)
 {
         if (m->len > 0 && ((const char *)m->payload)[0] == '{') {
-                ss_err_t e = ss_serde_tweet_decode_json(t->serde, m->payload, m->len, 0,
-                                                        &t->tweet, err, errsize);
+                ss_err_t e = ss_serde_tweet_decode_json(t->serde, m->payload, m->len, 0, &t->tweet,
+                                                        err, errsize);
                 if (!e) {
                         cJSON_AddStringToObject(o, "record", "Tweet(json)");
                         ss_tail_add_tweet(o, &t->tweet);

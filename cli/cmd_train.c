@@ -290,8 +290,7 @@ static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
                 printf("convert    %s -> %s\n", src, tc.encoder_path);
                 fflush(stdout);
                 if (ss_mkdir_parent(tc.encoder_path) ||
-                    ss_minilm_convert(src, tc.encoder_path, "all-MiniLM-L6-v2", err,
-                                      sizeof(err))) {
+                    ss_minilm_convert(src, tc.encoder_path, "all-MiniLM-L6-v2", err, sizeof(err))) {
                         fprintf(stderr, "sentistream train: model.minilm.encoder: %s\n", err);
                         return 1;
                 }

@@ -18,18 +18,30 @@ static const struct {
         int (*run)(int argc, char **argv);
         const char *usage;
 } ss_cmds[] = {
-        /* one row per subcommand, in the order `sentistream --help` lists them */
-        {"version", ss_cmd_version, "version                           print the program version"},
-        {"config", ss_cmd_config, "config show|doc [key=value ...]   print the config or document its keys"},
-        {"train", ss_cmd_train, "train [key=value ...]             train model.kind, write model.out and its card"},
-        {"eval", ss_cmd_eval, "eval MODEL DATA [--json]          AvgRec, F1-PN, accuracy, confusion on labelled data"},
-        {"score", ss_cmd_score, "score MODEL [--batch N] < tweets  score TSV/JSON lines from stdin to JSON lines"},
-        {"consume", ss_cmd_consume, "consume [key=value ...]           score topics.input into topics.output (Kafka)"},
-        {"produce", ss_cmd_produce, "produce FILE.tsv [--rate N] ...   replay a TSV of tweets into topics.input"},
-        {"monitor", ss_cmd_monitor, "monitor [events] [key=value ...]  watch predictions for drift and F1 drops; events prints them"},
-        {"label", ss_cmd_label, "label FILE.tsv [--rate N] ...     push human labels to Redis for the monitor"},
-        {"tail", ss_cmd_tail, "tail TOPIC [--max N] [--timeout S]  print a topic's messages as decoded JSON lines"},
-        {"convert", ss_cmd_convert, "convert minilm SRC_DIR OUT.ssm     convert a sentence-transformers model folder into a model file"},
+    /* one row per subcommand, in the order `sentistream --help` lists them */
+    {"version", ss_cmd_version, "version                           print the program version"},
+    {"config", ss_cmd_config,
+     "config show|doc [key=value ...]   print the config or document its keys"},
+    {"train", ss_cmd_train,
+     "train [key=value ...]             train model.kind, write model.out and its card"},
+    {"eval", ss_cmd_eval,
+     "eval MODEL DATA [--json]          AvgRec, F1-PN, accuracy, confusion on labelled data"},
+    {"score", ss_cmd_score,
+     "score MODEL [--batch N] < tweets  score TSV/JSON lines from stdin to JSON lines"},
+    {"consume", ss_cmd_consume,
+     "consume [key=value ...]           score topics.input into topics.output (Kafka)"},
+    {"produce", ss_cmd_produce,
+     "produce FILE.tsv [--rate N] ...   replay a TSV of tweets into topics.input"},
+    {"monitor", ss_cmd_monitor,
+     "monitor [events] [key=value ...]  watch predictions for drift and F1 drops; events prints "
+     "them"},
+    {"label", ss_cmd_label,
+     "label FILE.tsv [--rate N] ...     push human labels to Redis for the monitor"},
+    {"tail", ss_cmd_tail,
+     "tail TOPIC [--max N] ...          print a topic's messages as decoded JSON lines"},
+    {"convert", ss_cmd_convert,
+     "convert minilm SRC_DIR OUT.ssm    convert a sentence-transformers model folder into a model "
+     "file"},
 };
 
 static void ss_usage(FILE *out)

@@ -32,16 +32,22 @@
 
 #include "ss_err.h"
 
-typedef enum { SS_CONF_INT, SS_CONF_DOUBLE, SS_CONF_BOOL, SS_CONF_STRING, SS_CONF_ENUM } ss_conf_type_t;
+typedef enum {
+        SS_CONF_INT,
+        SS_CONF_DOUBLE,
+        SS_CONF_BOOL,
+        SS_CONF_STRING,
+        SS_CONF_ENUM
+} ss_conf_type_t;
 
 /* One row of the key table. */
 typedef struct ss_conf_def {
-        const char *name;     /* full dotted key, e.g. "consumer.batch.size" */
+        const char *name; /* full dotted key, e.g. "consumer.batch.size" */
         ss_conf_type_t type;
-        double min, max;      /* inclusive range for INT/DOUBLE (ignored otherwise) */
-        const char *enums;    /* for ENUM: allowed values separated by '|' */
-        const char *defval;   /* default as text, parsed like a YAML scalar */
-        const char *doc;      /* one-line description */
+        double min, max;    /* inclusive range for INT/DOUBLE (ignored otherwise) */
+        const char *enums;  /* for ENUM: allowed values separated by '|' */
+        const char *defval; /* default as text, parsed like a YAML scalar */
+        const char *doc;    /* one-line description */
 } ss_conf_def_t;
 
 /* The table; terminated by a row with name == NULL. */

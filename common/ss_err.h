@@ -12,22 +12,22 @@
 
 typedef enum ss_err {
         SS_OK = 0,
-        SS_ERR_INVALID_ARG,   /* caller passed something out of contract */
-        SS_ERR_NOMEM,         /* allocation failed */
-        SS_ERR_IO,            /* read/write/open failed (errno in message) */
-        SS_ERR_PARSE,         /* malformed text input (TSV, JSON, YAML) */
-        SS_ERR_CONFIG,        /* unknown key, wrong type, out of range */
-        SS_ERR_FORMAT,        /* bad binary format: magic, version, truncation */
-        SS_ERR_CHECKSUM,      /* payload checksum mismatch */
-        SS_ERR_UNSUPPORTED,   /* unknown model kind, schema id, feature */
-        SS_ERR_DECODE,        /* undecodable message (Avro, framing) */
-        SS_ERR_UTF8,          /* invalid UTF-8 where it is not allowed */
-        SS_ERR_TOO_LARGE,     /* input over a configured size */
-        SS_ERR_EMPTY,         /* missing or empty required field */
-        SS_ERR_KAFKA,         /* librdkafka reported an error */
-        SS_ERR_REDIS,         /* Redis reported an error or is unreachable */
-        SS_ERR_TIMEOUT,       /* an operation did not finish in time */
-        SS_ERR_STATE,         /* operation not valid in the object's state */
+        SS_ERR_INVALID_ARG, /* caller passed something out of contract */
+        SS_ERR_NOMEM,       /* allocation failed */
+        SS_ERR_IO,          /* read/write/open failed (errno in message) */
+        SS_ERR_PARSE,       /* malformed text input (TSV, JSON, YAML) */
+        SS_ERR_CONFIG,      /* unknown key, wrong type, out of range */
+        SS_ERR_FORMAT,      /* bad binary format: magic, version, truncation */
+        SS_ERR_CHECKSUM,    /* payload checksum mismatch */
+        SS_ERR_UNSUPPORTED, /* unknown model kind, schema id, feature */
+        SS_ERR_DECODE,      /* undecodable message (Avro, framing) */
+        SS_ERR_UTF8,        /* invalid UTF-8 where it is not allowed */
+        SS_ERR_TOO_LARGE,   /* input over a configured size */
+        SS_ERR_EMPTY,       /* missing or empty required field */
+        SS_ERR_KAFKA,       /* librdkafka reported an error */
+        SS_ERR_REDIS,       /* Redis reported an error or is unreachable */
+        SS_ERR_TIMEOUT,     /* an operation did not finish in time */
+        SS_ERR_STATE,       /* operation not valid in the object's state */
         SS_ERR__COUNT
 } ss_err_t;
 
@@ -39,6 +39,6 @@ const char *ss_err2str(ss_err_t err);
 
 /* Writes a printf-style message into errstr (if non-NULL) and returns err. */
 ss_err_t ss_err_set(char *errstr, size_t errstr_size, ss_err_t err, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #endif /* SS_ERR_H */

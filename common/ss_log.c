@@ -52,6 +52,6 @@ void ss_log(ss_log_level_t level, const char *component, const char *fmt, ...)
         gmtime_r(&ts.tv_sec, &tm);
         char when[32];
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", when, ts.tv_nsec / 1000000L,
-                ss_log_names[level], component, msg);
+        fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", when, ts.tv_nsec / 1000000L, ss_log_names[level],
+                component, msg);
 }

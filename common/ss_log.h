@@ -10,7 +10,7 @@ typedef enum { SS_LOG_DEBUG = 0, SS_LOG_INFO, SS_LOG_WARN, SS_LOG_ERROR } ss_log
 void ss_log_level_set(ss_log_level_t level);
 ss_log_level_t ss_log_level_get(void);
 void ss_log(ss_log_level_t level, const char *component, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define ss_debug(comp, ...) ss_log(SS_LOG_DEBUG, comp, __VA_ARGS__)
 #define ss_info(comp, ...)  ss_log(SS_LOG_INFO, comp, __VA_ARGS__)

@@ -387,10 +387,10 @@ static ss_err_t schema_check(const char *dir, int i, char *errstr, size_t errstr
 ss_serde_ids_t ss_serde_ids_from_config(const ss_config_t *c)
 {
         ss_serde_ids_t ids = {
-                (int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
-                (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
-                (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
-                (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.tweet"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event"),
         };
         return ids;
 }

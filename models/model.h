@@ -34,11 +34,11 @@ int ss_label_parse(const char *s, size_t len);
  * scoring. The card stores reference histograms of the same quantities.
  */
 typedef struct ss_input_stats {
-        int32_t n_tokens;  /* tokens the model's tokenizer produced */
-        float unk_share;   /* share of those tokens unknown to the model, 0..1 */
-        uint8_t has_url;   /* 1 if the text holds a URL */
+        int32_t n_tokens;    /* tokens the model's tokenizer produced */
+        float unk_share;     /* share of those tokens unknown to the model, 0..1 */
+        uint8_t has_url;     /* 1 if the text holds a URL */
         uint8_t has_mention; /* 1 if the text holds an @mention */
-        uint8_t has_emoji; /* 1 if the text holds an emoji or emoticon */
+        uint8_t has_emoji;   /* 1 if the text holds an emoji or emoticon */
 } ss_input_stats_t;
 
 typedef struct ss_model ss_model_t;
