@@ -62,6 +62,13 @@ pidfile=$run/kafka.pid
 log=$run/kafka.log
 props=$run/server.properties
 bootstrap=127.0.0.1:$port
+svc=kafka.sh what=broker addr=$bootstrap probe="metadata requests"
+# shellcheck source=svc_lib.sh
+. "$here/svc_lib.sh"
+
+stop_gently() {
+        kill -TERM "$1" 2>/dev/null || true
+}
 
 # The fetched jar set is tied to the pom: a changed pom (another Kafka version) refetches.
 pom_stamp() {
@@ -116,10 +123,6 @@ live_pid() {
                 tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka.Kafka $props"; then
                 echo "$pid"
         fi
-}
-
-port_busy() {
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 answers() {
@@ -233,61 +236,6 @@ cmd_start() {
 }
 
 # Waits up to $2 seconds for pid $1 to exit. Returns 0 when it is gone.
-wait_gone() {
-        local i=0 n=$(($2 * 10))
-        while kill -0 "$1" 2>/dev/null; do
-                [ $i -lt $n ] || return 1
-                sleep 0.1
-                i=$((i + 1))
-        done
-}
-
-cmd_stop() {
-        local pid
-        pid=$(live_pid)
-        if [ -n "$pid" ]; then
-                kill -TERM "$pid" 2>/dev/null || true
-                if ! wait_gone "$pid" "$timeout"; then
-                        echo "kafka.sh: broker pid $pid ignored SIGTERM for ${timeout}s, sending SIGKILL" >&2
-                        kill -KILL "$pid" 2>/dev/null || true
-                        wait_gone "$pid" 10 || die "broker pid $pid does not die"
-                fi
-                echo "kafka.sh: stopped broker on $bootstrap (pid $pid)"
-        else
-                echo "kafka.sh: not running on $bootstrap"
-        fi
-        rm -f "$pidfile"
-        if [ "$keep" = 0 ]; then
-                rm -rf "$run"
-                rmdir "$here/run" 2>/dev/null || true
-        fi
-}
-
-cmd_kill() {
-        local pid
-        pid=$(live_pid)
-        [ -n "$pid" ] || die "not running on $bootstrap"
-        kill -KILL "$pid"
-        wait_gone "$pid" 10 || die "broker pid $pid survived SIGKILL"
-        rm -f "$pidfile"
-        echo "kafka.sh: killed broker on $bootstrap (pid $pid); data kept in $run/data"
-}
-
-cmd_status() {
-        local pid
-        pid=$(live_pid)
-        if [ -z "$pid" ]; then
-                echo "kafka.sh: not running on $bootstrap"
-                exit 3
-        fi
-        if answers; then
-                echo "kafka.sh: running on $bootstrap (pid $pid)"
-        else
-                echo "kafka.sh: pid $pid on $bootstrap does not answer metadata requests"
-                exit 1
-        fi
-}
-
 cmd_create_topic() {
         [ ${#args[@]} -eq 2 ] || die "usage: create-topic NAME PARTITIONS"
         [[ ${args[1]} =~ ^[1-9][0-9]*$ ]] || die "PARTITIONS must be a positive number (got ${args[1]})"

@@ -43,6 +43,9 @@ done
 
 run=$here/run/redis-$port
 pidfile=$run/redis.pid
+svc=redis.sh what=redis addr=127.0.0.1:$port probe=PING
+# shellcheck source=svc_lib.sh
+. "$here/svc_lib.sh"
 log=$run/redis.log
 conf=$run/redis.conf
 
@@ -61,8 +64,8 @@ answers() {
         [ "$(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ]
 }
 
-port_busy() {
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+stop_gently() {
+        redis-cli -h 127.0.0.1 -p "$port" SHUTDOWN >/dev/null 2>&1 || kill -TERM "$1" 2>/dev/null || true
 }
 
 write_conf() {
@@ -81,15 +84,6 @@ appendfilename appendonly.aof
 appendfsync everysec
 save 60 1000
 EOF
-}
-
-wait_gone() {
-        local i=0 n=$(($2 * 10))
-        while kill -0 "$1" 2>/dev/null; do
-                [ $i -lt $n ] || return 1
-                sleep 0.1
-                i=$((i + 1))
-        done
 }
 
 cmd_start() {
@@ -122,52 +116,6 @@ cmd_start() {
         pid=$(live_pid)
         [ -n "$pid" ] || die "redis answers on $port but $pidfile names no redis-server of ours"
         echo "redis.sh: started on 127.0.0.1:$port (pid $pid) in $((($(date +%s%N) - t0) / 1000000)) ms; data in $run"
-}
-
-cmd_stop() {
-        local pid
-        pid=$(live_pid)
-        if [ -n "$pid" ]; then
-                redis-cli -h 127.0.0.1 -p "$port" SHUTDOWN >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
-                if ! wait_gone "$pid" "$timeout"; then
-                        echo "redis.sh: pid $pid still running after ${timeout}s, sending SIGKILL" >&2
-                        kill -KILL "$pid" 2>/dev/null || true
-                        wait_gone "$pid" 10 || die "redis pid $pid does not die"
-                fi
-                echo "redis.sh: stopped redis on 127.0.0.1:$port (pid $pid)"
-        else
-                echo "redis.sh: not running on 127.0.0.1:$port"
-        fi
-        rm -f "$pidfile"
-        if [ "$keep" = 0 ]; then
-                rm -rf "$run"
-                rmdir "$here/run" 2>/dev/null || true
-        fi
-}
-
-cmd_kill() {
-        local pid
-        pid=$(live_pid)
-        [ -n "$pid" ] || die "not running on 127.0.0.1:$port"
-        kill -KILL "$pid"
-        wait_gone "$pid" 10 || die "redis pid $pid survived SIGKILL"
-        rm -f "$pidfile"
-        echo "redis.sh: killed redis on 127.0.0.1:$port (pid $pid); data kept in $run"
-}
-
-cmd_status() {
-        local pid
-        pid=$(live_pid)
-        if [ -z "$pid" ]; then
-                echo "redis.sh: not running on 127.0.0.1:$port"
-                exit 3
-        fi
-        if answers; then
-                echo "redis.sh: running on 127.0.0.1:$port (pid $pid)"
-        else
-                echo "redis.sh: pid $pid on 127.0.0.1:$port does not answer PING"
-                exit 1
-        fi
 }
 
 case $cmd in
