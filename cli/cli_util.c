@@ -64,3 +64,38 @@ ss_config_t *ss_cli_config_load(int noverrides, char **overrides, const char *co
         ss_cli_config_apply(c);
         return c;
 }
+
+int ss_cli_args_init(ss_cli_args_t *a, int argc)
+{
+        a->config_dir = NULL;
+        a->noverrides = 0;
+        a->overrides = calloc((size_t)argc + 1, sizeof(char *));
+        return a->overrides ? 0 : -1;
+}
+
+int ss_cli_args_take(ss_cli_args_t *a, int argc, char **argv, int *i)
+{
+        if (!strcmp(argv[*i], "--config-dir") && *i + 1 < argc) {
+                a->config_dir = argv[++*i];
+                return 1;
+        }
+        if (ss_cli_is_override(argv[*i])) {
+                a->overrides[a->noverrides++] = argv[*i];
+                return 1;
+        }
+        return 0;
+}
+
+ss_config_t *ss_cli_args_config(ss_cli_args_t *a)
+{
+        ss_config_t *c = ss_cli_config_load(a->noverrides, a->overrides, a->config_dir);
+        ss_cli_args_free(a);
+        return c;
+}
+
+void ss_cli_args_free(ss_cli_args_t *a)
+{
+        free(a->overrides);
+        a->overrides = NULL;
+        a->noverrides = 0;
+}

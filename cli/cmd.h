@@ -42,6 +42,25 @@ char *ss_cli_schema_dir(const ss_config_t *c, const char *config_dir);
 int ss_cli_tail_topic(const ss_config_t *c, const char *schema_dir, const char *topic,
                       long long max, double timeout_s, volatile sig_atomic_t *stop);
 
+/* The arguments every subcommand shares: --config-dir DIR and key=value overrides. */
+typedef struct ss_cli_args {
+        const char *config_dir; /* NULL: ss_cli_config_dir_default() */
+        char **overrides;       /* [argc] pointers into argv; owned, see ss_cli_args_free() */
+        int noverrides;
+} ss_cli_args_t;
+
+/* Prepares a for at most argc arguments. Returns 0, or -1 when out of memory. */
+int ss_cli_args_init(ss_cli_args_t *a, int argc);
+
+/* Takes argv[*i] when it is `--config-dir DIR` (then *i moves past DIR) or an override.
+ * Returns 1 when taken, 0 when the argument is the caller's. */
+int ss_cli_args_take(ss_cli_args_t *a, int argc, char **argv, int *i);
+
+/* Composes the configuration of a (ss_cli_config_load()) and frees a's overrides. */
+ss_config_t *ss_cli_args_config(ss_cli_args_t *a);
+
+void ss_cli_args_free(ss_cli_args_t *a);
+
 /* True if arg looks like an override ("key=value" with no leading '-'). */
 int ss_cli_is_override(const char *arg);
 

@@ -41,33 +41,31 @@ static void ss_monitor_usage(FILE *out)
 
 int ss_cmd_monitor(int argc, char **argv)
 {
-        const char *config_dir = NULL;
         int events = 0;
         double timeout_s = 10;
-        char **overrides = calloc((size_t)argc + 1, sizeof(char *));
-        int nover = 0;
+        ss_cli_args_t args;
+        if (ss_cli_args_init(&args, argc))
+                return 1;
         for (int i = 0; i < argc; i++) {
-                if (!strcmp(argv[i], "--config-dir") && i + 1 < argc) {
-                        config_dir = argv[++i];
-                } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+                if (ss_cli_args_take(&args, argc, argv, &i))
+                        continue;
+                if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
                         timeout_s = atof(argv[++i]);
                 } else if (!strcmp(argv[i], "events") && i == 0) {
                         events = 1;
                 } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
                         ss_monitor_usage(stdout);
-                        free(overrides);
+                        ss_cli_args_free(&args);
                         return 0;
-                } else if (ss_cli_is_override(argv[i])) {
-                        overrides[nover++] = argv[i];
                 } else {
                         fprintf(stderr, "sentistream monitor: unexpected argument '%s'\n", argv[i]);
                         ss_monitor_usage(stderr);
-                        free(overrides);
+                        ss_cli_args_free(&args);
                         return 2;
                 }
         }
-        ss_config_t *c = ss_cli_config_load(nover, overrides, config_dir);
-        free(overrides);
+        const char *config_dir = args.config_dir;
+        ss_config_t *c = ss_cli_args_config(&args);
         if (!c)
                 return 2;
         char *schema_dir = ss_cli_schema_dir(c, config_dir);
