@@ -15,6 +15,16 @@
  * with no random memory traffic. The IDF loads (the only 4 MiB random access)
  * are prefetched before the sort so the sort hides their latency.
  *
+ * Scoring needs no order, only the count of each key, and there the sort is
+ * the largest cost. The unordered way counts in a direct-mapped table of 4096
+ * slots inside the extractor (20 KiB, L1-resident), indexed by the key's low
+ * bits and tagged with the key and a generation number (so nothing is cleared
+ * between texts). Each key either claims an empty slot (a new key, appended to
+ * the output), bumps its own slot, or spills because another key holds the
+ * slot; all of it with selects, no branch on the data. A tweet's ~300 keys
+ * spill a few per cent; the spilled keys (disjoint from the slotted ones: a
+ * key has one slot) are sorted and counted the ordered way and appended.
+ *
  * Keys: every n-gram is a 64-bit polynomial state over code points,
  * h = (h + cp) * POLY_M from a per-family seed, finalised by xor-shift and
  * multiply into the top dim_bits bits. Families have distinct 64-bit seeds:
@@ -37,6 +47,8 @@
 #include <string.h>
 
 #define CHAR_NGRAM_CAP 6 /* largest char_ngram_max */
+#define SLOT_BITS      12
+#define SLOTS          (1u << SLOT_BITS) /* direct-mapped counters of the unordered way */
 
 struct ss_feat {
         ss_feat_config_t cfg;
@@ -48,9 +60,12 @@ struct ss_feat {
         uint32_t *keys;     /* [keys_cap] bucket of every n-gram of the text, repeats included */
         uint32_t *sort_tmp; /* [keys_cap] sort scratch */
         size_t n_keys, keys_cap;
-        uint32_t radix[4][128]; /* [passes][digit] radix sort counters */
-        float tf_table[64];     /* [64] 1 + ln(c), the sublinear tf of small counts */
-        uint32_t *cps;          /* [cps_cap] code points of one padded token, then slack */
+        uint32_t radix[4][128];   /* [passes][digit] radix sort counters */
+        float tf_table[64];       /* [64] 1 + ln(c), the sublinear tf of small counts */
+        uint32_t slot_tag[SLOTS]; /* [SLOTS] key | generation << 24 of the unordered way */
+        uint16_t slot_cnt[SLOTS]; /* [SLOTS] its count, valid where the tag has this generation */
+        uint32_t slot_gen;        /* 1..255; tags of other generations are empty */
+        uint32_t *cps;            /* [cps_cap] code points of one padded token, then slack */
         size_t cps_cap;
         ss_tok_buf_t tb; /* tokens of the last text */
 };
@@ -517,17 +532,10 @@ static uint32_t *sort_keys(uint32_t *a, uint32_t *tmp, size_t n, uint32_t bits,
         return radix_lsd(a, tmp, n, count, passes, (bits + passes - 1) / passes);
 }
 
-/* Counts the sorted keys into out (ascending, unique), then weights them. */
-static int gather(ss_feat_t *f, int raw_counts, ss_sparse_t *out)
+/* Counts f->keys into out (ascending, unique) by sorting them. */
+static void count_sorted(ss_feat_t *f, size_t nk, ss_sparse_t *out)
 {
-        size_t nk = f->n_keys;
-        f->n_keys = 0;
-        if (!raw_counts) /* start the IDF loads now; sorting hides their latency */
-                for (size_t i = 0; i < nk; i++)
-                        __builtin_prefetch(&f->idf[f->keys[i]]);
         const uint32_t *k = sort_keys(f->keys, f->sort_tmp, nk, f->cfg.dim_bits, f->radix);
-        if (sparse_reserve(out, nk))
-                return -1;
         /* Run-length count without data-dependent branches and with a one-add
          * dependency chain: n counts the distinct keys so far; each key is
          * (re)written at n - 1 together with the end of its run, and the counts
@@ -555,8 +563,71 @@ static int gather(ss_feat_t *f, int raw_counts, ss_sparse_t *out)
                 }
         }
         out->n = n;
+}
+
+/* Counts f->keys into out (unique; slotted keys in first-occurrence order,
+ * then the spilled ones ascending) in the slot table. Returns 0, or -1 (out
+ * untouched) for a text of 65536 keys or more, whose counts could wrap. */
+static int count_slots(ss_feat_t *f, size_t nk, ss_sparse_t *out)
+{
+        if (nk > UINT16_MAX)
+                return -1;
+        if (++f->slot_gen > 255) { /* generations run out: empty the table once */
+                memset(f->slot_tag, 0, sizeof(f->slot_tag));
+                f->slot_gen = 1;
+        }
+        const uint32_t gen = f->slot_gen << 24, mask = SLOTS - 1;
+        uint32_t *tag = f->slot_tag;
+        uint16_t *cnt = f->slot_cnt;
+        const uint32_t *keys = f->keys;
+        uint32_t *idx = out->idx, *spill = f->sort_tmp;
+        size_t n = 0, m = 0;
+        for (size_t i = 0; i < nk; i++) {
+                uint32_t key = keys[i], s = key & mask, t = tag[s], kg = key | gen;
+                uint32_t fresh = (t & 0xff000000u) != gen, same = t == kg;
+                tag[s] = fresh ? kg : t;
+                cnt[s] = (uint16_t)(fresh ? 1u : cnt[s] + same);
+                idx[n] = key; /* kept when new */
+                n += fresh;
+                spill[m] = key; /* kept when the slot holds another key */
+                m += !fresh & !same;
+        }
+        float *val = out->val;
+        for (size_t j = 0; j < n; j++)
+                val[j] = (float)cnt[idx[j] & mask];
+        if (m) { /* f->keys is free now: the sort's scratch */
+                const uint32_t *k = sort_keys(spill, f->keys, m, f->cfg.dim_bits, f->radix);
+                for (size_t i = 0; i < m; i++) {
+                        if (i == 0 || k[i] != k[i - 1]) {
+                                idx[n] = k[i];
+                                val[n++] = 1.0f;
+                        } else {
+                                val[n - 1] += 1.0f;
+                        }
+                }
+        }
+        out->n = n;
+        return 0;
+}
+
+/* Counts the keys into out (see flags), then weights them. */
+static int gather(ss_feat_t *f, int flags, ss_sparse_t *out)
+{
+        size_t nk = f->n_keys;
+        f->n_keys = 0;
+        int raw_counts = flags & SS_FEAT_RAW;
+        if (!raw_counts) /* start the IDF loads now; counting hides their latency */
+                for (size_t i = 0; i < nk; i++)
+                        __builtin_prefetch(&f->idf[f->keys[i]]);
+        if (sparse_reserve(out, nk))
+                return -1;
+        if (!(flags & SS_FEAT_UNORDERED) || count_slots(f, nk, out))
+                count_sorted(f, nk, out);
         if (raw_counts)
                 return 0;
+        size_t n = out->n;
+        const uint32_t *idx = out->idx;
+        float *val = out->val;
         const float *idf = f->idf;
         double sumsq = 0.0;
         for (size_t i = 0; i < n; i++) {
@@ -574,7 +645,8 @@ static int gather(ss_feat_t *f, int raw_counts, ss_sparse_t *out)
         }
         return 0;
 }
-int ss_feat_extract(ss_feat_t *f, const char *text, size_t len, int raw_counts, ss_sparse_t *out,
+
+int ss_feat_extract(ss_feat_t *f, const char *text, size_t len, int flags, ss_sparse_t *out,
                     ss_input_stats_t *stats)
 {
         out->n = 0;
@@ -589,7 +661,7 @@ int ss_feat_extract(ss_feat_t *f, const char *text, size_t len, int raw_counts, 
                 stats->has_emoji = (uint8_t)f->tb.has_emoji;
         }
         add_keys(f);
-        return gather(f, raw_counts, out);
+        return gather(f, flags, out);
 }
 
 int ss_feat_idf_fit(ss_feat_t *f, const char *const *texts, const size_t *lens, size_t n)
@@ -600,7 +672,7 @@ int ss_feat_idf_fit(ss_feat_t *f, const char *const *texts, const size_t *lens, 
         if (!df)
                 return -1;
         for (size_t d = 0; d < n; d++) {
-                if (ss_feat_extract(f, texts[d], lens[d], 1, &v, NULL)) {
+                if (ss_feat_extract(f, texts[d], lens[d], SS_FEAT_RAW, &v, NULL)) {
                         free(df);
                         ss_sparse_free(&v);
                         return -1;

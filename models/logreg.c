@@ -285,6 +285,7 @@ void ss_logreg_destroy(ss_logreg_t *lr)
                 return;
         ss_feat_destroy(lr->feat);
         ss_sparse_free(&lr->s.x);
+        free(lr->s.bits);
         free(lr->owned);
         free(lr);
 }
@@ -350,21 +351,47 @@ void ss_logreg_forward(float *logits, const ss_sparse_t *x, const float *table, 
         logits[2] = bias[2] + z2 * inv;
 }
 
-/* Token count and unknown-word share of the text the extractor saw last. */
-static void ss_logreg_stats(const ss_logreg_t *lr, ss_input_stats_t *st)
+/*
+ * Unknown-word share, step 1: the vocabulary bit of every word token of the
+ * text the extractor saw last, into s.bits, each bitmap word prefetched. The
+ * bitmap (2^vocab_bits bits, 2 MiB by default) is read at random; asking for
+ * the lines here and testing them after the forward pass hides the misses.
+ * Returns the number of words, or -1 when out of memory.
+ */
+static long ss_logreg_vocab_fetch(ss_logreg_t *lr)
 {
         const ss_tok_buf_t *tb = ss_feat_tokens(lr->feat);
-        size_t words = 0, unk = 0;
+        if (tb->n > lr->s.bits_cap) {
+                size_t cap = lr->s.bits_cap ? lr->s.bits_cap : 64;
+                while (cap < tb->n)
+                        cap *= 2;
+                uint32_t *b = realloc(lr->s.bits, cap * sizeof(*b));
+                if (!b)
+                        return -1;
+                lr->s.bits = b;
+                lr->s.bits_cap = cap;
+        }
+        size_t words = 0;
         for (size_t i = 0; i < tb->n; i++) {
                 if (!ss_logreg_is_word(tb->toks[i].kind))
                         continue;
-                words++;
                 uint32_t bit = ss_logreg_vocab_bit(ss_tok_str(tb, i), tb->toks[i].len,
                                                    lr->cfg.vocab_bits, lr->cfg.vocab_seed);
-                if (!(lr->w.vocab[bit >> 6] >> (bit & 63) & 1))
-                        unk++;
+                __builtin_prefetch(&lr->w.vocab[bit >> 6]);
+                lr->s.bits[words++] = bit;
         }
-        st->n_tokens = (int32_t)tb->n;
+        return (long)words;
+}
+
+/* Step 2: token count and unknown-word share from the bits step 1 stored. */
+static void ss_logreg_stats(const ss_logreg_t *lr, size_t words, ss_input_stats_t *st)
+{
+        size_t unk = 0;
+        for (size_t i = 0; i < words; i++) {
+                uint32_t bit = lr->s.bits[i];
+                unk += !(lr->w.vocab[bit >> 6] >> (bit & 63) & 1);
+        }
+        st->n_tokens = (int32_t)ss_feat_tokens(lr->feat)->n;
         st->unk_share = words ? (float)unk / (float)words : 0.0f;
 }
 
@@ -373,12 +400,14 @@ ss_err_t ss_logreg_score(ss_logreg_t *lr, const char *const *texts, const size_t
 {
         for (size_t i = 0; i < n; i++) {
                 ss_input_stats_t *st = stats ? &stats[i] : NULL;
-                if (ss_feat_extract(lr->feat, texts[i], lens[i], 1, &lr->s.x, st))
+                if (ss_feat_extract(lr->feat, texts[i], lens[i], SS_FEAT_RAW | SS_FEAT_UNORDERED,
+                                    &lr->s.x, st))
                         return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                           "feature extraction failed on text %zu (%zu bytes)", i,
                                           lens[i]);
-                if (st)
-                        ss_logreg_stats(lr, st);
+                long words = st ? ss_logreg_vocab_fetch(lr) : 0;
+                if (words < 0)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 float *p = probs + i * SS_NUM_CLASSES;
                 ss_logreg_forward(p, &lr->s.x, lr->w.table, lr->w.bias,
                                   (int)lr->cfg.feat.sublinear_tf);
@@ -392,6 +421,8 @@ ss_err_t ss_logreg_score(ss_logreg_t *lr, const char *const *texts, const size_t
                                         p[c] += f[k] * rows[k * SS_LOGREG_ROW + c];
                 }
                 ss_softmax(p, SS_NUM_CLASSES);
+                if (st)
+                        ss_logreg_stats(lr, (size_t)words, st);
         }
         return SS_OK;
 }
@@ -420,7 +451,7 @@ static ss_err_t ss_logreg_features_id(const ss_feat_config_t *fc, char hex[65])
         for (size_t p = 0; !err && p < sizeof(ss_logreg_probes) / sizeof(ss_logreg_probes[0]);
              p++) {
                 const char *t = ss_logreg_probes[p];
-                if (ss_feat_extract(f, t, strlen(t), 1, &x, NULL)) {
+                if (ss_feat_extract(f, t, strlen(t), SS_FEAT_RAW, &x, NULL)) {
                         err = SS_ERR_NOMEM;
                         break;
                 }

@@ -91,7 +91,9 @@ typedef struct ss_logreg_weights {
 
 /* Scratch: per-text buffers, allocated once and reused. */
 typedef struct ss_logreg_scratch {
-        ss_sparse_t x; /* raw counts of one text, then its tf-idf values */
+        ss_sparse_t x;  /* raw counts of one text, then its tf-idf values */
+        uint32_t *bits; /* [bits_cap] vocabulary bit of each word token of one text */
+        size_t bits_cap;
 } ss_logreg_scratch_t;
 
 typedef struct ss_logreg {

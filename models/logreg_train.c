@@ -157,7 +157,7 @@ ss_err_t ss_logreg_problem_build(const ss_logreg_config_t *cfg, const ss_dataset
         ss_progress_init(&prog, "features", ds->n);
         /* pass 1: raw counts, document frequencies, vocabulary */
         for (size_t i = 0; i < ds->n; i++) {
-                if (ss_feat_extract(f, ds->texts[i], ds->lens[i], 1, &x, NULL) ||
+                if (ss_feat_extract(f, ds->texts[i], ds->lens[i], SS_FEAT_RAW, &x, NULL) ||
                     ss_csr_append(&b, &x)) {
                         err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                          "%s:%u: out of memory extracting features", ds->path,

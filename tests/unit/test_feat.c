@@ -2,7 +2,8 @@
  * Unit tests of the hashed TF-IDF features (models/feat.c): raw n-gram counts
  * worked out by hand, char_wb padding, IDF against hand-computed document
  * frequencies, TF-IDF weighting and L2 norm, determinism, seeds, ordering of
- * the sparse output on real tweets, input statistics and config checks.
+ * the sparse output on real tweets, the unordered counting way against the
+ * sorted one, input statistics and config checks.
  */
 #include "ss_test.h"
 
@@ -439,6 +440,94 @@ static void test_config_check(void)
         CHECK(ss_feat_config_check(&c, err, sizeof(err)) == SS_ERR_CONFIG);
 }
 
+/* Sorts v's (idx, val) pairs by index, in place (insertion sort: test sizes). */
+static void sort_pairs(ss_sparse_t *v)
+{
+        for (size_t i = 1; i < v->n; i++) {
+                uint32_t k = v->idx[i];
+                float x = v->val[i];
+                size_t j = i;
+                for (; j > 0 && v->idx[j - 1] > k; j--) {
+                        v->idx[j] = v->idx[j - 1];
+                        v->val[j] = v->val[j - 1];
+                }
+                v->idx[j] = k;
+                v->val[j] = x;
+        }
+}
+
+/* SS_FEAT_UNORDERED gives the sorted way's pairs, in another order: on real
+ * tweets, on texts whose keys repeat hundreds of times, across more than 255
+ * texts (the slot table's generations wrap) and with 2^24 buckets (many keys
+ * share one of the 4096 slots and spill). */
+static void test_unordered(void)
+{
+        static const char *const odd[] = {
+            "",
+            "a",
+            "haha haha haha haha haha haha haha haha haha haha haha haha haha haha haha haha",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "no no no no no no no no no no no no no no no no no no no no no no no no no no no",
+        };
+        char path[1024], err[256];
+        ss_test_src_path("data/semeval-2016test.tsv", path, sizeof(path));
+        char *data = NULL;
+        size_t len = 0;
+        CHECK(ss_file_read_all(path, &data, &len, err, sizeof(err)) == SS_OK);
+        for (int dims = 0; dims < 2; dims++) {
+                ss_feat_config_t c;
+                ss_feat_config_default(&c);
+                c.dim_bits = dims ? 24 : 20;
+                ss_feat_t *f = ss_feat_new(&c, NULL);
+                ss_sparse_t v, w;
+                ss_sparse_init(&v);
+                ss_sparse_init(&w);
+                int same = 1, texts = 0;
+                char *p = data, *end = data + (data ? len : 0);
+                for (size_t o = 0; o < sizeof(odd) / sizeof(odd[0]) + 1000 && f; o++) {
+                        const char *text;
+                        size_t tl;
+                        if (o < sizeof(odd) / sizeof(odd[0])) {
+                                text = odd[o];
+                                tl = strlen(text);
+                        } else {
+                                char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+                                char *eol = nl ? nl : end;
+                                char *t2 = p;
+                                for (int tabs = 0; t2 && tabs < 2; tabs++) {
+                                        t2 = memchr(t2, '\t', (size_t)(eol - t2));
+                                        t2 = t2 ? t2 + 1 : NULL;
+                                }
+                                if (!t2)
+                                        break;
+                                text = t2;
+                                tl = (size_t)(eol - t2);
+                                p = eol + 1;
+                        }
+                        for (int raw = 0; raw < 2; raw++) {
+                                CHECK(ss_feat_extract(f, text, tl, raw, &v, NULL) == 0);
+                                CHECK(ss_feat_extract(f, text, tl, raw | SS_FEAT_UNORDERED, &w,
+                                                      NULL) == 0);
+                                sort_pairs(&w);
+                                same &= v.n == w.n && (!v.n || !memcmp(v.idx, w.idx, v.n * 4));
+                                for (size_t i = 0; same && i < v.n; i++)
+                                        same &= raw ? v.val[i] == w.val[i]
+                                                    : fabsf(v.val[i] - w.val[i]) < 1e-6f;
+                        }
+                        texts++;
+                }
+                CHECK(texts > 1000);
+                CHECK(same);
+                ss_feat_destroy(f);
+                ss_sparse_free(&v);
+                ss_sparse_free(&w);
+        }
+        free(data);
+}
+
 int main(void)
 {
         test_hash();
@@ -447,6 +536,7 @@ int main(void)
         test_idf_and_weights();
         test_real_tweets();
         test_counts_across_dims();
+        test_unordered();
         test_stats_and_edges();
         test_config_check();
         return ss_test_finish();
