@@ -265,7 +265,8 @@ ss_logreg_t *ss_logreg_new(const ss_logreg_config_t *cfg, const ss_logreg_weight
                                     (uint64_t)1 << (w->lex.keys[i] & 63);
                 lr->w.lex.filter = lr->lex_filter;
         }
-        ss_sparse_init(&lr->s.x);
+        ss_sparse_init(&lr->s.x[0]);
+        ss_sparse_init(&lr->s.x[1]);
         lr->feat = ss_feat_new(&cfg->feat, NULL);
         if (!lr->feat) {
                 ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
@@ -284,7 +285,8 @@ void ss_logreg_destroy(ss_logreg_t *lr)
         if (!lr)
                 return;
         ss_feat_destroy(lr->feat);
-        ss_sparse_free(&lr->s.x);
+        ss_sparse_free(&lr->s.x[0]);
+        ss_sparse_free(&lr->s.x[1]);
         free(lr->s.bits);
         free(lr->owned);
         free(lr);
@@ -395,34 +397,59 @@ static void ss_logreg_stats(const ss_logreg_t *lr, size_t words, ss_input_stats_
         st->unk_share = words ? (float)unk / (float)words : 0.0f;
 }
 
+/*
+ * Stage 1 of scoring a text into slot b: features (raw counts, unordered), a
+ * prefetch of every table row they touch, the lexicon features and the input
+ * statistics: all the work that needs the text's tokens.
+ */
+static ss_err_t ss_logreg_prepare(ss_logreg_t *lr, const char *text, size_t len, int b,
+                                  ss_input_stats_t *st)
+{
+        ss_sparse_t *x = &lr->s.x[b];
+        if (ss_feat_extract(lr->feat, text, len, SS_FEAT_RAW | SS_FEAT_UNORDERED, x, st))
+                return SS_ERR_NOMEM;
+        for (size_t k = 0; k < x->n; k++)
+                __builtin_prefetch(lr->w.table + (size_t)x->idx[k] * SS_LOGREG_ROW);
+        long words = st ? ss_logreg_vocab_fetch(lr) : 0;
+        if (words < 0)
+                return SS_ERR_NOMEM;
+        if (lr->cfg.lex_feats)
+                ss_logreg_lex_features(lr->s.lex[b], ss_feat_tokens(lr->feat), &lr->w.lex);
+        if (st)
+                ss_logreg_stats(lr, (size_t)words, st);
+        return SS_OK;
+}
+
+/* Stage 2: the probabilities of the text prepared in slot b. */
+static void ss_logreg_finish(const ss_logreg_t *lr, int b, float *p)
+{
+        ss_logreg_forward(p, &lr->s.x[b], lr->w.table, lr->w.bias, (int)lr->cfg.feat.sublinear_tf);
+        if (lr->cfg.lex_feats) {
+                const float *rows =
+                    lr->w.table + ((size_t)1 << lr->cfg.feat.dim_bits) * SS_LOGREG_ROW;
+                for (int k = 0; k < SS_LOGREG_LEX_FEATS; k++)
+                        for (int c = 0; c < SS_NUM_CLASSES; c++)
+                                p[c] += lr->s.lex[b][k] * rows[k * SS_LOGREG_ROW + c];
+        }
+        ss_softmax(p, SS_NUM_CLASSES);
+}
+
+/*
+ * Two texts in flight: text i + 1 is prepared before text i's forward pass, so
+ * the table rows of text i (16 MiB at 2^20 buckets, read at random) have a
+ * whole text's work to arrive in cache.
+ */
 ss_err_t ss_logreg_score(ss_logreg_t *lr, const char *const *texts, const size_t *lens, size_t n,
                          float *probs, ss_input_stats_t *stats, char *errstr, size_t errstr_size)
 {
-        for (size_t i = 0; i < n; i++) {
-                ss_input_stats_t *st = stats ? &stats[i] : NULL;
-                if (ss_feat_extract(lr->feat, texts[i], lens[i], SS_FEAT_RAW | SS_FEAT_UNORDERED,
-                                    &lr->s.x, st))
+        for (size_t i = 0; i <= n; i++) {
+                if (i < n && ss_logreg_prepare(lr, texts[i], lens[i], (int)(i & 1),
+                                               stats ? &stats[i] : NULL))
                         return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                           "feature extraction failed on text %zu (%zu bytes)", i,
                                           lens[i]);
-                long words = st ? ss_logreg_vocab_fetch(lr) : 0;
-                if (words < 0)
-                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
-                float *p = probs + i * SS_NUM_CLASSES;
-                ss_logreg_forward(p, &lr->s.x, lr->w.table, lr->w.bias,
-                                  (int)lr->cfg.feat.sublinear_tf);
-                if (lr->cfg.lex_feats) {
-                        float f[SS_LOGREG_LEX_FEATS];
-                        ss_logreg_lex_features(f, ss_feat_tokens(lr->feat), &lr->w.lex);
-                        const float *rows =
-                            lr->w.table + ((size_t)1 << lr->cfg.feat.dim_bits) * SS_LOGREG_ROW;
-                        for (int k = 0; k < SS_LOGREG_LEX_FEATS; k++)
-                                for (int c = 0; c < SS_NUM_CLASSES; c++)
-                                        p[c] += f[k] * rows[k * SS_LOGREG_ROW + c];
-                }
-                ss_softmax(p, SS_NUM_CLASSES);
-                if (st)
-                        ss_logreg_stats(lr, (size_t)words, st);
+                if (i > 0)
+                        ss_logreg_finish(lr, (int)((i - 1) & 1), probs + (i - 1) * SS_NUM_CLASSES);
         }
         return SS_OK;
 }

@@ -91,7 +91,8 @@ typedef struct ss_logreg_weights {
 
 /* Scratch: per-text buffers, allocated once and reused. */
 typedef struct ss_logreg_scratch {
-        ss_sparse_t x;  /* raw counts of one text, then its tf-idf values */
+        ss_sparse_t x[2]; /* raw counts of the two texts in flight (see ss_logreg_score) */
+        float lex[2][SS_LOGREG_LEX_FEATS]; /* [2][L] their lexicon features */
         uint32_t *bits; /* [bits_cap] vocabulary bit of each word token of one text */
         size_t bits_cap;
 } ss_logreg_scratch_t;
