@@ -159,6 +159,9 @@ const ss_conf_def_t ss_conf_table[] = {
          "longest wait before re-producing an output whose delivery failed"},
         {"consumer.retry.backoff.ms", SS_CONF_INT, 1, 600000, NULL, "100",
          "first wait before re-producing an output whose delivery failed (doubles each time)"},
+        {"consumer.score.threads", SS_CONF_INT, 1, 64, NULL, "1",
+         "threads scoring each batch (slices of one batch, one model copy's scratch each); "
+         "for the LR model, up to the free cores; keep OpenBLAS at 1 thread when above 1"},
         {"metrics.port", SS_CONF_INT, 0, 65535, NULL, "0",
          "Prometheus endpoint port (GET /metrics); 0 = off"},
         {"serde.schema_dir", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",

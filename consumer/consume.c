@@ -1,6 +1,6 @@
 /*
  * consume: the consume-score-produce loop, shaped like librdkafka's
- * examples/transactions.c. One thread does everything, one batch at a time:
+ * examples/transactions.c. One thread runs the loop, one batch at a time:
  *
  *   collect   poll up to consumer.batch.size messages, waiting at most
  *             consumer.batch.timeout.ms once the first one arrived; each
@@ -8,7 +8,8 @@
  *             rebalance inside the poll sees exactly what is in hand;
  *   decode    Avro (Confluent framing) or JSON into a Tweet; what cannot be
  *             decoded keeps its error code and message for a dead letter;
- *   score     one ss_model_score_batch() over the good tweets;
+ *   score     one ss_model_score_batch() over the good tweets, cut into slices
+ *             for consumer.score.threads threads (pool.h) when above 1;
  *   emit      a Prediction per scored tweet, a DeadLetter per bad input,
  *             through the sink (at-least-once: see sink.h);
  *   end       the sink serves delivery reports, stores and commits offsets;
@@ -30,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "model.h"
+#include "pool.h"
 #include "sink.h"
 #include "ss_kafka.h"
 #include "ss_log.h"
@@ -89,6 +91,7 @@ struct ss_consume {
         ss_sink_t *sink;
         ss_serde_t *serde;
         ss_model_t *model;
+        ss_pool_t *pool; /* scoring threads over model; NULL in passthrough mode */
         ss_metrics_t *metrics;
         ss_consume_metrics_t m;
 
@@ -294,9 +297,18 @@ static void ss_consume_model_reload(ss_consume_t *s, const char *why)
                                                   sizeof(e)));
                 return;
         }
+        if (ss_pool_set_model(s->pool, m, err, sizeof(err)) != SS_OK) {
+                ss_error("consume", "model reload (%s) refused, keeping %s: %s", why,
+                         ss_model_version(s->model), err);
+                ss_model_destroy(m);
+                ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
+                                                  (const char *[]){"result", "error", NULL}, e,
+                                                  sizeof(e)));
+                return;
+        }
         ss_info("consume", "model reload (%s): %s %s -> %s %s", why, ss_model_name(s->model),
                 ss_model_version(s->model), ss_model_name(m), ss_model_version(m));
-        ss_model_destroy(s->model);
+        ss_model_destroy(s->model); /* the pool's forks of it are gone already */
         s->model = m;
         ss_consume_model_info(s);
         ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
@@ -453,8 +465,8 @@ static void ss_consume_score(ss_consume_t *s)
         }
         double t0 = ss_time_mono();
         char err[512];
-        ss_err_t rc = ss_model_score_batch(s->model, s->texts, s->lens, n, s->probs, s->stats, err,
-                                           sizeof(err));
+        ss_err_t rc =
+            ss_pool_score(s->pool, s->texts, s->lens, n, s->probs, s->stats, err, sizeof(err));
         ss_histogram_observe(s->m.scoring_seconds, ss_time_mono() - t0);
         if (rc == SS_OK)
                 return;
@@ -628,8 +640,13 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                 stat(s->model_path, &s->model_st);
                 if (!(s->model = ss_model_load(s->model_path, errstr, errstr_size)))
                         goto fail;
-                ss_info("consume", "model %s %s (%s) from %s", ss_model_name(s->model),
-                        ss_model_version(s->model), ss_model_kind(s->model), s->model_path);
+                int threads = (int)ss_config_get_int(c, "consumer.score.threads");
+                if (!(s->pool = ss_pool_new(threads, errstr, errstr_size)) ||
+                    ss_pool_set_model(s->pool, s->model, errstr, errstr_size) != SS_OK)
+                        goto fail;
+                ss_info("consume", "model %s %s (%s) from %s, %d scoring thread%s",
+                        ss_model_name(s->model), ss_model_version(s->model),
+                        ss_model_kind(s->model), s->model_path, threads, threads > 1 ? "s" : "");
         } else {
                 ss_warn("consume", "consumer.mode=passthrough: no model, every prediction is "
                                    "uniform (benchmark baseline)");
@@ -770,6 +787,7 @@ void ss_consume_destroy(ss_consume_t *s)
         free(s->stats);
         ss_serde_buf_free(&s->out);
         ss_serde_destroy(s->serde);
+        ss_pool_destroy(s->pool); /* its forks borrow the model */
         ss_model_destroy(s->model);
         free(s->model_path);
         free(s);

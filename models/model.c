@@ -15,6 +15,7 @@ struct ss_model {
         const ss_model_kind_t *kind;
         void *impl;
         ss_mfile_t *mf;
+        int forked; /* mf belongs to the model this one was forked from */
 };
 
 /* The registry: one line per kind. */
@@ -115,12 +116,31 @@ ss_model_t *ss_model_load(const char *path, char *errstr, size_t errstr_size)
         return ss_model_from_mfile(mf, errstr, errstr_size);
 }
 
+ss_model_t *ss_model_fork(const ss_model_t *m, char *errstr, size_t errstr_size)
+{
+        ss_model_t *f = calloc(1, sizeof(*f));
+        if (!f) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "model fork: out of memory");
+                return NULL;
+        }
+        f->kind = m->kind;
+        f->mf = m->mf;
+        f->forked = 1;
+        f->impl = m->kind->load(m->mf, errstr, errstr_size);
+        if (!f->impl) {
+                free(f);
+                return NULL;
+        }
+        return f;
+}
+
 void ss_model_destroy(ss_model_t *m)
 {
         if (!m)
                 return;
         m->kind->destroy(m->impl);
-        ss_mfile_destroy(m->mf);
+        if (!m->forked)
+                ss_mfile_destroy(m->mf);
         free(m);
 }
 

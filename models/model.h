@@ -8,8 +8,8 @@
  * (card.h). Nothing here knows about Kafka or Redis.
  *
  * Threading: a model object owns scratch buffers and is not thread-safe; use
- * one per thread. Loading is all-or-nothing: on any error NULL is returned and
- * nothing is half-initialised.
+ * one per thread (ss_model_fork() makes more over the same weights). Loading is all-or-nothing: on
+ * any error NULL is returned and nothing is half-initialised.
  */
 #ifndef SS_MODEL_H
 #define SS_MODEL_H
@@ -50,6 +50,16 @@ typedef struct ss_model ss_model_t;
  * ss_model_destroy().
  */
 ss_model_t *ss_model_load(const char *path, char *errstr, size_t errstr_size);
+
+/*
+ * A second model object over m's file contents, with its own scratch: what
+ * another thread scores with (a model object is not thread-safe). Builds the
+ * kind's state again from the container already in memory, without reading
+ * or checking the file; for the LR model that is an extractor and scratch
+ * over the same weights. Returns NULL with a message on error. The fork
+ * borrows m's container: destroy it with ss_model_destroy() before m.
+ */
+ss_model_t *ss_model_fork(const ss_model_t *m, char *errstr, size_t errstr_size);
 
 /* Frees the model and its scratch. NULL is allowed. */
 void ss_model_destroy(ss_model_t *m);

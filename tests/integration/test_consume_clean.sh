@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# A clean run on a real broker: the 20,556 validation tweets in (Avro, 4 partitions) ->
-# exactly 20,556 predictions, one per id, each equal to what `sentistream score` gives offline
-# (label, probabilities to 1e-6), keyed by tweet id, decoded by fastavro (independent of our
-# serde) against schemas/prediction.avsc; nothing in the dead-letter topic; the metrics
-# endpoint passes `promtool check metrics` and counts what was done. Then the same through
-# JSON input (consumer.input.format=json) on a slice.
+# A clean run on a real broker: the 20,556 validation tweets in (Avro, 4 partitions), scored
+# on three threads (consumer.score.threads=3) -> exactly 20,556 predictions, one per id,
+# each equal to what `sentistream score` gives offline (label, probabilities to 1e-6), keyed
+# by tweet id, decoded by fastavro (independent of our serde) against
+# schemas/prediction.avsc; nothing in the dead-letter topic; the metrics endpoint passes
+# `promtool check metrics` and counts what was done. Then the same through JSON input
+# (consumer.input.format=json, one scoring thread) on a slice.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/consume_lib.sh"
 
@@ -24,7 +25,8 @@ ss_model
         { cat "$work/produce.out"; fail "produce"; }
 grep -q "^produced $n of $n " "$work/produce.out" || fail "produce: $(cat "$work/produce.out")"
 
-ss_consume_bg "$work/consume.log" metrics.port=$port consumer.lag.interval.ms=200
+ss_consume_bg "$work/consume.log" metrics.port=$port consumer.lag.interval.ms=200 \
+        consumer.score.threads=3
 ss_wait_metric $port sentistream_scored_total "$n" 240
 # The lag gauges refresh every 200 ms from cached watermarks and acknowledged offsets: give
 # them a bounded time to catch up with the last deliveries (a fast build scores before then).

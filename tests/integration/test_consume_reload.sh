@@ -5,7 +5,8 @@
 #   (reload_total{result="error"}) and the old model keeps serving;
 #   a new model moved into place is picked up by the watch; the tweets after it carry the
 #   new model's version and scores.
-# Each tweet's prediction must equal the offline score of the model that was serving.
+# Each tweet's prediction must equal the offline score of the model that was serving. The
+# scorer runs two scoring threads, so every swap also replaces the second thread's copy.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/consume_lib.sh"
 
@@ -43,7 +44,7 @@ info() { curl -s "http://127.0.0.1:$port/metrics" | grep '^sentistream_model_inf
 model=$work/serve.ssm
 cp "$m1" "$model"
 ss_consume_bg "$work/consume.log" metrics.port=$port consumer.model.watch=true \
-        consumer.model.watch.interval.ms=200
+        consumer.model.watch.interval.ms=200 consumer.score.threads=2
 produce "$work/p1.tsv"
 ss_wait_metric $port sentistream_scored_total 500 120
 
