@@ -8,19 +8,27 @@
  *             rebalance inside the poll sees exactly what is in hand;
  *   decode    Avro (Confluent framing) or JSON into a Tweet; what cannot be
  *             decoded keeps its error code and message for a dead letter;
- *   score     one ss_model_score_batch() over the good tweets, cut into slices
- *             for consumer.score.threads threads (pool.h) when above 1;
+ *   score     one ss_model_score_batch() over the good tweets;
  *   emit      a Prediction per scored tweet, a DeadLetter per bad input,
  *             through the sink (at-least-once: see sink.h);
  *   end       the sink serves delivery reports, stores and commits offsets;
  *             metrics are updated once per batch.
  *
- * Between batches: a requested or detected model reload, and the lag gauges.
- * Partitions revoked in the middle of a batch are not produced for (their
- * next owner starts from the committed offset), which keeps a rebalance from
- * creating duplicates. A scoring error (not expected from a loaded model) is
- * retried tweet by tweet, and a tweet that still fails goes to the
- * dead-letter topic with the error, so that one input cannot stall the stream.
+ * With consumer.score.threads above 1 the loop is a two-stage pipeline: the
+ * scoring runs on worker threads (pool.h), and while they score batch k the
+ * loop emits batch k-1 and collects and decodes batch k+1. Two batch buffers
+ * alternate. Batches are still emitted in order, and the ledger (entered at
+ * collect) stays the only record of what may be committed, so at-least-once
+ * holds as before; a batch is at most one turn late.
+ *
+ * Between batches: a requested or detected model reload (the batch being
+ * scored is emitted first, under the model that scored it), and the lag
+ * gauges. Partitions revoked while a batch is in hand are not produced for
+ * (their next owner starts from the committed offset), which keeps a
+ * rebalance from creating duplicates. A scoring error (not expected from a
+ * loaded model) is retried tweet by tweet, and a tweet that still fails goes
+ * to the dead-letter topic with the error, so that one input cannot stall the
+ * stream.
  */
 #include "consume.h"
 
@@ -61,6 +69,17 @@ typedef struct ss_item {
         int scored;       /* index into the batch's score arrays, -1 if not scored */
 } ss_item_t;
 
+/* A batch: its messages and the arrays of its one scoring call, allocated once. */
+typedef struct ss_batch {
+        ss_item_t *items; /* [batch_size] */
+        size_t n_items;
+        const char **texts;      /* [batch_size] texts of the decodable tweets */
+        size_t *lens;            /* [batch_size] */
+        float *probs;            /* [batch_size][SS_NUM_CLASSES] */
+        ss_input_stats_t *stats; /* [batch_size] */
+        size_t n_texts;          /* texts handed to the model */
+} ss_batch_t;
+
 /* The consumer_lag gauge of one partition. */
 typedef struct ss_lag_gauge {
         char *topic;
@@ -84,6 +103,7 @@ struct ss_consume {
         const char *topic_in, *topic_out, *topic_dlq;
         int batch_size, batch_timeout_ms, lag_interval_ms, watch, watch_interval_ms;
         int json_input, passthrough;
+        int pipelined; /* score on workers while the next batch is collected */
         char *model_path;
 
         /* collaborators */
@@ -95,14 +115,11 @@ struct ss_consume {
         ss_metrics_t *metrics;
         ss_consume_metrics_t m;
 
-        /* the batch in hand, allocated once */
-        ss_item_t *items; /* [batch_size] */
-        size_t n_items;
-        const char **texts;      /* [batch_size] texts of the decodable tweets */
-        size_t *lens;            /* [batch_size] */
-        float *probs;            /* [batch_size][SS_NUM_CLASSES] */
-        ss_input_stats_t *stats; /* [batch_size] */
-        ss_serde_buf_t out;      /* encoded output message */
+        /* two batches: one being collected, the other being scored (pipelined) or idle */
+        ss_batch_t batch[2];
+        ss_batch_t *collecting; /* the batch the next collect fills */
+        ss_batch_t *scoring;    /* started and not yet emitted, or NULL */
+        ss_serde_buf_t out;     /* encoded output message */
 
         /* between batches */
         double next_lag, next_watch;
@@ -281,6 +298,8 @@ static int ss_consume_stat_changed(const struct stat *a, const struct stat *b)
                a->st_mtim.tv_nsec != b->st_mtim.tv_nsec || a->st_ino != b->st_ino;
 }
 
+static void ss_consume_drain(ss_consume_t *s);
+
 /* Loads the model file again; on failure the serving model stays. Between batches only. */
 static void ss_consume_model_reload(ss_consume_t *s, const char *why)
 {
@@ -297,6 +316,7 @@ static void ss_consume_model_reload(ss_consume_t *s, const char *why)
                                                   sizeof(e)));
                 return;
         }
+        ss_consume_drain(s); /* the batch out was scored by the old model: emit it as such */
         if (ss_pool_set_model(s->pool, m, err, sizeof(err)) != SS_OK) {
                 ss_error("consume", "model reload (%s) refused, keeping %s: %s", why,
                          ss_model_version(s->model), err);
@@ -377,14 +397,16 @@ static void ss_consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- the batch ---------------------------------------------------------------------- */
 
-/* Polls messages into the batch; enters each in the ledger. Returns the count. */
-static size_t ss_consume_collect(ss_consume_t *s)
+/* Polls messages into b; enters each in the ledger. Returns the count. While another
+ * batch is being scored the first message is not waited for: that batch is emitted
+ * first. */
+static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
 {
-        s->n_items = 0;
+        b->n_items = 0;
         double deadline = 0;
-        while (s->n_items < (size_t)s->batch_size && !ss_consume_stop_flag) {
-                int timeout_ms = 100; /* idle: wake up to check the signals */
-                if (s->n_items > 0) {
+        while (b->n_items < (size_t)s->batch_size && !ss_consume_stop_flag) {
+                int timeout_ms = s->scoring ? 0 : 100; /* idle: wake up to check the signals */
+                if (b->n_items > 0) {
                         double left = deadline - ss_time_mono();
                         if (left <= 0)
                                 break;
@@ -392,7 +414,7 @@ static size_t ss_consume_collect(ss_consume_t *s)
                 }
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(s->consumer, timeout_ms);
                 if (!rkm) {
-                        if (s->n_items == 0)
+                        if (b->n_items == 0)
                                 break; /* idle: give the loop a turn */
                         continue;
                 }
@@ -413,19 +435,19 @@ static size_t ss_consume_collect(ss_consume_t *s)
                         rd_kafka_message_destroy(rkm);
                         continue;
                 }
-                if (s->n_items == 0)
+                if (b->n_items == 0)
                         deadline = ss_time_mono() + s->batch_timeout_ms / 1000.0;
-                ss_item_t *it = &s->items[s->n_items++];
+                ss_item_t *it = &b->items[b->n_items++];
                 it->rkm = rkm;
                 it->entry = e;
         }
-        return s->n_items;
+        return b->n_items;
 }
 
-static void ss_consume_decode(ss_consume_t *s)
+static void ss_consume_decode(ss_consume_t *s, ss_batch_t *b)
 {
-        for (size_t i = 0; i < s->n_items; i++) {
-                ss_item_t *it = &s->items[i];
+        for (size_t i = 0; i < b->n_items; i++) {
+                ss_item_t *it = &b->items[i];
                 const rd_kafka_message_t *rkm = it->rkm;
                 it->scored = -1;
                 if (!rkm->payload) {
@@ -443,41 +465,52 @@ static void ss_consume_decode(ss_consume_t *s)
         }
 }
 
-/* Scores the decodable tweets with one model call; per tweet if the batch call fails. */
-static void ss_consume_score(ss_consume_t *s)
+/* Hands the decodable tweets of b to the model in one call (on the scoring threads when
+ * there are workers: then it returns at once). */
+static void ss_consume_score_start(ss_consume_t *s, ss_batch_t *b)
 {
         size_t n = 0;
-        for (size_t i = 0; i < s->n_items; i++) {
-                ss_item_t *it = &s->items[i];
+        for (size_t i = 0; i < b->n_items; i++) {
+                ss_item_t *it = &b->items[i];
                 if (it->err)
                         continue;
                 it->scored = (int)n;
-                s->texts[n] = it->tweet.text.ptr;
-                s->lens[n] = it->tweet.text.len;
+                b->texts[n] = it->tweet.text.ptr;
+                b->lens[n] = it->tweet.text.len;
                 n++;
         }
-        if (n == 0)
-                return;
+        b->n_texts = n;
         if (s->passthrough) {
                 for (size_t j = 0; j < n * SS_NUM_CLASSES; j++)
-                        s->probs[j] = 1.0f / SS_NUM_CLASSES;
+                        b->probs[j] = 1.0f / SS_NUM_CLASSES;
                 return;
         }
-        double t0 = ss_time_mono();
+        ss_pool_start(s->pool, b->texts, b->lens, n, b->probs, b->stats);
+}
+
+/* Waits for b's scores; if the batch call failed, scores tweet by tweet, and a tweet that
+ * still fails goes to the dead-letter topic. */
+static void ss_consume_score_wait(ss_consume_t *s, ss_batch_t *b)
+{
+        if (s->passthrough)
+                return;
         char err[512];
-        ss_err_t rc =
-            ss_pool_score(s->pool, s->texts, s->lens, n, s->probs, s->stats, err, sizeof(err));
-        ss_histogram_observe(s->m.scoring_seconds, ss_time_mono() - t0);
+        double secs = 0;
+        ss_err_t rc = ss_pool_wait(s->pool, &secs, err, sizeof(err));
+        if (b->n_texts == 0)
+                return;
+        ss_histogram_observe(s->m.scoring_seconds, secs);
         if (rc == SS_OK)
                 return;
-        ss_error("consume", "scoring a batch of %zu failed (%s); scoring one by one", n, err);
-        for (size_t i = 0; i < s->n_items; i++) {
-                ss_item_t *it = &s->items[i];
+        ss_error("consume", "scoring a batch of %zu failed (%s); scoring one by one", b->n_texts,
+                 err);
+        for (size_t i = 0; i < b->n_items; i++) {
+                ss_item_t *it = &b->items[i];
                 if (it->scored < 0)
                         continue;
                 size_t j = (size_t)it->scored;
-                rc = ss_model_score_batch(s->model, &s->texts[j], &s->lens[j], 1,
-                                          &s->probs[j * SS_NUM_CLASSES], &s->stats[j], it->why,
+                rc = ss_model_score_batch(s->model, &b->texts[j], &b->lens[j], 1,
+                                          &b->probs[j * SS_NUM_CLASSES], &b->stats[j], it->why,
                                           sizeof(it->why));
                 if (rc != SS_OK) {
                         it->err = rc;
@@ -486,10 +519,11 @@ static void ss_consume_score(ss_consume_t *s)
         }
 }
 
-static void ss_consume_emit_prediction(ss_consume_t *s, ss_item_t *it, int64_t scored_at)
+static void ss_consume_emit_prediction(ss_consume_t *s, const ss_batch_t *b, ss_item_t *it,
+                                       int64_t scored_at)
 {
         size_t j = (size_t)it->scored;
-        const float *p = &s->probs[j * SS_NUM_CLASSES];
+        const float *p = &b->probs[j * SS_NUM_CLASSES];
         ss_prediction_t pred = {0};
         pred.tweet_id = it->tweet.id;
         pred.label = s->passthrough ? SS_LABEL_NEUTRAL : ss_probs_argmax(p);
@@ -500,7 +534,7 @@ static void ss_consume_emit_prediction(ss_consume_t *s, ss_item_t *it, int64_t s
         pred.scored_at = scored_at;
         pred.has_input_stats = !s->passthrough;
         if (!s->passthrough)
-                pred.input_stats = s->stats[j];
+                pred.input_stats = b->stats[j];
         char err[200];
         ss_serde_buf_reset(&s->out);
         if (ss_serde_prediction_encode(s->serde, &pred, &s->out, err, sizeof(err)) != SS_OK) {
@@ -544,42 +578,71 @@ static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it, int64_t 
         ss_consume_count_dead(s, it->err);
 }
 
-static void ss_consume_emit(ss_consume_t *s)
+/* Emits b (a prediction or a dead letter per message), releases its messages, and lets
+ * the sink serve deliveries and commit. */
+static void ss_consume_emit(ss_consume_t *s, ss_batch_t *b)
 {
         int64_t now = ss_time_now_ms();
         ss_sink_begin_batch(s->sink);
-        for (size_t i = 0; i < s->n_items; i++) {
-                ss_item_t *it = &s->items[i];
-                if (!ss_sink_live(it->entry)) { /* revoked during this batch */
+        for (size_t i = 0; i < b->n_items; i++) {
+                ss_item_t *it = &b->items[i];
+                if (!ss_sink_live(it->entry)) { /* revoked since it was collected */
                         ss_sink_skip(s->sink, it->entry);
                         continue;
                 }
                 if (it->scored >= 0)
-                        ss_consume_emit_prediction(s, it, now);
+                        ss_consume_emit_prediction(s, b, it, now);
                 if (it->err)
                         ss_consume_emit_dead_letter(s, it, now);
         }
-}
-
-static void ss_consume_release(ss_consume_t *s)
-{
-        for (size_t i = 0; i < s->n_items; i++) {
-                rd_kafka_message_destroy(s->items[i].rkm);
-                s->items[i].rkm = NULL;
-                s->items[i].entry = NULL;
+        ss_counter_add(s->m.consumed, (double)b->n_items);
+        ss_histogram_observe(s->m.batch_size, (double)b->n_items);
+        for (size_t i = 0; i < b->n_items; i++) {
+                rd_kafka_message_destroy(b->items[i].rkm);
+                b->items[i].rkm = NULL;
+                b->items[i].entry = NULL;
         }
-        s->n_items = 0;
+        b->n_items = 0;
+        ss_sink_end_batch(s->sink);
 }
 
-static void ss_consume_batch(ss_consume_t *s)
+/* Emits the batch being scored, if any, once its scores are in. */
+static void ss_consume_drain(ss_consume_t *s)
 {
-        ss_consume_decode(s);
-        ss_consume_score(s);
-        ss_consume_emit(s);
-        ss_counter_add(s->m.consumed, (double)s->n_items);
-        ss_histogram_observe(s->m.batch_size, (double)s->n_items);
-        ss_consume_release(s);
-        ss_sink_end_batch(s->sink);
+        if (!s->scoring)
+                return;
+        ss_consume_score_wait(s, s->scoring);
+        ss_consume_emit(s, s->scoring);
+        s->scoring = NULL;
+}
+
+/*
+ * One turn of the loop. Unpipelined: collect, decode, score, emit. Pipelined (scoring
+ * workers): the batch collected and decoded now is handed to the workers as soon as the
+ * previous one's scores are in, and that previous one is emitted while they score, so
+ * the Kafka side and the model run at the same time.
+ */
+static void ss_consume_step(ss_consume_t *s)
+{
+        ss_batch_t *b = s->collecting, *prev = s->scoring;
+        size_t got = ss_consume_collect(s, b);
+        if (got)
+                ss_consume_decode(s, b);
+        if (prev)
+                ss_consume_score_wait(s, prev);
+        if (got) {
+                ss_consume_score_start(s, b);
+                s->scoring = b;
+                s->collecting = b == &s->batch[0] ? &s->batch[1] : &s->batch[0];
+        } else {
+                s->scoring = NULL;
+        }
+        if (prev)
+                ss_consume_emit(s, prev);
+        if (!s->pipelined)
+                ss_consume_drain(s);
+        if (!got && !prev)
+                ss_sink_end_batch(s->sink); /* idle: deliveries, retries, commits */
 }
 
 /* ---- setup and run ------------------------------------------------------------------ */
@@ -617,14 +680,19 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         s->model_path = strdup(ss_consume_model_path(c));
 
         size_t bs = (size_t)s->batch_size;
-        s->items = calloc(bs, sizeof(*s->items));
-        s->texts = calloc(bs, sizeof(*s->texts));
-        s->lens = calloc(bs, sizeof(*s->lens));
-        s->probs = calloc(bs * SS_NUM_CLASSES, sizeof(*s->probs));
-        s->stats = calloc(bs, sizeof(*s->stats));
+        int batches_ok = 1;
+        for (int k = 0; k < 2; k++) {
+                ss_batch_t *b = &s->batch[k];
+                b->items = calloc(bs, sizeof(*b->items));
+                b->texts = calloc(bs, sizeof(*b->texts));
+                b->lens = calloc(bs, sizeof(*b->lens));
+                b->probs = calloc(bs * SS_NUM_CLASSES, sizeof(*b->probs));
+                b->stats = calloc(bs, sizeof(*b->stats));
+                batches_ok &= b->items && b->texts && b->lens && b->probs && b->stats;
+        }
+        s->collecting = &s->batch[0];
         s->metrics = ss_metrics_new();
-        if (!s->model_path || !s->items || !s->texts || !s->lens || !s->probs || !s->stats ||
-            !s->metrics) {
+        if (!s->model_path || !batches_ok || !s->metrics) {
                 ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 goto fail;
         }
@@ -641,6 +709,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                 if (!(s->model = ss_model_load(s->model_path, errstr, errstr_size)))
                         goto fail;
                 int threads = (int)ss_config_get_int(c, "consumer.score.threads");
+                s->pipelined = threads > 1;
                 if (!(s->pool = ss_pool_new(threads, errstr, errstr_size)) ||
                     ss_pool_set_model(s->pool, s->model, errstr, errstr_size) != SS_OK)
                         goto fail;
@@ -728,10 +797,7 @@ ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size)
                 return rc;
         while (!ss_consume_stop_flag) {
                 ss_consume_model_check(s);
-                if (ss_consume_collect(s) > 0)
-                        ss_consume_batch(s);
-                else
-                        ss_sink_end_batch(s->sink); /* idle: deliveries, retries, commits */
+                ss_consume_step(s);
                 ss_consume_lag_update(s);
                 if (ss_sink_fatal(s->sink) || ss_kafka_fatal_check(s->consumer, "consumer")) {
                         rc = ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
@@ -739,9 +805,8 @@ ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size)
                         break;
                 }
         }
-        /* A batch in hand (stop arrived during collection) is finished before stopping. */
-        if (s->n_items > 0)
-                ss_consume_batch(s);
+        /* A batch still being scored is finished (emitted) before stopping. */
+        ss_consume_drain(s);
         char err2[512];
         ss_err_t rc2 = ss_consume_shutdown(s, err2, sizeof(err2));
         if (rc == SS_OK && rc2 != SS_OK) {
@@ -762,6 +827,8 @@ void ss_consume_destroy(ss_consume_t *s)
 {
         if (!s)
                 return;
+        ss_pool_destroy(s->pool); /* first: no worker may still read a batch */
+        s->pool = NULL;
         if (s->consumer && !s->closed)
                 rd_kafka_consumer_close(s->consumer);
         ss_sink_destroy(s->sink);
@@ -773,21 +840,21 @@ void ss_consume_destroy(ss_consume_t *s)
                 free(g->topic);
                 free(g);
         }
-        if (s->items) {
-                for (int i = 0; i < s->batch_size; i++) {
-                        if (s->items[i].rkm)
-                                rd_kafka_message_destroy(s->items[i].rkm);
-                        ss_tweet_clear(&s->items[i].tweet);
+        for (int k = 0; k < 2; k++) {
+                ss_batch_t *b = &s->batch[k];
+                for (int i = 0; b->items && i < s->batch_size; i++) {
+                        if (b->items[i].rkm)
+                                rd_kafka_message_destroy(b->items[i].rkm);
+                        ss_tweet_clear(&b->items[i].tweet);
                 }
+                free(b->items);
+                free(b->texts);
+                free(b->lens);
+                free(b->probs);
+                free(b->stats);
         }
-        free(s->items);
-        free(s->texts);
-        free(s->lens);
-        free(s->probs);
-        free(s->stats);
         ss_serde_buf_free(&s->out);
         ss_serde_destroy(s->serde);
-        ss_pool_destroy(s->pool); /* its forks borrow the model */
         ss_model_destroy(s->model);
         free(s->model_path);
         free(s);

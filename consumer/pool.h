@@ -1,20 +1,22 @@
 /*
- * pool: scores one batch on several threads.
+ * pool: scores batches on worker threads while the caller does other work.
  *
- * The scorer's thread hands a batch to ss_pool_score(), which cuts it into as
- * many contiguous slices as there are threads, scores the first slice itself
- * on the caller's model and the others on worker threads, each with its own
- * fork of that model (ss_model_fork(): same weights, own scratch), and
- * returns when every slice is done. The results land where one
- * ss_model_score_batch() call over the whole batch would put them, so the
- * caller cannot tell the difference; a batch too small to be worth the
- * hand-over is scored on the caller's thread alone.
+ * ss_pool_start() hands a batch to the workers and returns at once; the
+ * caller goes on (the scorer emits the previous batch and collects the next)
+ * and later collects the result with ss_pool_wait(). The batch is cut into
+ * contiguous, near-equal slices, one per worker, each scored on the worker's
+ * own fork of the model (ss_model_fork(): same weights, own scratch); the
+ * outputs land where one ss_model_score_batch() call over the whole batch
+ * would put them, bit for bit. A batch too small to be worth splitting uses
+ * fewer workers.
  *
- * Workers only run inside ss_pool_score(): between calls they sleep, so the
- * caller may swap the model (ss_pool_set_model()) between batches. With one
- * thread there are no workers and ss_pool_score() is ss_model_score_batch().
+ * With one thread there are no workers: ss_pool_start() scores the batch on
+ * the caller's model before returning, and ss_pool_wait() only reports.
  *
- * Not thread-safe: one thread (the scorer's) calls everything.
+ * One batch at a time: every ss_pool_start() is followed by ss_pool_wait()
+ * before the next start or a model swap. While a batch is out the workers
+ * never touch the caller's model itself, so the caller may keep using it.
+ * Not thread-safe otherwise: one thread (the scorer's) calls everything.
  */
 #ifndef SS_POOL_H
 #define SS_POOL_H
@@ -29,8 +31,8 @@ typedef struct ss_pool ss_pool_t;
 #define SS_POOL_MAX_THREADS 64
 
 /*
- * Creates a pool of `threads` scoring threads in all (1..SS_POOL_MAX_THREADS),
- * the caller's included: threads - 1 workers are started. Returns NULL with a
+ * Creates a pool of `threads` threads in all (1..SS_POOL_MAX_THREADS), the
+ * caller's included: threads - 1 workers are started and score every batch. Returns NULL with a
  * message on a bad count or when a thread cannot be started. Caller frees with
  * ss_pool_destroy().
  */
@@ -41,9 +43,9 @@ ss_pool_t *ss_pool_new(int threads, char *errstr, size_t errstr_size);
 void ss_pool_destroy(ss_pool_t *p);
 
 /*
- * Scores with m from now on: forks m once per worker. m stays owned by the
- * caller, who must keep it alive until the next ss_pool_set_model() or
- * ss_pool_destroy() (the forks borrow it). All-or-nothing: on error (a fork
+ * Scores with m from now on: forks m once per worker. Not while a batch is
+ * out. m stays owned by the caller, who must keep it alive until the next
+ * ss_pool_set_model() or ss_pool_destroy() (the forks borrow it). All-or-nothing: on error (a fork
  * failed) the previous model and forks stay in place and the error names the
  * cause.
  */
@@ -53,12 +55,19 @@ ss_err_t ss_pool_set_model(ss_pool_t *p, ss_model_t *m, char *errstr, size_t err
 int ss_pool_threads(const ss_pool_t *p);
 
 /*
- * As ss_model_score_batch() on the model set last, over the pool's threads.
- * On error the message names the first failing slice; the outputs of the
- * other slices are written but the caller should treat the batch as failed.
+ * Starts scoring texts[0..n) with the model set last (see ss_model_score_batch()
+ * for the arguments). texts, lens, probs_out and stats_out must stay valid and
+ * untouched until ss_pool_wait(). With workers it returns at once.
  */
-ss_err_t ss_pool_score(ss_pool_t *p, const char *const *texts, const size_t *lens, size_t n,
-                       float *probs_out, ss_input_stats_t *stats_out, char *errstr,
-                       size_t errstr_size);
+void ss_pool_start(ss_pool_t *p, const char *const *texts, const size_t *lens, size_t n,
+                   float *probs_out, ss_input_stats_t *stats_out);
+
+/*
+ * Waits for the batch started last and returns its result: SS_OK, or the
+ * error of the first failing slice with its message (the other slices'
+ * outputs are written; the caller should treat the batch as failed).
+ * *seconds (if non-NULL) gets the time the slowest slice took to score.
+ */
+ss_err_t ss_pool_wait(ss_pool_t *p, double *seconds, char *errstr, size_t errstr_size);
 
 #endif /* SS_POOL_H */

@@ -48,7 +48,8 @@ static ss_model_t *toy_model(const ss_dataset_t *all, size_t n, double l2)
         return m;
 }
 
-/* Pool scores of texts[0..n) equal one direct call on ref, probabilities and stats. */
+/* Pool scores of texts[0..n) equal one direct call on ref, probabilities and
+ * stats; the direct call runs while the pool's batch is out. */
 static int same_as_direct(ss_pool_t *p, ss_model_t *ref, const ss_dataset_t *ds, size_t off,
                           size_t n)
 {
@@ -56,12 +57,16 @@ static int same_as_direct(ss_pool_t *p, ss_model_t *ref, const ss_dataset_t *ds,
         float *pa = malloc(n * 3 * sizeof(float) + 1), *pb = malloc(n * 3 * sizeof(float) + 1);
         ss_input_stats_t *sa = calloc(n + 1, sizeof(*sa)), *sb = calloc(n + 1, sizeof(*sb));
         int ok = pa && pb && sa && sb;
-        ok = ok && ss_pool_score(p, (const char *const *)ds->texts + off, ds->lens + off, n, pa, sa,
-                                 err, sizeof(err)) == SS_OK;
-        ok = ok && ss_model_score_batch(ref, (const char *const *)ds->texts + off, ds->lens + off,
-                                        n, pb, sb, err, sizeof(err)) == SS_OK;
+        if (!ok)
+                goto out;
+        ss_pool_start(p, (const char *const *)ds->texts + off, ds->lens + off, n, pa, sa);
+        ok = ss_model_score_batch(ref, (const char *const *)ds->texts + off, ds->lens + off, n, pb,
+                                  sb, err, sizeof(err)) == SS_OK;
+        double secs = -1;
+        ok = ss_pool_wait(p, &secs, err, sizeof(err)) == SS_OK && ok && secs >= 0;
         ok = ok && (n == 0 ||
                     (!memcmp(pa, pb, n * 3 * sizeof(float)) && !memcmp(sa, sb, n * sizeof(*sa))));
+out:
         free(pa);
         free(pb);
         free(sa);
@@ -89,15 +94,15 @@ static void test_pool(void)
         CHECK(ss_model_score_batch(m2, &t, &ds->lens[5000], 1, b, NULL, err, sizeof(err)) == 0);
         CHECK(memcmp(a, b, sizeof(a)) != 0);
 
-        static const int threads[] = {1, 2, 3, 5};
+        static const int threads[] = {1, 2, 3, 5}; /* 0, 1, 2, 4 workers */
         static const size_t sizes[] = {0, 1, 31, 32, 33, 64, 65, 100, 512, 1000};
         for (size_t ti = 0; ti < sizeof(threads) / sizeof(threads[0]); ti++) {
                 ss_pool_t *p = ss_pool_new(threads[ti], err, sizeof(err));
                 CHECK(p && ss_pool_threads(p) == threads[ti]);
                 if (!p)
                         continue;
-                CHECK(ss_pool_score(p, (const char *const *)ds->texts, ds->lens, 4, a, NULL, err,
-                                    sizeof(err)) == SS_ERR_INVALID_ARG); /* no model yet */
+                ss_pool_start(p, (const char *const *)ds->texts, ds->lens, 4, a, NULL);
+                CHECK(ss_pool_wait(p, NULL, err, sizeof(err)) == SS_ERR_INVALID_ARG); /* no model */
                 CHECK(ss_pool_set_model(p, m1, err, sizeof(err)) == SS_OK);
                 for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++)
                         CHECK(same_as_direct(p, m1, ds, 7000 + 1000 * si, sizes[si]));
@@ -111,8 +116,8 @@ static void test_pool(void)
                 float *probs = malloc(n * 3 * sizeof(float));
                 memcpy(lens, ds->lens, n * sizeof(*lens));
                 lens[n - 1] = SS_TOK_MAX_LEN + 1;
-                ss_err_t rc = ss_pool_score(p, (const char *const *)ds->texts, lens, n, probs, NULL,
-                                            err, sizeof(err));
+                ss_pool_start(p, (const char *const *)ds->texts, lens, n, probs, NULL);
+                ss_err_t rc = ss_pool_wait(p, NULL, err, sizeof(err));
                 CHECK(rc != SS_OK && strstr(err, "feature extraction failed") != NULL);
                 /* and the pool still works afterwards */
                 CHECK(same_as_direct(p, m1, ds, 0, 200));
