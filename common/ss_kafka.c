@@ -116,12 +116,19 @@ rd_kafka_conf_t *ss_kafka_conf_new(const ss_config_t *c, ss_kafka_role_t role, c
             {"client.id", "sentistream-producer"},
             {"linger.ms", "5"},
         };
+        /* queued.min.messages: librdkafka before 2.2 stops fetching a partition for a fixed
+         * 1 s once its local queue holds queued.min.messages (default 100000; librdkafka
+         * issue #2879, fetch.queue.backoff.ms since 2.2). A scorer that drains faster than
+         * that stalls once a second: ~120k tweets/s flat, whatever the CPU. At 1000000 the
+         * queue is bounded by queued.max.messages.kbytes (64 MiB) instead, which holds more
+         * than a second of input. */
         static const char *consumer_defaults[][2] = {
             {"client.id", "sentistream-consumer"},
             {"partition.assignment.strategy", "cooperative-sticky"},
             {"auto.offset.reset", "earliest"},
+            {"queued.min.messages", "1000000"},
         };
-        size_t n = role == SS_KAFKA_PRODUCER ? 2 : 3;
+        size_t n = role == SS_KAFKA_PRODUCER ? 2 : 4;
         for (size_t i = 0; i < n; i++) {
                 const char *const *kv =
                     role == SS_KAFKA_PRODUCER ? producer_defaults[i] : consumer_defaults[i];
