@@ -16,7 +16,11 @@
 #                              SS_BENCH_MODEL=models-out/logreg.ssm (trained if missing),
 #                              SS_BENCH_PEER=1, SS_BENCH_SYSTEMS (default "passthrough
 #                              scorer", plus "peer" when SS_BENCH_PEER=1),
-#                              SS_BENCH_CPUS=1 (taskset list for the system under test),
+#                              SS_BENCH_SCORE_THREADS=3 (consumer.score.threads of the
+#                              scorer), SS_BENCH_CPUS / SS_BENCH_BROKER_CPUS (taskset lists
+#                              for the system under test / for the broker and this script's
+#                              helpers; default: none, the whole host for everyone),
+#                              SS_BENCH_CONSUME_ARGS (more overrides for both consumers),
 #                              SS_BENCH_BUILD_DIR=build/consumer-bench,
 #                              SS_BENCH_KAFKA_PORT=39092 (controller: +1)
 #
@@ -28,12 +32,15 @@
 # 10th and the 90th percentile of scored_at (start-up, with the new output topic's metadata,
 # and the drain are left out); their latency is queueing. The flat-out input is large on
 # purpose: with 60k tweets a passthrough run lasts ~70 ms and its figure swings by 4x
-# between runs; with 500k it lasts seconds. The
-# systems alternate (passthrough, scorer, passthrough, ...) so a slow spell of the shared
-# machine hits both, and the ratio is taken between medians; one run of each goes first,
-# uncounted, to warm up the broker's JIT.
-# The scorer and the peer run pinned to CPU 1 (taskset), one thread of math each; the broker
-# and the producer share the machine. Figures land in bench/out/stream.txt.
+# between runs; with 500k it lasts seconds. The systems alternate (passthrough, scorer,
+# passthrough, ...) so a slow spell of the shared machine hits both, and the ratio is taken
+# between medians; one run of each goes first, uncounted, to warm up the broker's JIT.
+# By default every process may use the whole host (the broker's JVM, the system under test
+# and this script's helpers); the scorer runs SS_BENCH_SCORE_THREADS scoring threads, the
+# peer one. The one-core variant, the system under test alone on CPU 1 with one scoring
+# thread and everything else on CPU 0:
+#   SS_BENCH_CPUS=1 SS_BENCH_BROKER_CPUS=0 SS_BENCH_SCORE_THREADS=1 bench/bench_stream.sh
+# Figures land in bench/out/stream.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -43,8 +50,11 @@ rates=${SS_BENCH_RATES:-1000 5000 max}
 max_reps=${SS_BENCH_MAX_REPS:-25}
 max_runs=${SS_BENCH_MAX_RUNS:-3}
 peer_max_reps=${SS_BENCH_PEER_MAX_REPS:-3}
-cpus=${SS_BENCH_CPUS:-1}
-broker_cpus=${SS_BENCH_BROKER_CPUS-0}
+cpus=${SS_BENCH_CPUS:-}
+broker_cpus=${SS_BENCH_BROKER_CPUS:-}
+score_threads=${SS_BENCH_SCORE_THREADS:-3}
+pin=() # the taskset prefix of the system under test
+[ -n "$cpus" ] && pin=(taskset -c "$cpus")
 export SS_KAFKA_PORT=${SS_BENCH_KAFKA_PORT:-39092}
 export SS_KAFKA_CONTROLLER_PORT=$((SS_KAFKA_PORT + 1))
 bs=127.0.0.1:$SS_KAFKA_PORT
@@ -88,9 +98,9 @@ elif ! python3 -c "import fastavro" 2>/dev/null; then
         py=$out/venv/bin/python
 fi
 
-# The broker, this script and its helpers (the producer, curl polling the metrics, the
-# decoder) stay off the CPUs of the system under test: taskset on this shell is inherited by
-# every process it starts, and the system under test is started under its own taskset.
+# With SS_BENCH_BROKER_CPUS, the broker, this script and its helpers (the producer, curl
+# polling the metrics, the decoder) stay on those CPUs: taskset on this shell is inherited
+# by every process it starts, and the system under test is started under its own taskset.
 [ -n "$broker_cpus" ] && taskset -cp "$broker_cpus" $$ >/dev/null
 deploy/local/kafka.sh start >"$work/kafka.out" 2>&1 || { cat "$work/kafka.out"; die "kafka start"; }
 for r in 1 $max_reps $peer_max_reps; do
@@ -153,9 +163,10 @@ one() {
         passthrough | scorer)
                 local extra=()
                 [ "$sys" = passthrough ] && extra=(consumer.mode=passthrough)
+                [ "$sys" = scorer ] && extra=(consumer.score.threads="$score_threads")
                 # shellcheck disable=SC2206 # word splitting intended: extra overrides
                 extra+=(${SS_BENCH_CONSUME_ARGS:-})
-                taskset -c "$cpus" "$bin" consume kafka.bootstrap.servers="$bs" topics.input="$tin" \
+                "${pin[@]}" "$bin" consume kafka.bootstrap.servers="$bs" topics.input="$tin" \
                         topics.output="$tout" consumer.group.id="g-$run_id" \
                         consumer.model.path="$model" metrics.port=$port \
                         consumer.lag.interval.ms=100 "${extra[@]}" >"$work/consume.log" 2>&1 &
@@ -174,7 +185,7 @@ one() {
                 wait "$cpid" || die "scorer exited $? ($(tail -n 3 "$work/consume.log"))"
                 ;;
         peer)
-                taskset -c "$cpus" "$py" bench/peer_stream.py run "$out/peer_stream.joblib" schemas \
+                "${pin[@]}" "$py" bench/peer_stream.py run "$out/peer_stream.joblib" schemas \
                         "$bs" "$tin" "$tout" "g-$run_id" "$n" >"$work/peer.log" 2>&1 &
                 local ppid_=$!
                 pids+=("$ppid_")
@@ -196,7 +207,8 @@ one() {
 }
 
 {
-        echo "# bench/bench_stream.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) $(getconf _NPROCESSORS_ONLN) cores, model $model"
+        echo "# bench/bench_stream.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) $(getconf _NPROCESSORS_ONLN) cores, model $model," \
+                "scorer threads $score_threads, system under test on CPUs ${cpus:-all}, broker on ${broker_cpus:-all}"
         echo "# system  input-rate  n  throughput(tweets/s)  latency p50/p99 (ms, scored_at - created_at)"
 } | tee "$out/stream.txt"
 systems=${SS_BENCH_SYSTEMS:-passthrough scorer}
