@@ -40,10 +40,11 @@ ss_topic tweets-dlq 1
 ss_model
 "$SS_BIN" score "$model" <"$data" >"$work/offline.jsonl" || fail "offline score"
 
-# ---- 1. clean run, settled group ----
+# ---- 1. clean run, settled group (b scores on a worker thread, pipelined) ----
 ss_consume_bg "$work/consume-a.log" metrics.port=$pa consumer.lag.interval.ms=200
 a=$cpid
-ss_consume_bg "$work/consume-b.log" metrics.port=$pb consumer.lag.interval.ms=200
+ss_consume_bg "$work/consume-b.log" metrics.port=$pb consumer.lag.interval.ms=200 \
+        consumer.score.threads=2
 b=$cpid
 for _ in $(seq 1 600); do
         la=$(lag_series $pa)

@@ -27,8 +27,9 @@ ss_model
 ppid_=$!
 bg_pids+=("$ppid_")
 
-# 1. SIGTERM mid-stream: a clean stop.
-ss_consume_bg "$work/consume-1.log" "${opts[@]}"
+# 1. SIGTERM mid-stream: a clean stop, from the pipelined loop (a batch is being scored on
+#    a worker while the next is collected: both must be emitted and committed).
+ss_consume_bg "$work/consume-1.log" "${opts[@]}" consumer.score.threads=2
 ss_wait_metric $port sentistream_scored_total 3000 120
 ss_stop "$cpid"
 ss_dump tweet-predictions "$work/pred-1.bin"
