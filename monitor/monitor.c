@@ -9,7 +9,8 @@
  * the snapshot's offsets). Every step that needs Redis checks it first and is
  * simply skipped while Redis is away; the mstate layer reconnects with
  * backoff. Partition assignment goes through a rebalance callback that seeks
- * each partition to the offset the snapshot holds for it.
+ * each partition to the offset the snapshot holds for it, or, for a partition
+ * this process held before, to where it stopped reading it.
  */
 #include "monitor.h"
 
@@ -324,7 +325,7 @@ static void on_assign(ss_monitor_t *m, rd_kafka_t *rk, rd_kafka_topic_partition_
                         consumed_slot(m, p->topic, p->partition)->offset = r->offset;
                 }
                 ss_info("monitor", "assigned %s[%d] at %s%lld", p->topic, p->partition,
-                        r ? "snapshot offset " : "committed/earliest ",
+                        r ? "restored offset " : "committed/earliest ",
                         (long long)(r ? r->offset : p->offset));
         }
         if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
@@ -338,12 +339,35 @@ static void on_assign(ss_monitor_t *m, rd_kafka_t *rk, rd_kafka_topic_partition_
         }
 }
 
+/*
+ * A revoked partition's next offset becomes its restore offset: if this process gets it
+ * back (a rebalance, or a lost assignment after a broker outage), it resumes where its
+ * in-memory state stops. The committed offset may be older (the commit that would have
+ * carried it failed while the broker was away), and reading from there would count those
+ * predictions a second time.
+ */
+static void remember_position(ss_monitor_t *m, const char *topic, int32_t part)
+{
+        rd_kafka_topic_partition_t *c =
+            rd_kafka_topic_partition_list_find(m->consumed, topic, part);
+        if (!c || c->offset < 0)
+                return;
+        if (!m->restore)
+                m->restore = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_t *r = rd_kafka_topic_partition_list_find(m->restore, topic, part);
+        if (!r)
+                r = rd_kafka_topic_partition_list_add(m->restore, topic, part);
+        r->offset = c->offset;
+}
+
 static void on_revoke(ss_monitor_t *m, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {
         snapshot_save(m);
-        for (int i = 0; i < parts->cnt; i++)
+        for (int i = 0; i < parts->cnt; i++) {
+                remember_position(m, parts->elems[i].topic, parts->elems[i].partition);
                 rd_kafka_topic_partition_list_del(m->consumed, parts->elems[i].topic,
                                                   parts->elems[i].partition);
+        }
         if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
                 rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
                 if (e) {

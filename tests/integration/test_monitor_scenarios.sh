@@ -14,6 +14,9 @@
 #      and labels, and none appears twice
 #   5. Redis killed (-9) mid-stream: the monitor keeps consuming (Prometheus shows the
 #      predictions and redis_up 0), and once Redis is back it reconnects and catches up
+#   6. Kafka killed (-9) mid-stream: the monitor (and the scorer) keep running through the
+#      outage, and once the broker is back (same data) the monitor counts exactly the
+#      predictions the topic holds (none lost, none twice) and joins every label
 # Every scenario has its own topics, consumer groups and Redis prefix. Services and processes
 # started here are stopped by the trap.
 set -euo pipefail
@@ -61,7 +64,7 @@ step() { echo "== $*"; }
 kafka start
 redis start
 topics=()
-for i in 1 2 3 4 5; do topics+=(tw$i pr$i dl$i rt$i); done
+for i in 1 2 3 4 5 6; do topics+=(tw$i pr$i dl$i rt$i); done
 topics+=(rt4r)
 # one JVM per topic: four at a time
 printf '%s\n' "${topics[@]}" | xargs -P 4 -I{} "$src/deploy/local/kafka.sh" create-topic {} 1 \
@@ -317,6 +320,35 @@ wait_metric sentistream_monitor_redis_up 1 30
 grep -q "unreachable" "$work/monitor-m5.log" || fail "the monitor did not notice Redis going away"
 stop_pid "$mon_pid"
 echo "Redis back: reconnected, 6000 labels joined"
+
+# ---- 6. Kafka away -------------------------------------------------------------------------
+step "6. Kafka killed (-9) mid-stream, then started again with its data"
+head -n 3000 "$work/s2.tsv" > "$work/s6a.tsv"
+tail -n 3000 "$work/s2.tsv" > "$work/s6b.tsv"
+start_scorer 6
+start_monitor m6 6 monitor.metrics.port="$mport" kafka.reconnect.backoff.max.ms=1000
+"$bin" produce "$work/s6a.tsv" $(kafka_args 6) > "$work/produce6.log" 2>&1 || fail "produce 6a"
+wait_metric sentistream_monitor_predictions_total 3000 120
+kafka kill > /dev/null
+sleep 8 # the outage: both keep running, retrying
+kill -0 "$mon_pid" 2>/dev/null || fail "the monitor exited while Kafka was down (see its log)"
+kill -0 "$scorer_pid" 2>/dev/null || fail "the scorer exited while Kafka was down"
+kafka start --keep-data > "$work/kafka6.log" 2>&1 || fail "kafka restart: $(cat "$work/kafka6.log")"
+"$bin" produce "$work/s6b.tsv" $(kafka_args 6) >> "$work/produce6.log" 2>&1 || fail "produce 6b"
+"$bin" label "$work/s2.tsv" redis.port="$rport" redis.prefix=s6: > "$work/label6.log" 2>&1 ||
+        fail "label 6"
+wait_counts s6: 6000 6000 180
+# The scorer is at-least-once (a broker crash may make it produce a prediction twice); the
+# monitor must count each prediction the topic holds exactly once.
+in_topic=$(kcat -b "$bs" -C -t pr6 -o beginning -e -q -f 'x\n' | wc -l)
+for _ in $(seq 100); do
+        p6=$(metric sentistream_monitor_predictions_total)
+        [ "${p6%.*}" = "$in_topic" ] && break
+        sleep 0.1
+done
+[ "${p6%.*}" = "$in_topic" ] || fail "monitor counted $p6 predictions, the topic holds $in_topic"
+stop_pid "$mon_pid"
+echo "Kafka back: $in_topic predictions in the topic (6000 tweets), all counted once; 6000 labels joined"
 
 sanitizer_check
 echo "monitor scenarios: all checks passed"
