@@ -8,6 +8,7 @@
 #include "cmd.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,36 @@ ss_config_t *ss_cli_config_load(int noverrides, char **overrides, const char *co
         }
         ss_cli_config_apply(c);
         return c;
+}
+
+int ss_cli_flag_double(const char *cmd, const char *flag, const char *v, double lo, double hi,
+                       double *out)
+{
+        char *end = NULL;
+        errno = 0;
+        double x = v ? strtod(v, &end) : 0;
+        if (!v || end == v || *end || errno || !(x >= lo && x <= hi)) {
+                fprintf(stderr, "sentistream %s: %s wants a number in %g..%g, got '%s'\n", cmd,
+                        flag, lo, hi, v ? v : "(nothing)");
+                return -1;
+        }
+        *out = x;
+        return 0;
+}
+
+int ss_cli_flag_ll(const char *cmd, const char *flag, const char *v, long long lo, long long hi,
+                   long long *out)
+{
+        char *end = NULL;
+        errno = 0;
+        long long x = v ? strtoll(v, &end, 10) : 0;
+        if (!v || end == v || *end || errno || x < lo || x > hi) {
+                fprintf(stderr, "sentistream %s: %s wants a whole number in %lld..%lld, got '%s'\n",
+                        cmd, flag, lo, hi, v ? v : "(nothing)");
+                return -1;
+        }
+        *out = x;
+        return 0;
 }
 
 int ss_cli_args_init(ss_cli_args_t *a, int argc)

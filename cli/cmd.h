@@ -61,6 +61,16 @@ ss_config_t *ss_cli_args_config(ss_cli_args_t *a);
 
 void ss_cli_args_free(ss_cli_args_t *a);
 
+/*
+ * The value of a numeric flag: all of v must be a number in [lo, hi]. On error prints
+ * "sentistream CMD: FLAG wants a number in LO..HI, got 'V'" to stderr and returns -1
+ * (*out untouched); else 0. v may be NULL (the flag was last): also an error.
+ */
+int ss_cli_flag_double(const char *cmd, const char *flag, const char *v, double lo, double hi,
+                       double *out);
+int ss_cli_flag_ll(const char *cmd, const char *flag, const char *v, long long lo, long long hi,
+                   long long *out);
+
 /* True if arg looks like an override ("key=value" with no leading '-'). */
 int ss_cli_is_override(const char *arg);
 

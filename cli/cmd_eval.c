@@ -67,57 +67,50 @@ static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const
 
 int ss_cmd_eval(int argc, char **argv)
 {
-        const char *pos[2] = {NULL, NULL}, *config_dir = NULL;
+        const char *pos[2] = {NULL, NULL};
         int npos = 0, json = 0;
-        long batch = 0;
-        char **overrides = calloc((size_t)argc + 1, sizeof(char *)); /* [argc] */
-        int n = 0;
-        if (!overrides)
+        long long batch = 0;
+        ss_cli_args_t args;
+        if (ss_cli_args_init(&args, argc))
                 return 1;
         for (int i = 0; i < argc; i++) {
                 const char *a = argv[i];
+                if (ss_cli_args_take(&args, argc, argv, &i))
+                        continue;
                 if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
                         ss_eval_usage(stdout);
-                        free(overrides);
+                        ss_cli_args_free(&args);
                         return 0;
                 } else if (!strcmp(a, "--json")) {
                         json = 1;
-                } else if (!strcmp(a, "--batch") && i + 1 < argc) {
-                        char *end;
-                        batch = strtol(argv[++i], &end, 10);
-                        if (*end || batch < 1 || batch > 1 << 20) {
-                                fprintf(stderr, "sentistream eval: --batch wants 1..%d, got '%s'\n",
-                                        1 << 20, argv[i]);
-                                free(overrides);
+                } else if (!strcmp(a, "--batch")) {
+                        if (ss_cli_flag_ll("eval", a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20,
+                                           &batch)) {
+                                ss_cli_args_free(&args);
                                 return 2;
                         }
-                } else if (!strcmp(a, "--config-dir") && i + 1 < argc) {
-                        config_dir = argv[++i];
-                } else if (ss_cli_is_override(a)) {
-                        overrides[n++] = argv[i];
                 } else if (a[0] != '-' && npos < 2) {
                         pos[npos++] = a;
                 } else {
                         fprintf(stderr, "sentistream eval: unexpected argument '%s'\n", a);
                         ss_eval_usage(stderr);
-                        free(overrides);
+                        ss_cli_args_free(&args);
                         return 2;
                 }
         }
         if (npos != 2) {
                 ss_eval_usage(stderr);
-                free(overrides);
+                ss_cli_args_free(&args);
                 return 2;
         }
-        ss_config_t *cfg = ss_cli_config_load(n, overrides, config_dir);
-        free(overrides);
+        ss_config_t *cfg = ss_cli_args_config(&args);
         if (!cfg)
                 return 2;
         const char *p = ss_config_get_str(cfg, "log.progress");
         if (strcmp(p, "auto"))
                 setenv("SS_PROGRESS", strcmp(p, "on") ? "0" : "1", 1);
         if (!batch)
-                batch = (long)ss_config_get_int(cfg, "train.batch.size");
+                batch = (long long)ss_config_get_int(cfg, "train.batch.size");
         ss_config_destroy(cfg);
 
         char err[1024];

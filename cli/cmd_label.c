@@ -13,6 +13,7 @@
  * exit status is then 1. Redis errors are retried for up to 30 s per label.
  */
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,31 +129,37 @@ static int drain(ss_mstate_t *r, label_queue_t *q, const char *source, int flush
 }
 
 typedef struct label_opts {
-        const char *file, *config_dir, *source;
+        const char *file, *source;
         double rate, delay;
         long long limit;
 } label_opts_t;
 
-static int parse_args(int argc, char **argv, label_opts_t *o, char **overrides, int *nover)
+/* Returns 0, 1 after --help, or 2 on a bad argument (said on stderr). */
+static int parse_args(int argc, char **argv, label_opts_t *o, ss_cli_args_t *args)
 {
         for (int i = 0; i < argc; i++) {
                 const char *a = argv[i];
-                int has = i + 1 < argc;
+                const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+                if (ss_cli_args_take(args, argc, argv, &i))
+                        continue;
                 if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
                         ss_label_usage(stdout);
                         return 1;
-                } else if (!strcmp(a, "--rate") && has) {
-                        o->rate = atof(argv[++i]);
-                } else if (!strcmp(a, "--delay") && has) {
-                        o->delay = atof(argv[++i]);
-                } else if (!strcmp(a, "--limit") && has) {
-                        o->limit = atoll(argv[++i]);
-                } else if (!strcmp(a, "--source") && has) {
-                        o->source = argv[++i];
-                } else if (!strcmp(a, "--config-dir") && has) {
-                        o->config_dir = argv[++i];
-                } else if (ss_cli_is_override(a)) {
-                        overrides[(*nover)++] = argv[i];
+                } else if (!strcmp(a, "--rate")) {
+                        if (ss_cli_flag_double("label", a, v, 0, 1e9, &o->rate))
+                                return 2;
+                        i++;
+                } else if (!strcmp(a, "--delay")) {
+                        if (ss_cli_flag_double("label", a, v, 0, LABEL_DELAY_MAX, &o->delay))
+                                return 2;
+                        i++;
+                } else if (!strcmp(a, "--limit")) {
+                        if (ss_cli_flag_ll("label", a, v, 0, LLONG_MAX, &o->limit))
+                                return 2;
+                        i++;
+                } else if (!strcmp(a, "--source") && v) {
+                        o->source = v;
+                        i++;
                 } else if (a[0] != '-' && !o->file) {
                         o->file = a;
                 } else {
@@ -160,10 +167,8 @@ static int parse_args(int argc, char **argv, label_opts_t *o, char **overrides, 
                         return 2;
                 }
         }
-        if (!o->file || o->rate < 0 || o->delay < 0 || o->delay > LABEL_DELAY_MAX || o->limit < 0) {
-                fprintf(stderr, "sentistream label: %s\n",
-                        !o->file ? "FILE.tsv is required"
-                                 : "--rate, --limit >= 0 and 0 <= --delay <= 3600 required");
+        if (!o->file) {
+                fprintf(stderr, "sentistream label: FILE.tsv is required\n");
                 return 2;
         }
         return 0;
@@ -254,17 +259,17 @@ done:
 int ss_cmd_label(int argc, char **argv)
 {
         label_opts_t o = {0};
-        char **overrides = calloc((size_t)argc + 1, sizeof(char *));
-        int nover = 0;
-        int rc = parse_args(argc, argv, &o, overrides, &nover);
+        ss_cli_args_t args;
+        if (ss_cli_args_init(&args, argc))
+                return 1;
+        int rc = parse_args(argc, argv, &o, &args);
         if (rc) {
                 if (rc == 2)
                         ss_label_usage(stderr);
-                free(overrides);
+                ss_cli_args_free(&args);
                 return rc == 1 ? 0 : 2;
         }
-        ss_config_t *c = ss_cli_config_load(nover, overrides, o.config_dir);
-        free(overrides);
+        ss_config_t *c = ss_cli_args_config(&args);
         if (!c)
                 return 2;
         FILE *f = fopen(o.file, "r");

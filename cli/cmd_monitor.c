@@ -49,8 +49,14 @@ int ss_cmd_monitor(int argc, char **argv)
         for (int i = 0; i < argc; i++) {
                 if (ss_cli_args_take(&args, argc, argv, &i))
                         continue;
-                if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-                        timeout_s = atof(argv[++i]);
+                if (!strcmp(argv[i], "--timeout")) {
+                        if (ss_cli_flag_double("monitor", argv[i],
+                                               i + 1 < argc ? argv[i + 1] : NULL, 0.001, 1e9,
+                                               &timeout_s)) {
+                                ss_cli_args_free(&args);
+                                return 2;
+                        }
+                        i++;
                 } else if (!strcmp(argv[i], "events") && i == 0) {
                         events = 1;
                 } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

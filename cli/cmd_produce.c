@@ -12,6 +12,7 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,20 +113,24 @@ static ss_err_t ss_produce_encode_json(const ss_tweet_t *t, ss_serde_buf_t *out)
         return SS_OK;
 }
 
-static int ss_produce_parse(int argc, char **argv, ss_produce_opts_t *o, char **overrides,
-                            int *nover)
+/* Returns 0, 1 after --help, or 2 on a bad argument (said on stderr). */
+static int ss_produce_parse(int argc, char **argv, ss_produce_opts_t *o, ss_cli_args_t *args)
 {
         for (int i = 0; i < argc; i++) {
                 const char *a = argv[i];
                 const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+                if (ss_cli_args_take(args, argc, argv, &i))
+                        continue;
                 if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
                         ss_produce_usage(stdout);
                         return 1;
-                } else if (!strcmp(a, "--rate") && v) {
-                        o->rate = atof(v);
+                } else if (!strcmp(a, "--rate")) {
+                        if (ss_cli_flag_double("produce", a, v, 0, 1e9, &o->rate))
+                                return 2;
                         i++;
-                } else if (!strcmp(a, "--limit") && v) {
-                        o->limit = atoll(v);
+                } else if (!strcmp(a, "--limit")) {
+                        if (ss_cli_flag_ll("produce", a, v, 0, LLONG_MAX, &o->limit))
+                                return 2;
                         i++;
                 } else if (!strcmp(a, "--format") && v &&
                            (!strcmp(v, "avro") || !strcmp(v, "json"))) {
@@ -135,11 +140,6 @@ static int ss_produce_parse(int argc, char **argv, ss_produce_opts_t *o, char **
                            (!strcmp(v, "tweet") || !strcmp(v, "now"))) {
                         o->created_now = !strcmp(v, "now");
                         i++;
-                } else if (!strcmp(a, "--config-dir") && v) {
-                        o->config_dir = v;
-                        i++;
-                } else if (ss_cli_is_override(a)) {
-                        overrides[(*nover)++] = argv[i];
                 } else if (a[0] != '-' && !o->path) {
                         o->path = a;
                 } else {
@@ -148,10 +148,11 @@ static int ss_produce_parse(int argc, char **argv, ss_produce_opts_t *o, char **
                         return 2;
                 }
         }
-        if (!o->path || o->rate < 0) {
+        if (!o->path) {
                 ss_produce_usage(stderr);
                 return 2;
         }
+        o->config_dir = args->config_dir;
         return 0;
 }
 
@@ -177,15 +178,15 @@ static void ss_produce_pace(const ss_produce_opts_t *o, double start, long long 
 int ss_cmd_produce(int argc, char **argv)
 {
         ss_produce_opts_t o = {.format = "avro"};
-        char **overrides = calloc((size_t)argc + 1, sizeof(char *));
-        int nover = 0;
-        int rc = ss_produce_parse(argc, argv, &o, overrides, &nover);
+        ss_cli_args_t args;
+        if (ss_cli_args_init(&args, argc))
+                return 1;
+        int rc = ss_produce_parse(argc, argv, &o, &args);
         if (rc) {
-                free(overrides);
+                ss_cli_args_free(&args);
                 return rc == 1 ? 0 : 2;
         }
-        ss_config_t *c = ss_cli_config_load(nover, overrides, o.config_dir);
-        free(overrides);
+        ss_config_t *c = ss_cli_args_config(&args);
         if (!c)
                 return 2;
         char err[1024] = "";

@@ -261,49 +261,41 @@ static void ss_score_usage(FILE *out)
 
 int ss_cmd_score(int argc, char **argv)
 {
-        const char *model_path = NULL, *config_dir = NULL;
-        long batch = 512;
-        char **overrides = calloc((size_t)argc + 1, sizeof(char *)); /* [argc] */
-        int n = 0;
-        if (!overrides)
+        const char *model_path = NULL;
+        long long batch = 512;
+        ss_cli_args_t args;
+        if (ss_cli_args_init(&args, argc))
                 return 1;
         for (int i = 0; i < argc; i++) {
                 const char *a = argv[i];
+                if (ss_cli_args_take(&args, argc, argv, &i))
+                        continue;
                 if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
                         ss_score_usage(stdout);
-                        free(overrides);
+                        ss_cli_args_free(&args);
                         return 0;
-                } else if (!strcmp(a, "--batch") && i + 1 < argc) {
-                        char *end;
-                        batch = strtol(argv[++i], &end, 10);
-                        if (*end || batch < 1 || batch > 1 << 20) {
-                                fprintf(stderr,
-                                        "sentistream score: --batch wants 1..%d, got '%s'\n",
-                                        1 << 20, argv[i]);
-                                free(overrides);
+                } else if (!strcmp(a, "--batch")) {
+                        if (ss_cli_flag_ll("score", a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20,
+                                           &batch)) {
+                                ss_cli_args_free(&args);
                                 return 2;
                         }
-                } else if (!strcmp(a, "--config-dir") && i + 1 < argc) {
-                        config_dir = argv[++i];
-                } else if (ss_cli_is_override(a)) {
-                        overrides[n++] = argv[i];
                 } else if (a[0] != '-' && !model_path) {
                         model_path = a;
                 } else {
                         fprintf(stderr, "sentistream score: unexpected argument '%s'\n", a);
                         ss_score_usage(stderr);
-                        free(overrides);
+                        ss_cli_args_free(&args);
                         return 2;
                 }
         }
         if (!model_path) {
                 ss_score_usage(stderr);
-                free(overrides);
+                ss_cli_args_free(&args);
                 return 2;
         }
         /* the overrides are checked like everywhere else, though scoring needs none */
-        ss_config_t *cfg = ss_cli_config_load(n, overrides, config_dir);
-        free(overrides);
+        ss_config_t *cfg = ss_cli_args_config(&args);
         if (!cfg)
                 return 2;
         ss_config_destroy(cfg);

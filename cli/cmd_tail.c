@@ -11,6 +11,7 @@
  * was not reached in time, 2 on usage or config errors.
  */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,10 +316,17 @@ int ss_cmd_tail(int argc, char **argv)
         for (int i = 0; i < argc; i++) {
                 if (ss_cli_args_take(&args, argc, argv, &i))
                         continue;
-                if (!strcmp(argv[i], "--max") && i + 1 < argc) {
-                        max = atoll(argv[++i]);
-                } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-                        timeout_s = atof(argv[++i]);
+                const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+                if (!strcmp(argv[i], "--max") || !strcmp(argv[i], "--timeout")) {
+                        int bad =
+                            argv[i][2] == 'm'
+                                ? ss_cli_flag_ll("tail", argv[i], v, 0, LLONG_MAX, &max)
+                                : ss_cli_flag_double("tail", argv[i], v, 0.001, 1e9, &timeout_s);
+                        if (bad) {
+                                ss_cli_args_free(&args);
+                                return 2;
+                        }
+                        i++;
                 } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
                         ss_tail_usage(stdout);
                         ss_cli_args_free(&args);

@@ -568,29 +568,24 @@ out:
 
 int ss_cmd_train(int argc, char **argv)
 {
-        const char *config_dir = NULL;
-        char **overrides = calloc((size_t)argc + 1, sizeof(char *)); /* [argc] */
-        int n = 0;
-        if (!overrides)
+        ss_cli_args_t args;
+        if (ss_cli_args_init(&args, argc))
                 return 1;
         for (int i = 0; i < argc; i++) {
+                if (ss_cli_args_take(&args, argc, argv, &i))
+                        continue;
                 if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
                         ss_train_usage(stdout);
-                        free(overrides);
+                        ss_cli_args_free(&args);
                         return 0;
-                } else if (!strcmp(argv[i], "--config-dir") && i + 1 < argc) {
-                        config_dir = argv[++i];
-                } else if (ss_cli_is_override(argv[i])) {
-                        overrides[n++] = argv[i];
-                } else {
-                        fprintf(stderr, "sentistream train: unexpected argument '%s'\n", argv[i]);
-                        ss_train_usage(stderr);
-                        free(overrides);
-                        return 2;
                 }
+                fprintf(stderr, "sentistream train: unexpected argument '%s'\n", argv[i]);
+                ss_train_usage(stderr);
+                ss_cli_args_free(&args);
+                return 2;
         }
-        ss_config_t *cfg = ss_cli_config_load(n, overrides, config_dir);
-        free(overrides);
+        const char *config_dir = args.config_dir;
+        ss_config_t *cfg = ss_cli_args_config(&args);
         if (!cfg)
                 return 2;
         ss_progress_from_config(cfg);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `sentistream config show|doc` end to end: the real config/ tree, a fixture
 # tree with groups, good and bad overrides, and the exit codes (0 ok, 2 config).
+# Then the numeric flags of the other subcommands: a bad value is refused (exit 2)
+# with the flag, the range and the value named, before anything starts.
 set -uo pipefail
 : "${SS_BIN:?SS_BIN must point to the sentistream binary}"
 : "${SS_SOURCE_DIR:?SS_SOURCE_DIR must point to the source tree}"
@@ -56,6 +58,27 @@ expect 2 'unknown action' frobnicate
 # doc: a Markdown table with every key of the table
 expect 0 '^\| `log\.level` \| enum \| `info` \|' doc
 expect 0 '^\| Key \| Type \| Default \|' doc
+
+# numeric flags: the whole value must be a number in range; nothing runs on a bad one
+flag() { # flag PATTERN SUBCOMMAND ARGS...: exit 2 and stderr matching PATTERN
+        local pattern=$1
+        shift
+        "$SS_BIN" "$@" </dev/null >"$tmp/out" 2>&1
+        local rc=$?
+        [ "$rc" -eq 2 ] || fail "$*: exit $rc, want 2: $(cat "$tmp/out")"
+        grep -Eq -- "$pattern" "$tmp/out" || fail "$*: output lacks /$pattern/: $(cat "$tmp/out")"
+}
+flag "produce: --rate wants a number in 0\.\.1e\+09, got '10x'" produce x.tsv --rate 10x
+flag "produce: --limit wants a whole number in 0\.\..*, got '-3'" produce x.tsv --limit -3
+flag "produce: --rate wants a number .*got '\(nothing\)'" produce x.tsv --rate
+flag "label: --delay wants a number in 0\.\.3600, got '99999'" label x.tsv --delay 99999
+flag "label: --rate wants a number .*got 'fast'" label x.tsv --rate fast
+flag "score: --batch wants a whole number in 1\.\.1048576, got '0'" score m.ssm --batch 0
+flag "eval: --batch wants a whole number in 1\.\.1048576, got '2.5'" eval m.ssm d.tsv --batch 2.5
+flag "tail: --max wants a whole number in 0\.\..*, got '-1'" tail tweets --max -1
+flag "tail: --timeout wants a number in 0\.001\.\..*, got '0'" tail tweets --timeout 0
+flag "monitor: --timeout wants a number .*got 'abc'" monitor events --timeout abc
+flag "unexpected argument '--bogus'" train --bogus
 
 if [ "$fails" -ne 0 ]; then
         echo "$fails check(s) failed" >&2
