@@ -9,7 +9,7 @@
 #                               (each trained once if missing), SS_BENCH_BUILD_DIR=build/bench
 #
 # Three figures per model, each the best of 3 passes:
-#   in-process: bench/bench_cnn.c, ss_model_score_batch over the texts (what the consumer
+#   in-process: bench/bench_model.c, ss_model_score_batch over the texts (what the consumer
 #               calls) in one process with $SS_BENCH_THREADS BLAS threads, plus, for the CNN,
 #               its front end (tokenizer + WordPiece) and network forward pass timed apart;
 #   2 x 1:      two such processes at once, one per CPU, one BLAS thread each (how the
@@ -33,7 +33,7 @@ out=bench/out
 mkdir -p "$out"
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build" -j2 --target sentistream bench_cnn > /dev/null
+cmake --build "$build" -j2 --target sentistream bench_model > /dev/null
 bin=$build/cli/sentistream
 if [ ! -s "$cnn" ]; then
   echo "bench: training $cnn (once)"
@@ -51,13 +51,13 @@ cpus=$(seq -s, 0 $((threads - 1)))
 pin=(taskset -c "$cpus" env OPENBLAS_NUM_THREADS="$threads")
 echo "bench: $n tweets ($reps x $val), $threads threads on CPUs $cpus, batch $batch"
 
-# two single-threaded bench_cnn processes on CPUs 0 and 1 at once: prints their summed tweets/s
+# two single-threaded bench_model processes on CPUs 0 and 1 at once: prints their summed tweets/s
 pair_rate() {
   local model=$1
-  taskset -c 0 env OPENBLAS_NUM_THREADS=1 "$build/bench/bench_cnn" "$model" "$val" "$batch" \
+  taskset -c 0 env OPENBLAS_NUM_THREADS=1 "$build/bench/bench_model" "$model" "$val" "$batch" \
     "$reps" > "$out/pair0.txt" &
   local p0=$!
-  taskset -c 1 env OPENBLAS_NUM_THREADS=1 "$build/bench/bench_cnn" "$model" "$val" "$batch" \
+  taskset -c 1 env OPENBLAS_NUM_THREADS=1 "$build/bench/bench_model" "$model" "$val" "$batch" \
     "$reps" > "$out/pair1.txt" &
   local p1=$!
   wait "$p0" "$p1"
@@ -87,7 +87,7 @@ cli_rate() {
 }
 
 echo "== cnn ($cnn)"
-"${pin[@]}" "$build/bench/bench_cnn" "$cnn" "$val" "$batch" "$reps" | tee "$out/bench-cnn.txt"
+"${pin[@]}" "$build/bench/bench_model" "$cnn" "$val" "$batch" "$reps" | tee "$out/bench-cnn.txt"
 cnn_rate=$(sed -n 's/^score: \([0-9]*\) tweets.*/\1/p' "$out/bench-cnn.txt")
 cnn_cpu=$(sed -n 's/^cpu: \([0-9]*\) tweets.*/\1/p' "$out/bench-cnn.txt")
 read -r cnn_pair cnn_pair_cpu < <(pair_rate "$cnn")
@@ -96,7 +96,7 @@ cnn_cli=$(cli_rate "$cnn")
 echo "sentistream score (CLI, JSON out): $cnn_cli tweets/s"
 
 echo "== logreg ($lr)"
-"${pin[@]}" "$build/bench/bench_cnn" "$lr" "$val" "$batch" "$reps" | tee "$out/bench-lr.txt"
+"${pin[@]}" "$build/bench/bench_model" "$lr" "$val" "$batch" "$reps" | tee "$out/bench-lr.txt"
 lr_rate=$(sed -n 's/^score: \([0-9]*\) tweets.*/\1/p' "$out/bench-lr.txt")
 lr_cpu=$(sed -n 's/^cpu: \([0-9]*\) tweets.*/\1/p' "$out/bench-lr.txt")
 read -r lr_pair lr_pair_cpu < <(pair_rate "$lr")

@@ -1,9 +1,9 @@
 /*
- * bench_cnn: in-process scoring throughput of a model file through the model
+ * bench_model: in-process scoring throughput of a model file through the model
  * interface (ss_model_score_batch), and for a CNN model the split between its
  * text front end (tokenizer + WordPiece) and the network's forward pass.
  *
- *   bench_cnn MODEL.ssm DATA.tsv [batch] [repeats]
+ *   bench_model MODEL.ssm DATA.tsv [batch] [repeats]
  *
  * Scores every text of DATA.tsv `repeats` times in batches of `batch` (the
  * consumer's default, 512) and prints the best of three passes as
@@ -41,7 +41,7 @@ static double bench_score(ss_model_t *m, const ss_dataset_t *ds, size_t batch, i
                         size_t nb = ds->n - i < batch ? ds->n - i : batch;
                         if (ss_model_score_batch(m, ds->texts + i, ds->lens + i, nb, probs, st, err,
                                                  sizeof(err))) {
-                                fprintf(stderr, "bench_cnn: %s\n", err);
+                                fprintf(stderr, "bench_model: %s\n", err);
                                 exit(1);
                         }
                 }
@@ -50,7 +50,7 @@ static double bench_score(ss_model_t *m, const ss_dataset_t *ds, size_t batch, i
 }
 
 /* For a CNN file: time the front end alone and the forward pass alone. */
-static void bench_cnn_split(const char *path, const ss_dataset_t *ds, int repeats)
+static void bench_model_cnn_split(const char *path, const ss_dataset_t *ds, int repeats)
 {
         char err[512];
         ss_mfile_t *mf = ss_mfile_read(path, err, sizeof(err));
@@ -65,7 +65,7 @@ static void bench_cnn_split(const char *path, const ss_dataset_t *ds, int repeat
         ss_cnn_text_t *tx =
             net ? ss_cnn_text_new(vocab, vlen, mode, net->cfg.max_len, err, sizeof(err)) : NULL;
         if (!net || !tx) {
-                fprintf(stderr, "bench_cnn: %s\n", err);
+                fprintf(stderr, "bench_model: %s\n", err);
                 exit(1);
         }
         int T = net->cfg.max_len;
@@ -110,7 +110,7 @@ static void bench_cnn_split(const char *path, const ss_dataset_t *ds, int repeat
 int main(int argc, char **argv)
 {
         if (argc < 3) {
-                fprintf(stderr, "usage: bench_cnn MODEL.ssm DATA.tsv [batch] [repeats]\n");
+                fprintf(stderr, "usage: bench_model MODEL.ssm DATA.tsv [batch] [repeats]\n");
                 return 2;
         }
         size_t batch = argc > 3 ? (size_t)atoi(argv[3]) : 512;
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
         ss_dataset_t *ds = ss_dataset_load(argv[2], err, sizeof(err));
         ss_model_t *m = ds ? ss_model_load(argv[1], err, sizeof(err)) : NULL;
         if (!ds || !m || batch < 1 || repeats < 1) {
-                fprintf(stderr, "bench_cnn: %s\n", ds && m ? "bad batch or repeats" : err);
+                fprintf(stderr, "bench_model: %s\n", ds && m ? "bad batch or repeats" : err);
                 return 1;
         }
         float *probs = malloc(batch * SS_NUM_CLASSES * sizeof(float));
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
                n / best, ss_model_kind(m), ss_model_version(m), n, best, batch);
         printf("cpu: %.0f tweets per CPU-second (%.3f CPU-s in that pass)\n", n / best_cpu,
                best_cpu);
-        bench_cnn_split(argv[1], ds, repeats);
+        bench_model_cnn_split(argv[1], ds, repeats);
         free(probs);
         free(st);
         ss_model_destroy(m);
