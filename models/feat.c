@@ -532,17 +532,18 @@ static uint32_t *sort_keys(uint32_t *a, uint32_t *tmp, size_t n, uint32_t bits,
         return radix_lsd(a, tmp, n, count, passes, (bits + passes - 1) / passes);
 }
 
-/* Counts f->keys into out (ascending, unique) by sorting them. */
-static void count_sorted(ss_feat_t *f, size_t nk, ss_sparse_t *out)
+/* Counts the nk keys of a into idx/val (ascending, unique) by sorting them, with
+ * tmp[nk] as the sort's scratch (a and tmp are both overwritten). Returns how many
+ * distinct keys. */
+static size_t count_sorted(ss_feat_t *f, uint32_t *a, uint32_t *tmp, size_t nk, uint32_t *idx,
+                           float *val)
 {
-        const uint32_t *k = sort_keys(f->keys, f->sort_tmp, nk, f->cfg.dim_bits, f->radix);
+        const uint32_t *k = sort_keys(a, tmp, nk, f->cfg.dim_bits, f->radix);
         /* Run-length count without data-dependent branches and with a one-add
          * dependency chain: n counts the distinct keys so far; each key is
          * (re)written at n - 1 together with the end of its run, and the counts
          * are the differences of consecutive run ends. */
-        uint32_t *idx = out->idx;
-        float *val = out->val;
-        uint32_t *ends = k == f->keys ? f->sort_tmp : f->keys; /* the free buffer */
+        uint32_t *ends = k == a ? tmp : a; /* the free buffer */
         size_t n = 0;
         if (nk) {
                 uint32_t prev_key = k[0];
@@ -562,7 +563,7 @@ static void count_sorted(ss_feat_t *f, size_t nk, ss_sparse_t *out)
                         prev = ends[j];
                 }
         }
-        out->n = n;
+        return n;
 }
 
 /* Counts f->keys into out (unique; slotted keys in first-occurrence order,
@@ -595,18 +596,9 @@ static int count_slots(ss_feat_t *f, size_t nk, ss_sparse_t *out)
         float *val = out->val;
         for (size_t j = 0; j < n; j++)
                 val[j] = (float)cnt[idx[j] & mask];
-        if (m) { /* f->keys is free now: the sort's scratch */
-                const uint32_t *k = sort_keys(spill, f->keys, m, f->cfg.dim_bits, f->radix);
-                for (size_t i = 0; i < m; i++) {
-                        if (i == 0 || k[i] != k[i - 1]) {
-                                idx[n] = k[i];
-                                val[n++] = 1.0f;
-                        } else {
-                                val[n - 1] += 1.0f;
-                        }
-                }
-        }
-        out->n = n;
+        /* the spilled keys, counted the sorted way after the slotted ones (f->keys is
+         * free now: the sort's scratch) */
+        out->n = n + count_sorted(f, spill, f->keys, m, idx + n, val + n);
         return 0;
 }
 
@@ -622,7 +614,7 @@ static int gather(ss_feat_t *f, int flags, ss_sparse_t *out)
         if (sparse_reserve(out, nk))
                 return -1;
         if (!(flags & SS_FEAT_UNORDERED) || count_slots(f, nk, out))
-                count_sorted(f, nk, out);
+                out->n = count_sorted(f, f->keys, f->sort_tmp, nk, out->idx, out->val);
         if (raw_counts)
                 return 0;
         size_t n = out->n;
