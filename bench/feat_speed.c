@@ -150,7 +150,7 @@ int main(int argc, char **argv)
         printf("tokenize + raw:      %10.0f tweets/s  %.3f us/tweet  (raw counts)\n", n / best_raw,
                1e6 * best_raw / n);
         printf(
-            "tokenize + unordered:%10.0f tweets/s  %.3f us/tweet  (raw counts, dense counters)\n",
+            "tokenize + unordered:%10.0f tweets/s  %.3f us/tweet  (raw counts, slot table)\n",
             n / best_unord, 1e6 * best_unord / n);
         printf("best of %d passes, dim_bits %u, thread CPU time\n", rounds, cfg.dim_bits);
         printf("checksum: %.6f\n", check);

@@ -357,7 +357,7 @@ void ss_logreg_forward(float *logits, const ss_sparse_t *x, const float *table, 
  * Unknown-word share, step 1: the vocabulary bit of every word token of the
  * text the extractor saw last, into s.bits, each bitmap word prefetched. The
  * bitmap (2^vocab_bits bits, 2 MiB by default) is read at random; asking for
- * the lines here and testing them after the forward pass hides the misses.
+ * the lines here and testing them after the lexicon features hides the misses.
  * Returns the number of words, or -1 when out of memory.
  */
 static long ss_logreg_vocab_fetch(ss_logreg_t *lr)
