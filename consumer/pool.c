@@ -181,9 +181,12 @@ int ss_pool_threads(const ss_pool_t *p)
 void ss_pool_start(ss_pool_t *p, const char *const *texts, const size_t *lens, size_t n,
                    float *probs_out, ss_input_stats_t *stats_out)
 {
-        size_t slices = (n + SS_POOL_MIN_SLICE - 1) / SS_POOL_MIN_SLICE;
-        if (slices > (size_t)p->n_workers || !p->model)
-                slices = p->model ? (size_t)p->n_workers : 0;
+        size_t slices = 0; /* 0: scored here, now (no workers, no model or no texts) */
+        if (p->model && p->n_workers > 0) {
+                slices = (n + SS_POOL_MIN_SLICE - 1) / SS_POOL_MIN_SLICE;
+                if (slices > (size_t)p->n_workers)
+                        slices = (size_t)p->n_workers;
+        }
         pthread_mutex_lock(&p->mu);
         p->texts = texts;
         p->lens = lens;
@@ -200,7 +203,6 @@ void ss_pool_start(ss_pool_t *p, const char *const *texts, const size_t *lens, s
         pthread_mutex_unlock(&p->mu);
         if (!p->inline_batch)
                 return;
-        /* no workers, no model or no texts: done here, now */
         p->inline_seconds = 0;
         p->inline_err = SS_OK;
         if (!p->model) {
