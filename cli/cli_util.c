@@ -117,6 +117,18 @@ int ss_cli_args_take(ss_cli_args_t *a, int argc, char **argv, int *i)
         return 0;
 }
 
+int ss_cli_args_reject(ss_cli_args_t *a, const char *cmd, const char *arg, void (*usage)(FILE *out))
+{
+        ss_cli_args_free(a);
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+                usage(stdout);
+                return 0;
+        }
+        fprintf(stderr, "sentistream %s: unexpected argument '%s'\n", cmd, arg);
+        usage(stderr);
+        return 2;
+}
+
 ss_config_t *ss_cli_args_config(ss_cli_args_t *a)
 {
         ss_config_t *c = ss_cli_config_load(a->noverrides, a->overrides, a->config_dir);

@@ -7,6 +7,7 @@
 #define SS_CMD_H
 
 #include <signal.h>
+#include <stdio.h>
 
 #include "ss_config.h"
 
@@ -55,6 +56,14 @@ int ss_cli_args_init(ss_cli_args_t *a, int argc);
 /* Takes argv[*i] when it is `--config-dir DIR` (then *i moves past DIR) or an override.
  * Returns 1 when taken, 0 when the argument is the caller's. */
 int ss_cli_args_take(ss_cli_args_t *a, int argc, char **argv, int *i);
+
+/*
+ * Ends a subcommand's argument loop on an argument it does not take: -h or --help prints
+ * the usage to stdout and returns 0; anything else prints "sentistream CMD: unexpected
+ * argument 'ARG'" and the usage to stderr and returns 2 (the exit status). Frees a.
+ */
+int ss_cli_args_reject(ss_cli_args_t *a, const char *cmd, const char *arg,
+                       void (*usage)(FILE *out));
 
 /* Composes the configuration of a (ss_cli_config_load()) and frees a's overrides. */
 ss_config_t *ss_cli_args_config(ss_cli_args_t *a);

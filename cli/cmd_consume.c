@@ -56,15 +56,7 @@ int ss_cmd_consume(int argc, char **argv)
         for (int i = 0; i < argc; i++) {
                 if (ss_cli_args_take(&args, argc, argv, &i))
                         continue;
-                if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-                        ss_consume_usage(stdout);
-                        ss_cli_args_free(&args);
-                        return 0;
-                }
-                fprintf(stderr, "sentistream consume: unexpected argument '%s'\n", argv[i]);
-                ss_consume_usage(stderr);
-                ss_cli_args_free(&args);
-                return 2;
+                return ss_cli_args_reject(&args, "consume", argv[i], ss_consume_usage);
         }
         const char *config_dir = args.config_dir;
         ss_config_t *c = ss_cli_args_config(&args);

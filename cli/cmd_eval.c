@@ -77,11 +77,7 @@ int ss_cmd_eval(int argc, char **argv)
                 const char *a = argv[i];
                 if (ss_cli_args_take(&args, argc, argv, &i))
                         continue;
-                if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-                        ss_eval_usage(stdout);
-                        ss_cli_args_free(&args);
-                        return 0;
-                } else if (!strcmp(a, "--json")) {
+                if (!strcmp(a, "--json")) {
                         json = 1;
                 } else if (!strcmp(a, "--batch")) {
                         if (ss_cli_flag_ll("eval", a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20,
@@ -92,10 +88,7 @@ int ss_cmd_eval(int argc, char **argv)
                 } else if (a[0] != '-' && npos < 2) {
                         pos[npos++] = a;
                 } else {
-                        fprintf(stderr, "sentistream eval: unexpected argument '%s'\n", a);
-                        ss_eval_usage(stderr);
-                        ss_cli_args_free(&args);
-                        return 2;
+                        return ss_cli_args_reject(&args, "eval", a, ss_eval_usage);
                 }
         }
         if (npos != 2) {

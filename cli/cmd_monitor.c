@@ -59,15 +59,8 @@ int ss_cmd_monitor(int argc, char **argv)
                         i++;
                 } else if (!strcmp(argv[i], "events") && i == 0) {
                         events = 1;
-                } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-                        ss_monitor_usage(stdout);
-                        ss_cli_args_free(&args);
-                        return 0;
                 } else {
-                        fprintf(stderr, "sentistream monitor: unexpected argument '%s'\n", argv[i]);
-                        ss_monitor_usage(stderr);
-                        ss_cli_args_free(&args);
-                        return 2;
+                        return ss_cli_args_reject(&args, "monitor", argv[i], ss_monitor_usage);
                 }
         }
         const char *config_dir = args.config_dir;

@@ -270,11 +270,7 @@ int ss_cmd_score(int argc, char **argv)
                 const char *a = argv[i];
                 if (ss_cli_args_take(&args, argc, argv, &i))
                         continue;
-                if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-                        ss_score_usage(stdout);
-                        ss_cli_args_free(&args);
-                        return 0;
-                } else if (!strcmp(a, "--batch")) {
+                if (!strcmp(a, "--batch")) {
                         if (ss_cli_flag_ll("score", a, i + 1 < argc ? argv[++i] : NULL, 1, 1 << 20,
                                            &batch)) {
                                 ss_cli_args_free(&args);
@@ -283,10 +279,7 @@ int ss_cmd_score(int argc, char **argv)
                 } else if (a[0] != '-' && !model_path) {
                         model_path = a;
                 } else {
-                        fprintf(stderr, "sentistream score: unexpected argument '%s'\n", a);
-                        ss_score_usage(stderr);
-                        ss_cli_args_free(&args);
-                        return 2;
+                        return ss_cli_args_reject(&args, "score", a, ss_score_usage);
                 }
         }
         if (!model_path) {

@@ -317,30 +317,24 @@ int ss_cmd_tail(int argc, char **argv)
                 if (ss_cli_args_take(&args, argc, argv, &i))
                         continue;
                 const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-                if (!strcmp(argv[i], "--max") || !strcmp(argv[i], "--timeout")) {
-                        int bad =
-                            argv[i][2] == 'm'
-                                ? ss_cli_flag_ll("tail", argv[i], v, 0, LLONG_MAX, &max)
-                                : ss_cli_flag_double("tail", argv[i], v, 0.001, 1e9, &timeout_s);
-                        if (bad) {
-                                ss_cli_args_free(&args);
-                                return 2;
-                        }
+                int bad = 0;
+                if (!strcmp(argv[i], "--max")) {
+                        bad = ss_cli_flag_ll("tail", argv[i], v, 0, LLONG_MAX, &max);
                         i++;
-                } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-                        ss_tail_usage(stdout);
-                        ss_cli_args_free(&args);
-                        return 0;
+                } else if (!strcmp(argv[i], "--timeout")) {
+                        bad = ss_cli_flag_double("tail", argv[i], v, 0.001, 1e9, &timeout_s);
+                        i++;
                 } else if (!topic && argv[i][0] != '-') {
                         topic = argv[i];
                 } else {
-                        fprintf(stderr, "sentistream tail: unexpected argument '%s'\n", argv[i]);
-                        ss_tail_usage(stderr);
+                        return ss_cli_args_reject(&args, "tail", argv[i], ss_tail_usage);
+                }
+                if (bad) {
                         ss_cli_args_free(&args);
                         return 2;
                 }
         }
-        if (!topic || timeout_s <= 0 || max < 0) {
+        if (!topic) {
                 ss_tail_usage(stderr);
                 ss_cli_args_free(&args);
                 return 2;

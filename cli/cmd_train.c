@@ -574,15 +574,7 @@ int ss_cmd_train(int argc, char **argv)
         for (int i = 0; i < argc; i++) {
                 if (ss_cli_args_take(&args, argc, argv, &i))
                         continue;
-                if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-                        ss_train_usage(stdout);
-                        ss_cli_args_free(&args);
-                        return 0;
-                }
-                fprintf(stderr, "sentistream train: unexpected argument '%s'\n", argv[i]);
-                ss_train_usage(stderr);
-                ss_cli_args_free(&args);
-                return 2;
+                return ss_cli_args_reject(&args, "train", argv[i], ss_train_usage);
         }
         const char *config_dir = args.config_dir;
         ss_config_t *cfg = ss_cli_args_config(&args);
