@@ -59,6 +59,18 @@ static void ss_sink_retry_free(ss_retry_t *r)
         free(r);
 }
 
+/* Appends r to the retry list (kept in produce order). */
+static void ss_sink_retry_append(ss_sink_t *s, ss_retry_t *r)
+{
+        r->next = NULL;
+        if (s->retries_tail)
+                s->retries_tail->next = r;
+        else
+                s->retries = r;
+        s->retries_tail = r;
+        s->n_retries++;
+}
+
 /* Queues a copy of a failed output for re-producing; NOMEM is the only failure. */
 static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic,
                                   const void *key, size_t keylen, const void *value, size_t len)
@@ -79,12 +91,7 @@ static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char
         if (keylen)
                 memcpy(r->key, key, keylen);
         memcpy(r->value, value, len);
-        if (s->retries_tail)
-                s->retries_tail->next = r;
-        else
-                s->retries = r;
-        s->retries_tail = r;
-        s->n_retries++;
+        ss_sink_retry_append(s, r);
         return SS_OK;
 }
 
@@ -235,13 +242,7 @@ static void ss_sink_retry_run(ss_sink_t *s, int force)
                         continue;
                 }
                 ss_sink_note_failure(s, r->topic, err);
-                r->next = NULL; /* keep it (and the rest, in order) for the next round */
-                if (s->retries_tail)
-                        s->retries_tail->next = r;
-                else
-                        s->retries = r;
-                s->retries_tail = r;
-                s->n_retries++;
+                ss_sink_retry_append(s, r); /* kept, the rest in order, for the next round */
         }
 }
 
