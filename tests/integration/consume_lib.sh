@@ -104,6 +104,19 @@ ss_wait_lag() {
         fail "only $c partition(s) with a lag gauge on port $1 after $3 s (wanted $2)"
 }
 
+# ss_lag_zero PORT N TIMEOUT_S: waits until N partitions report a consumer_lag of 0;
+# returns 1 (no failure of its own) if they do not within TIMEOUT_S.
+ss_lag_zero() {
+        local z=0
+        for _ in $(seq 1 $(($3 * 5))); do
+                z=$({ curl -s "http://127.0.0.1:$1/metrics" || true; } |
+                        grep -c '^sentistream_consumer_lag{.*} 0$' || true)
+                [ "$z" = "$2" ] && return 0
+                sleep 0.2
+        done
+        return 1
+}
+
 # ss_stop PID: SIGTERM, then waits; fails unless the exit status is 0 within 60 s.
 ss_stop() {
         local pid=$1 rc=0

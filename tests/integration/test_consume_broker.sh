@@ -34,13 +34,7 @@ echo "broker down: scorer alive, $(ss_metric $port sentistream_scored_total) sco
 
 wait "$ppid_" || { cat "$work/produce.out"; fail "produce across the outage"; }
 grep -q "^produced $n of $n " "$work/produce.out" || fail "produce: $(cat "$work/produce.out")"
-for _ in $(seq 1 900); do # until the 4 partitions report lag 0
-        z=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } |
-                grep -c '^sentistream_consumer_lag{.*} 0$' || true)
-        [ "$z" = 4 ] && break
-        sleep 0.2
-done
-[ "$z" = 4 ] || fail "lag did not reach 0 after the broker came back"
+ss_lag_zero $port 4 180 || fail "lag did not reach 0 after the broker came back"
 ss_stop "$cpid"
 grep -qiE "brokers? (are )?down|Disconnected|Connection refused" "$work/consume.log" ||
         fail "the outage left no trace in the log"

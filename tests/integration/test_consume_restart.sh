@@ -54,13 +54,7 @@ wait "$ppid_" || { cat "$work/produce.out"; fail "produce"; }
 grep -q "^produced $n of $n " "$work/produce.out" || fail "produce: $(cat "$work/produce.out")"
 ss_consume_bg "$work/consume-3.log" "${opts[@]}"
 ss_wait_lag $port 4 120
-for _ in $(seq 1 600); do # until the 4 partitions report lag 0
-        z=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } |
-                grep -c '^sentistream_consumer_lag{.*} 0$' || true)
-        [ "$z" = 4 ] && break
-        sleep 0.2
-done
-[ "$z" = 4 ] || fail "lag did not reach 0 on the 4 partitions"
+ss_lag_zero $port 4 120 || fail "lag did not reach 0 on the 4 partitions"
 ss_stop "$cpid"
 
 ss_dump tweet-predictions "$work/pred.bin"
