@@ -21,7 +21,7 @@ import numpy as np
 
 
 def read_sections(path):
-    """The sections of a .ssm model file (see models/mfile.h) as {name: (type, bytes)}."""
+    """The sections of a .ssm model file (see models/format/mfile.h) as {name: (type, bytes)}."""
     with open(path, "rb") as f:
         buf = f.read()
     if buf[:8] != b"\x89SSM\r\n\x1a\n":

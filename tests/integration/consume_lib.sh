@@ -1,11 +1,15 @@
 # Shared by tests/integration/test_consume_*.sh (sourced, not a test itself): a real Kafka
-# broker on 127.0.0.1:19092 (controller 19093) started by the test and always stopped by the
+# broker on 127.0.0.1:BASE+92 (controller BASE+93; BASE is SS_TEST_PORT_BASE, default 19000) started by the test and always stopped by the
 # trap, a small logistic-regression model trained on a slice, helpers to run the scorer in
 # the background, wait on its metrics, and dump topics for consume_check.py.
 set -euo pipefail
 : "${SS_BIN:?SS_BIN not set}" "${SS_SOURCE_DIR:?SS_SOURCE_DIR not set}"
 src=$SS_SOURCE_DIR
-export SS_KAFKA_PORT=19092 SS_KAFKA_CONTROLLER_PORT=19093
+# Every test port is an offset from one base, so that two checkouts can run their tests side
+# by side: SS_TEST_PORT_BASE=21000 tests/run.sh.
+ss_port_base=${SS_TEST_PORT_BASE:-19000}
+ss_port() { echo $((ss_port_base + $1)); }
+export SS_KAFKA_PORT=$(ss_port 92) SS_KAFKA_CONTROLLER_PORT=$(ss_port 93)
 kafka_sh=$src/deploy/local/kafka.sh
 bs=127.0.0.1:$SS_KAFKA_PORT
 work=$(mktemp -d "${TMPDIR:-/tmp}/ss-consume-test.XXXXXX")

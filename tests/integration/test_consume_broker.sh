@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 data=$src/data/semeval-2016test.tsv
 n=$(wc -l <"$data")
-port=19470
+port=$(ss_port 470)
 
 ss_venv
 ss_kafka_start

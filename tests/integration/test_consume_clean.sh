@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 data=$src/data/semeval-2016test.tsv
 n=$(wc -l <"$data")
-port=19464
+port=$(ss_port 464)
 
 ss_venv
 ss_kafka_start

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/consume_lib.sh"
 
 data=$src/data/semeval-2016test.tsv
-port=19465
+port=$(ss_port 465)
 
 ss_venv
 ss_kafka_start

@@ -13,8 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 data=$src/data/semeval-2016test.tsv
 n=$(wc -l <"$data")
-pa=19467
-pb=19468
+pa=$(ss_port 467)
+pb=$(ss_port 468)
 
 # lag_series PORT: how many partitions a scorer reports lag for (= holds).
 lag_series() {

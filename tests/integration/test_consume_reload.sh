@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/consume_lib.sh"
 
 data=$src/data/semeval-2016test.tsv
-port=19469
+port=$(ss_port 469)
 ok='sentistream_model_reload_total{result="ok"}'
 bad='sentistream_model_reload_total{result="error"}'
 

@@ -22,10 +22,11 @@
 set -euo pipefail
 src=${SS_SOURCE_DIR:?SS_SOURCE_DIR not set}
 bin=${SS_BIN:?SS_BIN not set}
-kport=${SS_TEST_KAFKA_PORT:-19092}
-cport=${SS_TEST_KAFKA_CONTROLLER_PORT:-19093}
-rport=${SS_TEST_REDIS_PORT:-16380}
-mport=${SS_TEST_MONITOR_METRICS_PORT:-16465}
+base=${SS_TEST_PORT_BASE:-19000}
+kport=${SS_TEST_KAFKA_PORT:-$((base + 92))}
+cport=${SS_TEST_KAFKA_CONTROLLER_PORT:-$((base + 93))}
+rport=${SS_TEST_REDIS_PORT:-$((base + 380))}
+mport=${SS_TEST_MONITOR_METRICS_PORT:-$((base + 565))}
 bs=127.0.0.1:$kport
 work=$(mktemp -d "${TMPDIR:-/tmp}/ss-monitor.XXXXXX")
 kafka() { "$src/deploy/local/kafka.sh" "$@" --port "$kport" --controller-port "$cport"; }

@@ -10,9 +10,10 @@
 set -euo pipefail
 src=${SS_SOURCE_DIR:?SS_SOURCE_DIR not set}
 bin=${SS_BINARY_DIR:?SS_BINARY_DIR not set}
-kport=${SS_TEST_KAFKA_PORT:-19092}
-cport=${SS_TEST_KAFKA_CONTROLLER_PORT:-19093}
-rport=${SS_TEST_REDIS_PORT:-16380}
+base=${SS_TEST_PORT_BASE:-19000}
+kport=${SS_TEST_KAFKA_PORT:-$((base + 92))}
+cport=${SS_TEST_KAFKA_CONTROLLER_PORT:-$((base + 93))}
+rport=${SS_TEST_REDIS_PORT:-$((base + 380))}
 kafka() { "$src/deploy/local/kafka.sh" "$@" --port "$kport" --controller-port "$cport"; }
 redis() { "$src/deploy/local/redis.sh" "$@" --port "$rport"; }
 bs=127.0.0.1:$kport

@@ -1,5 +1,5 @@
 /*
- * test_cnn: the text CNN's network (models/cnn.h).
+ * test_cnn: the text CNN's network (models/cnn/cnn.h).
  *   - im2col + sgemm convolution against the plain reference convolution;
  *   - a numerical gradient check of the whole network (embeddings, filters,
  *     biases, fc layer; dropout on, class weights on) on a tiny config;

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the hashed TF-IDF features (models/feat.c): raw n-gram counts
+ * Unit tests of the hashed TF-IDF features (models/text/feat.c): raw n-gram counts
  * worked out by hand, char_wb padding, IDF against hand-computed document
  * frequencies, TF-IDF weighting and L2 norm, determinism, seeds, ordering of
  * the sparse output on real tweets, the unordered counting way against the

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the tweet tokenizer (models/tok.c): token texts and kinds for
+ * Unit tests of the tweet tokenizer (models/text/tok.c): token texts and kinds for
  * each rule, the flags, and robustness on invalid UTF-8 and very long input.
  */
 #include "ss_test.h"

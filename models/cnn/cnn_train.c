@@ -30,8 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/ss_log.h"
-#include "../common/ss_util.h"
+#include "ss_log.h"
+#include "ss_util.h"
 #include "cnn.h"
 
 void ss_cnn_train_config_default(ss_cnn_train_config_t *tc)

@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/ss_err.h"
+#include "ss_err.h"
 
 #define SS_MFILE_MAGIC       "\x89SSM\r\n\x1a\n"
 #define SS_MFILE_VERSION     1

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/ss_util.h"
+#include "ss_util.h"
 #include "wordpiece_tables.h"
 
 #define SS_WP_MARKER 0x200000u /* marker code point base: MARKER + id of a special token */

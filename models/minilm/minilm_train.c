@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/ss_log.h"
-#include "../common/ss_util.h"
+#include "ss_log.h"
+#include "ss_util.h"
 #include "tok.h"
 
 #define C SS_NUM_CLASSES

@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/ss_err.h"
+#include "ss_err.h"
 #include "model_impl.h"
 #include "tok.h"
 #include "wordpiece.h"

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../common/ss_log.h"
-#include "../common/ss_util.h"
+#include "ss_log.h"
+#include "ss_util.h"
 #include "minilm.h"
 
 typedef struct conv_ctx {

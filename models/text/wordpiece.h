@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/ss_err.h"
+#include "ss_err.h"
 
 /* Longest word, in code points, that is split into pieces (BERT: 100). */
 #define SS_WP_MAX_WORD_CHARS 100

@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/ss_err.h"
+#include "ss_err.h"
 #include "mfile.h"
 #include "model.h"
 #include "wordpiece.h"

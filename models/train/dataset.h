@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/ss_err.h"
+#include "ss_err.h"
 
 /* A chunked string arena: allocations never move, freed all at once. */
 typedef struct ss_arena_block ss_arena_block_t;
