@@ -74,8 +74,11 @@ static void *ss_pool_worker_main(void *arg)
 {
         ss_worker_t *w = arg;
         ss_pool_t *p = w->pool;
+        /* Generation 0 is "no batch yet": every worker is created before the first batch,
+         * but may first run after it was handed over (a loaded host), so it must not take
+         * the generation it finds as already seen. */
+        unsigned long seen = 0;
         pthread_mutex_lock(&p->mu);
-        unsigned long seen = p->gen;
         for (;;) {
                 while (p->gen == seen && !p->quit)
                         pthread_cond_wait(&p->go, &p->mu);

@@ -34,6 +34,9 @@ echo "broker down: scorer alive, $(ss_metric $port sentistream_scored_total) sco
 
 wait "$ppid_" || { cat "$work/produce.out"; fail "produce across the outage"; }
 grep -q "^produced $n of $n " "$work/produce.out" || fail "produce: $(cat "$work/produce.out")"
+# The lag gauges alone can read 0 from watermarks cached before the outage, until the consumer
+# fetches again: first every input must have been scored (at least once), then lag 0.
+ss_wait_metric $port sentistream_scored_total "$n" 180
 ss_lag_zero $port 4 180 || fail "lag did not reach 0 after the broker came back"
 ss_stop "$cpid"
 grep -qiE "brokers? (are )?down|Disconnected|Connection refused" "$work/consume.log" ||
