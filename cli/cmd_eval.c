@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "card.h"
+#include "cardfill.h"
 #include "cmd.h"
 #include "dataset.h"
 #include "model.h"
@@ -115,7 +115,7 @@ int ss_cmd_eval(int argc, char **argv)
                 goto out;
         }
         ss_eval_t e;
-        if (ss_card_evaluate(m, ds, (size_t)batch, &e, NULL, "eval", err, sizeof(err))) {
+        if (ss_cardfill_evaluate(m, ds, (size_t)batch, &e, NULL, "eval", err, sizeof(err))) {
                 fprintf(stderr, "sentistream eval: %s\n", err);
                 goto out;
         }

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "card.h"
+#include "cardfill.h"
 #include "cmd.h"
 #include "cnn.h"
 #include "dataset.h"
@@ -530,9 +530,9 @@ static int ss_train_run(const ss_config_t *cfg, const char *config_dir)
                 goto out;
         }
         size_t batch = (size_t)ss_config_get_int(cfg, "train.batch.size");
-        if (ss_card_evaluate(m, val, batch, &card.validation_eval, &card.ref, "validation", err,
-                             sizeof(err)) ||
-            ss_card_set_model(&card, m, model_path, err, sizeof(err))) {
+        if (ss_cardfill_evaluate(m, val, batch, &card.validation_eval, &card.ref, "validation", err,
+                                 sizeof(err)) ||
+            ss_cardfill_model(&card, m, model_path, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: %s\n", err);
                 goto out;
         }
@@ -540,8 +540,8 @@ static int ss_train_run(const ss_config_t *cfg, const char *config_dir)
         char repo[1024];
         snprintf(repo, sizeof(repo), "%s", config_dir ? config_dir : ".");
         ss_card_git_commit(dirname(repo), card.git_commit, sizeof(card.git_commit));
-        ss_card_set_data(&card.training, train);
-        ss_card_set_data(&card.validation, val);
+        ss_cardfill_data(&card.training, train);
+        ss_cardfill_data(&card.validation, val);
         if (ss_card_write(&card, card_path, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: %s\n", err);
                 goto out;

@@ -25,30 +25,6 @@ static const ss_model_kind_t *const ss_model_kinds[] = {
     &ss_cnn_kind,
 };
 
-static const char *const ss_label_names[SS_NUM_CLASSES] = {"negative", "neutral", "positive"};
-
-const char *ss_label_name(int label)
-{
-        return label >= 0 && label < SS_NUM_CLASSES ? ss_label_names[label] : NULL;
-}
-
-int ss_label_parse(const char *s, size_t len)
-{
-        for (int i = 0; i < SS_NUM_CLASSES; i++)
-                if (strlen(ss_label_names[i]) == len && !memcmp(s, ss_label_names[i], len))
-                        return i;
-        return -1;
-}
-
-int ss_probs_argmax(const float *probs)
-{
-        int best = 0;
-        for (int c = 1; c < SS_NUM_CLASSES; c++)
-                if (probs[c] > probs[best])
-                        best = c;
-        return best;
-}
-
 void ss_softmax(float *row, int n)
 {
         float mx = row[0];
@@ -77,7 +53,7 @@ ss_model_t *ss_model_from_mfile(ss_mfile_t *mf, char *errstr, size_t errstr_size
         const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
         int ok = ss_mfile_nlabels(mf) == SS_NUM_CLASSES;
         for (int i = 0; ok && i < SS_NUM_CLASSES; i++)
-                ok = !strcmp(ss_mfile_label(mf, i), ss_label_names[i]);
+                ok = !strcmp(ss_mfile_label(mf, i), ss_label_name(i));
         if (!ok) {
                 ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
                            "%s: labels are not [negative, neutral, positive]", what);
