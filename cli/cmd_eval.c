@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cardfill.h"
+#include "cli_util.h"
 #include "cmd.h"
 #include "dataset.h"
 #include "model.h"
