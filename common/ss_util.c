@@ -6,6 +6,7 @@
 #include "ss_util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,26 @@ void ss_progress_done(ss_progress_t *p)
                 fprintf(stderr, "\r\033[K");
                 fflush(stderr);
         }
+}
+
+int ss_array_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
+{
+        if (need <= *cap)
+                return 0;
+        size_t n = *cap ? *cap : (min_cap ? min_cap : 1);
+        while (n < need) {
+                if (n > SIZE_MAX / 2)
+                        return -1;
+                n *= 2;
+        }
+        if (elem && n > SIZE_MAX / elem)
+                return -1;
+        void *q = realloc(*p, n * elem);
+        if (!q)
+                return -1;
+        *p = q;
+        *cap = n;
+        return 0;
 }
 
 int ss_file_mkdir_parent(const char *path)

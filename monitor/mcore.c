@@ -122,15 +122,6 @@ struct ss_mcore {
         ss_counter_t *c_labels, *c_label_errors;
 };
 
-static char *dup_str(const char *s)
-{
-        size_t n = strlen(s) + 1;
-        char *d = malloc(n);
-        if (d)
-                memcpy(d, s, n);
-        return d;
-}
-
 void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
 {
         memset(mc, 0, sizeof(*mc));
@@ -158,25 +149,17 @@ void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
 static ss_counter_t *counter(ss_mcore_t *m, const char *name, const char *help,
                              const char *const *labels)
 {
-        char err[256];
         if (!m->metrics)
                 return NULL;
-        ss_counter_t *c = ss_metrics_counter(m->metrics, name, help, labels, err, sizeof(err));
-        if (!c)
-                ss_warn("monitor", "metric %s: %s", name, err);
-        return c;
+        return ss_metrics_counter(m->metrics, name, help, labels, NULL, 0);
 }
 
 static ss_gauge_t *gauge(ss_mcore_t *m, const char *name, const char *help,
                          const char *const *labels)
 {
-        char err[256];
         if (!m->metrics)
                 return NULL;
-        ss_gauge_t *g = ss_metrics_gauge(m->metrics, name, help, labels, err, sizeof(err));
-        if (!g)
-                ss_warn("monitor", "metric %s: %s", name, err);
-        return g;
+        return ss_metrics_gauge(m->metrics, name, help, labels, NULL, 0);
 }
 
 static void cinc(ss_counter_t *c, double v)
@@ -286,7 +269,7 @@ static int name_find_or_add(ss_mcore_t *m, const char *name)
         m->names = n;
         mname_t *nm = &m->names[m->nnames];
         memset(nm, 0, sizeof(*nm));
-        if (!(nm->name = dup_str(name)))
+        if (!(nm->name = strdup(name)))
                 return -1;
         ss_trigger_init(&nm->trig, &m->cfg.trigger);
         nm->report_model = -1;
@@ -439,7 +422,7 @@ void ss_mcore_sent_add(ss_mcore_t *m, const char *event_id)
                 m->sent = s;
                 m->cap_sent = cap;
         }
-        char *d = dup_str(event_id);
+        char *d = strdup(event_id);
         if (d)
                 m->sent[m->nsent++] = d;
 }
@@ -758,7 +741,7 @@ static void unknown_version(ss_mcore_t *m, const ss_prediction_t *p)
                 if (!strcmp(m->unknown[i], p->model_version.ptr))
                         return;
         if (m->nunknown < MAX_UNKNOWN_LOGGED &&
-            (m->unknown[m->nunknown] = dup_str(p->model_version.ptr)))
+            (m->unknown[m->nunknown] = strdup(p->model_version.ptr)))
                 m->nunknown++;
         ss_warn("monitor", "predictions of model %s version %s have no card: counted and skipped",
                 p->model_name.ptr, p->model_version.ptr);
