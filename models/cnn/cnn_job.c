@@ -14,6 +14,7 @@
 #include "minilm.h"
 #include "model_impl.h"
 #include "ss_util.h"
+#include "train.h"
 
 /* Kim-2014 text CNN (models/cnn/cnn.h) on all-MiniLM-L6-v2 token embeddings, PCA-projected; the
  * encoder file is converted from model.minilm.source first if it is missing. */

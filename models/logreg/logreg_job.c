@@ -13,6 +13,7 @@
 #include "logreg.h"
 #include "model_impl.h"
 #include "ss_util.h"
+#include "train.h"
 
 static int logreg_job_run(const ss_train_job_t *job, ss_logreg_train_config_t *tcp, ss_mfile_t *mf,
                           cJSON *hyper, ss_eval_t *tune, int *has_tune)

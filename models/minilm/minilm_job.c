@@ -14,6 +14,7 @@
 #include "minilm_train.h"
 #include "model_impl.h"
 #include "ss_util.h"
+#include "train.h"
 
 /* Frozen all-MiniLM-L6-v2 encoder + softmax-regression head (models/minilm/minilm_train.h). The
  * encoder file is converted from model.minilm.source first if it is missing. */

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "ss_types.h"
 #include "ss_util.h"
 
 /* ---- arena ---- */
