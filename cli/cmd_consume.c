@@ -54,10 +54,7 @@ int ss_cmd_consume(int argc, char **argv)
         char err[1024];
         int status = 0;
         ss_consume_t *s = ss_consume_new(c, schema_dir, err, sizeof(err));
-        if (!s) {
-                fprintf(stderr, "sentistream consume: %s\n", err);
-                status = 1;
-        } else if (ss_consume_run(s, err, sizeof(err)) != SS_OK) {
+        if (!s || ss_consume_run(s, err, sizeof(err)) != SS_OK) {
                 fprintf(stderr, "sentistream consume: %s\n", err);
                 status = 1;
         }

@@ -68,7 +68,7 @@ static const char *label_name(const char *s, size_t n)
  * to the old end move to the new end, so the ring stays in order. */
 static int queue_grow(label_queue_t *q, size_t max)
 {
-        if (q->cap >= max)
+        if (q->cap == 0 || q->cap >= max)
                 return -1;
         size_t ncap = q->cap * 2 > max ? max : q->cap * 2;
         label_item_t *ni = realloc(q->items, sizeof(label_item_t) * ncap);

@@ -71,10 +71,7 @@ int ss_cmd_monitor(int argc, char **argv)
         } else {
                 char err[1024];
                 ss_monitor_t *m = ss_monitor_new(c, schema_dir, err, sizeof(err));
-                if (!m) {
-                        fprintf(stderr, "sentistream monitor: %s\n", err);
-                        status = 1;
-                } else if (ss_monitor_run(m, ss_stop_flag(), err, sizeof(err)) != SS_OK) {
+                if (!m || ss_monitor_run(m, ss_stop_flag(), err, sizeof(err)) != SS_OK) {
                         fprintf(stderr, "sentistream monitor: %s\n", err);
                         status = 1;
                 }

@@ -765,7 +765,8 @@ static ss_err_t ss_conf_compose(ss_config_t *c, const char *config_dir, int nove
         /* group=option overrides re-select (or add) a group before group files are read */
         for (int i = 0; i < noverrides; i++) {
                 char *k, *v;
-                ss_conf_override_split(overrides[i], buf, sizeof(buf), &k, &v, NULL, 0);
+                if (ss_conf_override_split(overrides[i], buf, sizeof(buf), &k, &v, NULL, 0))
+                        continue; /* cannot happen: every override was checked above */
                 if (!ss_conf_is_group(config_dir, k, groups, ngroups))
                         continue;
                 ss_conf_group_t *g = NULL;
@@ -794,7 +795,8 @@ static ss_err_t ss_conf_compose(ss_config_t *c, const char *config_dir, int nove
         /* key=value overrides, last */
         for (int i = 0; i < noverrides; i++) {
                 char *k, *v;
-                ss_conf_override_split(overrides[i], buf, sizeof(buf), &k, &v, NULL, 0);
+                if (ss_conf_override_split(overrides[i], buf, sizeof(buf), &k, &v, NULL, 0))
+                        continue; /* cannot happen: every override was checked above */
                 if (ss_conf_is_group(config_dir, k, groups, ngroups))
                         continue;
                 if ((err = ss_conf_set(c, k, v, "command line", errstr, errstr_size)))

@@ -136,7 +136,7 @@ void ss_progress_init(ss_progress_t *p, const char *label, uint64_t total)
         p->label = label;
         p->total = total;
         p->start = p->last = ss_time_mono();
-        p->enabled = env ? atoi(env) != 0 : isatty(STDERR_FILENO);
+        p->enabled = env ? strtol(env, NULL, 10) != 0 : isatty(STDERR_FILENO);
 }
 
 void ss_progress_update(ss_progress_t *p, uint64_t step, const char *extra)
@@ -180,7 +180,7 @@ int ss_array_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_ca
                         return -1;
                 n *= 2;
         }
-        if (elem && n > SIZE_MAX / elem)
+        if (elem == 0 || n > SIZE_MAX / elem)
                 return -1;
         void *q = realloc(*p, n * elem);
         if (!q)

@@ -542,7 +542,8 @@ static void ss_consume_emit_prediction(ss_consume_t *s, const ss_batch_t *b, ss_
                 ss_error("consume", "out of memory producing prediction of %s [%d] offset %lld",
                          s->topic_in, (int)it->rkm->partition, (long long)it->rkm->offset);
         ss_counter_inc(s->m.scored);
-        ss_histogram_observe(s->m.end_to_end_seconds, (double)(scored_at - pred.created_at) / 1000.0);
+        ss_histogram_observe(s->m.end_to_end_seconds,
+                             (double)(scored_at - pred.created_at) / 1000.0);
 }
 
 static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it, int64_t now)

@@ -445,6 +445,8 @@ void ss_mcore_event_done(ss_mcore_t *m)
         ss_mcore_sent_add(m, e->event_id);
         ss_serde_buf_free(&e->value);
         free(e);
+        /* an array of pointers: the element size is a pointer's */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
         memmove(m->events, m->events + 1, sizeof(*m->events) * (m->nevents - 1));
         m->nevents--;
 }
@@ -505,6 +507,8 @@ static void event_queue(ss_mcore_t *m, mmodel_t *mm, int stream, const mreason_t
                                       i ? "," : "", reasons[i].metric, reasons[i].value);
         if (m->nevents == m->cap_events) {
                 size_t cap = m->cap_events ? 2 * m->cap_events : 8;
+                /* an array of pointers: the element size is a pointer's */
+                // NOLINTNEXTLINE(bugprone-sizeof-expression)
                 ss_mcore_event_t **q = realloc(m->events, sizeof(*q) * cap);
                 if (!q) {
                         ss_serde_buf_free(&e->value);
