@@ -93,7 +93,10 @@ static void ss_cmd_config_value(const ss_config_t *c, const ss_conf_def_t *d, ch
 /* The keys whose value comes from a file or an override, not the table's default. */
 static void ss_cmd_config_print_resolved(const ss_config_t *c, FILE *out)
 {
-        fprintf(out, "\n| Key | Selected value | Set by |\n");
+        fprintf(out,
+                "\nValues set by the configuration files or overrides (every other key has the "
+                "default above):\n\n");
+        fprintf(out, "| Key | Selected value | Set by |\n");
         fprintf(out, "|-----|----------------|--------|\n");
         for (const ss_conf_def_t *d = ss_conf_table; d->name; d++) {
                 const char *origin = ss_config_origin(c, d->name);

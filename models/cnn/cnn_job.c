@@ -4,7 +4,6 @@
  * the configuration, converts the MiniLM embeddings first if they are
  * missing, and trains the CNN with early stopping on the tune split (cnn.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

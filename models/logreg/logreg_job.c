@@ -4,11 +4,9 @@
  * the configuration, tunes the L2 strength on the tune split
  * (warm-started), refits on every training row and fills the model container.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "logreg.h"
 #include "model_impl.h"

@@ -4,7 +4,6 @@
  * the configuration, converts the encoder first if it is missing, and
  * trains the softmax head over the frozen encoder (minilm_train.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
