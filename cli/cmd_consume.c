@@ -4,22 +4,21 @@
  * (finish the batch, wait for outputs, commit, leave the group, exit 0);
  * SIGHUP reloads the model between batches.
  */
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "cmd.h"
 #include "consume.h"
 #include "ss_log.h"
+#include "ss_stop.h"
 
-static void ss_consume_on_signal(int sig)
+static void ss_consume_on_hup(int sig)
 {
-        if (sig == SIGHUP)
-                ss_consume_request_reload();
-        else
-                ss_consume_request_stop();
+        (void)sig;
+        ss_consume_request_reload();
 }
 
 static void ss_consume_usage(FILE *out)
@@ -28,24 +27,6 @@ static void ss_consume_usage(FILE *out)
                      "  scores topics.input into topics.output (dead letters: topics.dlq)\n"
                      "  signals: TERM/INT stop cleanly, HUP reloads the model\n"
                      "  e.g. consumer.model.path=models-out/logreg.ssm metrics.port=9464\n");
-}
-
-/* serde.schema_dir, or schemas/ beside the config directory. Caller frees. */
-char *ss_cli_schema_dir(const ss_config_t *c, const char *config_dir)
-{
-        const char *d = ss_config_get_str(c, "serde.schema_dir");
-        if (d && *d)
-                return strdup(d);
-        char *copy = strdup(config_dir ? config_dir : ss_cli_config_dir_default());
-        if (!copy)
-                return NULL;
-        char *parent = dirname(copy);
-        size_t n = strlen(parent) + sizeof("/schemas");
-        char *out = malloc(n);
-        if (out)
-                snprintf(out, n, "%s/schemas", parent);
-        free(copy);
-        return out;
 }
 
 int ss_cmd_consume(int argc, char **argv)
@@ -64,20 +45,16 @@ int ss_cmd_consume(int argc, char **argv)
                 return 2;
         char *schema_dir = ss_cli_schema_dir(c, config_dir);
 
+        ss_stop_install();
         struct sigaction sa = {0};
-        sa.sa_handler = ss_consume_on_signal;
+        sa.sa_handler = ss_consume_on_hup;
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL);
 
         char err[1024];
         int status = 0;
         ss_consume_t *s = ss_consume_new(c, schema_dir, err, sizeof(err));
-        if (!s) {
-                fprintf(stderr, "sentistream consume: %s\n", err);
-                status = 1;
-        } else if (ss_consume_run(s, err, sizeof(err)) != SS_OK) {
+        if (!s || ss_consume_run(s, err, sizeof(err)) != SS_OK) {
                 fprintf(stderr, "sentistream consume: %s\n", err);
                 status = 1;
         }

@@ -6,9 +6,12 @@
 #include "ss_util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,7 +136,7 @@ void ss_progress_init(ss_progress_t *p, const char *label, uint64_t total)
         p->label = label;
         p->total = total;
         p->start = p->last = ss_time_mono();
-        p->enabled = env ? atoi(env) != 0 : isatty(STDERR_FILENO);
+        p->enabled = env ? strtol(env, NULL, 10) != 0 : isatty(STDERR_FILENO);
 }
 
 void ss_progress_update(ss_progress_t *p, uint64_t step, const char *extra)
@@ -165,4 +168,43 @@ void ss_progress_done(ss_progress_t *p)
                 fprintf(stderr, "\r\033[K");
                 fflush(stderr);
         }
+}
+
+int ss_array_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
+{
+        if (need <= *cap)
+                return 0;
+        size_t n = *cap ? *cap : (min_cap ? min_cap : 1);
+        while (n < need) {
+                if (n > SIZE_MAX / 2)
+                        return -1;
+                n *= 2;
+        }
+        if (elem == 0 || n > SIZE_MAX / elem)
+                return -1;
+        void *q = realloc(*p, n * elem);
+        if (!q)
+                return -1;
+        *p = q;
+        *cap = n;
+        return 0;
+}
+
+int ss_file_mkdir_parent(const char *path)
+{
+        char buf[1024];
+        snprintf(buf, sizeof(buf), "%s", path);
+        char *slash = strrchr(buf, '/');
+        if (!slash || slash == buf)
+                return 0;
+        *slash = '\0';
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                        return -1;
+                *p = '/';
+        }
+        return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }

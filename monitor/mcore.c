@@ -31,8 +31,8 @@
 #include "ss_util.h"
 #include "window.h"
 
-#define MAX_REASONS        (2 * SS_REF_MAX_DISTS + 1)
-#define MAX_METRICS        (2 * SS_REF_MAX_DISTS + 8)
+#define MAX_REASONS        (2 * SS_CARD_MAX_DISTS + 1)
+#define MAX_METRICS        (2 * SS_CARD_MAX_DISTS + 8)
 #define MAX_UNKNOWN_LOGGED 16
 
 static const char *const stream_names[SS_MSTREAM__COUNT] = {"sliding", "time", "perf"};
@@ -68,24 +68,24 @@ typedef struct eval_state {
 } eval_state_t;
 
 typedef struct mmodel {
-        ss_refcard_t *card;
+        ss_card_view_t *card;
         int name_idx;
         ss_win_layout_t layout;
         ss_slide_t *slide;
         int64_t *slide_t; /* [window_size] scored_at of the row in the same slot */
         ss_tumble_t *tumble;
         ss_perf_t *perf;
-        double isf[SS_REF_MAX_DISTS]; /* chi2.isf(alpha, bins_eff - 1) per distribution */
-        int bins_eff[SS_REF_MAX_DISTS];
+        double isf[SS_CARD_MAX_DISTS]; /* chi2.isf(alpha, bins_eff - 1) per distribution */
+        int bins_eff[SS_CARD_MAX_DISTS];
         double f1_threshold; /* NAN: no F1 threshold (no config value, no card F1) */
         uint64_t predictions, joined;
         int64_t last_pred_wall_ms;
-        drift_res_t res[2][SS_REF_MAX_DISTS]; /* [sliding|time][distribution] */
+        drift_res_t res[2][SS_CARD_MAX_DISTS]; /* [sliding|time][distribution] */
         uint32_t res_rows[2];
         ss_perf_report_t perf_rep;
         int perf_breach;
         eval_state_t ev[SS_MSTREAM__COUNT];
-        ss_gauge_t *g_psi[2][SS_REF_MAX_DISTS], *g_kl[2][SS_REF_MAX_DISTS];
+        ss_gauge_t *g_psi[2][SS_CARD_MAX_DISTS], *g_kl[2][SS_CARD_MAX_DISTS];
         ss_gauge_t *g_f1, *g_cov, *g_lag[2];
         int gauges_made[SS_MSTREAM__COUNT];
 } mmodel_t;
@@ -109,7 +109,7 @@ struct ss_mcore {
         int last_model; /* cache of the last version matched */
         ss_join_t *join;
         ss_prediction_t pred; /* decode target, reused */
-        double *cur;          /* [SS_REF_MAX_BINS] scratch counts */
+        double *cur;          /* [SS_CARD_MAX_BINS] scratch counts */
         ss_mcore_event_t **events;
         size_t nevents, cap_events;
         char **sent;
@@ -121,15 +121,6 @@ struct ss_mcore {
         ss_counter_t *c_predictions, *c_unknown, *c_decode, *c_joined, *c_expired[2];
         ss_counter_t *c_labels, *c_label_errors;
 };
-
-static char *dup_str(const char *s)
-{
-        size_t n = strlen(s) + 1;
-        char *d = malloc(n);
-        if (d)
-                memcpy(d, s, n);
-        return d;
-}
 
 void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
 {
@@ -158,25 +149,17 @@ void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
 static ss_counter_t *counter(ss_mcore_t *m, const char *name, const char *help,
                              const char *const *labels)
 {
-        char err[256];
         if (!m->metrics)
                 return NULL;
-        ss_counter_t *c = ss_metrics_counter(m->metrics, name, help, labels, err, sizeof(err));
-        if (!c)
-                ss_warn("monitor", "metric %s: %s", name, err);
-        return c;
+        return ss_metrics_counter(m->metrics, name, help, labels, NULL, 0);
 }
 
 static ss_gauge_t *gauge(ss_mcore_t *m, const char *name, const char *help,
                          const char *const *labels)
 {
-        char err[256];
         if (!m->metrics)
                 return NULL;
-        ss_gauge_t *g = ss_metrics_gauge(m->metrics, name, help, labels, err, sizeof(err));
-        if (!g)
-                ss_warn("monitor", "metric %s: %s", name, err);
-        return g;
+        return ss_metrics_gauge(m->metrics, name, help, labels, NULL, 0);
 }
 
 static void cinc(ss_counter_t *c, double v)
@@ -212,7 +195,7 @@ ss_mcore_t *ss_mcore_new(const ss_mcore_config_t *cfg, const ss_serde_t *serde,
         m->metrics = metrics;
         m->last_model = -1;
         m->join = ss_join_new(cfg->join_max_pending, cfg->join_ttl_ms);
-        m->cur = malloc(sizeof(double) * SS_REF_MAX_BINS);
+        m->cur = malloc(sizeof(double) * SS_CARD_MAX_BINS);
         if (!m->join || !m->cur)
                 goto nomem;
         m->c_predictions = counter(m, "sentistream_monitor_predictions_total",
@@ -242,7 +225,7 @@ nomem:
 
 static void model_free(mmodel_t *mm)
 {
-        ss_refcard_destroy(mm->card);
+        ss_card_view_destroy(mm->card);
         ss_slide_destroy(mm->slide);
         free(mm->slide_t);
         ss_tumble_destroy(mm->tumble);
@@ -286,7 +269,7 @@ static int name_find_or_add(ss_mcore_t *m, const char *name)
         m->names = n;
         mname_t *nm = &m->names[m->nnames];
         memset(nm, 0, sizeof(*nm));
-        if (!(nm->name = dup_str(name)))
+        if (!(nm->name = strdup(name)))
                 return -1;
         ss_trigger_init(&nm->trig, &m->cfg.trigger);
         nm->report_model = -1;
@@ -320,7 +303,7 @@ static void stream_gauges(ss_mcore_t *m, mmodel_t *mm, int stream)
         }
         for (int d = 0; d < mm->card->ndists; d++) {
                 const char *dn = mm->card->dists[d].name;
-                if (mm->card->dists[d].src == SS_REF_SRC_UNKNOWN)
+                if (mm->card->dists[d].src == SS_CARD_SRC_UNKNOWN)
                         continue;
                 const char *labels[] = {"model",  name, "window", stream_names[stream],
                                         "metric", dn,   NULL};
@@ -334,26 +317,26 @@ static void stream_gauges(ss_mcore_t *m, mmodel_t *mm, int stream)
         }
 }
 
-ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_refcard_t *card, char *errstr, size_t errstr_size)
+ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, size_t errstr_size)
 {
         for (int i = 0; i < m->nmodels; i++)
                 if (!strcmp(m->models[i].card->version, card->version)) {
                         ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
                                    "%s: model version %s is already monitored (card %s)",
                                    card->path, card->version, m->models[i].card->path);
-                        ss_refcard_destroy(card);
+                        ss_card_view_destroy(card);
                         return SS_ERR_INVALID_ARG;
                 }
         mmodel_t *ms = realloc(m->models, sizeof(*ms) * (size_t)(m->nmodels + 1));
         if (!ms) {
-                ss_refcard_destroy(card);
+                ss_card_view_destroy(card);
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
         }
         m->models = ms;
         mmodel_t *mm = &m->models[m->nmodels];
         memset(mm, 0, sizeof(*mm));
         mm->card = card;
-        int nbins[SS_REF_MAX_DISTS];
+        int nbins[SS_CARD_MAX_DISTS];
         for (int d = 0; d < card->ndists; d++) {
                 nbins[d] = card->dists[d].nbins;
                 mm->bins_eff[d] = ss_drift_bins_effective(card->dists[d].counts, nbins[d]);
@@ -392,7 +375,7 @@ int ss_mcore_ncards(const ss_mcore_t *m)
         return m->nmodels;
 }
 
-const ss_refcard_t *ss_mcore_card(const ss_mcore_t *m, int i)
+const ss_card_view_t *ss_mcore_card(const ss_mcore_t *m, int i)
 {
         return m->models[i].card;
 }
@@ -439,7 +422,7 @@ void ss_mcore_sent_add(ss_mcore_t *m, const char *event_id)
                 m->sent = s;
                 m->cap_sent = cap;
         }
-        char *d = dup_str(event_id);
+        char *d = strdup(event_id);
         if (d)
                 m->sent[m->nsent++] = d;
 }
@@ -462,6 +445,8 @@ void ss_mcore_event_done(ss_mcore_t *m)
         ss_mcore_sent_add(m, e->event_id);
         ss_serde_buf_free(&e->value);
         free(e);
+        /* an array of pointers: the element size is a pointer's */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
         memmove(m->events, m->events + 1, sizeof(*m->events) * (m->nevents - 1));
         m->nevents--;
 }
@@ -522,6 +507,8 @@ static void event_queue(ss_mcore_t *m, mmodel_t *mm, int stream, const mreason_t
                                       i ? "," : "", reasons[i].metric, reasons[i].value);
         if (m->nevents == m->cap_events) {
                 size_t cap = m->cap_events ? 2 * m->cap_events : 8;
+                /* an array of pointers: the element size is a pointer's */
+                // NOLINTNEXTLINE(bugprone-sizeof-expression)
                 ss_mcore_event_t **q = realloc(m->events, sizeof(*q) * cap);
                 if (!q) {
                         ss_serde_buf_free(&e->value);
@@ -576,7 +563,7 @@ static void eval_finish(ss_mcore_t *m, mmodel_t *mm, int stream, int64_t event_t
 
 static void log_drift(const ss_mcore_t *m, const mmodel_t *mm, int w, const char *breaches)
 {
-        const ss_refcard_t *c = mm->card;
+        const ss_card_view_t *c = mm->card;
         int ipsi = -1, ikl = -1;
         for (int d = 0; d < c->ndists; d++) {
                 const drift_res_t *r = &mm->res[w][d];
@@ -603,7 +590,7 @@ static void log_drift(const ss_mcore_t *m, const mmodel_t *mm, int w, const char
 static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *counts,
                        const uint32_t *n, uint32_t rows, int64_t start, int64_t end)
 {
-        const ss_refcard_t *c = mm->card;
+        const ss_card_view_t *c = mm->card;
         mreason_t reasons[MAX_REASONS];
         mmetric_t metrics[MAX_METRICS];
         int nr = 0, nmet = 0;
@@ -614,10 +601,10 @@ static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *count
         mm->res_rows[w] = rows;
         stream_gauges(m, mm, w);
         for (int d = 0; d < c->ndists; d++) {
-                const ss_ref_dist_t *rd = &c->dists[d];
+                const ss_card_dist_t *rd = &c->dists[d];
                 drift_res_t *r = &mm->res[w][d];
                 memset(r, 0, sizeof(*r));
-                if (rd->src == SS_REF_SRC_UNKNOWN || n[d] == 0)
+                if (rd->src == SS_CARD_SRC_UNKNOWN || n[d] == 0)
                         continue;
                 const uint32_t *cc = counts + mm->layout.off[d];
                 for (int b = 0; b < rd->nbins; b++)
@@ -758,7 +745,7 @@ static void unknown_version(ss_mcore_t *m, const ss_prediction_t *p)
                 if (!strcmp(m->unknown[i], p->model_version.ptr))
                         return;
         if (m->nunknown < MAX_UNKNOWN_LOGGED &&
-            (m->unknown[m->nunknown] = dup_str(p->model_version.ptr)))
+            (m->unknown[m->nunknown] = strdup(p->model_version.ptr)))
                 m->nunknown++;
         ss_warn("monitor", "predictions of model %s version %s have no card: counted and skipped",
                 p->model_name.ptr, p->model_version.ptr);
@@ -787,9 +774,10 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
         mmodel_t *mm = &m->models[mi];
         m->st.predictions++;
         cinc(m->c_predictions, 1);
-        ss_ref_obs_t o = {.label = p->label,
-                          .prob = {p->probs[0], p->probs[1], p->probs[2]},
-                          .has_stats = p->has_input_stats};
+        ss_card_obs_t o = {.label = p->label,
+                           .prob = p->probs,
+                           .nprob = SS_NUM_CLASSES,
+                           .has_stats = p->has_input_stats};
         if (p->has_input_stats) {
                 o.n_tokens = p->input_stats.n_tokens;
                 o.unk_share = p->input_stats.unk_share;
@@ -797,8 +785,8 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
                 o.has_mention = p->input_stats.has_mention;
                 o.has_emoji = p->input_stats.has_emoji;
         }
-        uint8_t row[SS_REF_MAX_DISTS];
-        ss_refcard_bin(mm->card, &o, row);
+        uint8_t row[SS_CARD_MAX_DISTS];
+        ss_card_view_bin(mm->card, &o, row);
         int64_t t = p->scored_at > 0 ? p->scored_at : now_ms;
 
         if (ss_tumble_due(mm->tumble, t)) {
@@ -914,7 +902,7 @@ static cJSON *json_drift(const ss_mcore_t *m, const mmodel_t *mm, int w)
         cJSON *arr = cJSON_AddArrayToObject(o, "metrics");
         for (int d = 0; d < mm->card->ndists; d++) {
                 const drift_res_t *r = &mm->res[w][d];
-                if (mm->card->dists[d].src == SS_REF_SRC_UNKNOWN || !r->n)
+                if (mm->card->dists[d].src == SS_CARD_SRC_UNKNOWN || !r->n)
                         continue;
                 cJSON *x = cJSON_CreateObject();
                 cJSON_AddStringToObject(x, "name", mm->card->dists[d].name);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "model_impl.h"
+#include "ss_util.h"
 #include "tok.h"
 
 #define SS_MINILM_DEFAULT_TOKENS 4096
@@ -443,21 +444,6 @@ ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off
         return SS_OK;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-        if (need <= *cap)
-                return 0;
-        size_t n = *cap ? *cap : 256;
-        while (n < need)
-                n *= 2;
-        void *q = realloc(*p, n * elem);
-        if (!q)
-                return -1;
-        *p = q;
-        *cap = n;
-        return 0;
-}
-
 ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t *lens, size_t n,
                          int normalize, float *pooled_out, ss_input_stats_t *stats_out,
                          char *errstr, size_t errstr_size)
@@ -478,8 +464,8 @@ ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t 
         }
         size_t total = 0;
         for (size_t i = 0; i < n; i++) {
-                if (grow((void **)&s->ids, &s->ids_cap, total + (size_t)c->max_seq_len,
-                         sizeof(*s->ids)))
+                if (ss_array_grow((void **)&s->ids, &s->ids_cap, total + (size_t)c->max_seq_len,
+                                  sizeof(*s->ids), 256))
                         return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                           "minilm: out of memory tokenizing");
                 ss_wp_stats_t st;
@@ -764,6 +750,27 @@ void ss_minilm_pool_layers_str(const ss_minilm_t *e, char *buf, size_t size)
         for (int k = 0; k < e->n_pool && used < size; k++)
                 used += (size_t)snprintf(buf + used, size - used, "%s%d", k ? "-" : "",
                                          e->pool_layers[k]);
+}
+
+/* ---- the softmax-regression head (inference; minilm_train.c fits it) ---- */
+
+void ss_minilm_head_apply(const float *X, size_t n, int D, const float *W, const float *b,
+                          float *probs)
+{
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, SS_NUM_CLASSES, D, 1.0f, X, D,
+                    W, D, 0.0f, probs, SS_NUM_CLASSES);
+        for (size_t i = 0; i < n; i++) {
+                float *p = probs + i * SS_NUM_CLASSES;
+                float mx = -INFINITY, sum = 0;
+                for (int k = 0; k < SS_NUM_CLASSES; k++) {
+                        p[k] += b[k];
+                        mx = p[k] > mx ? p[k] : mx;
+                }
+                for (int k = 0; k < SS_NUM_CLASSES; k++)
+                        sum += (p[k] = expf(p[k] - mx));
+                for (int k = 0; k < SS_NUM_CLASSES; k++)
+                        p[k] /= sum;
+        }
 }
 
 /* ---- the `minilm` model kind: encoder + softmax-regression head ---- */

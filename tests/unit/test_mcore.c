@@ -51,7 +51,7 @@ static int draw(const double *w, int n)
 }
 
 /* A value inside bin b of a histogram distribution of the card. */
-static double in_bin(const ss_ref_dist_t *d, int b)
+static double in_bin(const ss_card_dist_t *d, int b)
 {
         double lo = d->edges[b], hi = d->edges[b + 1];
         if (hi > 1000)
@@ -59,24 +59,24 @@ static double in_bin(const ss_ref_dist_t *d, int b)
         return lo + (hi - lo) * (0.1 + 0.8 * uni());
 }
 
-static const ss_ref_dist_t *dist(const ss_refcard_t *c, const char *name)
+static const ss_card_dist_t *dist(const ss_card_view_t *c, const char *name)
 {
-        return &c->dists[ss_refcard_find(c, name)];
+        return &c->dists[ss_card_view_find(c, name)];
 }
 
 /* A prediction whose every field is drawn from the card's reference; class_w, when not
  * NULL, replaces the class mix. */
-static void make_pred(const ss_refcard_t *c, const double *class_w, ss_prediction_t *p, char *id,
+static void make_pred(const ss_card_view_t *c, const double *class_w, ss_prediction_t *p, char *id,
                       size_t idsize, long seq, int64_t scored_at)
 {
         snprintf(id, idsize, "%ld", 1000000 + seq);
-        const ss_ref_dist_t *pc = dist(c, "predicted_class");
+        const ss_card_dist_t *pc = dist(c, "predicted_class");
         memset(p, 0, sizeof(*p));
         p->tweet_id = ss_str_c(id);
         p->label = draw(class_w ? class_w : pc->counts, 3);
         const char *pn[3] = {"prob.negative", "prob.neutral", "prob.positive"};
         for (int k = 0; k < 3; k++) {
-                const ss_ref_dist_t *d = dist(c, pn[k]);
+                const ss_card_dist_t *d = dist(c, pn[k]);
                 p->probs[k] = (float)in_bin(d, draw(d->counts, d->nbins));
         }
         p->model_name = ss_str_c(c->name);
@@ -84,22 +84,22 @@ static void make_pred(const ss_refcard_t *c, const double *class_w, ss_predictio
         p->created_at = scored_at - 1000;
         p->scored_at = scored_at;
         p->has_input_stats = true;
-        const ss_ref_dist_t *nt = dist(c, "input.n_tokens"), *us = dist(c, "input.unk_share");
+        const ss_card_dist_t *nt = dist(c, "input.n_tokens"), *us = dist(c, "input.unk_share");
         p->input_stats.n_tokens = (int32_t)in_bin(nt, draw(nt->counts, nt->nbins));
         p->input_stats.unk_share = (float)in_bin(us, draw(us->counts, us->nbins));
         /* categorical: counts are in the card's category order; map back to no/yes */
-        const ss_ref_dist_t *hu = dist(c, "input.has_url"), *hm = dist(c, "input.has_mention"),
-                            *he = dist(c, "input.has_emoji");
+        const ss_card_dist_t *hu = dist(c, "input.has_url"), *hm = dist(c, "input.has_mention"),
+                             *he = dist(c, "input.has_emoji");
         p->input_stats.has_url = (uint8_t)(draw(hu->counts, 2) == hu->cat_bin[1]);
         p->input_stats.has_mention = (uint8_t)(draw(hm->counts, 2) == hm->cat_bin[1]);
         p->input_stats.has_emoji = (uint8_t)(draw(he->counts, 2) == he->cat_bin[1]);
 }
 
-static ss_refcard_t *load_card(void)
+static ss_card_view_t *load_card(void)
 {
         char path[1024], err[512];
         ss_test_src_path("tests/fixtures/drift/card_valid.json", path, sizeof(path));
-        ss_refcard_t *c = ss_refcard_load(path, err, sizeof(err));
+        ss_card_view_t *c = ss_card_view_load(path, err, sizeof(err));
         if (!c) {
                 fprintf(stderr, "%s\n", err);
                 exit(1);
@@ -174,7 +174,7 @@ static void test_no_drift(void)
 {
         ss_mcore_config_t mc = config();
         ss_mcore_t *m = make_core(&mc);
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32], ids[4096] = "";
         for (long i = 0; i < 10000; i++) {
@@ -208,7 +208,7 @@ static void test_no_drift(void)
 /* Runs n shifted predictions starting at seq; returns nothing, events stay queued. */
 static void run_shift(ss_mcore_t *m, long from, long to, const double *w)
 {
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32];
         for (long i = from; i < to; i++) {
@@ -268,7 +268,7 @@ static void test_perf_drift(void)
 {
         ss_mcore_config_t mc = config();
         ss_mcore_t *m = make_core(&mc);
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32], ids[4096] = "";
         ss_retrain_event_t ev = {0};
@@ -402,7 +402,7 @@ static void test_tumbling(void)
         mc.eval_every = 1000000; /* only the time windows evaluate */
         mc.trigger = (ss_trigger_config_t){1, 1, 0};
         ss_mcore_t *m = make_core(&mc);
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         double shifted[3] = {1000, 10, 10};
         ss_prediction_t p;
         char id[32], ids[4096] = "";
@@ -431,7 +431,7 @@ static void test_tumbling(void)
 }
 
 /* A second card: the fixture with another version, created a day later. */
-static ss_refcard_t *newer_card(void)
+static ss_card_view_t *newer_card(void)
 {
         char path[1024], err[512];
         char *text = NULL;
@@ -443,7 +443,7 @@ static ss_refcard_t *newer_card(void)
         char *t = strstr(text, "2026-11-25T07:30:00.250Z");
         memcpy(v, "logreg-20261126T073000Z-99999999", 32);
         memcpy(t, "2026-11-26", 10);
-        ss_refcard_t *c = ss_refcard_parse(text, "newer.card.json", err, sizeof(err));
+        ss_card_view_t *c = ss_card_view_parse(text, "newer.card.json", err, sizeof(err));
         free(text);
         if (!c) {
                 fprintf(stderr, "%s\n", err);
@@ -471,7 +471,7 @@ static void test_new_version(void)
         CHECK(strstr(ids, VERSION) != NULL);
         uint64_t stale = ss_mcore_stats(m)->stale;
         /* the newer version, drifted from the start: it fires despite the old one's cooldown */
-        const ss_refcard_t *c2 = ss_mcore_card(m, 1);
+        const ss_card_view_t *c2 = ss_mcore_card(m, 1);
         ss_prediction_t p;
         char id[32];
         for (long i = 0; i < 4000; i++) {
