@@ -21,6 +21,13 @@
  * rd_kafka_conf_set() (see ss_config_foreach_prefix()). An unknown key, a
  * wrong type or an out-of-range value is an SS_ERR_CONFIG naming the key and
  * the file and line (or "command line" for overrides).
+ *
+ * Limits (hostile or broken files are refused in milliseconds, before a
+ * document is built): a file over 1 MiB, nesting deeper than 16 levels, more
+ * than 4096 keys in one file, more than 4096 kafka.* keys in all, and any YAML
+ * alias (`*name`; anchors alone are harmless) are errors. A value with a NUL
+ * (`"info\0debug"`) or another control character, tab and newline included,
+ * is an error naming the key and its file:line.
  */
 #ifndef SS_CONFIG_H
 #define SS_CONFIG_H
