@@ -241,6 +241,14 @@ const ss_conf_def_t ss_conf_table[] = {
         {"redis.timeout.ms", SS_CONF_INT, 10, 600000, NULL, "1000",
          "connect and command timeout for Redis"},
 
+        /* ---- input bounds, endpoints, credentials (security engineer) --------------- */
+        {"consumer.created_at.max.ms", SS_CONF_INT, SS_CONF_NORANGE, NULL, "4102444800000",
+         "tweets with created_at at or after this (ms since the epoch; default 2100-01-01) go to the dead-letter topic"},
+        {"consumer.created_at.min.ms", SS_CONF_INT, SS_CONF_NORANGE, NULL, "946684800000",
+         "tweets with created_at before this (ms since the epoch; default 2000-01-01) go to the dead-letter topic"},
+        {"log.deadletter.interval.ms", SS_CONF_INT, 0, 3600000, NULL, "10000",
+         "at most one dead-letter log line per reason per this interval (the rest are counted); 0 = every one"},
+
         {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 /* clang-format on */
