@@ -38,6 +38,7 @@
 #define SS_CONF_MAX_DEPTH      16            /* nested mappings/lists */
 #define SS_CONF_MAX_KEYS       4096          /* mapping keys in one file */
 #define SS_CONF_MAX_PASS       4096          /* kafka.* pass-through keys in all */
+#define SS_CONF_MAX_SECRET     8191          /* bytes of a ${env:} or ${file:} value */
 
 typedef struct ss_conf_slot {
         char *text;   /* normalised value text */
@@ -395,11 +396,102 @@ static ss_err_t ss_conf_value_check(const char *key, const char *text, size_t le
         return SS_OK;
 }
 
+bool ss_config_is_secret(const char *key)
+{
+        static const char *const words[] = {"password", "passwd",  "secret",
+                                            "token",    "key.pem", "sasl.oauthbearer.config"};
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strcasestr(key, words[i]))
+                        return true;
+        return false;
+}
+
+/* Reads the secret file of `${file:PATH}`: at most SS_CONF_MAX_SECRET bytes, one trailing
+ * newline dropped. */
+static ss_err_t ss_conf_ref_file(const char *key, const char *path, const char *where, char *out,
+                                 size_t out_size, char *errstr, size_t errstr_size)
+{
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: cannot open %s: %s (%s)",
+                                  key, path, strerror(errno), where);
+        size_t n = fread(out, 1, out_size, fp);
+        int bad = ferror(fp);
+        fclose(fp);
+        if (bad)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: cannot read %s (%s)",
+                                  key, path, where);
+        if (n == out_size)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "%s: %s is larger than %zu bytes (%s)", key, path, out_size - 1,
+                                  where);
+        if (n > 0 && out[n - 1] == '\n')
+                n--;
+        if (n > 0 && out[n - 1] == '\r')
+                n--;
+        if (memchr(out, 0, n))
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "%s: %s holds a NUL byte (%s)", key, path, where);
+        out[n] = '\0';
+        return SS_OK;
+}
+
+/*
+ * A whole value `${env:NAME}` or `${file:PATH}` is replaced by the environment variable or
+ * the file's content (any key; meant for secrets, so that they need not sit in YAML or on a
+ * command line). *text and *where are pointed at out/out_where when a reference was
+ * resolved; the origin then reads "env:NAME (WHERE)".
+ */
+static ss_err_t ss_conf_ref_resolve(const char *key, const char **text, const char **where,
+                                    char *out, size_t out_size, char *out_where,
+                                    size_t out_where_size, char *errstr, size_t errstr_size)
+{
+        const char *t = *text;
+        size_t n = strlen(t);
+        int is_env = !strncmp(t, "${env:", 6), is_file = !strncmp(t, "${file:", 7);
+        if ((!is_env && !is_file) || t[n - 1] != '}')
+                return SS_OK;
+        const char *ref = t + (is_env ? 6 : 7);
+        size_t rlen = n - (size_t)(ref - t) - 1;
+        char name[1024];
+        if (rlen == 0 || rlen >= sizeof(name))
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: bad reference %s (%s)",
+                                  key, t, *where);
+        memcpy(name, ref, rlen);
+        name[rlen] = '\0';
+        if (is_env) {
+                const char *v = getenv(name);
+                if (!v)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                          "%s: environment variable %s is not set (%s)", key, name,
+                                          *where);
+                if (strlen(v) >= out_size)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                          "%s: environment variable %s is too long (%s)", key, name,
+                                          *where);
+                snprintf(out, out_size, "%s", v);
+        } else {
+                ss_err_t err =
+                    ss_conf_ref_file(key, name, *where, out, out_size, errstr, errstr_size);
+                if (err)
+                        return err;
+        }
+        snprintf(out_where, out_where_size, "%s:%s (%s)", is_env ? "env" : "file", name, *where);
+        *text = out;
+        *where = out_where;
+        return SS_OK;
+}
+
 /* Sets one key from text: a table key or a kafka.* pass-through; anything else is unknown. */
 static ss_err_t ss_conf_set(ss_config_t *c, const char *key, const char *text, const char *where,
                             char *errstr, size_t errstr_size)
 {
-        ss_err_t err = ss_conf_value_check(key, text, strlen(text), where, errstr, errstr_size);
+        char resolved[SS_CONF_MAX_SECRET + 1], rwhere[2048];
+        ss_err_t err = ss_conf_ref_resolve(key, &text, &where, resolved, sizeof(resolved), rwhere,
+                                           sizeof(rwhere), errstr, errstr_size);
+        if (err)
+                return err;
+        err = ss_conf_value_check(key, text, strlen(text), where, errstr, errstr_size);
         if (err)
                 return err;
         int row = ss_conf_row_find(key);
@@ -1097,7 +1189,10 @@ void ss_config_print(const ss_config_t *c, FILE *out)
         qsort(lines, (size_t)n, sizeof(*lines), ss_conf_line_cmp);
         for (int i = 0; i < n; i++) {
                 fprintf(out, "%s: ", lines[i].key);
-                ss_conf_print_scalar(out, lines[i].value, lines[i].is_string);
+                if (*lines[i].value && ss_config_is_secret(lines[i].key))
+                        ss_conf_print_scalar(out, SS_CONFIG_REDACTED, 1);
+                else
+                        ss_conf_print_scalar(out, lines[i].value, lines[i].is_string);
                 fprintf(out, "  # %s\n", lines[i].origin);
         }
         free(lines);

@@ -93,8 +93,17 @@ int ss_config_foreach_prefix(const ss_config_t *c, const char *prefix,
                              int (*cb)(const char *name, const char *value, void *opaque),
                              void *opaque);
 
+/* Secrets: a key whose name says password, passwd, secret, token, key.pem or
+ * sasl.oauthbearer.config (any case). Printed and logged as SS_CONFIG_REDACTED.
+ * A whole value `${env:NAME}` or `${file:PATH}` (any key) is read from the environment
+ * variable or the file (one trailing newline dropped, at most 8191 bytes); its origin
+ * then reads "env:NAME (config/base.yaml:3)". */
+#define SS_CONFIG_REDACTED "***"
+bool ss_config_is_secret(const char *key);
+
 /* Prints the resolved configuration as YAML, one `key: value  # origin` a line,
- * sorted by key, pass-through keys included; strings are quoted where needed. */
+ * sorted by key, pass-through keys included; strings are quoted where needed;
+ * a non-empty secret is printed as "***" (with its origin). */
 void ss_config_print(const ss_config_t *c, FILE *out);
 
 /* Prints the key table as a Markdown table (drives docs/CONFIG.md). */

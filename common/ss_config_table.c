@@ -248,6 +248,10 @@ const ss_conf_def_t ss_conf_table[] = {
          "tweets with created_at before this (ms since the epoch; default 2000-01-01) go to the dead-letter topic"},
         {"log.deadletter.interval.ms", SS_CONF_INT, 0, 3600000, NULL, "10000",
          "at most one dead-letter log line per reason per this interval (the rest are counted); 0 = every one"},
+        {"redis.password", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "Redis password (AUTH; with redis.user an ACL user); empty = none; use ${env:NAME} or ${file:PATH} to keep it out of YAML"},
+        {"redis.user", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "Redis ACL user name (AUTH user password); empty = the default user"},
 
         {NULL, 0, 0, 0, NULL, NULL, NULL},
 };

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "ss_config.h"
 #include "ss_log.h"
 
 ss_err_t ss_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
@@ -25,7 +26,8 @@ ss_err_t ss_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *
         char rderr[512];
         if (rd_kafka_conf_set(conf, name, value, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK)
                 return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "kafka.%s=%s (%s): %s", name,
-                                  value, origin ? origin : "built-in", rderr);
+                                  ss_config_is_secret(name) ? SS_CONFIG_REDACTED : value,
+                                  origin ? origin : "built-in", rderr);
         return SS_OK;
 }
 
