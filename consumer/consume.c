@@ -779,9 +779,11 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
 
         int port = (int)ss_config_get_int(c, "metrics.port");
         if (port > 0) {
-                if (ss_metrics_serve(s->metrics, port, errstr, errstr_size) != SS_OK)
+                if (ss_metrics_serve_on(s->metrics, ss_config_get_str(c, "metrics.bind"), port,
+                                        errstr, errstr_size) != SS_OK)
                         goto fail;
-                ss_info("consume", "metrics on http://0.0.0.0:%d/metrics", port);
+                ss_info("consume", "metrics on http://%s:%d/metrics",
+                        ss_config_get_str(c, "metrics.bind"), port);
         }
         return s;
 fail:

@@ -755,7 +755,9 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
                 goto fail;
         }
         int port = (int)ss_config_get_int(c, "monitor.metrics.port");
-        if (port > 0 && ss_metrics_serve(m->metrics, port, errstr, errstr_size))
+        if (port > 0 &&
+            ss_metrics_serve_on(m->metrics, ss_config_get_str(c, "monitor.metrics.bind"), port,
+                                errstr, errstr_size))
                 goto fail;
         return m;
 fail:
