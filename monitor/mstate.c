@@ -25,6 +25,7 @@ struct ss_mstate {
         int timeout_ms;
         int backoff_max_ms;
         char *prefix;
+        char *user, *password; /* AUTH after each connect when password is set */
         redisContext *ctx;
         int backoff_ms;  /* current wait between attempts */
         double next_try; /* monotonic seconds */
@@ -67,6 +68,8 @@ void ss_mstate_destroy(ss_mstate_t *s)
                 redisFree(s->ctx);
         free(s->host);
         free(s->prefix);
+        free(s->user);
+        free(s->password);
         free(s);
 }
 
@@ -79,6 +82,21 @@ const char *ss_mstate_key(const ss_mstate_t *s, const char *suffix, char *buf, s
 {
         snprintf(buf, size, "%s%s", s->prefix, suffix);
         return buf;
+}
+
+ss_err_t ss_mstate_auth_set(ss_mstate_t *s, const char *user, const char *password)
+{
+        char *u = dup_str(user ? user : ""), *p = dup_str(password ? password : "");
+        if (!u || !p) {
+                free(u);
+                free(p);
+                return SS_ERR_NOMEM;
+        }
+        free(s->user);
+        free(s->password);
+        s->user = u;
+        s->password = p;
+        return SS_OK;
 }
 
 static void mstate_down(ss_mstate_t *s, const char *why)
@@ -94,6 +112,44 @@ static void mstate_down(ss_mstate_t *s, const char *why)
         s->next_try = ss_time_mono() + s->backoff_ms / 1000.0;
         s->backoff_ms =
             s->backoff_ms * 2 > s->backoff_max_ms ? s->backoff_max_ms : s->backoff_ms * 2;
+}
+
+/* AUTH [user] password on a new connection (without a password, a PING: a server that
+ * wants one says NOAUTH, where a first real command may only see the connection closed).
+ * A refused or missing password is SS_ERR_CONFIG (the caller's backoff still applies: no
+ * hot loop); the message never holds the password. */
+static ss_err_t mstate_auth(ss_mstate_t *s, redisContext *c, char *errstr, size_t errstr_size)
+{
+        const char *argv[3] = {"AUTH", s->user, s->password};
+        int argc = 3;
+        if (!s->password || !*s->password) {
+                argv[0] = "PING";
+                argc = 1;
+        } else if (!*s->user) {
+                argv[1] = s->password;
+                argc = 2;
+        }
+        redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+        ss_err_t err = SS_OK;
+        if (!r)
+                err = ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s:%d: AUTH: %s",
+                                 s->host, s->port, c->errstr);
+        else if (r->type == REDIS_REPLY_ERROR && argc == 1)
+                err = ss_err_set(
+                    errstr, errstr_size, SS_ERR_CONFIG,
+                    "redis %s:%d: %s: set redis.password (and redis.user)", s->host, s->port,
+                    !strncmp(r->str, "NOAUTH", 6) ? "requires authentication" : r->str);
+        else if (r->type == REDIS_REPLY_ERROR)
+                err = ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                 "redis %s:%d: authentication as %s%s%s failed: %s (check "
+                                 "redis.user and redis.password)",
+                                 s->host, s->port, *s->user ? "user '" : "the default user",
+                                 s->user, *s->user ? "'" : "", r->str);
+        if (err && err != SS_ERR_REDIS)
+                ss_error("redis", "%s; next attempt in %.1f s", errstr ? errstr : "AUTH failed",
+                         s->backoff_ms / 1000.0);
+        freeReplyObject(r);
+        return err;
 }
 
 ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size)
@@ -115,6 +171,12 @@ ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size)
                 return SS_ERR_REDIS;
         }
         redisSetTimeout(c, tv);
+        ss_err_t err = mstate_auth(s, c, errstr, errstr_size);
+        if (err) {
+                redisFree(c);
+                mstate_down(s, "authentication failed");
+                return err;
+        }
         s->ctx = c;
         s->backoff_ms = BACKOFF_MIN_MS;
         if (!s->was_up)
@@ -140,6 +202,18 @@ static ss_err_t mstate_cmd(ss_mstate_t *s, int argc, const char **argv, const si
                            s->port, argv[0], why);
                 mstate_down(s, why); /* frees the context */
                 return SS_ERR_REDIS;
+        }
+        if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6)) {
+                /* a server that wants a password we do not have: back off as for a lost one */
+                ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                           "redis %s:%d requires authentication: set redis.password (and "
+                           "redis.user)",
+                           s->host, s->port);
+                freeReplyObject(r);
+                if (s->was_up)
+                        ss_error("redis", "%s", errstr ? errstr : "NOAUTH");
+                mstate_down(s, "authentication required");
+                return SS_ERR_CONFIG;
         }
         if (r->type == REDIS_REPLY_ERROR || !(accept & (1u << r->type))) {
                 ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s %s: %s", argv[0],
@@ -257,6 +331,15 @@ ss_err_t ss_mstate_labels_read(ss_mstate_t *s, char *last_id, size_t count,
                        errstr, errstr_size);
         if (err)
                 return err;
+        *n_read = ss_mstate_labels_parse(r, last_id, cb, opaque);
+        freeReplyObject(r);
+        return SS_OK;
+}
+
+size_t ss_mstate_labels_parse(const struct redisReply *r, char *last_id,
+                              void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque)
+{
+        size_t n_read = 0;
         /* [[key, [[id, [k, v, ...]], ...]]] */
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
             r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
@@ -277,11 +360,10 @@ ss_err_t ss_mstate_labels_read(ss_mstate_t *s, char *last_id, size_t count,
                         }
                         cb(opaque, &le);
                         snprintf(last_id, 64, "%s", le.id);
-                        (*n_read)++;
+                        n_read++;
                 }
         }
-        freeReplyObject(r);
-        return SS_OK;
+        return n_read;
 }
 
 ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,

@@ -31,6 +31,11 @@ ss_mstate_t *ss_mstate_new(const char *host, int port, int timeout_ms, int backo
                            const char *prefix);
 void ss_mstate_destroy(ss_mstate_t *s);
 
+/* Credentials sent (AUTH [user] password) after every connect; an empty password sends
+ * none. A refused AUTH is SS_ERR_CONFIG from ss_mstate_ensure() and the commands, with
+ * Redis' reason and without the password; reconnection backs off as for a lost server. */
+ss_err_t ss_mstate_auth_set(ss_mstate_t *s, const char *user, const char *password);
+
 /* Connects if not connected and the backoff allows. SS_OK when connected. */
 ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size);
 
@@ -71,6 +76,15 @@ typedef struct ss_label_entry {
 ss_err_t ss_mstate_labels_read(ss_mstate_t *s, char *last_id, size_t count,
                                void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque,
                                size_t *n_read, char *errstr, size_t errstr_size);
+
+/*
+ * The walk of ss_mstate_labels_read() over an XREAD reply (hiredis' redisReply):
+ * calls cb for each well-formed entry, skips malformed ones, advances last_id.
+ * Returns the number of entries delivered. Any reply shape is accepted.
+ */
+struct redisReply;
+size_t ss_mstate_labels_parse(const struct redisReply *r, char *last_id,
+                              void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque);
 
 /* XADD of one label (for `sentistream label`). */
 ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,
