@@ -763,6 +763,8 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         if (!(s->consumer = ss_kafka_consumer_new(cconf, errstr, errstr_size)))
                 goto fail;
         s->closed = 0;
+        if (ss_kafka_auth_check(s->consumer, c, SS_KAFKA_AUTH_CHECK_MS, errstr, errstr_size))
+                goto fail;
 
         rd_kafka_conf_t *pconf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!pconf)

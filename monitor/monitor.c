@@ -660,6 +660,8 @@ static ss_err_t kafka_setup(ss_monitor_t *m, char *errstr, size_t errstr_size)
         m->consumer = ss_kafka_consumer_new(conf, errstr, errstr_size);
         if (!m->consumer)
                 return SS_ERR_KAFKA;
+        if (ss_kafka_auth_check(m->consumer, m->c, SS_KAFKA_AUTH_CHECK_MS, errstr, errstr_size))
+                return SS_ERR_KAFKA;
         rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(sub, m->topic_pred, RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t ke = rd_kafka_subscribe(m->consumer, sub);
