@@ -287,8 +287,7 @@ int ss_cmd_label(int argc, char **argv)
                                        (int)ss_config_get_int(c, "redis.timeout.ms"),
                                        (int)ss_config_get_int(c, "redis.backoff.max.ms"),
                                        ss_config_get_str(c, "redis.prefix"));
-        if (r && ss_mstate_auth_set(r, ss_config_get_str(c, "redis.user"),
-                                    ss_config_get_str(c, "redis.password")) != SS_OK) {
+        if (r && ss_mstate_security_from(r, c) != SS_OK) {
                 ss_mstate_destroy(r);
                 r = NULL;
         }

@@ -752,8 +752,7 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
                                  (int)ss_config_get_int(c, "redis.timeout.ms"),
                                  (int)ss_config_get_int(c, "redis.backoff.max.ms"),
                                  ss_config_get_str(c, "redis.prefix"));
-        if (!m->redis || ss_mstate_auth_set(m->redis, ss_config_get_str(c, "redis.user"),
-                                            ss_config_get_str(c, "redis.password")) != SS_OK) {
+        if (!m->redis || ss_mstate_security_from(m->redis, c) != SS_OK) {
                 ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 goto fail;
         }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "rconn.h"
 #include "ss_log.h"
 #include "ss_util.h"
 
@@ -26,7 +27,9 @@ struct ss_mstate {
         int backoff_max_ms;
         char *prefix;
         char *user, *password; /* AUTH after each connect when password is set */
-        redisContext *ctx;
+        int tls;
+        char *tls_ca, *tls_cert, *tls_key, *tls_name;
+        ss_rconn_t *ctx;
         int backoff_ms;  /* current wait between attempts */
         double next_try; /* monotonic seconds */
         int was_up;      /* for one log line per transition */
@@ -64,8 +67,11 @@ void ss_mstate_destroy(ss_mstate_t *s)
 {
         if (!s)
                 return;
-        if (s->ctx)
-                redisFree(s->ctx);
+        ss_rconn_close(s->ctx);
+        free(s->tls_ca);
+        free(s->tls_cert);
+        free(s->tls_key);
+        free(s->tls_name);
         free(s->host);
         free(s->prefix);
         free(s->user);
@@ -82,6 +88,37 @@ const char *ss_mstate_key(const ss_mstate_t *s, const char *suffix, char *buf, s
 {
         snprintf(buf, size, "%s%s", s->prefix, suffix);
         return buf;
+}
+
+ss_err_t ss_mstate_tls_set(ss_mstate_t *s, const char *ca, const char *cert, const char *key,
+                           const char *server_name)
+{
+        char *v[4] = {dup_str(ca ? ca : ""), dup_str(cert ? cert : ""), dup_str(key ? key : ""),
+                      dup_str(server_name ? server_name : "")};
+        if (!v[0] || !v[1] || !v[2] || !v[3]) {
+                for (int i = 0; i < 4; i++)
+                        free(v[i]);
+                return SS_ERR_NOMEM;
+        }
+        free(s->tls_ca);
+        free(s->tls_cert);
+        free(s->tls_key);
+        free(s->tls_name);
+        s->tls_ca = v[0], s->tls_cert = v[1], s->tls_key = v[2], s->tls_name = v[3];
+        s->tls = 1;
+        return SS_OK;
+}
+
+ss_err_t ss_mstate_security_from(ss_mstate_t *s, const ss_config_t *c)
+{
+        ss_err_t err = ss_mstate_auth_set(s, ss_config_get_str(c, "redis.user"),
+                                          ss_config_get_str(c, "redis.password"));
+        if (!err && ss_config_get_bool(c, "redis.tls.enable"))
+                err = ss_mstate_tls_set(s, ss_config_get_str(c, "redis.tls.ca"),
+                                        ss_config_get_str(c, "redis.tls.cert"),
+                                        ss_config_get_str(c, "redis.tls.key"),
+                                        ss_config_get_str(c, "redis.tls.server_name"));
+        return err;
 }
 
 ss_err_t ss_mstate_auth_set(ss_mstate_t *s, const char *user, const char *password)
@@ -101,10 +138,8 @@ ss_err_t ss_mstate_auth_set(ss_mstate_t *s, const char *user, const char *passwo
 
 static void mstate_down(ss_mstate_t *s, const char *why)
 {
-        if (s->ctx) {
-                redisFree(s->ctx);
-                s->ctx = NULL;
-        }
+        ss_rconn_close(s->ctx);
+        s->ctx = NULL;
         if (s->was_up)
                 ss_warn("redis", "%s:%d unreachable (%s); retrying with backoff", s->host, s->port,
                         why);
@@ -118,7 +153,7 @@ static void mstate_down(ss_mstate_t *s, const char *why)
  * wants one says NOAUTH, where a first real command may only see the connection closed).
  * A refused or missing password is SS_ERR_CONFIG (the caller's backoff still applies: no
  * hot loop); the message never holds the password. */
-static ss_err_t mstate_auth(ss_mstate_t *s, redisContext *c, char *errstr, size_t errstr_size)
+static ss_err_t mstate_auth(ss_mstate_t *s, ss_rconn_t *c, char *errstr, size_t errstr_size)
 {
         const char *argv[3] = {"AUTH", s->user, s->password};
         int argc = 3;
@@ -129,11 +164,10 @@ static ss_err_t mstate_auth(ss_mstate_t *s, redisContext *c, char *errstr, size_
                 argv[1] = s->password;
                 argc = 2;
         }
-        redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+        redisReply *r = ss_rconn_command(c, argc, argv, NULL, errstr, errstr_size);
         ss_err_t err = SS_OK;
         if (!r)
-                err = ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s:%d: AUTH: %s",
-                                 s->host, s->port, c->errstr);
+                err = SS_ERR_REDIS;
         else if (r->type == REDIS_REPLY_ERROR && argc == 1)
                 err = ss_err_set(
                     errstr, errstr_size, SS_ERR_CONFIG,
@@ -160,20 +194,20 @@ ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size)
                 return ss_err_set(errstr, errstr_size, SS_ERR_REDIS,
                                   "redis %s:%d down, next attempt in %.1f s", s->host, s->port,
                                   s->next_try - ss_time_mono());
-        struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
-        redisContext *c = redisConnectWithTimeout(s->host, s->port, tv);
-        if (!c || c->err) {
-                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s:%d: %s", s->host, s->port,
-                           c ? c->errstr : "cannot allocate context");
-                if (c)
-                        redisFree(c);
-                mstate_down(s, errstr ? errstr : "connect failed");
-                return SS_ERR_REDIS;
-        }
-        redisSetTimeout(c, tv);
-        ss_err_t err = mstate_auth(s, c, errstr, errstr_size);
+        ss_rconn_opts_t o = {s->host,   s->port,     s->timeout_ms, s->tls,
+                             s->tls_ca, s->tls_cert, s->tls_key,    s->tls_name};
+        ss_rconn_t *c;
+        ss_err_t err = ss_rconn_open(&o, &c, errstr, errstr_size);
         if (err) {
-                redisFree(c);
+                if (err == SS_ERR_CONFIG)
+                        ss_error("redis", "%s; next attempt in %.1f s",
+                                 errstr ? errstr : "TLS setup failed", s->backoff_ms / 1000.0);
+                mstate_down(s, errstr ? errstr : "connect failed");
+                return err;
+        }
+        err = mstate_auth(s, c, errstr, errstr_size);
+        if (err) {
+                ss_rconn_close(c);
                 mstate_down(s, "authentication failed");
                 return err;
         }
@@ -194,13 +228,11 @@ static ss_err_t mstate_cmd(ss_mstate_t *s, int argc, const char **argv, const si
         ss_err_t err = ss_mstate_ensure(s, errstr, errstr_size);
         if (err)
                 return err;
-        redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
+        char why[512];
+        redisReply *r = ss_rconn_command(s->ctx, argc, argv, lens, why, sizeof(why));
         if (!r) {
-                char why[160];
-                snprintf(why, sizeof(why), "%s", s->ctx->err ? s->ctx->errstr : "no reply");
-                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s:%d: %s: %s", s->host,
-                           s->port, argv[0], why);
-                mstate_down(s, why); /* frees the context */
+                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "%s", why);
+                mstate_down(s, why); /* frees the connection */
                 return SS_ERR_REDIS;
         }
         if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6)) {

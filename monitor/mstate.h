@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ss_config.h"
 #include "ss_err.h"
 
 typedef struct ss_mstate ss_mstate_t;
@@ -35,6 +36,15 @@ void ss_mstate_destroy(ss_mstate_t *s);
  * none. A refused AUTH is SS_ERR_CONFIG from ss_mstate_ensure() and the commands, with
  * Redis' reason and without the password; reconnection backs off as for a lost server. */
 ss_err_t ss_mstate_auth_set(ss_mstate_t *s, const char *user, const char *password);
+
+/* Applies redis.user, redis.password and redis.tls.* of c (auth_set, tls_set). */
+ss_err_t ss_mstate_security_from(ss_mstate_t *s, const ss_config_t *c);
+
+/* TLS for every connection (see rconn.h): ca is required, cert/key optional (a client
+ * certificate), server_name the name to verify ("" = the host). A failed handshake or
+ * verification is SS_ERR_REDIS with OpenSSL's reason, retried with the backoff. */
+ss_err_t ss_mstate_tls_set(ss_mstate_t *s, const char *ca, const char *cert, const char *key,
+                           const char *server_name);
 
 /* Connects if not connected and the backoff allows. SS_OK when connected. */
 ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size);
