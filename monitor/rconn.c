@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 struct ss_rconn {
+        long long budget;  /* array elements the current reply may still allocate */
         redisContext *ctx; /* plain */
         int fd;            /* TLS: the socket, SSL on it, the reply parser */
         SSL_CTX *ssl_ctx;
@@ -30,6 +32,38 @@ struct ss_rconn {
         redisReader *reader;
         char where[300]; /* "host:port" for messages */
 };
+
+/* hiredis' own reply functions, with createArray bounded by the reader's budget. */
+static redisReplyObjectFunctions ss_rconn_fns;
+static redisReplyObjectFunctions *ss_rconn_default_fns;
+static pthread_once_t ss_rconn_fns_once = PTHREAD_ONCE_INIT;
+
+static void *ss_rconn_create_array(const redisReadTask *task, int elements)
+{
+        long long *budget = task->privdata;
+        if (!budget || elements < 0 || elements > *budget)
+                return NULL; /* the reader reports it and the connection is dropped */
+        *budget -= elements;
+        return ss_rconn_default_fns->createArray(task, elements);
+}
+
+static void ss_rconn_fns_init(void)
+{
+        redisReader *r = redisReaderCreate(); /* its fn points at hiredis' static defaults */
+        if (!r)
+                abort();
+        ss_rconn_default_fns = r->fn;
+        redisReaderFree(r);
+        ss_rconn_fns = *ss_rconn_default_fns;
+        ss_rconn_fns.createArray = ss_rconn_create_array;
+}
+
+void ss_rconn_reader_limit(redisReader *r, long long *budget)
+{
+        pthread_once(&ss_rconn_fns_once, ss_rconn_fns_init);
+        r->fn = &ss_rconn_fns;
+        r->privdata = budget;
+}
 
 /* The most recent OpenSSL error as text (or what). */
 static const char *ss_rconn_ssl_err(const char *what, char *buf, size_t size)
@@ -146,6 +180,7 @@ static ss_err_t ss_rconn_tls_open(ss_rconn_t *c, const ss_rconn_opts_t *o, char 
         }
         if (!(c->reader = redisReaderCreate()))
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "redis %s: reader", c->where);
+        ss_rconn_reader_limit(c->reader, &c->budget);
         return SS_OK;
 }
 
@@ -175,6 +210,7 @@ ss_err_t ss_rconn_open(const ss_rconn_opts_t *o, ss_rconn_t **out, char *errstr,
                 return SS_ERR_REDIS;
         }
         redisSetTimeout(c->ctx, tv);
+        ss_rconn_reader_limit(c->ctx->reader, &c->budget);
         *out = c;
         return SS_OK;
 }
@@ -244,6 +280,7 @@ static redisReply *ss_rconn_tls_command(ss_rconn_t *c, int argc, const char **ar
 redisReply *ss_rconn_command(ss_rconn_t *c, int argc, const char **argv, const size_t *lens,
                              char *errstr, size_t errstr_size)
 {
+        c->budget = SS_RCONN_MAX_ELEMENTS;
         if (c->ssl)
                 return ss_rconn_tls_command(c, argc, argv, lens, errstr, errstr_size);
         redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);

@@ -16,6 +16,16 @@
 #include "ss_err.h"
 
 struct redisReply;
+struct redisReader;
+
+/* Most array elements in one reply, all levels together (a reply header such as
+ * `*1251980012` otherwise makes hiredis 0.14 allocate 10 GB before any element arrives). */
+#define SS_RCONN_MAX_ELEMENTS (4 * 1024 * 1024)
+
+/* Bounds the array elements a hiredis reader may allocate: *budget is decreased by each
+ * array's size and a reply that would take it below zero fails as a protocol error ("Out
+ * of memory" from hiredis) instead of allocating. Reset *budget before each reply. */
+void ss_rconn_reader_limit(struct redisReader *r, long long *budget);
 
 typedef struct ss_rconn_opts {
         const char *host;
