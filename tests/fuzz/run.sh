@@ -37,9 +37,11 @@ for t in "${targets[@]}"; do
         dirs=("$work" "tests/fuzz/corpus/$t")
         [ -d "tests/fuzz/regressions/$t" ] && dirs+=("tests/fuzz/regressions/$t")
         log="$build/fuzz_$t.log"
+        max_len=65536
+        [ "$t" = model ] && max_len=262144 # the model seed is 210 KB: never truncate it
         rc=0
         "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \
-                -max_len=65536 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$art/" \
+                -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$art/" \
                 "${dirs[@]}" >"$log" 2>&1 || rc=$?
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
