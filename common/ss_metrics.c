@@ -492,8 +492,9 @@ static enum MHD_Result ss_metrics_answer(void *cls, struct MHD_Connection *conn,
         unsigned int status = MHD_HTTP_OK;
         /* Limits first: no request carries a body. Paths are matched below: /metrics, and
          * any further GET-only path (e.g. health checks) goes beside it. */
-        if (*upload_data_size > 0 ||
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ||
+        const char *clen =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (*upload_data_size > 0 || (clen && strcmp(clen, "0")) ||
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
                 static char msg[] = "request bodies are not accepted\n";
                 *upload_data_size = 0;
