@@ -88,10 +88,12 @@ static int push(ss_mstate_t *r, const label_item_t *it, const char *source)
         char err[512];
         double until = ss_time_mono() + 30;
         for (;;) {
-                if (ss_mstate_labels_add(r, it->id, it->label, ss_time_now_ms(), source, err,
-                                         sizeof(err)) == SS_OK)
+                ss_err_t rc = ss_mstate_labels_add(r, it->id, it->label, ss_time_now_ms(), source,
+                                                   err, sizeof(err));
+                if (rc == SS_OK)
                         return 0;
-                if (ss_time_mono() > until || ss_stop_requested()) {
+                /* a refused password is not a lost Redis: no point in retrying */
+                if (ss_time_mono() > until || ss_stop_requested() || rc == SS_ERR_CONFIG) {
                         fprintf(stderr, "sentistream label: %s\n", err);
                         return -1;
                 }
@@ -279,6 +281,10 @@ int ss_cmd_label(int argc, char **argv)
                                        (int)ss_config_get_int(c, "redis.timeout.ms"),
                                        (int)ss_config_get_int(c, "redis.backoff.max.ms"),
                                        ss_config_get_str(c, "redis.prefix"));
+        if (r && ss_mstate_security_from(r, c) != SS_OK) {
+                ss_mstate_destroy(r);
+                r = NULL;
+        }
         ss_stop_install();
         int status = r ? label_run(r, &o, f, source) : 1;
         ss_mstate_destroy(r);

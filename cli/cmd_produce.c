@@ -199,7 +199,8 @@ int ss_cmd_produce(int argc, char **argv)
         if (!(serde = ss_serde_new(schema_dir, &ids, 0, err, sizeof(err))))
                 goto out;
         rd_kafka_conf_t *conf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, err, sizeof(err));
-        if (!conf || !(p = ss_producer_new(conf, NULL, NULL, err, sizeof(err))))
+        if (!conf || !(p = ss_producer_new(conf, NULL, NULL, err, sizeof(err))) ||
+            ss_kafka_auth_check(ss_producer_handle(p), c, SS_KAFKA_AUTH_CHECK_MS, err, sizeof(err)))
                 goto out;
         if (!(f = fopen(o.path, "r"))) {
                 snprintf(err, sizeof(err), "%s: %s", o.path, strerror(errno));

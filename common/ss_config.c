@@ -32,6 +32,14 @@
 #define SS_CONF_KAFKA_PREFIX "kafka."
 #define SS_CONF_MAX_GROUPS   32
 
+/* Limits on every config file, checked on libyaml's event stream before the document is
+ * built (see ss_conf_file_prescan()): a hostile or broken file is refused in milliseconds. */
+#define SS_CONF_MAX_FILE_BYTES (1024 * 1024) /* bytes of one YAML file */
+#define SS_CONF_MAX_DEPTH      16            /* nested mappings/lists */
+#define SS_CONF_MAX_KEYS       4096          /* mapping keys in one file */
+#define SS_CONF_MAX_PASS       4096          /* kafka.* pass-through keys in all */
+#define SS_CONF_MAX_SECRET     8191          /* bytes of a ${env:} or ${file:} value */
+
 typedef struct ss_conf_slot {
         char *text;   /* normalised value text */
         char *origin; /* "default", "path:line", "command line" */
@@ -329,6 +337,10 @@ static ss_err_t ss_conf_pass_set(ss_config_t *c, const char *name, const char *v
                 if (!strcmp(c->pass[i].name, name))
                         p = &c->pass[i];
         if (!p) {
+                if (c->npass == SS_CONF_MAX_PASS)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                          "%s: more than %d kafka.* keys (%s)", name,
+                                          SS_CONF_MAX_PASS, where);
                 if (c->npass == c->pass_cap) {
                         int cap = c->pass_cap ? 2 * c->pass_cap : 16;
                         ss_conf_pass_t *np = realloc(c->pass, (size_t)cap * sizeof(*np));
@@ -358,10 +370,121 @@ static ss_err_t ss_conf_pass_set(ss_config_t *c, const char *name, const char *v
         return SS_OK;
 }
 
+/* A value is text: a NUL or another control character (tab included) is refused rather
+ * than truncated or passed on. len: the value's true length (a YAML "\0" escape gives a NUL
+ * inside the scalar). */
+static ss_err_t ss_conf_value_check(const char *key, const char *text, size_t len,
+                                    const char *where, char *errstr, size_t errstr_size)
+{
+        for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char)text[i];
+                if (ch < 0x20 || ch == 0x7f)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                          "%s: control character 0x%02x at byte %zu of the value "
+                                          "is not allowed (%s)",
+                                          key, ch, i, where);
+        }
+        return SS_OK;
+}
+
+bool ss_config_is_secret(const char *key)
+{
+        static const char *const words[] = {"password", "passwd",  "secret",
+                                            "token",    "key.pem", "sasl.oauthbearer.config"};
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strcasestr(key, words[i]))
+                        return true;
+        return false;
+}
+
+/* Reads the secret file of `${file:PATH}`: at most SS_CONF_MAX_SECRET bytes, one trailing
+ * newline dropped. */
+static ss_err_t ss_conf_ref_file(const char *key, const char *path, const char *where, char *out,
+                                 size_t out_size, char *errstr, size_t errstr_size)
+{
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: cannot open %s: %s (%s)",
+                                  key, path, strerror(errno), where);
+        size_t n = fread(out, 1, out_size, fp);
+        int bad = ferror(fp);
+        fclose(fp);
+        if (bad)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: cannot read %s (%s)",
+                                  key, path, where);
+        if (n == out_size)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "%s: %s is larger than %zu bytes (%s)", key, path, out_size - 1,
+                                  where);
+        if (n > 0 && out[n - 1] == '\n')
+                n--;
+        if (n > 0 && out[n - 1] == '\r')
+                n--;
+        if (memchr(out, 0, n))
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "%s: %s holds a NUL byte (%s)", key, path, where);
+        out[n] = '\0';
+        return SS_OK;
+}
+
+/*
+ * A whole value `${env:NAME}` or `${file:PATH}` is replaced by the environment variable or
+ * the file's content (any key; meant for secrets, so that they need not sit in YAML or on a
+ * command line). *text and *where are pointed at out/out_where when a reference was
+ * resolved; the origin then reads "env:NAME (WHERE)".
+ */
+static ss_err_t ss_conf_ref_resolve(const char *key, const char **text, const char **where,
+                                    char *out, size_t out_size, char *out_where,
+                                    size_t out_where_size, char *errstr, size_t errstr_size)
+{
+        const char *t = *text;
+        size_t n = strlen(t);
+        int is_env = !strncmp(t, "${env:", 6), is_file = !strncmp(t, "${file:", 7);
+        if ((!is_env && !is_file) || t[n - 1] != '}')
+                return SS_OK;
+        const char *ref = t + (is_env ? 6 : 7);
+        size_t rlen = n - (size_t)(ref - t) - 1;
+        char name[1024];
+        if (rlen == 0 || rlen >= sizeof(name))
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: bad reference %s (%s)",
+                                  key, t, *where);
+        memcpy(name, ref, rlen);
+        name[rlen] = '\0';
+        if (is_env) {
+                const char *v = getenv(name);
+                if (!v)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                          "%s: environment variable %s is not set (%s)", key, name,
+                                          *where);
+                if (strlen(v) >= out_size)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                          "%s: environment variable %s is too long (%s)", key, name,
+                                          *where);
+                snprintf(out, out_size, "%s", v);
+        } else {
+                ss_err_t err =
+                    ss_conf_ref_file(key, name, *where, out, out_size, errstr, errstr_size);
+                if (err)
+                        return err;
+        }
+        snprintf(out_where, out_where_size, "%s:%s (%s)", is_env ? "env" : "file", name, *where);
+        *text = out;
+        *where = out_where;
+        return SS_OK;
+}
+
 /* Sets one key from text: a table key or a kafka.* pass-through; anything else is unknown. */
 static ss_err_t ss_conf_set(ss_config_t *c, const char *key, const char *text, const char *where,
                             char *errstr, size_t errstr_size)
 {
+        char resolved[SS_CONF_MAX_SECRET + 1], rwhere[2048];
+        ss_err_t err = ss_conf_ref_resolve(key, &text, &where, resolved, sizeof(resolved), rwhere,
+                                           sizeof(rwhere), errstr, errstr_size);
+        if (err)
+                return err;
+        err = ss_conf_value_check(key, text, strlen(text), where, errstr, errstr_size);
+        if (err)
+                return err;
         int row = ss_conf_row_find(key);
         if (row >= 0)
                 return ss_conf_slot_set(c, row, text, where, errstr, errstr_size);
@@ -557,7 +680,89 @@ static ss_err_t ss_conf_file_value(ss_conf_file_t *f, const char *key, yaml_node
                                   key_line, prev);
         char where[600];
         snprintf(where, sizeof(where), "%s:%d", f->path, line);
+        ss_err_t err = ss_conf_value_check(key, (const char *)val->data.scalar.value,
+                                           val->data.scalar.length, where, errstr, errstr_size);
+        if (err)
+                return err;
         return ss_conf_set(f->c, key, ss_conf_scalar_text(val), where, errstr, errstr_size);
+}
+
+/*
+ * Checks the limits of one file on libyaml's event stream, before a document is built:
+ * size, nesting depth, number of mapping keys, and no aliases at all (an alias bomb,
+ * `a: &a [*b, *b, ...]`, is tiny as text and exponential once walked; a config needs
+ * none). fp is rewound for the real load.
+ */
+static ss_err_t ss_conf_file_prescan(FILE *fp, const char *path, char *errstr, size_t errstr_size)
+{
+        struct stat st;
+        if (fstat(fileno(fp), &st) != 0)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: cannot stat: %s", path,
+                                  strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: not a regular file",
+                                  path);
+        if (st.st_size > SS_CONF_MAX_FILE_BYTES)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "%s: %lld bytes, over the limit of %d bytes for a config file",
+                                  path, (long long)st.st_size, SS_CONF_MAX_FILE_BYTES);
+        yaml_parser_t parser;
+        if (!yaml_parser_initialize(&parser))
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "%s: yaml parser init", path);
+        yaml_parser_set_input_file(&parser, fp);
+        /* in_map[d]: the container at depth d is a mapping; key_next[d]: its next node is a key */
+        bool in_map[SS_CONF_MAX_DEPTH + 1] = {false}, key_next[SS_CONF_MAX_DEPTH + 1] = {false};
+        int depth = 0, nkeys = 0;
+        ss_err_t err = SS_OK;
+        for (int done = 0; !done && !err;) {
+                yaml_event_t ev;
+                if (!yaml_parser_parse(&parser, &ev))
+                        break; /* the real load reports syntax errors with their context */
+                int line = (int)ev.start_mark.line + 1;
+                bool is_node = ev.type == YAML_SCALAR_EVENT || ev.type == YAML_ALIAS_EVENT ||
+                               ev.type == YAML_MAPPING_START_EVENT ||
+                               ev.type == YAML_SEQUENCE_START_EVENT;
+                bool is_key = is_node && in_map[depth] && key_next[depth];
+                if (is_node && in_map[depth])
+                        key_next[depth] = !key_next[depth];
+                switch (ev.type) {
+                case YAML_ALIAS_EVENT:
+                        err = ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                         "%s:%d: YAML aliases (*%s) are not allowed in config "
+                                         "files",
+                                         path, line, (const char *)ev.data.alias.anchor);
+                        break;
+                case YAML_MAPPING_START_EVENT:
+                case YAML_SEQUENCE_START_EVENT:
+                        if (depth == SS_CONF_MAX_DEPTH) {
+                                err = ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                                 "%s:%d: nested deeper than %d levels", path, line,
+                                                 SS_CONF_MAX_DEPTH);
+                                break;
+                        }
+                        depth++;
+                        in_map[depth] = key_next[depth] = ev.type == YAML_MAPPING_START_EVENT;
+                        break;
+                case YAML_MAPPING_END_EVENT:
+                case YAML_SEQUENCE_END_EVENT:
+                        if (depth > 0)
+                                depth--;
+                        break;
+                case YAML_STREAM_END_EVENT:
+                        done = 1;
+                        break;
+                default:
+                        break;
+                }
+                if (!err && is_key && ++nkeys > SS_CONF_MAX_KEYS)
+                        err = ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                         "%s:%d: more than %d keys in one config file", path, line,
+                                         SS_CONF_MAX_KEYS);
+                yaml_event_delete(&ev);
+        }
+        yaml_parser_delete(&parser);
+        rewind(fp);
+        return err;
 }
 
 /*
@@ -571,6 +776,11 @@ static ss_err_t ss_conf_file_load(ss_config_t *c, const char *path, ss_conf_grou
         if (!fp)
                 return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "%s: cannot open: %s", path,
                                   strerror(errno));
+        ss_err_t perr = ss_conf_file_prescan(fp, path, errstr, errstr_size);
+        if (perr) {
+                fclose(fp);
+                return perr;
+        }
         yaml_parser_t parser;
         yaml_document_t doc;
         if (!yaml_parser_initialize(&parser)) {
@@ -972,7 +1182,10 @@ void ss_config_print(const ss_config_t *c, FILE *out)
         qsort(lines, (size_t)n, sizeof(*lines), ss_conf_line_cmp);
         for (int i = 0; i < n; i++) {
                 fprintf(out, "%s: ", lines[i].key);
-                ss_conf_print_scalar(out, lines[i].value, lines[i].is_string);
+                if (*lines[i].value && ss_config_is_secret(lines[i].key))
+                        ss_conf_print_scalar(out, SS_CONFIG_REDACTED, 1);
+                else
+                        ss_conf_print_scalar(out, lines[i].value, lines[i].is_string);
                 fprintf(out, "  # %s\n", lines[i].origin);
         }
         free(lines);

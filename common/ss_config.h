@@ -21,6 +21,13 @@
  * rd_kafka_conf_set() (see ss_config_foreach_prefix()). An unknown key, a
  * wrong type or an out-of-range value is an SS_ERR_CONFIG naming the key and
  * the file and line (or "command line" for overrides).
+ *
+ * Limits (hostile or broken files are refused in milliseconds, before a
+ * document is built): a file over 1 MiB, nesting deeper than 16 levels, more
+ * than 4096 keys in one file, more than 4096 kafka.* keys in all, and any YAML
+ * alias (`*name`; anchors alone are harmless) are errors. A value with a NUL
+ * (`"info\0debug"`) or another control character, tab and newline included,
+ * is an error naming the key and its file:line.
  */
 #ifndef SS_CONFIG_H
 #define SS_CONFIG_H
@@ -86,8 +93,17 @@ int ss_config_foreach_prefix(const ss_config_t *c, const char *prefix,
                              int (*cb)(const char *name, const char *value, void *opaque),
                              void *opaque);
 
+/* Secrets: a key whose name says password, passwd, secret, token, key.pem or
+ * sasl.oauthbearer.config (any case). Printed and logged as SS_CONFIG_REDACTED.
+ * A whole value `${env:NAME}` or `${file:PATH}` (any key) is read from the environment
+ * variable or the file (one trailing newline dropped, at most 8191 bytes); its origin
+ * then reads "env:NAME (config/base.yaml:3)". */
+#define SS_CONFIG_REDACTED "***"
+bool ss_config_is_secret(const char *key);
+
 /* Prints the resolved configuration as YAML, one `key: value  # origin` a line,
- * sorted by key, pass-through keys included; strings are quoted where needed. */
+ * sorted by key, pass-through keys included; strings are quoted where needed;
+ * a non-empty secret is printed as "***" (with its origin). */
 void ss_config_print(const ss_config_t *c, FILE *out);
 
 /* Prints the key table as a Markdown table (drives docs/CONFIG.md). */

@@ -245,6 +245,32 @@ const ss_conf_def_t ss_conf_table[] = {
         {"redis.timeout.ms", SS_CONF_INT, 10, 600000, NULL, "1000",
          "connect and command timeout for Redis"},
 
+        /* ---- input bounds, endpoints, credentials (security engineer) --------------- */
+        {"consumer.created_at.max.ms", SS_CONF_INT, SS_CONF_NORANGE, NULL, "4102444800000",
+         "tweets with created_at at or after this (ms since the epoch; default 2100-01-01) go to the dead-letter topic"},
+        {"consumer.created_at.min.ms", SS_CONF_INT, SS_CONF_NORANGE, NULL, "946684800000",
+         "tweets with created_at before this (ms since the epoch; default 2000-01-01) go to the dead-letter topic"},
+        {"log.deadletter.interval.ms", SS_CONF_INT, 0, 3600000, NULL, "10000",
+         "at most one dead-letter log line per reason per this interval (the rest are counted); 0 = every one"},
+        {"metrics.bind", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "127.0.0.1",
+         "address of the scorer's metrics endpoint (numeric IPv4/IPv6); 0.0.0.0 = every interface"},
+        {"monitor.metrics.bind", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "127.0.0.1",
+         "address of the monitor's metrics endpoint (numeric IPv4/IPv6); 0.0.0.0 = every interface"},
+        {"redis.password", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "Redis password (AUTH; with redis.user an ACL user); empty = none; use ${env:NAME} or ${file:PATH} to keep it out of YAML"},
+        {"redis.tls.ca", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "CA certificate (PEM) the Redis server's certificate must chain to; required with redis.tls.enable"},
+        {"redis.tls.cert", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "client certificate (PEM) for Redis TLS; empty = none"},
+        {"redis.tls.enable", SS_CONF_BOOL, SS_CONF_NORANGE, NULL, "false",
+         "TLS to Redis (redis.port is then the server's tls-port); the server is always verified"},
+        {"redis.tls.key", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "private key (PEM) of redis.tls.cert"},
+        {"redis.tls.server_name", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "name the Redis certificate must carry (and SNI); empty = redis.host"},
+        {"redis.user", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "Redis ACL user name (AUTH user password); empty = the default user"},
+
         {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 /* clang-format on */

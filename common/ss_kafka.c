@@ -13,11 +13,15 @@
  */
 #include "ss_kafka.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 
+#include "ss_config.h"
 #include "ss_log.h"
+#include "ss_util.h"
 
 ss_err_t ss_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
                            const char *origin, char *errstr, size_t errstr_size)
@@ -25,8 +29,16 @@ ss_err_t ss_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *
         char rderr[512];
         if (rd_kafka_conf_set(conf, name, value, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK)
                 return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "kafka.%s=%s (%s): %s", name,
-                                  value, origin ? origin : "built-in", rderr);
+                                  ss_config_is_secret(name) ? SS_CONFIG_REDACTED : value,
+                                  origin ? origin : "built-in", rderr);
         return SS_OK;
+}
+
+static int ss_kafka_find_protocol(const char *name, const char *value, void *opaque)
+{
+        if (!strcmp(name, "security.protocol"))
+                *(const char **)opaque = value;
+        return 0;
 }
 
 static void ss_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -38,9 +50,21 @@ static void ss_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, co
         ss_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
+/* The last authentication failure any client reported (SASL/SSL), for ss_kafka_auth_check(). */
+static pthread_mutex_t ss_kafka_auth_lock = PTHREAD_MUTEX_INITIALIZER;
+static char ss_kafka_auth_reason[512];
+
 static void ss_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+                pthread_mutex_lock(&ss_kafka_auth_lock);
+                snprintf(ss_kafka_auth_reason, sizeof(ss_kafka_auth_reason), "%s", reason);
+                pthread_mutex_unlock(&ss_kafka_auth_lock);
+                ss_error("kafka",
+                         "%s: authentication failed: %s (check kafka.sasl.username, "
+                         "kafka.sasl.password, kafka.sasl.mechanism)",
+                         rd_kafka_name(rk), reason);
+        } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 char fatal[512];
                 rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
                 ss_error("kafka", "%s: FATAL %s: %s", rd_kafka_name(rk), rd_kafka_err2name(ferr),
@@ -52,6 +76,48 @@ static void ss_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
         } else {
                 ss_warn("kafka", "%s: %s: %s", rd_kafka_name(rk),
                         rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        }
+}
+
+ss_err_t ss_kafka_auth_check(rd_kafka_t *rk, const ss_config_t *c, int timeout_ms, char *errstr,
+                             size_t errstr_size)
+{
+        const char *proto = NULL;
+        if (c && ss_config_origin(c, "kafka.security.protocol"))
+                ss_config_foreach_prefix(c, "kafka.", ss_kafka_find_protocol, &proto);
+        if (!proto || !strcasecmp(proto, "plaintext"))
+                return SS_OK;
+        double deadline = ss_time_mono() + timeout_ms / 1000.0;
+        for (;;) {
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, 500);
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                if (!err)
+                        return SS_OK;
+                /* serve the error events (a consumer's go to its consumer queue; nothing is
+                 * subscribed yet, so no message can come back) */
+                if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER) {
+                        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 0);
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                } else {
+                        rd_kafka_poll(rk, 0);
+                }
+                pthread_mutex_lock(&ss_kafka_auth_lock);
+                char reason[512];
+                snprintf(reason, sizeof(reason), "%s", ss_kafka_auth_reason);
+                pthread_mutex_unlock(&ss_kafka_auth_lock);
+                if (*reason)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
+                                          "%s: authentication failed (kafka.security.protocol=%s): "
+                                          "%s",
+                                          rd_kafka_name(rk), proto, reason);
+                if (ss_time_mono() > deadline) {
+                        ss_warn("kafka", "%s: no broker answered within %d ms (%s); going on",
+                                rd_kafka_name(rk), timeout_ms, rd_kafka_err2str(err));
+                        return SS_OK;
+                }
         }
 }
 

@@ -17,6 +17,8 @@
 #include <math.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -502,6 +504,22 @@ static enum MHD_Result ss_metrics_answer(void *cls, struct MHD_Connection *conn,
         ss_metrics_t *r = cls;
         struct MHD_Response *resp;
         unsigned int status = MHD_HTTP_OK;
+        /* Limits first: no request carries a body. Paths are matched below: /metrics, and
+         * any further GET-only path (e.g. health checks) goes beside it. */
+        const char *clen =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (*upload_data_size > 0 || (clen && strcmp(clen, "0")) ||
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+                static char msg[] = "request bodies are not accepted\n";
+                *upload_data_size = 0;
+                resp = MHD_create_response_from_buffer(strlen(msg), msg, MHD_RESPMEM_PERSISTENT);
+                if (!resp)
+                        return MHD_NO;
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+                enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE, resp);
+                MHD_destroy_response(resp);
+                return ret;
+        }
         if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
                 static char msg[] = "method not allowed\n";
                 status = MHD_HTTP_METHOD_NOT_ALLOWED;
@@ -532,18 +550,45 @@ static enum MHD_Result ss_metrics_answer(void *cls, struct MHD_Connection *conn,
 
 ss_err_t ss_metrics_serve(ss_metrics_t *r, int port, char *errstr, size_t errstr_size)
 {
+        return ss_metrics_serve_on(r, "127.0.0.1", port, errstr, errstr_size);
+}
+
+ss_err_t ss_metrics_serve_on(ss_metrics_t *r, const char *bind, int port, char *errstr,
+                             size_t errstr_size)
+{
         if (r->daemon)
                 return ss_err_set(errstr, errstr_size, SS_ERR_STATE,
                                   "metrics endpoint already serving on port %d", r->port);
         if (port < 0 || port > 65535)
                 return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
                                   "metrics port %d out of range", port);
-        r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL,
-                                     ss_metrics_answer, r, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                                     MHD_OPTION_END);
+        struct sockaddr_storage sa = {0};
+        struct sockaddr_in *sa4 = (struct sockaddr_in *)&sa;
+        struct sockaddr_in6 *sa6 = (struct sockaddr_in6 *)&sa;
+        unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
+        if (inet_pton(AF_INET, bind, &sa4->sin_addr) == 1) {
+                sa4->sin_family = AF_INET;
+                sa4->sin_port = htons((uint16_t)port);
+        } else if (inet_pton(AF_INET6, bind, &sa6->sin6_addr) == 1) {
+                sa6->sin6_family = AF_INET6;
+                sa6->sin6_port = htons((uint16_t)port);
+                flags |= MHD_USE_IPv6;
+        } else {
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                  "metrics bind address '%s' is not a numeric IPv4 or IPv6 "
+                                  "address",
+                                  bind);
+        }
+        r->daemon = MHD_start_daemon(
+            flags, (uint16_t)port, NULL, NULL, ss_metrics_answer, r, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned int)SS_METRICS_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned int)SS_METRICS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            (unsigned int)SS_METRICS_MAX_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)SS_METRICS_MAX_REQUEST_BYTES, MHD_OPTION_END);
         if (!r->daemon)
                 return ss_err_set(errstr, errstr_size, SS_ERR_IO,
-                                  "cannot serve metrics on port %d (port taken?)", port);
+                                  "cannot serve metrics on %s port %d (port taken?)", bind, port);
         const union MHD_DaemonInfo *info =
             MHD_get_daemon_info(r->daemon, MHD_DAEMON_INFO_BIND_PORT);
         r->port = info ? info->port : port;

@@ -93,12 +93,28 @@ double ss_histogram_sum(const ss_histogram_t *h);
 ss_err_t ss_metrics_render(ss_metrics_t *r, char **out, size_t *len);
 
 /*
- * Serves GET /metrics on 0.0.0.0:port from a background thread. port 0 binds
- * any free port (see ss_metrics_port()). Returns SS_ERR_IO naming the port if
- * the daemon cannot start (e.g. the port is taken), SS_ERR_STATE if already
- * serving.
+ * Serves GET /metrics on 127.0.0.1:port from a background thread (see
+ * ss_metrics_serve_on() for another address). port 0 binds any free port (see
+ * ss_metrics_port()). Returns SS_ERR_IO naming the port if the daemon cannot
+ * start (e.g. the port is taken), SS_ERR_STATE if already serving.
  */
 ss_err_t ss_metrics_serve(ss_metrics_t *r, int port, char *errstr, size_t errstr_size);
+
+/*
+ * Like ss_metrics_serve() on bind, a numeric IPv4 or IPv6 address ("127.0.0.1",
+ * "::1"; "0.0.0.0" or "::" for every interface, only when asked for).
+ * SS_ERR_CONFIG for an address that is not numeric. Limits of the endpoint:
+ * SS_METRICS_MAX_CONNECTIONS connections (SS_METRICS_MAX_PER_IP from one
+ * address), SS_METRICS_MAX_REQUEST_BYTES of request line and headers, no
+ * request body (413), SS_METRICS_TIMEOUT_S of inactivity closes a connection
+ * (a slow client cannot hold the server), only GET and HEAD (405).
+ */
+#define SS_METRICS_MAX_CONNECTIONS   32
+#define SS_METRICS_MAX_PER_IP        8
+#define SS_METRICS_MAX_REQUEST_BYTES (16 * 1024)
+#define SS_METRICS_TIMEOUT_S         5
+ss_err_t ss_metrics_serve_on(ss_metrics_t *r, const char *bind, int port, char *errstr,
+                             size_t errstr_size);
 
 /* The port the endpoint listens on, or 0 when not serving. */
 int ss_metrics_port(const ss_metrics_t *r);

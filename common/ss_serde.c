@@ -950,6 +950,18 @@ static ss_err_t tweet_check(const ss_serde_t *s, const ss_tweet_t *t, const char
                                   "Tweet%s: field 'text' has %zu bytes, over the limit of %zu "
                                   "(consumer.max.text.bytes)",
                                   where, t->text.len, s->max_text_bytes);
+        /* One rule for both input formats: a NUL in a string field is refused (the JSON
+         * decoder refuses it, raw or \u0000, before parsing). */
+        const ss_str_t *fields[] = {&t->id, &t->text, &t->lang, &t->user};
+        const char *names[] = {"id", "text", "lang", "user"};
+        for (int i = 0; i < 4; i++) {
+                const char *nul = fields[i]->ptr ? memchr(fields[i]->ptr, 0, fields[i]->len) : NULL;
+                if (nul)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_DECODE,
+                                          "Tweet%s: field '%s': NUL character at byte %zu is not "
+                                          "supported",
+                                          where, names[i], (size_t)(nul - fields[i]->ptr));
+        }
         return SS_OK;
 }
 

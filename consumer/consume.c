@@ -44,6 +44,7 @@
 #include "ss_kafka.h"
 #include "ss_log.h"
 #include "ss_metrics.h"
+#include "ss_ratelog.h"
 #include "ss_serde.h"
 #include "ss_stop.h"
 #include "ss_util.h"
@@ -99,7 +100,8 @@ struct ss_consume {
         const char *topic_in, *topic_out, *topic_dlq;
         int batch_size, batch_timeout_ms, lag_interval_ms, watch, watch_interval_ms;
         int json_input, passthrough;
-        int pipelined; /* score on workers while the next batch is collected */
+        int64_t created_min, created_max; /* accepted created_at, ms: [min, max) */
+        int pipelined;                    /* score on workers while the next batch is collected */
         char *model_path;
 
         /* collaborators */
@@ -110,6 +112,7 @@ struct ss_consume {
         ss_pool_t *pool; /* scoring threads over model; NULL in passthrough mode */
         ss_metrics_t *metrics;
         ss_consume_metrics_t m;
+        ss_ratelog_t *dead_log; /* one dead-letter line per reason per interval */
 
         /* two batches: one being collected, the other being scored (pipelined) or idle */
         ss_batch_t batch[2];
@@ -438,6 +441,20 @@ static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
         return b->n_items;
 }
 
+/* A created_at outside [consumer.created_at.min.ms, .max.ms) goes to the dead-letter topic:
+ * it would be copied into the prediction, where readers overflow on absurd timestamps. */
+static ss_err_t ss_consume_check_created_at(const ss_consume_t *s, const ss_tweet_t *t, char *why,
+                                            size_t why_size)
+{
+        if (t->created_at >= s->created_min && t->created_at < s->created_max)
+                return SS_OK;
+        return ss_err_set(why, why_size, SS_ERR_RANGE,
+                          "Tweet: field 'created_at' = %lld ms is outside [%lld, %lld) "
+                          "(consumer.created_at.min.ms, consumer.created_at.max.ms)",
+                          (long long)t->created_at, (long long)s->created_min,
+                          (long long)s->created_max);
+}
+
 static void ss_consume_decode(ss_consume_t *s, ss_batch_t *b)
 {
         for (size_t i = 0; i < b->n_items; i++) {
@@ -456,6 +473,9 @@ static void ss_consume_decode(ss_consume_t *s, ss_batch_t *b)
                         it->err = ss_serde_tweet_decode(s->serde, rkm->payload, rkm->len,
                                                         &it->tweet, it->why, sizeof(it->why));
                 }
+                if (!it->err)
+                        it->err =
+                            ss_consume_check_created_at(s, &it->tweet, it->why, sizeof(it->why));
         }
 }
 
@@ -565,8 +585,10 @@ static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it, int64_t 
                          d.source_topic.ptr, (int)d.partition, (long long)d.offset, err);
                 return; /* the entry stays pending: its offset is never committed */
         }
-        ss_warn("consume", "dead letter: %s [%d] offset %lld: %s: %s", d.source_topic.ptr,
-                (int)d.partition, (long long)d.offset, ss_err2name(it->err), it->why);
+        ss_ratelog_log(s->dead_log, (int64_t)(ss_time_mono() * 1000), SS_LOG_WARN,
+                       ss_err2name(it->err), "dead letter: %s [%d] offset %lld: %s: %s",
+                       d.source_topic.ptr, (int)d.partition, (long long)d.offset,
+                       ss_err2name(it->err), it->why);
         if (ss_sink_emit(s->sink, it->entry, s->topic_dlq, rkm->key, rkm->key_len, s->out.data,
                          s->out.len) != SS_OK)
                 ss_error("consume", "out of memory producing a dead letter");
@@ -672,6 +694,9 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         s->watch_interval_ms = (int)ss_config_get_int(c, "consumer.model.watch.interval.ms");
         s->json_input = !strcmp(ss_config_get_str(c, "consumer.input.format"), "json");
         s->passthrough = !strcmp(ss_config_get_str(c, "consumer.mode"), "passthrough");
+        s->created_min = ss_config_get_int(c, "consumer.created_at.min.ms");
+        s->created_max = ss_config_get_int(c, "consumer.created_at.max.ms");
+        s->dead_log = ss_ratelog_new("consume", ss_config_get_int(c, "log.deadletter.interval.ms"));
         s->model_path = strdup(ss_consume_model_path(c));
 
         size_t bs = (size_t)s->batch_size;
@@ -687,7 +712,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         }
         s->collecting = &s->batch[0];
         s->metrics = ss_metrics_new();
-        if (!s->model_path || !batches_ok || !s->metrics) {
+        if (!s->model_path || !batches_ok || !s->metrics || !s->dead_log) {
                 ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 goto fail;
         }
@@ -733,6 +758,8 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         if (!(s->consumer = ss_kafka_consumer_new(cconf, errstr, errstr_size)))
                 goto fail;
         s->closed = 0;
+        if (ss_kafka_auth_check(s->consumer, c, SS_KAFKA_AUTH_CHECK_MS, errstr, errstr_size))
+                goto fail;
 
         rd_kafka_conf_t *pconf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!pconf)
@@ -749,9 +776,11 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
 
         int port = (int)ss_config_get_int(c, "metrics.port");
         if (port > 0) {
-                if (ss_metrics_serve(s->metrics, port, errstr, errstr_size) != SS_OK)
+                if (ss_metrics_serve_on(s->metrics, ss_config_get_str(c, "metrics.bind"), port,
+                                        errstr, errstr_size) != SS_OK)
                         goto fail;
-                ss_info("consume", "metrics on http://0.0.0.0:%d/metrics", port);
+                ss_info("consume", "metrics on http://%s:%d/metrics",
+                        ss_config_get_str(c, "metrics.bind"), port);
         }
         return s;
 fail:
@@ -830,6 +859,7 @@ void ss_consume_destroy(ss_consume_t *s)
         if (s->consumer)
                 rd_kafka_destroy(s->consumer);
         ss_metrics_destroy(s->metrics);
+        ss_ratelog_destroy(s->dead_log);
         for (ss_lag_gauge_t *g = s->m.lag, *n; g; g = n) {
                 n = g->next;
                 free(g->topic);

@@ -660,6 +660,8 @@ static ss_err_t kafka_setup(ss_monitor_t *m, char *errstr, size_t errstr_size)
         m->consumer = ss_kafka_consumer_new(conf, errstr, errstr_size);
         if (!m->consumer)
                 return SS_ERR_KAFKA;
+        if (ss_kafka_auth_check(m->consumer, m->c, SS_KAFKA_AUTH_CHECK_MS, errstr, errstr_size))
+                return SS_ERR_KAFKA;
         rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(sub, m->topic_pred, RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t ke = rd_kafka_subscribe(m->consumer, sub);
@@ -750,12 +752,14 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
                                  (int)ss_config_get_int(c, "redis.timeout.ms"),
                                  (int)ss_config_get_int(c, "redis.backoff.max.ms"),
                                  ss_config_get_str(c, "redis.prefix"));
-        if (!m->redis) {
+        if (!m->redis || ss_mstate_security_from(m->redis, c) != SS_OK) {
                 ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
                 goto fail;
         }
         int port = (int)ss_config_get_int(c, "monitor.metrics.port");
-        if (port > 0 && ss_metrics_serve(m->metrics, port, errstr, errstr_size))
+        if (port > 0 &&
+            ss_metrics_serve_on(m->metrics, ss_config_get_str(c, "monitor.metrics.bind"), port,
+                                errstr, errstr_size))
                 goto fail;
         return m;
 fail:

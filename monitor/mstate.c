@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "rconn.h"
 #include "ss_log.h"
 #include "ss_util.h"
 
@@ -25,7 +26,10 @@ struct ss_mstate {
         int timeout_ms;
         int backoff_max_ms;
         char *prefix;
-        redisContext *ctx;
+        char *user, *password; /* AUTH after each connect when password is set */
+        int tls;
+        char *tls_ca, *tls_cert, *tls_key, *tls_name;
+        ss_rconn_t *ctx;
         int backoff_ms;  /* current wait between attempts */
         double next_try; /* monotonic seconds */
         int was_up;      /* for one log line per transition */
@@ -54,10 +58,15 @@ void ss_mstate_destroy(ss_mstate_t *s)
 {
         if (!s)
                 return;
-        if (s->ctx)
-                redisFree(s->ctx);
+        ss_rconn_close(s->ctx);
+        free(s->tls_ca);
+        free(s->tls_cert);
+        free(s->tls_key);
+        free(s->tls_name);
         free(s->host);
         free(s->prefix);
+        free(s->user);
+        free(s->password);
         free(s);
 }
 
@@ -72,12 +81,56 @@ const char *ss_mstate_key(const ss_mstate_t *s, const char *suffix, char *buf, s
         return buf;
 }
 
+ss_err_t ss_mstate_tls_set(ss_mstate_t *s, const char *ca, const char *cert, const char *key,
+                           const char *server_name)
+{
+        char *v[4] = {strdup(ca ? ca : ""), strdup(cert ? cert : ""), strdup(key ? key : ""),
+                      strdup(server_name ? server_name : "")};
+        if (!v[0] || !v[1] || !v[2] || !v[3]) {
+                for (int i = 0; i < 4; i++)
+                        free(v[i]);
+                return SS_ERR_NOMEM;
+        }
+        free(s->tls_ca);
+        free(s->tls_cert);
+        free(s->tls_key);
+        free(s->tls_name);
+        s->tls_ca = v[0], s->tls_cert = v[1], s->tls_key = v[2], s->tls_name = v[3];
+        s->tls = 1;
+        return SS_OK;
+}
+
+ss_err_t ss_mstate_security_from(ss_mstate_t *s, const ss_config_t *c)
+{
+        ss_err_t err = ss_mstate_auth_set(s, ss_config_get_str(c, "redis.user"),
+                                          ss_config_get_str(c, "redis.password"));
+        if (!err && ss_config_get_bool(c, "redis.tls.enable"))
+                err = ss_mstate_tls_set(s, ss_config_get_str(c, "redis.tls.ca"),
+                                        ss_config_get_str(c, "redis.tls.cert"),
+                                        ss_config_get_str(c, "redis.tls.key"),
+                                        ss_config_get_str(c, "redis.tls.server_name"));
+        return err;
+}
+
+ss_err_t ss_mstate_auth_set(ss_mstate_t *s, const char *user, const char *password)
+{
+        char *u = strdup(user ? user : ""), *p = strdup(password ? password : "");
+        if (!u || !p) {
+                free(u);
+                free(p);
+                return SS_ERR_NOMEM;
+        }
+        free(s->user);
+        free(s->password);
+        s->user = u;
+        s->password = p;
+        return SS_OK;
+}
+
 static void mstate_down(ss_mstate_t *s, const char *why)
 {
-        if (s->ctx) {
-                redisFree(s->ctx);
-                s->ctx = NULL;
-        }
+        ss_rconn_close(s->ctx);
+        s->ctx = NULL;
         if (s->was_up)
                 ss_warn("redis", "%s:%d unreachable (%s); retrying with backoff", s->host, s->port,
                         why);
@@ -85,6 +138,43 @@ static void mstate_down(ss_mstate_t *s, const char *why)
         s->next_try = ss_time_mono() + s->backoff_ms / 1000.0;
         s->backoff_ms =
             s->backoff_ms * 2 > s->backoff_max_ms ? s->backoff_max_ms : s->backoff_ms * 2;
+}
+
+/* AUTH [user] password on a new connection (without a password, a PING: a server that
+ * wants one says NOAUTH, where a first real command may only see the connection closed).
+ * A refused or missing password is SS_ERR_CONFIG (the caller's backoff still applies: no
+ * hot loop); the message never holds the password. */
+static ss_err_t mstate_auth(ss_mstate_t *s, ss_rconn_t *c, char *errstr, size_t errstr_size)
+{
+        const char *argv[3] = {"AUTH", s->user, s->password};
+        int argc = 3;
+        if (!s->password || !*s->password) {
+                argv[0] = "PING";
+                argc = 1;
+        } else if (!*s->user) {
+                argv[1] = s->password;
+                argc = 2;
+        }
+        redisReply *r = ss_rconn_command(c, argc, argv, NULL, errstr, errstr_size);
+        ss_err_t err = SS_OK;
+        if (!r)
+                err = SS_ERR_REDIS;
+        else if (r->type == REDIS_REPLY_ERROR && argc == 1)
+                err = ss_err_set(
+                    errstr, errstr_size, SS_ERR_CONFIG,
+                    "redis %s:%d: %s: set redis.password (and redis.user)", s->host, s->port,
+                    !strncmp(r->str, "NOAUTH", 6) ? "requires authentication" : r->str);
+        else if (r->type == REDIS_REPLY_ERROR)
+                err = ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                                 "redis %s:%d: authentication as %s%s%s failed: %s (check "
+                                 "redis.user and redis.password)",
+                                 s->host, s->port, *s->user ? "user '" : "the default user",
+                                 s->user, *s->user ? "'" : "", r->str);
+        if (err && err != SS_ERR_REDIS)
+                ss_error("redis", "%s; next attempt in %.1f s", errstr ? errstr : "AUTH failed",
+                         s->backoff_ms / 1000.0);
+        freeReplyObject(r);
+        return err;
 }
 
 ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size)
@@ -95,17 +185,23 @@ ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size)
                 return ss_err_set(errstr, errstr_size, SS_ERR_REDIS,
                                   "redis %s:%d down, next attempt in %.1f s", s->host, s->port,
                                   s->next_try - ss_time_mono());
-        struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
-        redisContext *c = redisConnectWithTimeout(s->host, s->port, tv);
-        if (!c || c->err) {
-                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s:%d: %s", s->host, s->port,
-                           c ? c->errstr : "cannot allocate context");
-                if (c)
-                        redisFree(c);
+        ss_rconn_opts_t o = {s->host,   s->port,     s->timeout_ms, s->tls,
+                             s->tls_ca, s->tls_cert, s->tls_key,    s->tls_name};
+        ss_rconn_t *c;
+        ss_err_t err = ss_rconn_open(&o, &c, errstr, errstr_size);
+        if (err) {
+                if (err == SS_ERR_CONFIG)
+                        ss_error("redis", "%s; next attempt in %.1f s",
+                                 errstr ? errstr : "TLS setup failed", s->backoff_ms / 1000.0);
                 mstate_down(s, errstr ? errstr : "connect failed");
-                return SS_ERR_REDIS;
+                return err;
         }
-        redisSetTimeout(c, tv);
+        err = mstate_auth(s, c, errstr, errstr_size);
+        if (err) {
+                ss_rconn_close(c);
+                mstate_down(s, "authentication failed");
+                return err;
+        }
         s->ctx = c;
         s->backoff_ms = BACKOFF_MIN_MS;
         if (!s->was_up)
@@ -123,14 +219,24 @@ static ss_err_t mstate_cmd(ss_mstate_t *s, int argc, const char **argv, const si
         ss_err_t err = ss_mstate_ensure(s, errstr, errstr_size);
         if (err)
                 return err;
-        redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
+        char why[512];
+        redisReply *r = ss_rconn_command(s->ctx, argc, argv, lens, why, sizeof(why));
         if (!r) {
-                char why[160];
-                snprintf(why, sizeof(why), "%s", s->ctx->err ? s->ctx->errstr : "no reply");
-                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s:%d: %s: %s", s->host,
-                           s->port, argv[0], why);
-                mstate_down(s, why); /* frees the context */
+                ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "%s", why);
+                mstate_down(s, why); /* frees the connection */
                 return SS_ERR_REDIS;
+        }
+        if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6)) {
+                /* a server that wants a password we do not have: back off as for a lost one */
+                ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                           "redis %s:%d requires authentication: set redis.password (and "
+                           "redis.user)",
+                           s->host, s->port);
+                freeReplyObject(r);
+                if (s->was_up)
+                        ss_error("redis", "%s", errstr ? errstr : "NOAUTH");
+                mstate_down(s, "authentication required");
+                return SS_ERR_CONFIG;
         }
         if (r->type == REDIS_REPLY_ERROR || !(accept & (1u << r->type))) {
                 ss_err_set(errstr, errstr_size, SS_ERR_REDIS, "redis %s %s: %s", argv[0],
@@ -248,6 +354,15 @@ ss_err_t ss_mstate_labels_read(ss_mstate_t *s, char *last_id, size_t count,
                        errstr, errstr_size);
         if (err)
                 return err;
+        *n_read = ss_mstate_labels_parse(r, last_id, cb, opaque);
+        freeReplyObject(r);
+        return SS_OK;
+}
+
+size_t ss_mstate_labels_parse(const struct redisReply *r, char *last_id,
+                              void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque)
+{
+        size_t n_read = 0;
         /* [[key, [[id, [k, v, ...]], ...]]] */
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
             r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
@@ -268,11 +383,10 @@ ss_err_t ss_mstate_labels_read(ss_mstate_t *s, char *last_id, size_t count,
                         }
                         cb(opaque, &le);
                         snprintf(last_id, 64, "%s", le.id);
-                        (*n_read)++;
+                        n_read++;
                 }
         }
-        freeReplyObject(r);
-        return SS_OK;
+        return n_read;
 }
 
 ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,

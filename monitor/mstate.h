@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ss_config.h"
 #include "ss_err.h"
 
 typedef struct ss_mstate ss_mstate_t;
@@ -30,6 +31,20 @@ typedef struct ss_mstate ss_mstate_t;
 ss_mstate_t *ss_mstate_new(const char *host, int port, int timeout_ms, int backoff_max_ms,
                            const char *prefix);
 void ss_mstate_destroy(ss_mstate_t *s);
+
+/* Credentials sent (AUTH [user] password) after every connect; an empty password sends
+ * none. A refused AUTH is SS_ERR_CONFIG from ss_mstate_ensure() and the commands, with
+ * Redis' reason and without the password; reconnection backs off as for a lost server. */
+ss_err_t ss_mstate_auth_set(ss_mstate_t *s, const char *user, const char *password);
+
+/* Applies redis.user, redis.password and redis.tls.* of c (auth_set, tls_set). */
+ss_err_t ss_mstate_security_from(ss_mstate_t *s, const ss_config_t *c);
+
+/* TLS for every connection (see rconn.h): ca is required, cert/key optional (a client
+ * certificate), server_name the name to verify ("" = the host). A failed handshake or
+ * verification is SS_ERR_REDIS with OpenSSL's reason, retried with the backoff. */
+ss_err_t ss_mstate_tls_set(ss_mstate_t *s, const char *ca, const char *cert, const char *key,
+                           const char *server_name);
 
 /* Connects if not connected and the backoff allows. SS_OK when connected. */
 ss_err_t ss_mstate_ensure(ss_mstate_t *s, char *errstr, size_t errstr_size);
@@ -71,6 +86,15 @@ typedef struct ss_label_entry {
 ss_err_t ss_mstate_labels_read(ss_mstate_t *s, char *last_id, size_t count,
                                void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque,
                                size_t *n_read, char *errstr, size_t errstr_size);
+
+/*
+ * The walk of ss_mstate_labels_read() over an XREAD reply (hiredis' redisReply):
+ * calls cb for each well-formed entry, skips malformed ones, advances last_id.
+ * Returns the number of entries delivered. Any reply shape is accepted.
+ */
+struct redisReply;
+size_t ss_mstate_labels_parse(const struct redisReply *r, char *last_id,
+                              void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque);
 
 /* XADD of one label (for `sentistream label`). */
 ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,

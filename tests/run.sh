@@ -4,6 +4,8 @@
 # (unit tests, then integration tests that start their own Kafka and Redis).
 #   tests/run.sh                 all tests
 #   tests/run.sh -L unit         only unit tests (any ctest arguments pass through)
+# A full run (no arguments) ends with a short libFuzzer smoke of every fuzz target
+# (tests/fuzz/run.sh, SS_FUZZ_SMOKE_SECONDS each, default 10; SS_FUZZ_SMOKE_SECONDS=0 skips it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,5 +23,11 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_sup
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
-cd "$build"
-ctest --output-on-failure --timeout 900 "$@"
+nargs=$#
+(cd "$build" && ctest --output-on-failure --timeout 900 "$@")
+
+smoke=${SS_FUZZ_SMOKE_SECONDS:-10}
+if [ "$nargs" -eq 0 ] && [ "$smoke" != 0 ]; then
+        echo "fuzz smoke: every target for ${smoke} s (tests/fuzz/run.sh)"
+        tests/fuzz/run.sh "$smoke"
+fi

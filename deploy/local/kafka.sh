@@ -14,6 +14,9 @@
 #
 # Options (any command): --port P (env SS_KAFKA_PORT, default 9092), --controller-port C
 # (env SS_KAFKA_CONTROLLER_PORT, default 9093), --timeout S (start/stop bound, default 60).
+# start only: --sasl-port S --jaas FILE adds a SASL_PLAINTEXT listener on 127.0.0.1:S
+# (mechanism PLAIN; FILE is the JAAS config with the KafkaServer section holding
+# PlainLoginModule's user_NAME="PASSWORD" entries).
 # State lives in deploy/local/run/<port>/: server.properties, data/, kafka.log, kafka.pid.
 # Topics are never created on the fly (auto.create.topics.enable=false): create them with
 # create-topic and the partition count you need.
@@ -27,6 +30,8 @@ timeout=60
 keep=0
 keep_data=0
 heap=${SS_KAFKA_HEAP:-512m}
+sasl_port=""
+jaas=""
 
 die() {
         echo "kafka.sh: $*" >&2
@@ -49,6 +54,8 @@ while [ $# -gt 0 ]; do
         --timeout) timeout=${2:?--timeout needs a value}; shift 2 ;;
         --keep) keep=1; shift ;;
         --keep-data) keep_data=1; shift ;;
+        --sasl-port) sasl_port=${2:?--sasl-port needs a value}; shift 2 ;;
+        --jaas) jaas=${2:?--jaas needs a file}; shift 2 ;;
         -h | --help) usage ;;
         --*) die "unknown option $1" ;;
         *) args+=("$1"); shift ;;
@@ -56,6 +63,11 @@ while [ $# -gt 0 ]; do
 done
 [[ $port =~ ^[0-9]+$ && $cport =~ ^[0-9]+$ ]] || die "ports must be numbers (got $port, $cport)"
 [ "$port" != "$cport" ] || die "--port and --controller-port must differ (both $port)"
+if [ -n "$sasl_port" ]; then
+        [[ $sasl_port =~ ^[0-9]+$ ]] || die "--sasl-port must be a number (got $sasl_port)"
+        [ -f "$jaas" ] || die "--sasl-port needs --jaas FILE (the JAAS config of the listener)"
+        jaas=$(cd "$(dirname "$jaas")" && pwd)/$(basename "$jaas")
+fi
 
 run=$here/run/$port
 pidfile=$run/kafka.pid
@@ -142,16 +154,21 @@ random_uuid() {
 }
 
 write_props() {
+        local listeners="PLAINTEXT://127.0.0.1:$port" map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        if [ -n "$sasl_port" ]; then
+                listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+                map="$map,SASL_PLAINTEXT:SASL_PLAINTEXT"
+        fi
         cat >"$props" <<EOF
 # Single-node KRaft broker for local runs and tests (written by deploy/local/kafka.sh).
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$map
 log.dirs=$run/data
 num.partitions=1
 auto.create.topics.enable=false
@@ -174,6 +191,9 @@ num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
 EOF
+        if [ -n "$sasl_port" ]; then
+                echo "sasl.enabled.mechanisms=PLAIN" >>"$props"
+        fi
 }
 
 cmd_start() {
@@ -188,6 +208,7 @@ cmd_start() {
         fi
         port_busy "$port" && die "port $port is in use by another process"
         port_busy "$cport" && die "controller port $cport is in use by another process"
+        [ -n "$sasl_port" ] && port_busy "$sasl_port" && die "SASL port $sasl_port is in use by another process"
 
         if [ "$keep_data" = 1 ] && [ -f "$run/data/meta.properties" ]; then
                 echo "kafka.sh: restarting on the existing log dir $run/data"
@@ -205,7 +226,10 @@ cmd_start() {
         fi
 
         # setsid: the broker outlives this script and the terminal that started it.
+        local jaas_opt=()
+        [ -n "$jaas" ] && jaas_opt=(-Djava.security.auth.login.config="$jaas")
         setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+                "${jaas_opt[@]}" \
                 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
                 -Djava.awt.headless=true -Dorg.slf4j.simpleLogger.showDateTime=true \
                 -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd'T'HH:mm:ss.SSS" \

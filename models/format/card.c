@@ -348,7 +348,7 @@ int64_t ss_card_parse_time(const char *s)
         if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
                 return -1;
         if (s[n] != 'Z' || s[n + 1] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-            mi > 59 || sec < 0 || sec >= 61)
+            mi > 59 || !(sec >= 0 && sec < 61))
                 return -1;
         struct tm tm = {
             .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi};
@@ -640,9 +640,10 @@ static ss_err_t parse_reference(parse_ctx_t *p, const cJSON *root, ss_card_view_
         if (!ref)
                 return SS_ERR_FORMAT;
         double n = opt_num(ref, "n");
-        if (!(n >= 0) || n != floor(n))
+        /* 2^53: every integer below it is exact, and it converts to int64_t */
+        if (!(n >= 0) || n != floor(n) || n > 9007199254740992.0)
                 return ss_err_set(p->errstr, p->errstr_size, SS_ERR_FORMAT,
-                                  "%s: reference.n: missing or not a non-negative integer",
+                                  "%s: reference.n: missing or not an integer in [0, 2^53]",
                                   p->origin);
         c->ref_n = (int64_t)n;
         const cJSON *dists = cJSON_GetObjectItemCaseSensitive(ref, "distributions");

@@ -161,6 +161,9 @@ static void test_errors(void)
         expect_error("\"reference\"", "\"referencex\"", "reference: missing");
         expect_error("\"n\": 1000, \"distributions\"", "\"n\": -3, \"distributions\"",
                      "reference.n");
+        /* found by fuzzing: a huge n was converted to int64_t (undefined behaviour) */
+        expect_error("\"n\": 1000, \"distributions\"", "\"n\": 2.2e58, \"distributions\"",
+                     "reference.n: missing or not an integer in [0, 2^53]");
         expect_error("\"counts\": [150, 500, 350]", "\"counts\": [150, -1, 350]",
                      "reference.distributions[0] (predicted_class).counts[1]: not a non-negative");
         expect_error("\"counts\": [150, 500, 350]", "\"counts\": [150, 2.5, 350]",
