@@ -29,6 +29,7 @@ static const struct {
     [SS_ERR_REDIS] = {"SS_ERR_REDIS", "Redis error"},
     [SS_ERR_TIMEOUT] = {"SS_ERR_TIMEOUT", "timed out"},
     [SS_ERR_STATE] = {"SS_ERR_STATE", "invalid state"},
+    [SS_ERR_HTTP] = {"SS_ERR_HTTP", "HTTP request failed"},
 };
 
 const char *ss_err2name(ss_err_t err)
