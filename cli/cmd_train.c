@@ -27,6 +27,7 @@
 #include "logreg.h"
 #include "minilm_train.h"
 #include "model_impl.h"
+#include "ss_track.h"
 #include "ss_util.h"
 
 typedef struct ss_train_job {
@@ -479,6 +480,14 @@ static int ss_train_run(const ss_config_t *cfg, const char *config_dir)
                         sizeof(vpath));
         double t_start = ss_time_mono();
         int rc = 1;
+        char repo[1024];
+        snprintf(repo, sizeof(repo), "%s", config_dir ? config_dir : ".");
+        const char *repo_dir = dirname(repo); /* git commit and dirty flag are asked here */
+        ss_track_t *track = NULL;
+        if (ss_track_begin(cfg, repo_dir, SS_VERSION, &track, err, sizeof(err))) {
+                fprintf(stderr, "sentistream train: %s\n", err);
+                return 1;
+        }
         ss_dataset_t *train = NULL, *val = NULL, *fit = NULL, *tune = NULL;
         ss_mfile_t *mf = NULL;
         ss_model_t *m = NULL;
@@ -537,9 +546,7 @@ static int ss_train_run(const ss_config_t *cfg, const char *config_dir)
                 goto out;
         }
         card.created_at_ms = ss_time_now_ms();
-        char repo[1024];
-        snprintf(repo, sizeof(repo), "%s", config_dir ? config_dir : ".");
-        ss_card_git_commit(dirname(repo), card.git_commit, sizeof(card.git_commit));
+        ss_card_git_commit(repo_dir, card.git_commit, sizeof(card.git_commit));
         ss_card_set_data(&card.training, train);
         ss_card_set_data(&card.validation, val);
         if (ss_card_write(&card, card_path, err, sizeof(err))) {
@@ -556,6 +563,10 @@ static int ss_train_run(const ss_config_t *cfg, const char *config_dir)
                ss_time_mono() - t_start);
         rc = 0;
 out:
+        if (ss_track_end(track, rc == 0, &card, model_path, card_path, err, sizeof(err))) {
+                fprintf(stderr, "sentistream train: %s\n", err);
+                rc = 1;
+        }
         ss_model_destroy(m);
         ss_mfile_destroy(mf);
         ss_dataset_destroy(train);
