@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ss_mlflow.h"
 #include "ss_test.h"
@@ -203,11 +204,176 @@ static void test_fake_server(void)
         CHECK(strstr(err, "127.0.0.1:5000") != NULL);
 }
 
+/* Against a real MLflow server, when SS_TEST_MLFLOW_URI names one (tests/integration/test_mlflow.sh
+ * sets it): every call of the client once, and the server's quirks it relies on. */
+static void test_live(const char *uri)
+{
+        char err[1024], id1[64], id2[64], path[256], out[256], sha[65], sha2[65];
+        ss_mlflow_t *c = ss_mlflow_new(uri, NULL, err, sizeof(err));
+        CHECK(c != NULL);
+        if (!c)
+                return;
+        CHECK(ss_mlflow_health(c, err, sizeof(err)) == SS_OK);
+        /* get-or-create: the second call finds the first's experiment */
+        char exp[64];
+        snprintf(exp, sizeof(exp), "unit-%d", (int)getpid());
+        CHECK(ss_mlflow_experiment_get_or_create(c, exp, id1, err, sizeof(err)) == SS_OK);
+        CHECK(ss_mlflow_experiment_get_or_create(c, exp, id2, err, sizeof(err)) == SS_OK);
+        CHECK_STR_EQ(id1, id2);
+
+        cJSON *tags = cJSON_CreateObject();
+        cJSON_AddStringToObject(tags, "sentistream.unit", "yes");
+        ss_mlflow_run_t run;
+        CHECK(ss_mlflow_run_create(c, id1, "unit-run", tags, &run, err, sizeof(err)) == SS_OK);
+        cJSON_Delete(tags);
+        CHECK(!strncmp(run.artifact_uri, "mlflow-artifacts:/", 18));
+
+        /* log-batch: 250 params (three requests), a curve with steps, a NaN */
+        ss_mlflow_batch_t *b = ss_mlflow_batch_new();
+        for (int i = 0; i < 250; i++) {
+                char k[32], v[32];
+                snprintf(k, sizeof(k), "p%03d", i);
+                snprintf(v, sizeof(v), "%d", i * 7);
+                ss_mlflow_batch_param(b, k, v);
+        }
+        for (int s = 1; s <= 5; s++)
+                ss_mlflow_batch_metric(b, "loss", 1.0 / s, s, 0);
+        ss_mlflow_batch_metric(b, "odd", NAN, 0, 0);
+        ss_mlflow_batch_tag(b, "k", "v");
+        CHECK(ss_mlflow_batch_size(b) == 257);
+        CHECK(ss_mlflow_batch_log(c, run.run_id, b, err, sizeof(err)) == SS_OK);
+        CHECK(ss_mlflow_batch_size(b) == 0);
+        ss_mlflow_batch_destroy(b);
+        cJSON *hist = NULL;
+        CHECK(ss_mlflow_metric_history(c, run.run_id, "loss", &hist, err, sizeof(err)) == SS_OK);
+        CHECK(cJSON_GetArraySize(hist) == 5);
+        int steps_ok = 1;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, hist)
+        {
+                double st = cJSON_GetObjectItem(m, "step")->valuedouble;
+                double v = cJSON_GetObjectItem(m, "value")->valuedouble;
+                steps_ok &= st >= 1 && st <= 5 && fabs(v - 1.0 / st) < 1e-12;
+        }
+        CHECK(steps_ok);
+        cJSON_Delete(hist);
+        CHECK(ss_mlflow_metric_history(c, run.run_id, "odd", &hist, err, sizeof(err)) == SS_OK);
+        const cJSON *nv = cJSON_GetObjectItem(cJSON_GetArrayItem(hist, 0), "value");
+        CHECK(cJSON_IsString(nv) && !strcmp(nv->valuestring, "NaN")); /* the server's spelling */
+        cJSON_Delete(hist);
+        cJSON *rr = NULL;
+        ss_mlflow_run_t got;
+        CHECK(ss_mlflow_run_get(c, run.run_id, &rr, &got, err, sizeof(err)) == SS_OK);
+        CHECK_STR_EQ(got.artifact_uri, run.artifact_uri);
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(rr, "data"), "params")) ==
+              250);
+        CHECK_STR_EQ(
+            ss_mlflow_tag_find(cJSON_GetObjectItem(cJSON_GetObjectItem(rr, "data"), "tags"),
+                               "sentistream.unit"),
+            "yes");
+        cJSON_Delete(rr);
+
+        /* artifacts: upload, list, download verified, a wrong sha256 refused */
+        snprintf(path, sizeof(path), "/tmp/ss_test_mlflow_%d.bin", (int)getpid());
+        snprintf(out, sizeof(out), "/tmp/ss_test_mlflow_%d.out", (int)getpid());
+        FILE *f = fopen(path, "wb");
+        for (int i = 0; i < 100000; i++)
+                fputc(i * 31 % 251, f);
+        fclose(f);
+        CHECK(ss_mlflow_artifact_upload(c, run.artifact_uri, "model/blob.bin", path, sha, err,
+                                        sizeof(err)) == SS_OK);
+        cJSON *files = NULL;
+        CHECK(ss_mlflow_artifact_list(c, run.run_id, "model", &files, err, sizeof(err)) == SS_OK);
+        CHECK(cJSON_GetArraySize(files) == 1);
+        CHECK_STR_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(files, 0), "path")->valuestring,
+                     "model/blob.bin");
+        cJSON_Delete(files);
+        CHECK(ss_mlflow_artifact_download(c, run.artifact_uri, "model/blob.bin", out, sha, sha2,
+                                          err, sizeof(err)) == SS_OK);
+        CHECK_STR_EQ(sha, sha2);
+        unlink(out);
+        char bad[65];
+        memset(bad, 'a', 64);
+        bad[64] = '\0';
+        CHECK(ss_mlflow_artifact_download(c, run.artifact_uri, "model/blob.bin", out, bad, NULL,
+                                          err, sizeof(err)) == SS_ERR_CHECKSUM);
+        CHECK(access(out, F_OK) != 0); /* nothing left behind */
+        CHECK(ss_mlflow_artifact_download(c, run.artifact_uri, "model/none.bin", out, NULL, NULL,
+                                          err, sizeof(err)) == SS_ERR_HTTP);
+        CHECK(strstr(err, "GET /api/2.0/mlflow-artifacts/artifacts/") != NULL);
+
+        /* registry: create twice, a version (waits for READY), aliases */
+        char name[64], version[32];
+        snprintf(name, sizeof(name), "unit-model-%d", (int)getpid());
+        CHECK(ss_mlflow_model_create(c, name, err, sizeof(err)) == SS_OK);
+        CHECK(ss_mlflow_model_create(c, name, err, sizeof(err)) == SS_OK);
+        char source[700];
+        snprintf(source, sizeof(source), "%s/model", run.artifact_uri);
+        cJSON *vt = cJSON_CreateObject();
+        cJSON_AddStringToObject(vt, "sentistream.model_sha256", sha);
+        CHECK(ss_mlflow_version_create(c, name, source, run.run_id, vt, 30000, version, err,
+                                       sizeof(err)) == SS_OK);
+        cJSON_Delete(vt);
+        CHECK_STR_EQ(version, "1");
+        CHECK(ss_mlflow_version_tag(c, name, version, "stage", "test", err, sizeof(err)) == SS_OK);
+        cJSON *mv = NULL;
+        CHECK(ss_mlflow_alias_get(c, name, "champion", &mv, err, sizeof(err)) == SS_ERR_EMPTY);
+        CHECK(ss_mlflow_last_status(c) == 400);
+        CHECK(ss_mlflow_alias_set(c, name, "champion", version, err, sizeof(err)) == SS_OK);
+        CHECK(ss_mlflow_alias_get(c, name, "champion", &mv, err, sizeof(err)) == SS_OK);
+        CHECK_STR_EQ(cJSON_GetObjectItem(mv, "version")->valuestring, "1");
+        CHECK_STR_EQ(ss_mlflow_tag_find(cJSON_GetObjectItem(mv, "tags"), "stage"), "test");
+        cJSON_Delete(mv);
+        char muri[128];
+        snprintf(muri, sizeof(muri), "models:/%s@champion", name);
+        CHECK(ss_mlflow_model_uri_resolve(c, muri, &mv, err, sizeof(err)) == SS_OK);
+        CHECK_STR_EQ(cJSON_GetObjectItem(mv, "source")->valuestring, source);
+        cJSON_Delete(mv);
+        CHECK(ss_mlflow_alias_delete(c, name, "champion", err, sizeof(err)) == SS_OK);
+        CHECK(ss_mlflow_model_uri_resolve(c, muri, &mv, err, sizeof(err)) == SS_ERR_EMPTY);
+        CHECK(strstr(err, "no alias \"champion\"") != NULL);
+        cJSON *vs = NULL;
+        CHECK(ss_mlflow_version_search(c, name, &vs, err, sizeof(err)) == SS_OK);
+        CHECK(cJSON_GetArraySize(vs) == 1);
+        cJSON_Delete(vs);
+        cJSON *model = NULL;
+        CHECK(ss_mlflow_model_get(c, name, &model, err, sizeof(err)) == SS_OK);
+        CHECK_STR_EQ(cJSON_GetObjectItem(model, "name")->valuestring, name);
+        cJSON_Delete(model);
+
+        /* runs: search by tag, end */
+        cJSON *runs = NULL;
+        CHECK(ss_mlflow_run_search(c, id1, "tags.`sentistream.unit` = 'yes'", 10, &runs, err,
+                                   sizeof(err)) == SS_OK);
+        CHECK(cJSON_GetArraySize(runs) == 1);
+        cJSON_Delete(runs);
+        CHECK(ss_mlflow_run_search(c, id1, "tags.`sentistream.unit` = 'no'", 10, &runs, err,
+                                   sizeof(err)) == SS_OK);
+        CHECK(cJSON_GetArraySize(runs) == 0);
+        cJSON_Delete(runs);
+        CHECK(ss_mlflow_run_end(c, run.run_id, "FINISHED", err, sizeof(err)) == SS_OK);
+        /* a 4xx from the real server: named, not retried */
+        uint64_t before = ss_mlflow_requests(c);
+        CHECK(ss_mlflow_run_get(c, "0123456789abcdef0123456789abcdef", NULL, NULL, err,
+                                sizeof(err)) == SS_ERR_HTTP);
+        CHECK(ss_mlflow_requests(c) == before + 1);
+        CHECK(strstr(err, "GET /api/2.0/mlflow/runs/get: HTTP 404 RESOURCE_DOES_NOT_EXIST") !=
+              NULL);
+        unlink(path);
+        ss_mlflow_destroy(c);
+}
+
 int main(void)
 {
         test_policy();
         test_uri_parse();
         test_fake_server();
+        const char *live = getenv("SS_TEST_MLFLOW_URI");
+        if (live && *live)
+                test_live(live);
+        else
+                printf("mlflow: SS_TEST_MLFLOW_URI not set: the live checks run in "
+                       "integration.mlflow\n");
         printf("mlflow: %d passed, %d failed\n", ss_test_passed, ss_test_failed);
         return ss_test_failed ? 1 : 0;
 }
