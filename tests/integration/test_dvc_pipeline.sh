@@ -82,10 +82,10 @@ grep -q "max_iter: 10" config/model/logreg.yaml || fail "exp run did not set the
 
 step "push, delete the cache and the model, pull"
 cp dvc-out/models/logreg.ssm "$work/before.ssm"
-dvc push evaluate@logreg >"$work/push.log" 2>&1 || { cat "$work/push.log"; fail "dvc push"; }
+dvc push --with-deps evaluate@logreg >"$work/push.log" 2>&1 || { cat "$work/push.log"; fail "dvc push"; }
 [ -d .dvc-storage ] || fail "no local remote at .dvc-storage"
 rm -rf .dvc/cache dvc-out/models dvc-out/data
-dvc pull evaluate@logreg >"$work/pull.log" 2>&1 || { cat "$work/pull.log"; fail "dvc pull"; }
+dvc pull --with-deps evaluate@logreg >"$work/pull.log" 2>&1 || { cat "$work/pull.log"; fail "dvc pull"; }
 cmp dvc-out/models/logreg.ssm "$work/before.ssm" || fail "dvc pull restored other bytes"
 [ -f dvc-out/data/SHA256SUMS ] || fail "dvc pull did not restore the data"
 (cd dvc-out/data && sha256sum -c --quiet SHA256SUMS) || fail "restored data does not match its sums"
