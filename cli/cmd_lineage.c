@@ -1,11 +1,12 @@
 /*
- * sentistream lineage models:/NAME/VERSION|models:/NAME@ALIAS [--reproduce [--run DIR]]
- *                     [key=value ...]
+ * sentistream lineage models:/NAME/VERSION|models:/NAME@ALIAS|FILE_VERSION@NAME/VERSION
+ *                     [--reproduce [--run DIR]] [key=value ...]
  *
  * Where a registered model came from, from the registry on tracking.uri:
  * version -> run -> git commit (and dirty flag) -> data files with sha256 (each
  * compared with the local file of that path) -> the resolved configuration of
- * the training (the run's params).
+ * the training (the run's params). FILE_VERSION@NAME/VERSION is the model_version a
+ * prediction of a registry model carries (e.g. logreg-99da3a1b34ba@sentiment/2).
  * --reproduce prints the commands that rebuild the model file: check out the
  * commit, build, verify the data, train with the run's configuration, compare
  * the sha256. It checks out nothing itself. With --run DIR it runs the training
@@ -31,8 +32,9 @@
 
 static void ss_lineage_usage(FILE *out)
 {
-        fprintf(out, "usage: sentistream lineage models:/NAME/VERSION|models:/NAME@ALIAS "
-                     "[--reproduce [--run DIR]] [key=value ...]\n"
+        fprintf(out, "usage: sentistream lineage models:/NAME/VERSION|models:/NAME@ALIAS|"
+                     "FILE_VERSION@NAME/VERSION\n"
+                     "                           [--reproduce [--run DIR]] [key=value ...]\n"
                      "  the registered version's run, git commit, data files (sha256) and "
                      "configuration;\n"
                      "  --reproduce prints the commands that rebuild it; --run DIR also runs "
@@ -243,7 +245,7 @@ int ss_cmd_lineage(int argc, char **argv)
                         reproduce = 1;
                 else if (!strcmp(argv[i], "--run") && i + 1 < argc)
                         run_dir = argv[++i];
-                else if (!uri && !strncmp(argv[i], "models:/", 8))
+                else if (!uri && (!strncmp(argv[i], "models:/", 8) || strchr(argv[i], '@')))
                         uri = argv[i];
                 else
                         return ss_cli_args_reject(&args, "lineage", argv[i], ss_lineage_usage);
@@ -266,6 +268,13 @@ int ss_cmd_lineage(int argc, char **argv)
                                 "server\n");
                 rc = 2;
                 goto out;
+        }
+        char from_pred[600];
+        const char *at = strchr(uri, '@');
+        if (strncmp(uri, "models:/", 8) && at) {
+                /* a prediction's model_version: the file version, then the registry version */
+                snprintf(from_pred, sizeof(from_pred), "models:/%s", at + 1);
+                uri = from_pred;
         }
         ss_mlflow_run_t info;
         if (!(c = ss_mlflow_new(turi, NULL, err, sizeof(err))) ||

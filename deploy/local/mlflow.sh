@@ -11,7 +11,7 @@
 #   mlflow.sh status      exit 0 if running and answering /health, 3 if not running
 #   mlflow.sh venv        print the venv's bin directory (for `dvc`, `mlflow`)
 #
-# Options: --port P (env SS_MLFLOW_PORT, default 5000), --timeout S (default 90), --keep.
+# Options: --port P (env SS_MLFLOW_PORT, default 5000), --timeout S (default 120), --keep.
 # State lives in deploy/local/run/mlflow-<port>/: mlflow.db, artifacts/, mlflow.log, mlflow.pid.
 set -euo pipefail
 
@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 venv=${SS_MLOPS_VENV:-$root/.venv-mlops}
 port=${SS_MLFLOW_PORT:-5000}
-timeout=90
+timeout=120
 keep=0
 mlflow_pin=mlflow==3.17.2
 dvc_pin=dvc==3.67.1

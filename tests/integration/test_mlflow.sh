@@ -160,6 +160,10 @@ grep -q "^data       train      $work/train.tsv sha256 $(tag sentistream.data.tr
 grep -q "^  model.logreg.dim_bits = 14$" "$work/lineage.out" || fail "lineage: config"
 grep -q "IDENTICAL to the registered file" "$work/lineage.out" || fail "lineage: rebuild"
 cmp "$work/rebuild/model.ssm" "$work/lr.ssm" || fail "the rebuilt model differs"
+# from a prediction's model_version (<file version>@NAME/VERSION) as the scorer writes it
+fv=$(sed -n 's/^tag        sentistream.model_version = //p' "$work/show.out")
+"$SS_BIN" lineage "$fv@it-sentiment/1" "${M[@]}" >"$work/lineage2.out" || fail "lineage $fv@it-sentiment/1"
+grep -q "^version    it-sentiment/1 (file $fv," "$work/lineage2.out" || fail "lineage from a prediction's version"
 
 step "MLflow UI: the run page in headless Chromium"
 command -v chromium >/dev/null || fail "chromium not installed (deploy/install-deps.sh installs it)"
@@ -173,6 +177,14 @@ shown=$(sed -e 's/<[^>]*>/ /g' "$work/run-page.html" | tr -s ' \n' ' ' |
 [ -n "$shown" ] || fail "the run page shows no validation_avgrec (see $work/run-page.html)"
 python3 -c "import sys; sys.exit(abs($shown - $card_avgrec) > 1e-9)" || fail "the page shows AvgRec $shown, the card $card_avgrec"
 echo "the run page shows validation_avgrec $shown (card: $card_avgrec)"
+timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+        --user-data-dir="$work/chromium" --virtual-time-budget=30000 --window-size=1400,1000 \
+        --dump-dom "$uri/#/models/it-sentiment" >"$work/model-page.html" 2>>"$work/chromium.err" ||
+        fail "chromium (model page)"
+sed -e 's/<[^>]*>/ /g' "$work/model-page.html" | tr -s ' \n' ' ' >"$work/model-page.txt"
+grep -q "Version 2" "$work/model-page.txt" && grep -q "Version 1" "$work/model-page.txt" ||
+        fail "the model page does not list versions 1 and 2 (see $work/model-page.html)"
+grep -q "champion" "$work/model-page.txt" || fail "the model page shows no alias champion"
 
 mlflow stop
 echo "PASS"
