@@ -39,6 +39,11 @@ static const struct {
      "label FILE.tsv [--rate N] ...     push human labels to Redis for the monitor"},
     {"tail", ss_cmd_tail,
      "tail TOPIC [--max N] ...          print a topic's messages as decoded JSON lines"},
+    {"models", ss_cmd_models,
+     "models register|list|show|promote|pull ...  the model registry on tracking.uri (MLflow)"},
+    {"lineage", ss_cmd_lineage,
+     "lineage models:/NAME/VERSION [--reproduce [--run DIR]]  run, commit, data, config of a "
+     "version"},
     {"convert", ss_cmd_convert,
      "convert minilm SRC_DIR OUT.ssm    convert a sentence-transformers model folder into a model "
      "file"},

@@ -1164,6 +1164,19 @@ static int ss_conf_line_cmp(const void *a, const void *b)
         return strcmp(((const ss_conf_line_t *)a)->key, ((const ss_conf_line_t *)b)->key);
 }
 
+int ss_config_foreach(const ss_config_t *c,
+                      int (*cb)(const char *key, const char *value, const char *origin,
+                                void *opaque),
+                      void *opaque)
+{
+        int rc = 0;
+        for (int i = 0; !rc && i < c->nrows; i++)
+                rc = cb(ss_conf_table[i].name, c->slots[i].text, c->slots[i].origin, opaque);
+        for (int i = 0; !rc && i < c->npass; i++)
+                rc = cb(c->pass[i].name, c->pass[i].value, c->pass[i].origin, opaque);
+        return rc;
+}
+
 void ss_config_print(const ss_config_t *c, FILE *out)
 {
         int n = c->nrows + c->npass;

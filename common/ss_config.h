@@ -101,6 +101,16 @@ int ss_config_foreach_prefix(const ss_config_t *c, const char *prefix,
 #define SS_CONFIG_REDACTED "***"
 bool ss_config_is_secret(const char *key);
 
+/*
+ * Calls cb(key, value_text, origin, opaque) for every key: the table's keys in table order,
+ * then the pass-through keys that were set. Stops and returns cb's value at the first
+ * non-zero return, else 0.
+ */
+int ss_config_foreach(const ss_config_t *c,
+                      int (*cb)(const char *key, const char *value, const char *origin,
+                                void *opaque),
+                      void *opaque);
+
 /* Prints the resolved configuration as YAML, one `key: value  # origin` a line,
  * sorted by key, pass-through keys included; strings are quoted where needed;
  * a non-empty secret is printed as "***" (with its origin). */

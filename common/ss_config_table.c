@@ -153,8 +153,13 @@ const ss_conf_def_t ss_conf_table[] = {
          "longest tweet text accepted in bytes; longer ones go to the dead-letter topic"},
         {"consumer.mode", SS_CONF_ENUM, SS_CONF_NORANGE, "score|passthrough", "score",
          "score: the model scores each tweet; passthrough: no model, fixed uniform output (benchmark baseline only)"},
+        {"consumer.model.cache_dir", SS_CONF_STRING, SS_CONF_NORANGE, NULL,
+         "models-out/registry-cache",
+         "where a model resolved from consumer.model.uri is kept (NAME-VERSION.ssm + .sha256)"},
         {"consumer.model.path", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
          "model file the scorer serves; empty = model.out"},
+        {"consumer.model.uri", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "registry model the scorer serves (models:/NAME@ALIAS or models:/NAME/VERSION on tracking.uri); overrides consumer.model.path"},
         {"consumer.model.watch", SS_CONF_BOOL, SS_CONF_NORANGE, NULL, "false",
          "reload the model between batches when its file's mtime or size changes (SIGHUP always reloads)"},
         {"consumer.model.watch.interval.ms", SS_CONF_INT, 100, 3600000, NULL, "1000",
@@ -186,6 +191,16 @@ const ss_conf_def_t ss_conf_table[] = {
          "topic of predictions (key = tweet id)"},
         {"topics.retrain", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "model-retrain-triggers",
          "topic of retraining events from the drift monitor"},
+
+        /* ---- tracking.* (experiment tracking and model registry on MLflow) ------------- */
+        {"tracking.experiment", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "sentistream",
+         "MLflow experiment the training runs go into (created if missing)"},
+        {"tracking.required", SS_CONF_BOOL, SS_CONF_NORANGE, NULL, "false",
+         "true: training fails when the run cannot be tracked; false: it finishes with a warning"},
+        {"tracking.timeout.ms", SS_CONF_INT, 100, 600000, NULL, "30000",
+         "timeout of one request to the MLflow server (retried on 5xx and connection errors)"},
+        {"tracking.uri", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
+         "MLflow tracking server and model registry, e.g. http://127.0.0.1:5000; empty = no tracking"},
 
         /* ---- monitor.*, redis.* (monitor engineer) --------------------------------- */
         {"monitor.card", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",

@@ -30,6 +30,7 @@ static const struct {
     [SS_ERR_TIMEOUT] = {"SS_ERR_TIMEOUT", "timed out"},
     [SS_ERR_STATE] = {"SS_ERR_STATE", "invalid state"},
     [SS_ERR_RANGE] = {"SS_ERR_RANGE", "value outside its configured range"},
+    [SS_ERR_HTTP] = {"SS_ERR_HTTP", "HTTP request failed"},
 };
 
 const char *ss_err2name(ss_err_t err)

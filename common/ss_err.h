@@ -29,6 +29,7 @@ typedef enum ss_err {
         SS_ERR_TIMEOUT,     /* an operation did not finish in time */
         SS_ERR_STATE,       /* operation not valid in the object's state */
         SS_ERR_RANGE,       /* a field outside its configured range (e.g. created_at) */
+        SS_ERR_HTTP,        /* an HTTP service (MLflow) refused the request or is unreachable */
         SS_ERR__COUNT
 } ss_err_t;
 

@@ -31,6 +31,7 @@
  * stream.
  */
 #include "consume.h"
+#include "modelsrc.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -103,6 +104,7 @@ struct ss_consume {
         int64_t created_min, created_max; /* accepted created_at, ms: [min, max) */
         int pipelined;                    /* score on workers while the next batch is collected */
         char *model_path;
+        ss_modelsrc_t *src; /* the model path, or a registry model resolved into a cache */
 
         /* collaborators */
         rd_kafka_t *consumer;
@@ -192,7 +194,7 @@ static void ss_consume_model_info(ss_consume_t *s)
                 ss_metrics_remove(s->metrics, s->m.model_info);
         char e[256];
         const char *name = s->model ? ss_model_name(s->model) : "passthrough";
-        const char *version = s->model ? ss_model_version(s->model) : "none";
+        const char *version = s->model ? ss_modelsrc_version(s->src) : "none";
         const char *kind = s->model ? ss_model_kind(s->model) : "passthrough";
         s->m.model_info = ss_metrics_gauge(
             s->metrics, "sentistream_model_info", "The model serving now (value 1).",
@@ -302,6 +304,18 @@ static void ss_consume_model_reload(ss_consume_t *s, const char *why)
 {
         char err[1024], e[256];
         struct stat st;
+        char *path = NULL;
+        if (ss_modelsrc_resolve(s->src, err, sizeof(err)) ||
+            !(path = strdup(ss_modelsrc_path(s->src)))) {
+                ss_error("consume", "model reload (%s) refused, keeping %s: %s", why,
+                         ss_model_version(s->model), path ? err : "out of memory");
+                ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
+                                                  (const char *[]){"result", "error", NULL}, e,
+                                                  sizeof(e)));
+                return;
+        }
+        free(s->model_path);
+        s->model_path = path;
         if (stat(s->model_path, &st) == 0)
                 s->model_st = st;
         ss_model_t *m = ss_model_load(s->model_path, err, sizeof(err));
@@ -327,6 +341,7 @@ static void ss_consume_model_reload(ss_consume_t *s, const char *why)
                 ss_model_version(s->model), ss_model_name(m), ss_model_version(m));
         ss_model_destroy(s->model); /* the pool's forks of it are gone already */
         s->model = m;
+        ss_modelsrc_loaded(s->src, m);
         ss_consume_model_info(s);
         ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
                                           (const char *[]){"result", "ok", NULL}, e, sizeof(e)));
@@ -543,7 +558,7 @@ static void ss_consume_emit_prediction(ss_consume_t *s, const ss_batch_t *b, ss_
         pred.label = s->passthrough ? SS_LABEL_NEUTRAL : ss_probs_argmax(p);
         memcpy(pred.probs, p, sizeof(pred.probs));
         pred.model_name = ss_str_c(s->model ? ss_model_name(s->model) : "passthrough");
-        pred.model_version = ss_str_c(s->model ? ss_model_version(s->model) : "none");
+        pred.model_version = ss_str_c(ss_modelsrc_version(s->src));
         pred.created_at = it->tweet.created_at;
         pred.scored_at = scored_at;
         pred.has_input_stats = !s->passthrough;
@@ -720,6 +735,15 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                 goto fail;
 
         if (!s->passthrough) {
+                char *path = NULL;
+                if (!(s->src = ss_modelsrc_new(c, s->model_path, errstr, errstr_size)) ||
+                    !(path = strdup(ss_modelsrc_path(s->src)))) {
+                        if (s->src)
+                                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+                        goto fail;
+                }
+                free(s->model_path);
+                s->model_path = path;
                 if (!*s->model_path) {
                         ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
                                    "no model file: set consumer.model.path (or model.out)");
@@ -728,6 +752,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                 stat(s->model_path, &s->model_st);
                 if (!(s->model = ss_model_load(s->model_path, errstr, errstr_size)))
                         goto fail;
+                ss_modelsrc_loaded(s->src, s->model);
                 int threads = (int)ss_config_get_int(c, "consumer.score.threads");
                 s->pipelined = threads > 1;
                 if (!(s->pool = ss_pool_new(threads, errstr, errstr_size)) ||
@@ -853,6 +878,7 @@ void ss_consume_destroy(ss_consume_t *s)
                 return;
         ss_pool_destroy(s->pool); /* first: no worker may still read a batch */
         s->pool = NULL;
+        ss_modelsrc_destroy(s->src);
         if (s->consumer && !s->closed)
                 rd_kafka_consumer_close(s->consumer);
         ss_sink_destroy(s->sink);

@@ -13,6 +13,9 @@
 # SS_METRICS_PORT 9464 (scorer), SS_MONITOR_METRICS_PORT 9465. SS_DEMO_LIMIT=N replays only
 # the first N tweets. SS_DEMO_MODEL=logreg|cnn|minilm picks the model kind (default logreg;
 # trained first when models-out/<kind>.ssm is missing). Logs of the run are in build/demo/.
+# SS_DEMO_MLFLOW=1 also starts MLflow (deploy/local/mlflow.sh, SS_MLFLOW_PORT 5000): a training
+# is tracked there, the model is registered as sentiment-<kind>@champion, the scorer serves
+# consumer.model.uri=models:/sentiment-<kind>@champion, and the UI's URL is printed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,6 +27,10 @@ monport=${SS_MONITOR_METRICS_PORT:-9465}
 data=data/semeval-2016test.tsv
 limit=${SS_DEMO_LIMIT:-0}
 kind=${SS_DEMO_MODEL:-logreg}
+mlflow_on=${SS_DEMO_MLFLOW:-0}
+export SS_MLFLOW_PORT=${SS_MLFLOW_PORT:-5000}
+tracking=()
+[ "$mlflow_on" = 1 ] && tracking=(tracking.uri=http://127.0.0.1:$SS_MLFLOW_PORT)
 case $kind in logreg | cnn | minilm) ;; *) echo "demo: SS_DEMO_MODEL must be logreg, cnn or minilm" >&2; exit 2 ;; esac
 model=models-out/$kind.ssm
 logs=build/demo
@@ -42,6 +49,7 @@ cleanup() {
         done
         deploy/local/kafka.sh stop >/dev/null 2>&1
         deploy/local/redis.sh stop >/dev/null 2>&1
+        [ "$mlflow_on" = 1 ] && deploy/local/mlflow.sh stop --keep >/dev/null 2>&1
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -67,8 +75,11 @@ mkdir -p "$logs"
 echo "built $bin ($($bin version))"
 
 step "2/5 the $kind model: train (if missing), evaluate, score offline"
+if [ "$mlflow_on" = 1 ]; then
+        deploy/local/mlflow.sh start
+fi
 if [ ! -f "$model" ]; then
-        $bin train model="$kind"
+        $bin train model="$kind" "${tracking[@]}"
 else
         echo "using $model (delete it to retrain)"
 fi
@@ -92,12 +103,20 @@ deploy/local/kafka.sh create-topic tweets-dlq 1
 deploy/local/kafka.sh create-topic model-retrain-triggers 1
 
 common=(kafka.bootstrap.servers=127.0.0.1:$SS_KAFKA_PORT redis.port=$SS_REDIS_PORT)
+serve=(consumer.model.path="$model")
+card=${model%.ssm}.card.json
+if [ "$mlflow_on" = 1 ]; then
+        $bin models register "$model" --name "sentiment-$kind" --alias champion "${tracking[@]}"
+        serve=(consumer.model.uri="models:/sentiment-$kind@champion" "${tracking[@]}")
+        card=models-out/registry-cache # the scorer caches the version and its card here
+fi
 
 step "4/5 scorer + monitor running; replaying $data"
-$bin consume "${common[@]}" consumer.model.path="$model" metrics.port="$mport" \
+$bin consume "${common[@]}" "${serve[@]}" metrics.port="$mport" \
         >"$logs/consume.log" 2>&1 &
 pids+=($!)
-$bin monitor "${common[@]}" monitor.card="${model%.ssm}.card.json" \
+for _ in $(seq 300); do [ -e "$card" ] && break; sleep 0.1; done
+$bin monitor "${common[@]}" monitor.card="$card" \
         monitor.metrics.port="$monport" >"$logs/monitor.log" 2>&1 &
 pids+=($!)
 # Produce once the scorer owns its partitions, so that the latency figures measure scoring,
@@ -140,4 +159,9 @@ if [ -n "$report" ]; then
 fi
 echo
 echo "logs: $logs/; metrics were served on :$mport (scorer) and :$monport (monitor)"
+if [ "$mlflow_on" = 1 ]; then
+        echo "MLflow UI: http://127.0.0.1:$SS_MLFLOW_PORT (experiment sentistream: runs and curves;"
+        echo "  Models: sentiment-$kind with alias champion). It stops with the demo; the store is"
+        echo "  kept: deploy/local/mlflow.sh start brings it back."
+fi
 step "stopping"

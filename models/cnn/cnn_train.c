@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "ss_log.h"
+#include "ss_trainlog.h"
 #include "ss_util.h"
 #include "cnn.h"
 
@@ -507,6 +508,9 @@ ss_err_t ss_cnn_train(const ss_cnn_train_config_t *tc, const ss_dataset_t *fit,
                 res->log[e].tune_accuracy = ev.accuracy;
                 res->log[e].seconds = ss_time_mono() - te;
                 res->epochs_run = e + 1;
+                ss_trainlog_metric("loss", loss, e + 1);
+                ss_trainlog_metric("tune_avgrec", ev.avgrec, e + 1);
+                ss_trainlog_metric("tune_accuracy", ev.accuracy, e + 1);
                 ss_log(tc->progress_label ? SS_LOG_INFO : SS_LOG_DEBUG, "cnn",
                        "epoch %d: loss %.4f, tune AvgRec %.4f, accuracy %.4f (%.1f s)", e + 1, loss,
                        ev.avgrec, ev.accuracy, res->log[e].seconds);

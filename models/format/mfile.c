@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ss_util.h"
@@ -255,12 +254,9 @@ ss_err_t ss_mfile_serialize(ss_mfile_t *mf, uint8_t **out, size_t *out_len, char
         ss_sha256(payload, plen, sha);
         ss_sha256_hex(payload, plen, mf->sha_hex);
         if (!mf->version) {
-                char ts[32], v[128];
-                time_t now = (time_t)(ss_time_now_ms() / 1000);
-                struct tm tm;
-                gmtime_r(&now, &tm);
-                strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-                snprintf(v, sizeof(v), "%s-%s-%.8s", mf->kind, ts, mf->sha_hex);
+                /* from the content alone (no clock): the same training gives the same bytes */
+                char v[128];
+                snprintf(v, sizeof(v), "%s-%.12s", mf->kind, mf->sha_hex);
                 mf->version = ss_strdup_n(v, strlen(v));
                 if (!mf->version) {
                         free(payload);

@@ -60,9 +60,9 @@ typedef struct ss_mfile ss_mfile_t;
 
 /*
  * A new, empty container for writing. Strings are copied; version may be NULL,
- * in which case ss_mfile_write() sets it to "<kind>-<UTC yyyymmddThhmmssZ>-<first
- * 8 hex of the payload sha256>". Labels are the project's three class names.
- * Returns NULL on out of memory. Caller frees with ss_mfile_destroy().
+ * in which case ss_mfile_write() sets it to "<kind>-<first 12 hex of the payload
+ * sha256>" (no clock: the same training writes the same bytes). Labels are the
+ * project's three class names. Returns NULL on out of memory. Caller frees with ss_mfile_destroy().
  */
 ss_mfile_t *ss_mfile_new(const char *kind, const char *name, const char *version);
 

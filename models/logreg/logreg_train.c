@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "logreg.h"
+#include "ss_trainlog.h"
 #include "ss_util.h"
 
 #define C SS_NUM_CLASSES
@@ -489,6 +490,7 @@ ss_err_t ss_logreg_fit(const ss_lr_problem_t *p, const ss_logreg_train_config_t 
                 char extra[64];
                 snprintf(extra, sizeof(extra), "loss %.5f", f);
                 ss_progress_update(&prog, (uint64_t)it + 1, extra);
+                ss_trainlog_metric("lbfgs_loss", f, -1); /* one curve over every fit */
                 if (it >= 5 && (hist[(it + 1) % 5] - f) / fmax(fabs(f), 1e-12) < tc->tol) {
                         it++;
                         break;
@@ -666,6 +668,7 @@ ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, 
                 err = ss_logreg_fit(&p, &t, theta, &r->loss, &r->iters, errstr, errstr_size);
                 if (err)
                         goto out;
+                ss_trainlog_metric("tune_fit_loss", r->loss, g);
                 ss_logreg_t *lr =
                     ss_logreg_from_theta(tc, &p, theta, idf, vocab, errstr, errstr_size);
                 if (!lr) {

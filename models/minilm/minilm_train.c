@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ss_log.h"
+#include "ss_trainlog.h"
 #include "ss_util.h"
 #include "tok.h"
 
@@ -459,6 +460,8 @@ ss_err_t ss_minilm_train(const ss_minilm_train_config_t *tc, const ss_dataset_t 
                 ss_info("minilm", "l2 %g: loss %.4f, tune AvgRec %.4f F1-PN %.4f acc %.4f (%.1fs)",
                         tc->l2_grid[g], loss, ev.avgrec, ev.f1_pn, ev.accuracy,
                         ss_time_mono() - t0);
+                ss_trainlog_metric("head_loss", loss, g);
+                ss_trainlog_metric("tune_avgrec", ev.avgrec, g);
                 cJSON *pt = cJSON_CreateObject();
                 cJSON_AddNumberToObject(pt, "l2", tc->l2_grid[g]);
                 cJSON_AddNumberToObject(pt, "tune_avgrec", ev.avgrec);

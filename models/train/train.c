@@ -286,6 +286,12 @@ static void train_data_describe(const train_data_t *d, ss_card_t *card)
 
 int ss_train_run(const ss_config_t *cfg, const char *config_dir)
 {
+        return ss_train_run_hook(cfg, config_dir, NULL, NULL);
+}
+
+int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_done_fn done,
+                      void *opaque)
+{
         char err[1024], model_path[1024], card_path[1100];
         const char *kind = ss_config_get_str(cfg, "model.kind");
         const ss_model_entry_t *entry = ss_model_entry_find(kind);
@@ -382,6 +388,8 @@ int ss_train_run(const ss_config_t *cfg, const char *config_dir)
                ss_time_mono() - t_start);
         rc = 0;
 out:
+        if (done && done(rc == 0, &card, model_path, card_path, opaque) && rc == 0)
+                rc = 1;
         ss_model_destroy(m);
         ss_mfile_destroy(mf);
         train_data_free(&d);

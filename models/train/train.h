@@ -22,6 +22,21 @@
  */
 int ss_train_run(const ss_config_t *cfg, const char *config_dir);
 
+/*
+ * Called once when a training run ends, before ss_train_run() returns: ok != 0 when the
+ * model file and its card were written (card, model_path and card_path are then valid for
+ * the call only), ok == 0 on any failure (card may be partly filled; paths may not exist).
+ * Returns 0, or non-zero to make the run fail (exit status 1). This is how a caller above
+ * models/ (experiment tracking) sees a run without models/ depending on it.
+ */
+struct ss_card;
+typedef int (*ss_train_done_fn)(int ok, const struct ss_card *card, const char *model_path,
+                                const char *card_path, void *opaque);
+
+/* ss_train_run() with a completion hook (done may be NULL). */
+int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_done_fn done,
+                      void *opaque);
+
 /* A relative path that is not found from the current directory is looked up beside
  * config_dir (NULL: not). Writes the path to use into out. */
 void ss_train_resolve_path(const char *path, const char *config_dir, char *out, size_t size);

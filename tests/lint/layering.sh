@@ -45,7 +45,7 @@ check() {
   local f rel
   local -a files=()
   while IFS= read -r f; do files+=("$f"); done < <(cd "$root" &&
-    find common models consumer monitor cli -name '*.[ch]' 2>/dev/null | sort)
+    find common models registry consumer monitor cli -name '*.[ch]' 2>/dev/null | sort)
   for rel in "${files[@]}"; do
     where[${rel##*/}]=$rel
     comp_of[$rel]=$(component_of "$rel")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Static analysis: clang-tidy with the curated checks of .clang-tidy over every C file of the
-# product (common/ models/ consumer/ monitor/ cli/; the generated WordPiece tables skipped),
+# product (common/ models/ registry/ consumer/ monitor/ cli/; the generated WordPiece tables skipped),
 # using BUILD_DIR/compile_commands.json. Any finding fails. A suppression is a
 # `// NOLINT(check): why` on the line, never a blanket one.
 # Usage: tests/lint/tidy.sh [ROOT [BUILD_DIR]]
@@ -15,7 +15,7 @@ trap 'rm -f "$out"' EXIT
 n=0
 files=()
 while IFS= read -r f; do files+=("$f"); n=$((n + 1)); done < <(
-  find common models consumer monitor cli -name '*.c' ! -name wordpiece_tables.c | sort)
+  find common models registry consumer monitor cli -name '*.c' ! -name wordpiece_tables.c | sort)
 status=0
 printf '%s\n' "${files[@]}" |
   xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet > "$out" 2>&1 || status=$?

@@ -37,11 +37,11 @@ static void test_round_trip(void)
         ss_mfile_t *mf = make_small();
         snprintf(path, sizeof(path), "/tmp/ss_test_mfile_%d.ssm", (int)getpid());
         CHECK(ss_mfile_write(mf, path, err, sizeof(err)) == SS_OK);
-        /* default version: kind-time-sha8 */
+        /* default version: kind-sha12, from the content alone */
         const char *ver = ss_mfile_version(mf);
         CHECK(!strncmp(ver, "logreg-", 7));
-        CHECK(strlen(ver) == strlen("logreg-20261125T073000Z-1a2b3c4d"));
-        CHECK(!strncmp(ver + strlen(ver) - 8, ss_mfile_payload_sha256(mf), 8));
+        CHECK(strlen(ver) == strlen("logreg-1a2b3c4d5e6f"));
+        CHECK(!strncmp(ver + 7, ss_mfile_payload_sha256(mf), 12));
         ss_mfile_t *rd = ss_mfile_read(path, err, sizeof(err));
         CHECK(rd != NULL);
         if (rd) {
