@@ -103,7 +103,9 @@ struct ss_consume {
         const char *topic_in, *topic_out, *topic_dlq;
         int batch_size, batch_timeout_ms, lag_interval_ms, watch, watch_interval_ms;
         int json_input, passthrough;
-        int pipelined; /* score on workers while the next batch is collected */
+        size_t max_id_bytes; /* consumer.max.id.bytes */
+        size_t dlq_max_raw;  /* dlq.max.raw.bytes */
+        int pipelined;       /* score on workers while the next batch is collected */
         char *model_path;
 
         /* collaborators */
@@ -120,6 +122,7 @@ struct ss_consume {
         ss_batch_t *collecting; /* the batch the next collect fills */
         ss_batch_t *scoring;    /* started and not yet emitted, or NULL */
         ss_serde_buf_t out;     /* encoded output message */
+        ss_serde_buf_t dl_out;  /* encoded dead letter (apart: a refused output may be in out) */
 
         /* between batches */
         double next_lag, next_watch;
@@ -462,6 +465,13 @@ static void ss_consume_decode(ss_consume_t *s, ss_batch_t *b)
                         it->err = ss_serde_tweet_decode(s->serde, rkm->payload, rkm->len,
                                                         &it->tweet, it->why, sizeof(it->why));
                 }
+                /* An id is the output's key: an unbounded one would make outputs the broker
+                 * refuses. */
+                if (!it->err && it->tweet.id.len > s->max_id_bytes)
+                        it->err = ss_err_set(it->why, sizeof(it->why), SS_ERR_TOO_LARGE,
+                                             "Tweet: field 'id' is %zu bytes, over "
+                                             "consumer.max.id.bytes=%zu",
+                                             it->tweet.id.len, s->max_id_bytes);
         }
 }
 
@@ -551,31 +561,84 @@ static void ss_consume_emit_prediction(ss_consume_t *s, const ss_batch_t *b, ss_
         ss_histogram_observe(s->m.end_to_end_seconds, (scored_at - pred.created_at) / 1000.0);
 }
 
-static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it, int64_t now)
+/*
+ * Produces a dead letter for the input at topic [partition] offset (ledger entry e): at
+ * most dlq.max.raw.bytes of key and value, with the value's whole size and sha256, so that
+ * a dead letter always fits the broker's limits whatever came in. SS_ERR_* when it cannot
+ * even be encoded (the entry stays pending).
+ */
+static ss_err_t ss_consume_dead_letter_send(ss_consume_t *s, ss_ledger_entry_t *e,
+                                            const char *topic, int32_t partition, int64_t offset,
+                                            const void *key, size_t keylen, const void *value,
+                                            size_t len, ss_err_t code, const char *why)
+{
+        char sha[65];
+        ss_sha256_hex(value ? value : "", len, sha);
+        size_t klen = keylen < s->dlq_max_raw ? keylen : s->dlq_max_raw;
+        ss_dead_letter_t d = {0};
+        d.source_topic = ss_str_c(topic);
+        d.partition = partition;
+        d.offset = offset;
+        d.error_code = ss_str_c(ss_err2name(code));
+        d.error_message = ss_str_c(why);
+        d.raw_key = (ss_str_t){key, klen};
+        d.raw_value = (ss_str_t){value ? value : "", len < s->dlq_max_raw ? len : s->dlq_max_raw};
+        d.raw_size = (int64_t)len;
+        d.raw_sha256 = (ss_str_t){sha, 64};
+        d.failed_at = ss_time_now_ms();
+        char err[256];
+        ss_serde_buf_reset(&s->dl_out);
+        ss_err_t rc = ss_serde_dead_letter_encode(s->serde, &d, &s->dl_out, err, sizeof(err));
+        if (rc != SS_OK) {
+                ss_error("consume", "cannot encode dead letter of %s [%d] offset %lld: %s", topic,
+                         (int)partition, (long long)offset, err);
+                return rc;
+        }
+        ss_warn("consume", "dead letter: %s [%d] offset %lld: %s: %s", topic, (int)partition,
+                (long long)offset, ss_err2name(code), why);
+        rc = ss_sink_emit(s->sink, e, s->topic_dlq, key, klen, s->dl_out.data, s->dl_out.len);
+        if (rc != SS_OK)
+                ss_error("consume", "out of memory producing a dead letter");
+        else
+                ss_consume_count_dead(s, code);
+        return rc;
+}
+
+static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it)
 {
         const rd_kafka_message_t *rkm = it->rkm;
-        ss_dead_letter_t d = {0};
-        d.source_topic = ss_str_c(rd_kafka_topic_name(rkm->rkt));
-        d.partition = rkm->partition;
-        d.offset = rkm->offset;
-        d.error_code = ss_str_c(ss_err2name(it->err));
-        d.error_message = ss_str_c(it->why);
-        d.raw_key = (ss_str_t){rkm->key, rkm->key_len};
-        d.raw_value = (ss_str_t){rkm->payload ? rkm->payload : "", rkm->len};
-        d.failed_at = now;
-        char err[256];
-        ss_serde_buf_reset(&s->out);
-        if (ss_serde_dead_letter_encode(s->serde, &d, &s->out, err, sizeof(err)) != SS_OK) {
-                ss_error("consume", "cannot encode dead letter of %s [%d] offset %lld: %s",
-                         d.source_topic.ptr, (int)d.partition, (long long)d.offset, err);
-                return; /* the entry stays pending: its offset is never committed */
+        ss_consume_dead_letter_send(s, it->entry, rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                                    rkm->offset, rkm->key, rkm->key_len, rkm->payload, rkm->len,
+                                    it->err, it->why);
+}
+
+/*
+ * The sink's reject callback: an output the broker refused for good. A prediction is
+ * replaced by a dead letter of its input (carrying the start of the refused prediction and
+ * the error; the input itself is found by its topic, partition and offset); a refused dead
+ * letter cannot be replaced: the scorer stops with the input uncommitted.
+ */
+static ss_err_t ss_consume_reject(void *opaque, ss_ledger_entry_t *e, const char *topic,
+                                  const void *key, size_t keylen, const void *value, size_t len,
+                                  const char *why)
+{
+        ss_consume_t *s = opaque;
+        if (!strcmp(topic, s->topic_dlq)) {
+                ss_error("consume",
+                         "the dead letter of %s [%d] offset %lld (%zu bytes) was refused by "
+                         "the broker (%s): check %s's max.message.bytes and ACLs",
+                         ss_ledger_entry_topic(e), (int)ss_ledger_entry_partition(e),
+                         (long long)ss_ledger_entry_offset(e), len, why, s->topic_dlq);
+                return SS_ERR_KAFKA;
         }
-        ss_warn("consume", "dead letter: %s [%d] offset %lld: %s: %s", d.source_topic.ptr,
-                (int)d.partition, (long long)d.offset, ss_err2name(it->err), it->why);
-        if (ss_sink_emit(s->sink, it->entry, s->topic_dlq, rkm->key, rkm->key_len, s->out.data,
-                         s->out.len) != SS_OK)
-                ss_error("consume", "out of memory producing a dead letter");
-        ss_consume_count_dead(s, it->err);
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "output to %s (%zu bytes) refused by the broker: %s; raw_value holds that "
+                 "output, not the input",
+                 topic, len, why);
+        return ss_consume_dead_letter_send(s, e, ss_ledger_entry_topic(e),
+                                           ss_ledger_entry_partition(e), ss_ledger_entry_offset(e),
+                                           key, keylen, value, len, SS_ERR_KAFKA, msg);
 }
 
 /* Emits b (a prediction or a dead letter per message), releases its messages, and lets
@@ -593,7 +656,7 @@ static void ss_consume_emit(ss_consume_t *s, ss_batch_t *b)
                 if (it->scored >= 0)
                         ss_consume_emit_prediction(s, b, it, now);
                 if (it->err)
-                        ss_consume_emit_dead_letter(s, it, now);
+                        ss_consume_emit_dead_letter(s, it);
         }
         ss_counter_add(s->m.consumed, (double)b->n_items);
         ss_histogram_observe(s->m.batch_size, (double)b->n_items);
@@ -678,6 +741,8 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         s->json_input = !strcmp(ss_config_get_str(c, "consumer.input.format"), "json");
         s->passthrough = !strcmp(ss_config_get_str(c, "consumer.mode"), "passthrough");
         s->model_path = strdup(ss_consume_model_path(c));
+        s->max_id_bytes = (size_t)ss_config_get_int(c, "consumer.max.id.bytes");
+        s->dlq_max_raw = (size_t)ss_config_get_int(c, "dlq.max.raw.bytes");
 
         size_t bs = (size_t)s->batch_size;
         int batches_ok = 1;
@@ -748,6 +813,8 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
             (int)ss_config_get_int(c, "consumer.retry.backoff.ms"),
             (int)ss_config_get_int(c, "consumer.retry.backoff.max.ms"),
             s->m.produce_errors,
+            ss_consume_reject,
+            s,
         };
         if (!(s->sink = ss_sink_new(pconf, s->consumer, &scfg, errstr, errstr_size)))
                 goto fail;
@@ -854,6 +921,7 @@ void ss_consume_destroy(ss_consume_t *s)
                 free(b->stats);
         }
         ss_serde_buf_free(&s->out);
+        ss_serde_buf_free(&s->dl_out);
         ss_serde_destroy(s->serde);
         ss_model_destroy(s->model);
         free(s->model_path);

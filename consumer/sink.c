@@ -8,6 +8,12 @@
  * needs, without a timer per message. Acknowledged offsets are stored after
  * each batch and committed asynchronously on an interval; revocation and
  * close commit synchronously after waiting for what is in flight.
+ *
+ * An output the broker refuses for good (ss_kafka_err_permanent()) is never
+ * retried: it is kept on a reject list (delivery reports only queue) and handed
+ * to the reject callback after the poll, which replaces it with a dead letter;
+ * if that is impossible the sink is failed and the scorer stops with the input
+ * uncommitted.
  */
 #include "sink.h"
 
@@ -31,6 +37,7 @@ typedef struct ss_retry {
         char *topic;
         void *key, *value;
         size_t keylen, len;
+        char why[256]; /* rejects: the broker's refusal */
         struct ss_retry *next;
 } ss_retry_t;
 
@@ -41,6 +48,9 @@ struct ss_sink {
         ss_sink_config_t cfg;
         ss_retry_t *retries, *retries_tail; /* failed outputs, FIFO */
         size_t n_retries;
+        ss_retry_t *rejects; /* outputs refused for good, waiting for the reject callback */
+        size_t n_rejects;
+        int failed;       /* a refused output could not be replaced: stop */
         double retry_due; /* monotonic time of the next retry round */
         int fail_streak;  /* failures since the last success */
         double last_commit;
@@ -71,13 +81,13 @@ static void ss_sink_retry_append(ss_sink_t *s, ss_retry_t *r)
         s->n_retries++;
 }
 
-/* Queues a copy of a failed output for re-producing; NOMEM is the only failure. */
-static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic,
-                                  const void *key, size_t keylen, const void *value, size_t len)
+/* A copy of an output; NULL on no memory. */
+static ss_retry_t *ss_sink_retry_copy(ss_ledger_entry_t *e, const char *topic, const void *key,
+                                      size_t keylen, const void *value, size_t len)
 {
         ss_retry_t *r = calloc(1, sizeof(*r));
         if (!r)
-                return SS_ERR_NOMEM;
+                return NULL;
         r->entry = e;
         r->topic = strdup(topic);
         r->keylen = keylen;
@@ -86,13 +96,59 @@ static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char
         r->value = malloc(len ? len : 1);
         if (!r->topic || (keylen && !r->key) || !r->value) {
                 ss_sink_retry_free(r);
-                return SS_ERR_NOMEM;
+                return NULL;
         }
         if (keylen)
                 memcpy(r->key, key, keylen);
         memcpy(r->value, value, len);
+        return r;
+}
+
+/* Queues a copy of a failed output for re-producing; NOMEM is the only failure. */
+static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic,
+                                  const void *key, size_t keylen, const void *value, size_t len)
+{
+        ss_retry_t *r = ss_sink_retry_copy(e, topic, key, keylen, value, len);
+        if (!r)
+                return SS_ERR_NOMEM;
         ss_sink_retry_append(s, r);
         return SS_OK;
+}
+
+/* Hands an output refused for good to the reject callback; without one, or when it cannot
+ * replace the output, the sink is failed (the entry stays pending, never committed). */
+static void ss_sink_reject(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic, const void *key,
+                           size_t keylen, const void *value, size_t len, const char *why)
+{
+        ss_counter_inc(s->cfg.produce_errors);
+        if (!ss_ledger_entry_live(e)) { /* revoked: the next owner redoes the input */
+                ss_ledger_abandon(s->ledger, e);
+                return;
+        }
+        ss_warn("sink", "output of %s [%d] offset %lld to %s (%zu bytes) refused for good: %s",
+                ss_ledger_entry_topic(e), (int)ss_ledger_entry_partition(e),
+                (long long)ss_ledger_entry_offset(e), topic, len, why);
+        if (s->cfg.reject &&
+            s->cfg.reject(s->cfg.reject_opaque, e, topic, key, keylen, value, len, why) == SS_OK)
+                return;
+        ss_error("sink",
+                 "cannot finish input %s [%d] offset %lld: its output to %s was refused (%s) "
+                 "and no replacement could be delivered; stopping with it uncommitted",
+                 ss_ledger_entry_topic(e), (int)ss_ledger_entry_partition(e),
+                 (long long)ss_ledger_entry_offset(e), topic, why);
+        s->failed = 1;
+}
+
+/* Runs the reject callback for the refusals that delivery reports queued. */
+static void ss_sink_rejects_run(ss_sink_t *s)
+{
+        while (s->rejects) {
+                ss_retry_t *r = s->rejects;
+                s->rejects = r->next;
+                s->n_rejects--;
+                ss_sink_reject(s, r->entry, r->topic, r->key, r->keylen, r->value, r->len, r->why);
+                ss_sink_retry_free(r);
+        }
 }
 
 static void ss_sink_note_failure(ss_sink_t *s, const char *topic, const char *why)
@@ -131,6 +187,19 @@ static void ss_sink_dr(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err,
                 return;
         }
         const char *topic = rd_kafka_topic_name(rkm->rkt);
+        if (ss_kafka_err_permanent(err)) {
+                /* Not retried. The callback may produce: run it after the poll. */
+                ss_retry_t *r =
+                    ss_sink_retry_copy(e, topic, rkm->key, rkm->key_len, rkm->payload, rkm->len);
+                if (r) {
+                        snprintf(r->why, sizeof(r->why), "%s: %s", rd_kafka_err2name(err),
+                                 rd_kafka_err2str(err));
+                        r->next = s->rejects;
+                        s->rejects = r;
+                        s->n_rejects++;
+                        return;
+                }
+        }
         ss_sink_note_failure(s, topic, rd_kafka_err2str(err));
         if (ss_sink_retry_add(s, e, topic, rkm->key, rkm->key_len, rkm->payload, rkm->len) !=
             SS_OK) {
@@ -176,6 +245,10 @@ void ss_sink_destroy(ss_sink_t *s)
                 n = r->next;
                 ss_sink_retry_free(r);
         }
+        for (ss_retry_t *r = s->rejects, *n; r; r = n) {
+                n = r->next;
+                ss_sink_retry_free(r);
+        }
         for (ss_sink_mem_t *m = s->mem, *n; m; m = n) {
                 n = m->next;
                 free(m->topic);
@@ -215,6 +288,10 @@ ss_err_t ss_sink_emit(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic, con
         if (ss_producer_send(s->producer, topic, key, keylen, value, len, 0, e, 1000, err,
                              sizeof(err)) == SS_OK)
                 return SS_OK;
+        if (ss_kafka_err_permanent(ss_producer_last_error(s->producer))) {
+                ss_sink_reject(s, e, topic, key, keylen, value, len, err);
+                return SS_OK;
+        }
         ss_sink_note_failure(s, topic, err);
         return ss_sink_retry_add(s, e, topic, key, keylen, value, len);
 }
@@ -238,6 +315,12 @@ static void ss_sink_retry_run(ss_sink_t *s, int force)
                 char err[512];
                 if (ss_producer_send(s->producer, r->topic, r->key, r->keylen, r->value, r->len, 0,
                                      r->entry, 0, err, sizeof(err)) == SS_OK) {
+                        ss_sink_retry_free(r);
+                        continue;
+                }
+                if (ss_kafka_err_permanent(ss_producer_last_error(s->producer))) {
+                        ss_sink_reject(s, r->entry, r->topic, r->key, r->keylen, r->value, r->len,
+                                       err);
                         ss_sink_retry_free(r);
                         continue;
                 }
@@ -281,6 +364,7 @@ static void ss_sink_commit_async(ss_sink_t *s)
 ss_err_t ss_sink_end_batch(ss_sink_t *s)
 {
         ss_producer_poll(s->producer, 0);
+        ss_sink_rejects_run(s);
         ss_sink_retry_run(s, 0);
         ss_sink_store(s);
         ss_sink_commit_async(s);
@@ -290,6 +374,7 @@ ss_err_t ss_sink_end_batch(ss_sink_t *s)
 void ss_sink_poll(ss_sink_t *s, int timeout_ms)
 {
         ss_producer_poll(s->producer, timeout_ms);
+        ss_sink_rejects_run(s);
         ss_sink_retry_run(s, 0);
 }
 
@@ -303,12 +388,12 @@ void ss_sink_foreach_assigned(ss_sink_t *s,
 
 size_t ss_sink_outstanding(const ss_sink_t *s)
 {
-        return (size_t)ss_producer_in_flight(s->producer) + s->n_retries;
+        return (size_t)ss_producer_in_flight(s->producer) + s->n_retries + s->n_rejects;
 }
 
 int ss_sink_fatal(ss_sink_t *s)
 {
-        return ss_kafka_fatal_check(ss_producer_handle(s->producer), "producer");
+        return s->failed || ss_kafka_fatal_check(ss_producer_handle(s->producer), "producer");
 }
 
 /* Serves deliveries and retries until nothing is outstanding or the flush timeout passes. */
@@ -317,6 +402,7 @@ static int ss_sink_drain(ss_sink_t *s)
         double deadline = ss_time_mono() + s->cfg.flush_timeout_ms / 1000.0;
         while (ss_sink_outstanding(s) > 0 && ss_time_mono() < deadline) {
                 ss_producer_poll(s->producer, 50);
+                ss_sink_rejects_run(s);
                 ss_sink_retry_run(s, 0);
                 if (ss_sink_fatal(s))
                         break;

@@ -36,13 +36,27 @@
 
 typedef struct ss_sink ss_sink_t;
 
+/*
+ * An output the broker refused for good (message too large, invalid record, not
+ * authorized: see ss_kafka_err_permanent()). It is never re-produced: the sink hands it
+ * to this callback (outside any librdkafka callback), which either emits a replacement
+ * for e (a dead letter) and returns SS_OK, or returns an error to say the input cannot be
+ * finished (e stays pending and its offset is never committed; the scorer must stop).
+ * key/value are the refused output, valid during the call; why names the error.
+ */
+typedef ss_err_t(ss_sink_reject_fn)(void *opaque, ss_ledger_entry_t *e, const char *topic,
+                                    const void *key, size_t keylen, const void *value, size_t len,
+                                    const char *why);
+
 typedef struct ss_sink_config {
         int commit_interval_ms;
         int flush_timeout_ms;
         int retry_backoff_ms;
         int retry_backoff_max_ms;
         ss_counter_t
-            *produce_errors; /* counts failed deliveries and refused produces; may be NULL */
+            *produce_errors;       /* counts failed deliveries and refused produces; may be NULL */
+        ss_sink_reject_fn *reject; /* permanent refusals; NULL: they stop the sink (fatal) */
+        void *reject_opaque;
 } ss_sink_config_t;
 
 /*
@@ -75,8 +89,8 @@ void ss_sink_skip(ss_sink_t *s, ss_ledger_entry_t *e);
 
 /*
  * Produces one output of e (key and value are copied). A produce that librdkafka
- * refuses is queued for a retry like a failed delivery, so this only fails on
- * no memory.
+ * refuses for now (queue full) is queued for a retry like a failed delivery; one it
+ * refuses for good goes to the reject callback. Fails on no memory.
  */
 ss_err_t ss_sink_emit(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic, const void *key,
                       size_t keylen, const void *value, size_t len);
@@ -115,7 +129,8 @@ void ss_sink_foreach_assigned(ss_sink_t *s,
 /* Outputs produced and not yet acknowledged, retries included. */
 size_t ss_sink_outstanding(const ss_sink_t *s);
 
-/* 1 if the producer hit a fatal error (the scorer must stop; nothing acknowledged is lost). */
+/* 1 if the producer hit a fatal error, or an output was refused for good and its
+ * replacement could not be made (the scorer must stop; nothing acknowledged is lost). */
 int ss_sink_fatal(ss_sink_t *s);
 
 #endif /* SS_SINK_H */
