@@ -144,8 +144,11 @@ rd_kafka_conf_t *ss_kafka_conf_new(const ss_config_t *c, ss_kafka_role_t role, c
             {"partition.assignment.strategy", "cooperative-sticky"},
             {"auto.offset.reset", "earliest"},
             {"queued.min.messages", "1000000"},
+            /* librdkafka's default too, said here: aborted transactions are never read
+             * (kafka.isolation.level=read_uncommitted reads them) */
+            {"isolation.level", "read_committed"},
         };
-        size_t n = role == SS_KAFKA_PRODUCER ? 2 : 4;
+        size_t n = role == SS_KAFKA_PRODUCER ? 2 : 5;
         for (size_t i = 0; i < n; i++) {
                 const char *const *kv =
                     role == SS_KAFKA_PRODUCER ? producer_defaults[i] : consumer_defaults[i];

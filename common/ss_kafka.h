@@ -7,7 +7,9 @@
  * SS_ERR_CONFIG naming the key and where it was set. On top of that:
  *   - producers get enable.idempotence=true and a small linger.ms
  *     (defaults, overridable, except enable.idempotence which must stay true);
- *   - consumers get group.id, partition.assignment.strategy=cooperative-sticky,
+ *   - consumers get isolation.level=read_committed (overridable: the monitor and
+ *     `sentistream tail` then never see aborted outputs), group.id,
+ *     partition.assignment.strategy=cooperative-sticky,
  *     enable.auto.commit=false and enable.auto.offset.store=false; the last two
  *     carry the at-least-once guarantee, so a kafka.* key setting them
  *     otherwise is refused;

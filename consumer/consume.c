@@ -92,7 +92,8 @@ typedef struct ss_lag_gauge {
 
 typedef struct ss_consume_metrics {
         ss_counter_t *consumed, *scored, *produce_errors;
-        ss_counter_t *dead[SS_ERR__COUNT]; /* by reason, created on first use */
+        ss_counter_t *txn_commits, *txn_aborts; /* exactly-once */
+        ss_counter_t *dead[SS_ERR__COUNT];      /* by reason, created on first use */
         ss_histogram_t *batch_size, *scoring_seconds, *end_to_end_seconds;
         ss_gauge_t *model_info;
         ss_lag_gauge_t *lag;
@@ -103,6 +104,7 @@ struct ss_consume {
         const char *topic_in, *topic_out, *topic_dlq;
         int batch_size, batch_timeout_ms, lag_interval_ms, watch, watch_interval_ms;
         int json_input, passthrough;
+        int exactly_once;    /* consumer.delivery=exactly_once */
         size_t max_id_bytes; /* consumer.max.id.bytes */
         size_t dlq_max_raw;  /* dlq.max.raw.bytes */
         int pipelined;       /* score on workers while the next batch is collected */
@@ -163,8 +165,15 @@ static ss_err_t ss_consume_metrics_init(ss_consume_t *s, char *errstr, size_t er
             ss_metrics_histogram(r, "sentistream_end_to_end_seconds",
                                  "Seconds from a tweet's created_at to its scored_at.",
                                  ss_e2e_bounds, SS_N(ss_e2e_bounds), NULL, errstr, errstr_size);
-        if (!m->consumed || !m->scored || !m->produce_errors || !m->batch_size ||
-            !m->scoring_seconds || !m->end_to_end_seconds)
+        m->txn_commits =
+            ss_metrics_counter(r, "sentistream_transactions_total",
+                               "Transactions ended, by result (exactly-once delivery only).",
+                               (const char *[]){"result", "commit", NULL}, errstr, errstr_size);
+        m->txn_aborts =
+            ss_metrics_counter(r, "sentistream_transactions_total", "",
+                               (const char *[]){"result", "abort", NULL}, errstr, errstr_size);
+        if (!m->consumed || !m->scored || !m->produce_errors || !m->batch_size || !m->txn_commits ||
+            !m->txn_aborts || !m->scoring_seconds || !m->end_to_end_seconds)
                 return SS_ERR_INVALID_ARG;
         /* Families that get their series later are declared now, so that a scrape shows
          * them from the start (HELP and TYPE lines). */
@@ -710,6 +719,18 @@ static void ss_consume_step(ss_consume_t *s)
 
 /* ---- setup and run ------------------------------------------------------------------ */
 
+/* Sets a librdkafka property unless a kafka.<name> key of the configuration sets it. */
+static ss_err_t ss_consume_conf_default(rd_kafka_conf_t *conf, const ss_config_t *c,
+                                        const char *name, const char *value, char *errstr,
+                                        size_t errstr_size)
+{
+        char key[256];
+        snprintf(key, sizeof(key), "kafka.%s", name);
+        if (ss_config_origin(c, key))
+                return SS_OK;
+        return ss_kafka_conf_set(conf, name, value, NULL, errstr, errstr_size);
+}
+
 static const char *ss_consume_model_path(const ss_config_t *c)
 {
         const char *p = ss_config_get_str(c, "consumer.model.path");
@@ -794,10 +815,29 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         if (!s->serde)
                 goto fail;
 
-        rd_kafka_conf_t *cconf = ss_kafka_conf_new(
-            c, SS_KAFKA_CONSUMER, ss_config_get_str(c, "consumer.group.id"), errstr, errstr_size);
+        const char *group = ss_config_get_str(c, "consumer.group.id");
+        const char *instance = ss_config_get_str(c, "consumer.instance.id");
+        s->exactly_once = !strcmp(ss_config_get_str(c, "consumer.delivery"), "exactly_once");
+        if (s->exactly_once && !*instance) {
+                ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                           "consumer.delivery=exactly_once needs consumer.instance.id: a name "
+                           "for this scorer that stays the same across its restarts (its "
+                           "transactional.id is <consumer.group.id>-<consumer.instance.id>)");
+                goto fail;
+        }
+        rd_kafka_conf_t *cconf =
+            ss_kafka_conf_new(c, SS_KAFKA_CONSUMER, group, errstr, errstr_size);
         if (!cconf)
                 goto fail;
+        /* Fast restarts: a static member (group.instance.id) that comes back within the
+         * session timeout gets its partitions at once, without a rebalance; a dynamic one
+         * leaves the group on close, and a crashed one is noticed within the session timeout. */
+        if ((*instance && ss_kafka_conf_set(cconf, "group.instance.id", instance,
+                                            "consumer.instance.id", errstr, errstr_size)) ||
+            ss_consume_conf_default(cconf, c, "session.timeout.ms", "10000", errstr, errstr_size)) {
+                rd_kafka_conf_destroy(cconf);
+                goto fail;
+        }
         rd_kafka_conf_set_opaque(cconf, s);
         rd_kafka_conf_set_rebalance_cb(cconf, ss_consume_rebalance_cb);
         if (!(s->consumer = ss_kafka_consumer_new(cconf, errstr, errstr_size)))
@@ -807,6 +847,24 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         rd_kafka_conf_t *pconf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!pconf)
                 goto fail;
+        if (s->exactly_once) {
+                char txn_id[512];
+                snprintf(txn_id, sizeof(txn_id), "%s-%s", group, instance);
+                /* transaction.timeout.ms bounds how long a crashed scorer's open transaction
+                 * holds back read_committed readers when no restart fences it. */
+                if (ss_kafka_conf_set(pconf, "transactional.id", txn_id, "consumer.instance.id",
+                                      errstr, errstr_size) ||
+                    ss_consume_conf_default(pconf, c, "transaction.timeout.ms", "10000", errstr,
+                                            errstr_size)) {
+                        rd_kafka_conf_destroy(pconf);
+                        goto fail;
+                }
+                ss_info("consume",
+                        "exactly-once: transactional.id %s, transactions of up to "
+                        "%d ms / %d inputs",
+                        txn_id, (int)ss_config_get_int(c, "consumer.txn.max.ms"),
+                        (int)ss_config_get_int(c, "consumer.txn.max.messages"));
+        }
         ss_sink_config_t scfg = {
             (int)ss_config_get_int(c, "consumer.commit.interval.ms"),
             (int)ss_config_get_int(c, "consumer.flush.timeout.ms"),
@@ -815,6 +873,12 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
             s->m.produce_errors,
             ss_consume_reject,
             s,
+            s->exactly_once,
+            (int)ss_config_get_int(c, "consumer.txn.max.ms"),
+            (int)ss_config_get_int(c, "consumer.txn.max.messages"),
+            (int)ss_config_get_int(c, "consumer.txn.timeout.ms"),
+            s->m.txn_commits,
+            s->m.txn_aborts,
         };
         if (!(s->sink = ss_sink_new(pconf, s->consumer, &scfg, errstr, errstr_size)))
                 goto fail;
@@ -868,7 +932,9 @@ ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size)
                 ss_consume_lag_update(s);
                 if (ss_sink_fatal(s->sink) || ss_kafka_fatal_check(s->consumer, "consumer")) {
                         rc = ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
-                                        "fatal Kafka error (see the log); stopping");
+                                        "stopping: a fatal Kafka error, or an input whose "
+                                        "output and dead letter were both refused (see the "
+                                        "log); nothing after it was committed");
                         break;
                 }
         }
