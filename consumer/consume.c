@@ -32,6 +32,7 @@
  */
 #include "consume.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ typedef struct ss_batch {
         float *probs;            /* [batch_size][SS_NUM_CLASSES] */
         ss_input_stats_t *stats; /* [batch_size] */
         size_t n_texts;          /* texts handed to the model */
+        size_t bytes;            /* input bytes (keys and values) of items */
 } ss_batch_t;
 
 /* The consumer_lag gauge of one partition. */
@@ -104,10 +106,11 @@ struct ss_consume {
         const char *topic_in, *topic_out, *topic_dlq;
         int batch_size, batch_timeout_ms, lag_interval_ms, watch, watch_interval_ms;
         int json_input, passthrough;
-        int exactly_once;    /* consumer.delivery=exactly_once */
-        size_t max_id_bytes; /* consumer.max.id.bytes */
-        size_t dlq_max_raw;  /* dlq.max.raw.bytes */
-        int pipelined;       /* score on workers while the next batch is collected */
+        int exactly_once;       /* consumer.delivery=exactly_once */
+        size_t max_id_bytes;    /* consumer.max.id.bytes */
+        size_t dlq_max_raw;     /* dlq.max.raw.bytes */
+        size_t batch_max_bytes; /* consumer.batch.max.bytes */
+        int pipelined;          /* score on workers while the next batch is collected */
         char *model_path;
 
         /* collaborators */
@@ -121,10 +124,13 @@ struct ss_consume {
 
         /* two batches: one being collected, the other being scored (pipelined) or idle */
         ss_batch_t batch[2];
-        ss_batch_t *collecting; /* the batch the next collect fills */
-        ss_batch_t *scoring;    /* started and not yet emitted, or NULL */
-        ss_serde_buf_t out;     /* encoded output message */
-        ss_serde_buf_t dl_out;  /* encoded dead letter (apart: a refused output may be in out) */
+        ss_batch_t *collecting;   /* the batch the next collect fills */
+        ss_batch_t *scoring;      /* started and not yet emitted, or NULL */
+        ss_serde_buf_t out;       /* encoded output message */
+        ss_serde_buf_t dl_out;    /* encoded dead letter (apart: a refused output may be in out) */
+        rd_kafka_message_t *held; /* polled, over the byte bound of the last batch: the next
+                                     batch's first message (entered in the ledger already) */
+        ss_ledger_entry_t *held_entry;
 
         /* between batches */
         double next_lag, next_watch;
@@ -411,12 +417,25 @@ static void ss_consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* Polls messages into b; enters each in the ledger. Returns the count. While another
  * batch is being scored the first message is not waited for: that batch is emitted
- * first. */
+ * first. A batch ends at consumer.batch.size messages or consumer.batch.max.bytes of input
+ * (the message that would cross the bound is held for the next batch; one larger than the
+ * bound makes a batch of its own). */
 static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
 {
         b->n_items = 0;
+        b->bytes = 0;
         double deadline = 0;
-        while (b->n_items < (size_t)s->batch_size && !ss_consume_stop_flag) {
+        if (s->held) {
+                b->items[0].rkm = s->held;
+                b->items[0].entry = s->held_entry;
+                b->n_items = 1;
+                b->bytes = s->held->len + s->held->key_len;
+                s->held = NULL;
+                s->held_entry = NULL;
+                deadline = ss_time_mono() + s->batch_timeout_ms / 1000.0;
+        }
+        while (b->n_items < (size_t)s->batch_size && b->bytes < s->batch_max_bytes &&
+               !ss_consume_stop_flag) {
                 int timeout_ms = s->scoring ? 0 : 100; /* idle: wake up to check the signals */
                 if (b->n_items > 0) {
                         double left = deadline - ss_time_mono();
@@ -447,11 +466,18 @@ static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
                         rd_kafka_message_destroy(rkm);
                         continue;
                 }
+                size_t bytes = rkm->len + rkm->key_len;
+                if (b->n_items > 0 && b->bytes + bytes > s->batch_max_bytes) {
+                        s->held = rkm;
+                        s->held_entry = e;
+                        break;
+                }
                 if (b->n_items == 0)
                         deadline = ss_time_mono() + s->batch_timeout_ms / 1000.0;
                 ss_item_t *it = &b->items[b->n_items++];
                 it->rkm = rkm;
                 it->entry = e;
+                b->bytes += bytes;
         }
         return b->n_items;
 }
@@ -650,6 +676,34 @@ static ss_err_t ss_consume_reject(void *opaque, ss_ledger_entry_t *e, const char
                                            key, keylen, value, len, SS_ERR_KAFKA, msg);
 }
 
+/*
+ * After a batch with large inputs: decoded-tweet storage (sized by its message) and the
+ * output buffers above a small working size are freed rather than kept for reuse, and the
+ * allocator is asked to give the memory back, so that one spike does not stay resident.
+ */
+#define SS_CONSUME_KEEP_BYTES (64u << 10) /* per decoded tweet */
+#define SS_CONSUME_KEEP_OUT   (1u << 20)  /* per output buffer */
+
+static void ss_consume_batch_shrink(ss_consume_t *s, ss_batch_t *b, size_t n)
+{
+        size_t released = 0;
+        for (size_t i = 0; i < n; i++) {
+                ss_tweet_t *t = &b->items[i].tweet;
+                if (t->store.cap > SS_CONSUME_KEEP_BYTES) {
+                        released += t->store.cap;
+                        ss_tweet_clear(t);
+                }
+        }
+        ss_serde_buf_t *bufs[2] = {&s->out, &s->dl_out};
+        for (int k = 0; k < 2; k++)
+                if (bufs[k]->cap > SS_CONSUME_KEEP_OUT) {
+                        released += bufs[k]->cap;
+                        ss_serde_buf_free(bufs[k]);
+                }
+        if (released >= 8 * SS_CONSUME_KEEP_OUT || b->bytes >= s->batch_max_bytes / 2)
+                malloc_trim(0);
+}
+
 /* Emits b (a prediction or a dead letter per message), releases its messages, and lets
  * the sink serve deliveries and commit. */
 static void ss_consume_emit(ss_consume_t *s, ss_batch_t *b)
@@ -674,8 +728,10 @@ static void ss_consume_emit(ss_consume_t *s, ss_batch_t *b)
                 b->items[i].rkm = NULL;
                 b->items[i].entry = NULL;
         }
+        size_t n = b->n_items;
         b->n_items = 0;
         ss_sink_end_batch(s->sink);
+        ss_consume_batch_shrink(s, b, n);
 }
 
 /* Emits the batch being scored, if any, once its scores are in. */
@@ -764,6 +820,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         s->model_path = strdup(ss_consume_model_path(c));
         s->max_id_bytes = (size_t)ss_config_get_int(c, "consumer.max.id.bytes");
         s->dlq_max_raw = (size_t)ss_config_get_int(c, "dlq.max.raw.bytes");
+        s->batch_max_bytes = (size_t)ss_config_get_int(c, "consumer.batch.max.bytes");
 
         size_t bs = (size_t)s->batch_size;
         int batches_ok = 1;
@@ -830,11 +887,14 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         if (!cconf)
                 goto fail;
         /* Fast restarts: a static member (group.instance.id) that comes back within the
-         * session timeout gets its partitions at once, without a rebalance; a dynamic one
-         * leaves the group on close, and a crashed one is noticed within the session timeout. */
+         * session timeout gets its partitions at once, without a rebalance, so it keeps
+         * librdkafka's 45 s (a shorter one would expire during a broker restart, and the
+         * member, rejoining, is fenced by itself: FENCED_INSTANCE_ID is fatal). A dynamic
+         * member leaves the group on close, and a crashed one is noticed within 10 s. */
         if ((*instance && ss_kafka_conf_set(cconf, "group.instance.id", instance,
                                             "consumer.instance.id", errstr, errstr_size)) ||
-            ss_consume_conf_default(cconf, c, "session.timeout.ms", "10000", errstr, errstr_size)) {
+            (!*instance && ss_consume_conf_default(cconf, c, "session.timeout.ms", "10000", errstr,
+                                                   errstr_size))) {
                 rd_kafka_conf_destroy(cconf);
                 goto fail;
         }
@@ -986,6 +1046,8 @@ void ss_consume_destroy(ss_consume_t *s)
                 free(b->probs);
                 free(b->stats);
         }
+        if (s->held)
+                rd_kafka_message_destroy(s->held);
         ss_serde_buf_free(&s->out);
         ss_serde_buf_free(&s->dl_out);
         ss_serde_destroy(s->serde);

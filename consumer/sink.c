@@ -48,7 +48,8 @@ struct ss_sink {
         ss_sink_config_t cfg;
         ss_retry_t *retries, *retries_tail; /* failed outputs, FIFO */
         size_t n_retries;
-        ss_retry_t *rejects; /* outputs refused for good, waiting for the reject callback */
+        ss_retry_t *rejects, *rejects_tail; /* outputs refused for good, waiting for the reject
+                                               callback, FIFO */
         size_t n_rejects;
         int failed;       /* a refused output could not be replaced: stop */
         double retry_due; /* monotonic time of the next retry round */
@@ -153,6 +154,8 @@ static void ss_sink_rejects_run(ss_sink_t *s)
         while (s->rejects) {
                 ss_retry_t *r = s->rejects;
                 s->rejects = r->next;
+                if (!s->rejects)
+                        s->rejects_tail = NULL;
                 s->n_rejects--;
                 ss_sink_reject(s, r->entry, r->topic, r->key, r->keylen, r->value, r->len, r->why);
                 ss_sink_retry_free(r);
@@ -481,8 +484,12 @@ static void ss_sink_dr(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err,
                 if (r) {
                         snprintf(r->why, sizeof(r->why), "%s: %s", rd_kafka_err2name(err),
                                  rd_kafka_err2str(err));
-                        r->next = s->rejects;
-                        s->rejects = r;
+                        r->next = NULL;
+                        if (s->rejects_tail)
+                                s->rejects_tail->next = r;
+                        else
+                                s->rejects = r;
+                        s->rejects_tail = r;
                         s->n_rejects++;
                         return;
                 }
@@ -512,7 +519,7 @@ ss_sink_t *ss_sink_new(rd_kafka_conf_t *producer_conf, rd_kafka_t *consumer,
         }
         s->consumer = consumer;
         s->cfg = *cfg;
-        s->last_commit = ss_time_mono();
+        s->last_commit = 0; /* the first acknowledged offsets are committed at once */
         s->producer = ss_producer_new(producer_conf, ss_sink_dr, s, errstr, errstr_size);
         if (!s->producer) {
                 ss_ledger_destroy(s->ledger);
