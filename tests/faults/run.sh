@@ -7,13 +7,13 @@
 #                       [--scenarios "kills broker group"]
 #
 # Input: the 20,556 tweets of data/semeval-2016test.tsv repeated with unique ids
-# ("<id>-<copy>") up to 100,000 (--short: 10,000), produced at a fixed rate while the
+# ("<id>-<copy>") up to 100,000 (--short: 6,000), produced at a fixed rate while the
 # faults happen (4,000/s; --short 2,000/s), into 6 partitions. Scenarios, each on fresh
 # topics, per mode:
 #   kills   20 x kill -9 of the scorer at random points (seeded), restarted each time
-#           (--short: 4);
+#           (--short: 3);
 #   broker  5 broker restarts mid-stream, 3 x kill -9 and 2 x SIGTERM, the scorer running
-#           through them (--short: 1 + 1);
+#           through them (--short: one kill -9);
 #   group   3 scorers in one group, members joining and leaving (SIGTERM and kill -9)
 #           mid-stream, i.e. rebalances (--short: fewer steps); dynamic members under
 #           at_least_once, static ones (consumer.instance.id) under exactly_once.
@@ -53,7 +53,7 @@ export SS_BIN SS_SOURCE_DIR=$root
 RANDOM=$seed
 
 if [ $short = 1 ]; then
-        n=10000 rate=2000 kills=4 broker_kills=1 broker_terms=1 group_steps=3
+        n=6000 rate=2000 kills=3 broker_kills=1 broker_terms=0 group_steps=3
 else
         n=100000 rate=4000 kills=20 broker_kills=3 broker_terms=2 group_steps=8
 fi
