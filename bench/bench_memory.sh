@@ -11,7 +11,9 @@
 #
 #   bench/bench_memory.sh     env: SS_TEST_PORT_BASE (the broker on base+92/93, metrics
 #                             base+490), SS_BENCH_BUILD_DIR=build/rel,
-#                             SS_BENCH_MEM_SETTINGS="16777216 1073741824"
+#                             SS_BENCH_MEM_SETTINGS="16777216 1073741824",
+#                             SS_BENCH_MEM_ARGS (more scorer overrides, e.g.
+#                             kafka.fetch.max.bytes=8388608)
 # Figures land in bench/out/memory.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +46,8 @@ EOF
 rss_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 {
-        echo "# bench/bench_memory.sh, $(date -u +%FT%TZ), $(nproc) cores (shared)"
+        echo "# bench/bench_memory.sh, $(date -u +%FT%TZ), $(nproc) cores (shared)," \
+                "extra: ${SS_BENCH_MEM_ARGS:-none}"
         echo "# batch.max.bytes  before_MiB  peak_MiB  after_MiB  bound_MiB"
 } >"$out"
 k=0
@@ -55,7 +58,8 @@ for bmax in $settings; do
         ss_topic "$t-out" 1
         ss_topic "$t-dlq" 1
         ss_consume_bg "$work/consume-$k.log" metrics.port=$port topics.input=$t \
-                topics.output=$t-out topics.dlq=$t-dlq consumer.batch.max.bytes=$bmax
+                topics.output=$t-out topics.dlq=$t-dlq consumer.batch.max.bytes=$bmax \
+                ${SS_BENCH_MEM_ARGS:-}
         "$SS_BIN" produce "$work/a.tsv" topics.input=$t kafka.bootstrap.servers="$bs" >/dev/null
         ss_wait_metric $port sentistream_consumed_total 5000 120
         sleep 2

@@ -684,23 +684,13 @@ static ss_err_t ss_consume_reject(void *opaque, ss_ledger_entry_t *e, const char
 #define SS_CONSUME_KEEP_BYTES (64u << 10) /* per decoded tweet */
 #define SS_CONSUME_KEEP_OUT   (1u << 20)  /* per output buffer */
 
-static void ss_consume_batch_shrink(ss_consume_t *s, ss_batch_t *b, size_t n)
+static void ss_consume_batch_shrink(ss_consume_t *s, const ss_batch_t *b)
 {
-        size_t released = 0;
-        for (size_t i = 0; i < n; i++) {
-                ss_tweet_t *t = &b->items[i].tweet;
-                if (t->store.cap > SS_CONSUME_KEEP_BYTES) {
-                        released += t->store.cap;
-                        ss_tweet_clear(t);
-                }
-        }
         ss_serde_buf_t *bufs[2] = {&s->out, &s->dl_out};
         for (int k = 0; k < 2; k++)
-                if (bufs[k]->cap > SS_CONSUME_KEEP_OUT) {
-                        released += bufs[k]->cap;
+                if (bufs[k]->cap > SS_CONSUME_KEEP_OUT)
                         ss_serde_buf_free(bufs[k]);
-                }
-        if (released >= 8 * SS_CONSUME_KEEP_OUT || b->bytes >= s->batch_max_bytes / 2)
+        if (b->bytes >= 8 * SS_CONSUME_KEEP_OUT)
                 malloc_trim(0);
 }
 
@@ -724,14 +714,16 @@ static void ss_consume_emit(ss_consume_t *s, ss_batch_t *b)
         ss_counter_add(s->m.consumed, (double)b->n_items);
         ss_histogram_observe(s->m.batch_size, (double)b->n_items);
         for (size_t i = 0; i < b->n_items; i++) {
+                /* a decoded tweet's storage is sized by its message: not kept when large */
+                if (b->items[i].rkm->len > SS_CONSUME_KEEP_BYTES)
+                        ss_tweet_clear(&b->items[i].tweet);
                 rd_kafka_message_destroy(b->items[i].rkm);
                 b->items[i].rkm = NULL;
                 b->items[i].entry = NULL;
         }
-        size_t n = b->n_items;
         b->n_items = 0;
         ss_sink_end_batch(s->sink);
-        ss_consume_batch_shrink(s, b, n);
+        ss_consume_batch_shrink(s, b);
 }
 
 /* Emits the batch being scored, if any, once its scores are in. */

@@ -289,7 +289,14 @@ static void ss_sink_rewind(ss_sink_t *s)
                 ss_ledger_assign(s->ledger, a->elems[i].topic, a->elems[i].partition);
         }
         if (a->cnt > 0) {
-                err = rd_kafka_committed(s->consumer, a, s->cfg.txn_timeout_ms);
+                /* The broker may be restarting: ask again for up to 6 transaction timeouts. */
+                double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
+                while ((err = rd_kafka_committed(s->consumer, a, s->cfg.txn_timeout_ms)) &&
+                       ss_time_mono() < deadline) {
+                        ss_warn("sink", "rewind: committed offsets: %s; again",
+                                rd_kafka_err2str(err));
+                        ss_producer_poll(s->producer, 500);
+                }
                 if (err) {
                         ss_error("sink", "rewind: committed offsets: %s", rd_kafka_err2str(err));
                         s->failed = 1;
@@ -529,8 +536,15 @@ ss_sink_t *ss_sink_new(rd_kafka_conf_t *producer_conf, rd_kafka_t *consumer,
         if (cfg->exactly_once) {
                 /* Fences an earlier process with the same transactional.id and aborts what
                  * it left open. */
-                rd_kafka_error_t *error = rd_kafka_init_transactions(
-                    ss_producer_handle(s->producer), cfg->txn_timeout_ms);
+                double deadline = ss_time_mono() + 6.0 * cfg->txn_timeout_ms / 1000.0;
+                rd_kafka_error_t *error;
+                while ((error = rd_kafka_init_transactions(ss_producer_handle(s->producer),
+                                                           cfg->txn_timeout_ms)) &&
+                       !rd_kafka_error_is_fatal(error) && ss_time_mono() < deadline) {
+                        ss_warn("sink", "init transactions: %s; again",
+                                rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                }
                 if (error) {
                         ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "init transactions: %s",
                                    rd_kafka_error_string(error));
