@@ -2,24 +2,30 @@
  * consume: the consume-score-produce loop, shaped like librdkafka's
  * examples/transactions.c. One thread runs the loop, one batch at a time:
  *
- *   collect   poll up to consumer.batch.size messages, waiting at most
- *             consumer.batch.timeout.ms once the first one arrived; each
- *             message is entered in the sink's ledger as it is polled, so a
- *             rebalance inside the poll sees exactly what is in hand;
+ *   collect   poll up to consumer.batch.size messages or consumer.batch.max.bytes
+ *             of input, waiting at most consumer.batch.timeout.ms once the first
+ *             one arrived; each message is entered in the sink's ledger as it is
+ *             polled, so a rebalance inside the poll sees exactly what is in hand;
  *   decode    Avro (Confluent framing) or JSON into a Tweet; what cannot be
- *             decoded keeps its error code and message for a dead letter;
+ *             decoded, or has an id over consumer.max.id.bytes, keeps its error
+ *             code and message for a dead letter (which carries at most
+ *             dlq.max.raw.bytes of the input, with its size and sha256);
  *   score     one ss_model_score_batch() over the good tweets;
  *   emit      a Prediction per scored tweet, a DeadLetter per bad input,
- *             through the sink (at-least-once: see sink.h);
- *   end       the sink serves delivery reports, stores and commits offsets;
- *             metrics are updated once per batch.
+ *             through the sink (at-least-once or, with
+ *             consumer.delivery=exactly_once, in transactions: see sink.h); an
+ *             output the broker refuses for good comes back through the sink's
+ *             reject callback and is replaced by a dead letter;
+ *   end       the sink serves delivery reports, stores and commits offsets
+ *             (or commits the transaction when it is due); large decode buffers
+ *             are released; metrics are updated once per batch.
  *
  * With consumer.score.threads above 1 the loop is a two-stage pipeline: the
  * scoring runs on worker threads (pool.h), and while they score batch k the
  * loop emits batch k-1 and collects and decodes batch k+1. Two batch buffers
  * alternate. Batches are still emitted in order, and the ledger (entered at
- * collect) stays the only record of what may be committed, so at-least-once
- * holds as before; a batch is at most one turn late.
+ * collect) stays the only record of what may be committed, so the delivery
+ * guarantee holds as before; a batch is at most one turn late.
  *
  * Between batches: a requested or detected model reload (the batch being
  * scored is emitted first, under the model that scored it), and the lag
