@@ -7,11 +7,11 @@
 #                       [--scenarios "kills broker group"]
 #
 # Input: the 20,556 tweets of data/semeval-2016test.tsv repeated with unique ids
-# ("<id>-<copy>") up to 100,000 (--short: 6,000), produced at a fixed rate while the
+# ("<id>-<copy>") up to 100,000 (--short: 4,000), produced at a fixed rate while the
 # faults happen (4,000/s; --short 2,000/s), into 6 partitions. Scenarios, each on fresh
 # topics, per mode:
 #   kills   20 x kill -9 of the scorer at random points (seeded), restarted each time
-#           (--short: 3);
+#           (--short: 2);
 #   broker  5 broker restarts mid-stream, 3 x kill -9 and 2 x SIGTERM, the scorer running
 #           through them (--short: one kill -9);
 #   group   3 scorers in one group, members joining and leaving (SIGTERM and kill -9)
@@ -55,7 +55,7 @@ export SS_BIN SS_SOURCE_DIR=$root
 RANDOM=$seed
 
 if [ $short = 1 ]; then
-        n=6000 rate=2000 kills=3 broker_kills=1 broker_terms=0 group_steps=3
+        n=4000 rate=2000 kills=2 broker_kills=1 broker_terms=0 group_steps=2
 else
         n=100000 rate=4000 kills=20 broker_kills=3 broker_terms=2 group_steps=8
 fi
