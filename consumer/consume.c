@@ -905,6 +905,16 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         rd_kafka_conf_t *pconf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!pconf)
                 goto fail;
+        /* Outputs waiting for their acknowledgement are bounded like a batch's input (a spike
+         * of inputs that all become 64 KiB dead letters would otherwise pile up there);
+         * beyond it the producer pushes back (see ss_sink_emit). */
+        char qkb[32];
+        snprintf(qkb, sizeof(qkb), "%zu", s->batch_max_bytes / 1024);
+        if (ss_consume_conf_default(pconf, c, "queue.buffering.max.kbytes", qkb, errstr,
+                                    errstr_size)) {
+                rd_kafka_conf_destroy(pconf);
+                goto fail;
+        }
         if (s->exactly_once) {
                 char txn_id[512];
                 snprintf(txn_id, sizeof(txn_id), "%s-%s", group, instance);

@@ -75,7 +75,10 @@ static void *ss_pool_worker_main(void *arg)
         ss_worker_t *w = arg;
         ss_pool_t *p = w->pool;
         pthread_mutex_lock(&p->mu);
-        unsigned long seen = p->gen;
+        /* Not p->gen: a worker that starts running only after the first batch was handed
+         * out (a loaded machine) would take that batch as already seen, and the pool would
+         * wait for it forever. No batch is handed out before the workers exist: gen is 0. */
+        unsigned long seen = 0;
         for (;;) {
                 while (p->gen == seen && !p->quit)
                         pthread_cond_wait(&p->go, &p->mu);
