@@ -266,8 +266,9 @@ for rate in $rates; do
                         awk -v a="$eo" -v b="$p" 'BEGIN { printf "#   eos (exactly-once) / passthrough = %.2f\n", a / b }'
                 [ -n "$sc" ] && [ -n "$eo" ] &&
                         awk -v a="$eo" -v b="$sc" 'BEGIN { printf "#   eos / scorer = %.2f (transaction overhead %.0f %%)\n", a / b, (1 - a / b) * 100 }'
-                [ -n "$pe" ] && [ -n "$sc" ] &&
+                if [ -n "$pe" ] && [ -n "$sc" ]; then
                         awk -v a="$sc" -v b="$pe" 'BEGIN { printf "#   scorer / peer = %.1f (target >= 20)\n", a / b }'
+                fi
         } | tee -a "$out/stream.txt"
 done
 echo "targets: scorer >= 20 x peer and >= 0.7 x passthrough (throughput, max); p99 <= 20 ms at 5000/s (scorer and eos)"
