@@ -36,5 +36,5 @@ wait "$ppid_" || true
 {
         echo "# bench/profile_stream.sh, $(date -u +%FT%TZ), $n tweets, ${SS_PROFILE_ARGS:-at-least-once}"
         perf report -i "$work/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
-                grep -E '^ +[0-9.]+%' | head -n 25
+                grep -E '^ +[0-9.]+%' | awk 'NR <= 25'
 } | tee bench/out/profile.txt
