@@ -121,6 +121,23 @@ ss_err_t ss_kafka_auth_check(rd_kafka_t *rk, const ss_config_t *c, int timeout_m
         }
 }
 
+int ss_kafka_err_permanent(rd_kafka_resp_err_t err)
+{
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+        case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+                return 1;
+        default:
+                return 0;
+        }
+}
+
 int ss_kafka_fatal_check(rd_kafka_t *rk, const char *what)
 {
         char fatal[512];
@@ -193,8 +210,11 @@ rd_kafka_conf_t *ss_kafka_conf_new(const ss_config_t *c, ss_kafka_role_t role, c
             {"partition.assignment.strategy", "cooperative-sticky"},
             {"auto.offset.reset", "earliest"},
             {"queued.min.messages", "1000000"},
+            /* librdkafka's default too, said here: aborted transactions are never read
+             * (kafka.isolation.level=read_uncommitted reads them) */
+            {"isolation.level", "read_committed"},
         };
-        size_t n = role == SS_KAFKA_PRODUCER ? 2 : 4;
+        size_t n = role == SS_KAFKA_PRODUCER ? 2 : 5;
         for (size_t i = 0; i < n; i++) {
                 const char *const *kv =
                     role == SS_KAFKA_PRODUCER ? producer_defaults[i] : consumer_defaults[i];
@@ -249,6 +269,7 @@ struct ss_producer {
         ss_producer_dr_fn *dr;
         void *opaque;
         ss_producer_stats_t stats;
+        rd_kafka_resp_err_t last_error; /* of the last failed send */
 };
 
 static void ss_producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -311,6 +332,7 @@ ss_err_t ss_producer_send(ss_producer_t *p, const char *topic, const void *key, 
                     RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                     RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_OPAQUE(msg_opaque),
                     RD_KAFKA_V_END);
+                p->last_error = err;
                 if (!err) {
                         p->stats.produced++;
                         return SS_OK;
@@ -326,6 +348,11 @@ ss_err_t ss_producer_send(ss_producer_t *p, const char *topic, const void *key, 
                 rd_kafka_poll(p->rk, 10);
                 waited += 10;
         }
+}
+
+rd_kafka_resp_err_t ss_producer_last_error(const ss_producer_t *p)
+{
+        return p->last_error;
 }
 
 int ss_producer_poll(ss_producer_t *p, int timeout_ms)

@@ -7,7 +7,9 @@
  * SS_ERR_CONFIG naming the key and where it was set. On top of that:
  *   - producers get enable.idempotence=true and a small linger.ms
  *     (defaults, overridable, except enable.idempotence which must stay true);
- *   - consumers get group.id, partition.assignment.strategy=cooperative-sticky,
+ *   - consumers get isolation.level=read_committed (overridable: the monitor and
+ *     `sentistream tail` then never see aborted outputs), group.id,
+ *     partition.assignment.strategy=cooperative-sticky,
  *     enable.auto.commit=false and enable.auto.offset.store=false; the last two
  *     carry the at-least-once guarantee, so a kafka.* key setting them
  *     otherwise is refused;
@@ -52,6 +54,12 @@ rd_kafka_conf_t *ss_kafka_conf_new(const ss_config_t *c, ss_kafka_role_t role, c
  * rd_kafka_consumer_close() and frees with rd_kafka_destroy().
  */
 rd_kafka_t *ss_kafka_consumer_new(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size);
+
+/*
+ * 1 for a produce or delivery error that retrying cannot cure: the message is too large,
+ * an invalid record or timestamp, a policy violation, no authorization.
+ */
+int ss_kafka_err_permanent(rd_kafka_resp_err_t err);
 
 /* Logs a fatal error of rk, if any, and returns 1 when there is one. */
 int ss_kafka_fatal_check(rd_kafka_t *rk, const char *what);
@@ -103,6 +111,9 @@ void ss_producer_destroy(ss_producer_t *p, int timeout_ms);
 ss_err_t ss_producer_send(ss_producer_t *p, const char *topic, const void *key, size_t keylen,
                           const void *value, size_t len, int64_t timestamp_ms, void *msg_opaque,
                           int block_ms, char *errstr, size_t errstr_size);
+
+/* The librdkafka error of the last ss_producer_send() that failed (0 after a success). */
+rd_kafka_resp_err_t ss_producer_last_error(const ss_producer_t *p);
 
 /* Serves delivery reports for up to timeout_ms. Returns the number served. */
 int ss_producer_poll(ss_producer_t *p, int timeout_ms);

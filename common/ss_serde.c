@@ -218,7 +218,7 @@ static const struct {
     {"dead_letter.avsc", "DeadLetter",
      "io.sentistream.DeadLetter{source_topic:string,partition:int,offset:long,"
      "error_code:string,error_message:string,raw_key:union[null,bytes],raw_value:bytes,"
-     "failed_at:long}"},
+     "failed_at:long,raw_size:long,raw_sha256:union[null,string]}"},
     {"retrain_event.avsc", "RetrainEvent",
      "io.sentistream.RetrainEvent{event_id:string,model_name:string,model_version:string,"
      "reasons:array[Reason{metric:string,value:double,threshold:double,"
@@ -594,12 +594,13 @@ ss_err_t ss_serde_prediction_encode(const ss_serde_t *s, const ss_prediction_t *
 ss_err_t ss_serde_dead_letter_encode(const ss_serde_t *s, const ss_dead_letter_t *d,
                                      ss_serde_buf_t *out, char *errstr, size_t errstr_size)
 {
-        sizer_t z = {SS_SERDE_HEADER_SIZE + 4 * VARINT_MAX, 0, NULL};
+        sizer_t z = {SS_SERDE_HEADER_SIZE + 6 * VARINT_MAX, 0, NULL};
         size_str(&z, d->source_topic, "source_topic");
         size_str(&z, d->error_code, "error_code");
         size_str(&z, d->error_message, "error_message");
         size_str(&z, d->raw_key, "raw_key");
         size_str(&z, d->raw_value, "raw_value");
+        size_str(&z, d->raw_sha256, "raw_sha256");
         ss_err_t err = enc_begin(&z, "DeadLetter", out, errstr, errstr_size);
         if (err)
                 return err;
@@ -615,6 +616,13 @@ ss_err_t ss_serde_dead_letter_encode(const ss_serde_t *s, const ss_dead_letter_t
                 p = put_str(p, d->raw_key);
         p = put_str(p, d->raw_value);
         p = put_long(p, d->failed_at);
+        int64_t raw_size = d->raw_size;
+        if (raw_size < (int64_t)d->raw_value.len)
+                raw_size = (int64_t)d->raw_value.len;
+        p = put_long(p, raw_size);
+        p = put_long(p, d->raw_sha256.ptr ? 1 : 0);
+        if (d->raw_sha256.ptr)
+                p = put_str(p, d->raw_sha256);
         out->len = (size_t)(p - out->data);
         return SS_OK;
 }
@@ -1050,6 +1058,15 @@ ss_err_t ss_serde_dead_letter_decode(const ss_serde_t *s, const void *buf, size_
             rd_optional(&r, "raw_key") ? rd_str(&r, "raw_key", false) : (ss_str_t){NULL, 0};
         d->raw_value = rd_str(&r, "raw_value", false);
         d->failed_at = rd_long(&r, "failed_at");
+        /* raw_size and raw_sha256 came later, with defaults: a record of an older writer
+         * ends here and gets them (schema evolution, as an Avro reader would resolve it). */
+        d->raw_size = -1;
+        d->raw_sha256 = (ss_str_t){NULL, 0};
+        if (!r.err && r.p == r.end)
+                return SS_OK;
+        d->raw_size = rd_long(&r, "raw_size");
+        if (rd_optional(&r, "raw_sha256"))
+                d->raw_sha256 = rd_str(&r, "raw_sha256", true);
         return rd_end(&r);
 }
 

@@ -129,9 +129,13 @@ typedef struct ss_dead_letter {
         int64_t offset;
         ss_str_t error_code; /* ss_err2name(), e.g. "SS_ERR_UTF8" */
         ss_str_t error_message;
-        ss_str_t raw_key;       /* bytes, optional (ptr NULL = null) */
-        ss_str_t raw_value;     /* bytes, required (may be empty) */
-        int64_t failed_at;      /* timestamp-millis */
+        ss_str_t raw_key; /* bytes, optional (ptr NULL = null) */
+        ss_str_t
+            raw_value;     /* bytes, required (may be empty); may be a prefix of the source value */
+        int64_t failed_at; /* timestamp-millis */
+        int64_t raw_size;  /* size of the whole source value; written as raw_value.len when
+                              below it (e.g. left 0); -1 when decoded from an older writer */
+        ss_str_t raw_sha256; /* hex sha256 of the whole source value, optional (ptr NULL = null) */
         ss_serde_store_t store; /* owned: decoded strings and bytes live here */
 } ss_dead_letter_t;
 

@@ -2,24 +2,30 @@
  * consume: the consume-score-produce loop, shaped like librdkafka's
  * examples/transactions.c. One thread runs the loop, one batch at a time:
  *
- *   collect   poll up to consumer.batch.size messages, waiting at most
- *             consumer.batch.timeout.ms once the first one arrived; each
- *             message is entered in the sink's ledger as it is polled, so a
- *             rebalance inside the poll sees exactly what is in hand;
+ *   collect   poll up to consumer.batch.size messages or consumer.batch.max.bytes
+ *             of input, waiting at most consumer.batch.timeout.ms once the first
+ *             one arrived; each message is entered in the sink's ledger as it is
+ *             polled, so a rebalance inside the poll sees exactly what is in hand;
  *   decode    Avro (Confluent framing) or JSON into a Tweet; what cannot be
- *             decoded keeps its error code and message for a dead letter;
+ *             decoded, or has an id over consumer.max.id.bytes, keeps its error
+ *             code and message for a dead letter (which carries at most
+ *             dlq.max.raw.bytes of the input, with its size and sha256);
  *   score     one ss_model_score_batch() over the good tweets;
  *   emit      a Prediction per scored tweet, a DeadLetter per bad input,
- *             through the sink (at-least-once: see sink.h);
- *   end       the sink serves delivery reports, stores and commits offsets;
- *             metrics are updated once per batch.
+ *             through the sink (at-least-once or, with
+ *             consumer.delivery=exactly_once, in transactions: see sink.h); an
+ *             output the broker refuses for good comes back through the sink's
+ *             reject callback and is replaced by a dead letter;
+ *   end       the sink serves delivery reports, stores and commits offsets
+ *             (or commits the transaction when it is due); large decode buffers
+ *             are released; metrics are updated once per batch.
  *
  * With consumer.score.threads above 1 the loop is a two-stage pipeline: the
  * scoring runs on worker threads (pool.h), and while they score batch k the
  * loop emits batch k-1 and collects and decodes batch k+1. Two batch buffers
  * alternate. Batches are still emitted in order, and the ledger (entered at
- * collect) stays the only record of what may be committed, so at-least-once
- * holds as before; a batch is at most one turn late.
+ * collect) stays the only record of what may be committed, so the delivery
+ * guarantee holds as before; a batch is at most one turn late.
  *
  * Between batches: a requested or detected model reload (the batch being
  * scored is emitted first, under the model that scored it), and the lag
@@ -33,6 +39,7 @@
 #include "consume.h"
 #include "modelsrc.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -76,6 +83,7 @@ typedef struct ss_batch {
         float *probs;            /* [batch_size][SS_NUM_CLASSES] */
         ss_input_stats_t *stats; /* [batch_size] */
         size_t n_texts;          /* texts handed to the model */
+        size_t bytes;            /* input bytes (keys and values) of items */
 } ss_batch_t;
 
 /* The consumer_lag gauge of one partition. */
@@ -90,7 +98,8 @@ typedef struct ss_lag_gauge {
 
 typedef struct ss_consume_metrics {
         ss_counter_t *consumed, *scored, *produce_errors;
-        ss_counter_t *dead[SS_ERR__COUNT]; /* by reason, created on first use */
+        ss_counter_t *txn_commits, *txn_aborts; /* exactly-once */
+        ss_counter_t *dead[SS_ERR__COUNT];      /* by reason, created on first use */
         ss_histogram_t *batch_size, *scoring_seconds, *end_to_end_seconds;
         ss_gauge_t *model_info;
         ss_lag_gauge_t *lag;
@@ -102,6 +111,10 @@ struct ss_consume {
         int batch_size, batch_timeout_ms, lag_interval_ms, watch, watch_interval_ms;
         int json_input, passthrough;
         int64_t created_min, created_max; /* accepted created_at, ms: [min, max) */
+        int exactly_once;                 /* consumer.delivery=exactly_once */
+        size_t max_id_bytes;              /* consumer.max.id.bytes */
+        size_t dlq_max_raw;               /* dlq.max.raw.bytes */
+        size_t batch_max_bytes;           /* consumer.batch.max.bytes */
         int pipelined;                    /* score on workers while the next batch is collected */
         char *model_path;
         ss_modelsrc_t *src; /* the model path, or a registry model resolved into a cache */
@@ -118,9 +131,13 @@ struct ss_consume {
 
         /* two batches: one being collected, the other being scored (pipelined) or idle */
         ss_batch_t batch[2];
-        ss_batch_t *collecting; /* the batch the next collect fills */
-        ss_batch_t *scoring;    /* started and not yet emitted, or NULL */
-        ss_serde_buf_t out;     /* encoded output message */
+        ss_batch_t *collecting;   /* the batch the next collect fills */
+        ss_batch_t *scoring;      /* started and not yet emitted, or NULL */
+        ss_serde_buf_t out;       /* encoded output message */
+        ss_serde_buf_t dl_out;    /* encoded dead letter (apart: a refused output may be in out) */
+        rd_kafka_message_t *held; /* polled, over the byte bound of the last batch: the next
+                                     batch's first message (entered in the ledger already) */
+        ss_ledger_entry_t *held_entry;
 
         /* between batches */
         double next_lag, next_watch;
@@ -161,6 +178,13 @@ static ss_err_t ss_consume_metrics_init(ss_consume_t *s, char *errstr, size_t er
             ss_metrics_histogram(r, "sentistream_end_to_end_seconds",
                                  "Seconds from a tweet's created_at to its scored_at.",
                                  ss_e2e_bounds, SS_N(ss_e2e_bounds), NULL, errstr, errstr_size);
+        m->txn_commits =
+            ss_metrics_counter(r, "sentistream_transactions_total",
+                               "Transactions ended, by result (exactly-once delivery only).",
+                               (const char *[]){"result", "commit", NULL}, errstr, errstr_size);
+        m->txn_aborts =
+            ss_metrics_counter(r, "sentistream_transactions_total", "",
+                               (const char *[]){"result", "abort", NULL}, errstr, errstr_size);
         /* Families that get their series later are declared now, so that a scrape shows
          * them from the start (HELP and TYPE lines). */
         ss_metrics_counter(r, "sentistream_model_reload_total",
@@ -411,12 +435,25 @@ static void ss_consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* Polls messages into b; enters each in the ledger. Returns the count. While another
  * batch is being scored the first message is not waited for: that batch is emitted
- * first. */
+ * first. A batch ends at consumer.batch.size messages or consumer.batch.max.bytes of input
+ * (the message that would cross the bound is held for the next batch; one larger than the
+ * bound makes a batch of its own). */
 static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
 {
         b->n_items = 0;
+        b->bytes = 0;
         double deadline = 0;
-        while (b->n_items < (size_t)s->batch_size && !ss_stop_requested()) {
+        if (s->held) {
+                b->items[0].rkm = s->held;
+                b->items[0].entry = s->held_entry;
+                b->n_items = 1;
+                b->bytes = s->held->len + s->held->key_len;
+                s->held = NULL;
+                s->held_entry = NULL;
+                deadline = ss_time_mono() + s->batch_timeout_ms / 1000.0;
+        }
+        while (b->n_items < (size_t)s->batch_size && b->bytes < s->batch_max_bytes &&
+               !ss_stop_requested()) {
                 int timeout_ms = s->scoring ? 0 : 100; /* idle: wake up to check the signals */
                 if (b->n_items > 0) {
                         double left = deadline - ss_time_mono();
@@ -447,11 +484,18 @@ static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
                         rd_kafka_message_destroy(rkm);
                         continue;
                 }
+                size_t bytes = rkm->len + rkm->key_len;
+                if (b->n_items > 0 && b->bytes + bytes > s->batch_max_bytes) {
+                        s->held = rkm;
+                        s->held_entry = e;
+                        break;
+                }
                 if (b->n_items == 0)
                         deadline = ss_time_mono() + s->batch_timeout_ms / 1000.0;
                 ss_item_t *it = &b->items[b->n_items++];
                 it->rkm = rkm;
                 it->entry = e;
+                b->bytes += bytes;
         }
         return b->n_items;
 }
@@ -491,6 +535,13 @@ static void ss_consume_decode(ss_consume_t *s, ss_batch_t *b)
                 if (!it->err)
                         it->err =
                             ss_consume_check_created_at(s, &it->tweet, it->why, sizeof(it->why));
+                /* An id is the output's key: an unbounded one would make outputs the broker
+                 * refuses. */
+                if (!it->err && it->tweet.id.len > s->max_id_bytes)
+                        it->err = ss_err_set(it->why, sizeof(it->why), SS_ERR_TOO_LARGE,
+                                             "Tweet: field 'id' is %zu bytes, over "
+                                             "consumer.max.id.bytes=%zu",
+                                             it->tweet.id.len, s->max_id_bytes);
         }
 }
 
@@ -581,33 +632,103 @@ static void ss_consume_emit_prediction(ss_consume_t *s, const ss_batch_t *b, ss_
                              (double)(scored_at - pred.created_at) / 1000.0);
 }
 
-static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it, int64_t now)
+/*
+ * Produces a dead letter for the input at topic [partition] offset (ledger entry e): at
+ * most dlq.max.raw.bytes of key and value, with the value's whole size and sha256, so that
+ * a dead letter always fits the broker's limits whatever came in. SS_ERR_* when it cannot
+ * even be encoded (the entry stays pending).
+ */
+static ss_err_t ss_consume_dead_letter_send(ss_consume_t *s, ss_ledger_entry_t *e,
+                                            const char *topic, int32_t partition, int64_t offset,
+                                            const void *key, size_t keylen, const void *value,
+                                            size_t len, ss_err_t code, const char *why)
 {
-        const rd_kafka_message_t *rkm = it->rkm;
+        char sha[65];
+        ss_sha256_hex(value ? value : "", len, sha);
+        size_t klen = keylen < s->dlq_max_raw ? keylen : s->dlq_max_raw;
         ss_dead_letter_t d = {0};
-        d.source_topic = ss_str_c(rd_kafka_topic_name(rkm->rkt));
-        d.partition = rkm->partition;
-        d.offset = rkm->offset;
-        d.error_code = ss_str_c(ss_err2name(it->err));
-        d.error_message = ss_str_c(it->why);
-        d.raw_key = (ss_str_t){rkm->key, rkm->key_len};
-        d.raw_value = (ss_str_t){rkm->payload ? rkm->payload : "", rkm->len};
-        d.failed_at = now;
+        d.source_topic = ss_str_c(topic);
+        d.partition = partition;
+        d.offset = offset;
+        d.error_code = ss_str_c(ss_err2name(code));
+        d.error_message = ss_str_c(why);
+        d.raw_key = (ss_str_t){key, klen};
+        d.raw_value = (ss_str_t){value ? value : "", len < s->dlq_max_raw ? len : s->dlq_max_raw};
+        d.raw_size = (int64_t)len;
+        d.raw_sha256 = (ss_str_t){sha, 64};
+        d.failed_at = ss_time_now_ms();
         char err[256];
-        ss_serde_buf_reset(&s->out);
-        if (ss_serde_dead_letter_encode(s->serde, &d, &s->out, err, sizeof(err)) != SS_OK) {
-                ss_error("consume", "cannot encode dead letter of %s [%d] offset %lld: %s",
-                         d.source_topic.ptr, (int)d.partition, (long long)d.offset, err);
-                return; /* the entry stays pending: its offset is never committed */
+        ss_serde_buf_reset(&s->dl_out);
+        ss_err_t rc = ss_serde_dead_letter_encode(s->serde, &d, &s->dl_out, err, sizeof(err));
+        if (rc != SS_OK) {
+                ss_error("consume", "cannot encode dead letter of %s [%d] offset %lld: %s", topic,
+                         (int)partition, (long long)offset, err);
+                return rc;
         }
         ss_ratelog_log(s->dead_log, (int64_t)(ss_time_mono() * 1000), SS_LOG_WARN,
-                       ss_err2name(it->err), "dead letter: %s [%d] offset %lld: %s: %s",
-                       d.source_topic.ptr, (int)d.partition, (long long)d.offset,
-                       ss_err2name(it->err), it->why);
-        if (ss_sink_emit(s->sink, it->entry, s->topic_dlq, rkm->key, rkm->key_len, s->out.data,
-                         s->out.len) != SS_OK)
+                       ss_err2name(code), "dead letter: %s [%d] offset %lld: %s: %s", topic,
+                       (int)partition, (long long)offset, ss_err2name(code), why);
+        rc = ss_sink_emit(s->sink, e, s->topic_dlq, key, klen, s->dl_out.data, s->dl_out.len);
+        if (rc != SS_OK)
                 ss_error("consume", "out of memory producing a dead letter");
-        ss_consume_count_dead(s, it->err);
+        else
+                ss_consume_count_dead(s, code);
+        return rc;
+}
+
+static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it)
+{
+        const rd_kafka_message_t *rkm = it->rkm;
+        ss_consume_dead_letter_send(s, it->entry, rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                                    rkm->offset, rkm->key, rkm->key_len, rkm->payload, rkm->len,
+                                    it->err, it->why);
+}
+
+/*
+ * The sink's reject callback: an output the broker refused for good. A prediction is
+ * replaced by a dead letter of its input (carrying the start of the refused prediction and
+ * the error; the input itself is found by its topic, partition and offset); a refused dead
+ * letter cannot be replaced: the scorer stops with the input uncommitted.
+ */
+static ss_err_t ss_consume_reject(void *opaque, ss_ledger_entry_t *e, const char *topic,
+                                  const void *key, size_t keylen, const void *value, size_t len,
+                                  const char *why)
+{
+        ss_consume_t *s = opaque;
+        if (!strcmp(topic, s->topic_dlq)) {
+                ss_error("consume",
+                         "the dead letter of %s [%d] offset %lld (%zu bytes) was refused by "
+                         "the broker (%s): check %s's max.message.bytes and ACLs",
+                         ss_ledger_entry_topic(e), (int)ss_ledger_entry_partition(e),
+                         (long long)ss_ledger_entry_offset(e), len, why, s->topic_dlq);
+                return SS_ERR_KAFKA;
+        }
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "output to %s (%zu bytes) refused by the broker: %s; raw_value holds that "
+                 "output, not the input",
+                 topic, len, why);
+        return ss_consume_dead_letter_send(s, e, ss_ledger_entry_topic(e),
+                                           ss_ledger_entry_partition(e), ss_ledger_entry_offset(e),
+                                           key, keylen, value, len, SS_ERR_KAFKA, msg);
+}
+
+/*
+ * After a batch with large inputs: decoded-tweet storage (sized by its message) and the
+ * output buffers above a small working size are freed rather than kept for reuse, and the
+ * allocator is asked to give the memory back, so that one spike does not stay resident.
+ */
+#define SS_CONSUME_KEEP_BYTES (64u << 10) /* per decoded tweet */
+#define SS_CONSUME_KEEP_OUT   (1u << 20)  /* per output buffer */
+
+static void ss_consume_batch_shrink(ss_consume_t *s, const ss_batch_t *b)
+{
+        ss_serde_buf_t *bufs[2] = {&s->out, &s->dl_out};
+        for (int k = 0; k < 2; k++)
+                if (bufs[k]->cap > SS_CONSUME_KEEP_OUT)
+                        ss_serde_buf_free(bufs[k]);
+        if (b->bytes >= 8 * SS_CONSUME_KEEP_OUT)
+                malloc_trim(0);
 }
 
 /* Emits b (a prediction or a dead letter per message), releases its messages, and lets
@@ -625,17 +746,21 @@ static void ss_consume_emit(ss_consume_t *s, ss_batch_t *b)
                 if (it->scored >= 0)
                         ss_consume_emit_prediction(s, b, it, now);
                 if (it->err)
-                        ss_consume_emit_dead_letter(s, it, now);
+                        ss_consume_emit_dead_letter(s, it);
         }
         ss_counter_add(s->m.consumed, (double)b->n_items);
         ss_histogram_observe(s->m.batch_size, (double)b->n_items);
         for (size_t i = 0; i < b->n_items; i++) {
+                /* a decoded tweet's storage is sized by its message: not kept when large */
+                if (b->items[i].rkm->len > SS_CONSUME_KEEP_BYTES)
+                        ss_tweet_clear(&b->items[i].tweet);
                 rd_kafka_message_destroy(b->items[i].rkm);
                 b->items[i].rkm = NULL;
                 b->items[i].entry = NULL;
         }
         b->n_items = 0;
         ss_sink_end_batch(s->sink);
+        ss_consume_batch_shrink(s, b);
 }
 
 /* Emits the batch being scored, if any, once its scores are in. */
@@ -679,6 +804,18 @@ static void ss_consume_step(ss_consume_t *s)
 
 /* ---- setup and run ------------------------------------------------------------------ */
 
+/* Sets a librdkafka property unless a kafka.<name> key of the configuration sets it. */
+static ss_err_t ss_consume_conf_default(rd_kafka_conf_t *conf, const ss_config_t *c,
+                                        const char *name, const char *value, char *errstr,
+                                        size_t errstr_size)
+{
+        char key[256];
+        snprintf(key, sizeof(key), "kafka.%s", name);
+        if (ss_config_origin(c, key))
+                return SS_OK;
+        return ss_kafka_conf_set(conf, name, value, NULL, errstr, errstr_size);
+}
+
 static const char *ss_consume_model_path(const ss_config_t *c)
 {
         const char *p = ss_config_get_str(c, "consumer.model.path");
@@ -713,6 +850,9 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         s->created_max = ss_config_get_int(c, "consumer.created_at.max.ms");
         s->dead_log = ss_ratelog_new("consume", ss_config_get_int(c, "log.deadletter.interval.ms"));
         s->model_path = strdup(ss_consume_model_path(c));
+        s->max_id_bytes = (size_t)ss_config_get_int(c, "consumer.max.id.bytes");
+        s->dlq_max_raw = (size_t)ss_config_get_int(c, "dlq.max.raw.bytes");
+        s->batch_max_bytes = (size_t)ss_config_get_int(c, "consumer.batch.max.bytes");
 
         size_t bs = (size_t)s->batch_size;
         int batches_ok = 1;
@@ -774,10 +914,32 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         if (!s->serde)
                 goto fail;
 
-        rd_kafka_conf_t *cconf = ss_kafka_conf_new(
-            c, SS_KAFKA_CONSUMER, ss_config_get_str(c, "consumer.group.id"), errstr, errstr_size);
+        const char *group = ss_config_get_str(c, "consumer.group.id");
+        const char *instance = ss_config_get_str(c, "consumer.instance.id");
+        s->exactly_once = !strcmp(ss_config_get_str(c, "consumer.delivery"), "exactly_once");
+        if (s->exactly_once && !*instance) {
+                ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                           "consumer.delivery=exactly_once needs consumer.instance.id: a name "
+                           "for this scorer that stays the same across its restarts (its "
+                           "transactional.id is <consumer.group.id>-<consumer.instance.id>)");
+                goto fail;
+        }
+        rd_kafka_conf_t *cconf =
+            ss_kafka_conf_new(c, SS_KAFKA_CONSUMER, group, errstr, errstr_size);
         if (!cconf)
                 goto fail;
+        /* Fast restarts: a static member (group.instance.id) that comes back within the
+         * session timeout gets its partitions at once, without a rebalance, so it keeps
+         * librdkafka's 45 s (a shorter one would expire during a broker restart, and the
+         * member, rejoining, is fenced by itself: FENCED_INSTANCE_ID is fatal). A dynamic
+         * member leaves the group on close, and a crashed one is noticed within 10 s. */
+        if ((*instance && ss_kafka_conf_set(cconf, "group.instance.id", instance,
+                                            "consumer.instance.id", errstr, errstr_size)) ||
+            (!*instance && ss_consume_conf_default(cconf, c, "session.timeout.ms", "10000", errstr,
+                                                   errstr_size))) {
+                rd_kafka_conf_destroy(cconf);
+                goto fail;
+        }
         rd_kafka_conf_set_opaque(cconf, s);
         rd_kafka_conf_set_rebalance_cb(cconf, ss_consume_rebalance_cb);
         if (!(s->consumer = ss_kafka_consumer_new(cconf, errstr, errstr_size)))
@@ -789,12 +951,48 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         rd_kafka_conf_t *pconf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!pconf)
                 goto fail;
+        /* Outputs waiting for their acknowledgement are bounded like a batch's input (a spike
+         * of inputs that all become 64 KiB dead letters would otherwise pile up there);
+         * beyond it the producer pushes back (see ss_sink_emit). */
+        char qkb[32];
+        snprintf(qkb, sizeof(qkb), "%zu", s->batch_max_bytes / 1024);
+        if (ss_consume_conf_default(pconf, c, "queue.buffering.max.kbytes", qkb, errstr,
+                                    errstr_size)) {
+                rd_kafka_conf_destroy(pconf);
+                goto fail;
+        }
+        if (s->exactly_once) {
+                char txn_id[512];
+                snprintf(txn_id, sizeof(txn_id), "%s-%s", group, instance);
+                /* transaction.timeout.ms bounds how long a crashed scorer's open transaction
+                 * holds back read_committed readers when no restart fences it. */
+                if (ss_kafka_conf_set(pconf, "transactional.id", txn_id, "consumer.instance.id",
+                                      errstr, errstr_size) ||
+                    ss_consume_conf_default(pconf, c, "transaction.timeout.ms", "10000", errstr,
+                                            errstr_size)) {
+                        rd_kafka_conf_destroy(pconf);
+                        goto fail;
+                }
+                ss_info("consume",
+                        "exactly-once: transactional.id %s, transactions of up to "
+                        "%d ms / %d inputs",
+                        txn_id, (int)ss_config_get_int(c, "consumer.txn.max.ms"),
+                        (int)ss_config_get_int(c, "consumer.txn.max.messages"));
+        }
         ss_sink_config_t scfg = {
             (int)ss_config_get_int(c, "consumer.commit.interval.ms"),
             (int)ss_config_get_int(c, "consumer.flush.timeout.ms"),
             (int)ss_config_get_int(c, "consumer.retry.backoff.ms"),
             (int)ss_config_get_int(c, "consumer.retry.backoff.max.ms"),
             s->m.produce_errors,
+            ss_consume_reject,
+            s,
+            s->exactly_once,
+            (int)ss_config_get_int(c, "consumer.txn.max.ms"),
+            (int)ss_config_get_int(c, "consumer.txn.max.messages"),
+            (int)ss_config_get_int(c, "consumer.txn.timeout.ms"),
+            s->m.txn_commits,
+            s->m.txn_aborts,
         };
         if (!(s->sink = ss_sink_new(pconf, s->consumer, &scfg, errstr, errstr_size)))
                 goto fail;
@@ -850,7 +1048,9 @@ ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size)
                 ss_consume_lag_update(s);
                 if (ss_sink_fatal(s->sink) || ss_kafka_fatal_check(s->consumer, "consumer")) {
                         rc = ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
-                                        "fatal Kafka error (see the log); stopping");
+                                        "stopping: a fatal Kafka error, or an input whose "
+                                        "output and dead letter were both refused (see the "
+                                        "log); nothing after it was committed");
                         break;
                 }
         }
@@ -904,7 +1104,10 @@ void ss_consume_destroy(ss_consume_t *s)
                 free(b->probs);
                 free(b->stats);
         }
+        if (s->held)
+                rd_kafka_message_destroy(s->held);
         ss_serde_buf_free(&s->out);
+        ss_serde_buf_free(&s->dl_out);
         ss_serde_destroy(s->serde);
         ss_model_destroy(s->model);
         free(s->model_path);

@@ -5,8 +5,9 @@
  * each tweet (Avro Confluent framing, or JSON with consumer.input.format=json),
  * scores a batch with one ss_model_score_batch() call, produces one Prediction
  * per tweet to topics.output (key = tweet id) and one DeadLetter per input it
- * cannot score to topics.dlq, at least once: an input offset is committed
- * only after its output was acknowledged (see sink.h).
+ * cannot score to topics.dlq, at least once (an input offset is committed
+ * only after its output was acknowledged) or, with consumer.delivery=exactly_once,
+ * in Kafka transactions together with the input offsets (see sink.h).
  *
  * Signals (the caller installs handlers that call these, which are
  * async-signal-safe): stop finishes the batch in hand, waits for its outputs,

@@ -8,6 +8,12 @@
  * needs, without a timer per message. Acknowledged offsets are stored after
  * each batch and committed asynchronously on an interval; revocation and
  * close commit synchronously after waiting for what is in flight.
+ *
+ * An output the broker refuses for good (ss_kafka_err_permanent()) is never
+ * retried: it is kept on a reject list (delivery reports only queue) and handed
+ * to the reject callback after the poll, which replaces it with a dead letter;
+ * if that is impossible the sink is failed and the scorer stops with the input
+ * uncommitted.
  */
 #include "sink.h"
 
@@ -31,6 +37,7 @@ typedef struct ss_retry {
         char *topic;
         void *key, *value;
         size_t keylen, len;
+        char why[256]; /* rejects: the broker's refusal */
         struct ss_retry *next;
 } ss_retry_t;
 
@@ -41,6 +48,10 @@ struct ss_sink {
         ss_sink_config_t cfg;
         ss_retry_t *retries, *retries_tail; /* failed outputs, FIFO */
         size_t n_retries;
+        ss_retry_t *rejects, *rejects_tail; /* outputs refused for good, waiting for the reject
+                                               callback, FIFO */
+        size_t n_rejects;
+        int failed;       /* a refused output could not be replaced: stop */
         double retry_due; /* monotonic time of the next retry round */
         int fail_streak;  /* failures since the last success */
         double last_commit;
@@ -49,6 +60,14 @@ struct ss_sink {
         uint64_t failures_logged, failures_total;
         double last_fail_log;
         ss_sink_mem_t *mem; /* partitions given up, with their acknowledged offsets */
+
+        /* exactly-once */
+        int txn_open;               /* a transaction was begun and not yet ended */
+        int txn_failed;             /* it must be aborted (failed delivery, abortable error) */
+        double txn_started;         /* monotonic */
+        int txn_inputs;             /* inputs produced for in it */
+        ss_sink_mem_t *txn_offsets; /* next input offset per partition produced for in it */
+        ss_sink_mem_t *poison; /* inputs whose output was refused for good (offset = input's) */
 };
 
 static void ss_sink_retry_free(ss_retry_t *r)
@@ -71,13 +90,13 @@ static void ss_sink_retry_append(ss_sink_t *s, ss_retry_t *r)
         s->n_retries++;
 }
 
-/* Queues a copy of a failed output for re-producing; NOMEM is the only failure. */
-static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic,
-                                  const void *key, size_t keylen, const void *value, size_t len)
+/* A copy of an output; NULL on no memory. */
+static ss_retry_t *ss_sink_retry_copy(ss_ledger_entry_t *e, const char *topic, const void *key,
+                                      size_t keylen, const void *value, size_t len)
 {
         ss_retry_t *r = calloc(1, sizeof(*r));
         if (!r)
-                return SS_ERR_NOMEM;
+                return NULL;
         r->entry = e;
         r->topic = strdup(topic);
         r->keylen = keylen;
@@ -86,13 +105,61 @@ static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char
         r->value = malloc(len ? len : 1);
         if (!r->topic || (keylen && !r->key) || !r->value) {
                 ss_sink_retry_free(r);
-                return SS_ERR_NOMEM;
+                return NULL;
         }
         if (keylen)
                 memcpy(r->key, key, keylen);
         memcpy(r->value, value, len);
+        return r;
+}
+
+/* Queues a copy of a failed output for re-producing; NOMEM is the only failure. */
+static ss_err_t ss_sink_retry_add(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic,
+                                  const void *key, size_t keylen, const void *value, size_t len)
+{
+        ss_retry_t *r = ss_sink_retry_copy(e, topic, key, keylen, value, len);
+        if (!r)
+                return SS_ERR_NOMEM;
         ss_sink_retry_append(s, r);
         return SS_OK;
+}
+
+/* Hands an output refused for good to the reject callback; without one, or when it cannot
+ * replace the output, the sink is failed (the entry stays pending, never committed). */
+static void ss_sink_reject(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic, const void *key,
+                           size_t keylen, const void *value, size_t len, const char *why)
+{
+        ss_counter_inc(s->cfg.produce_errors);
+        if (!ss_ledger_entry_live(e)) { /* revoked: the next owner redoes the input */
+                ss_ledger_abandon(s->ledger, e);
+                return;
+        }
+        ss_warn("sink", "output of %s [%d] offset %lld to %s (%zu bytes) refused for good: %s",
+                ss_ledger_entry_topic(e), (int)ss_ledger_entry_partition(e),
+                (long long)ss_ledger_entry_offset(e), topic, len, why);
+        if (s->cfg.reject &&
+            s->cfg.reject(s->cfg.reject_opaque, e, topic, key, keylen, value, len, why) == SS_OK)
+                return;
+        ss_error("sink",
+                 "cannot finish input %s [%d] offset %lld: its output to %s was refused (%s) "
+                 "and no replacement could be delivered; stopping with it uncommitted",
+                 ss_ledger_entry_topic(e), (int)ss_ledger_entry_partition(e),
+                 (long long)ss_ledger_entry_offset(e), topic, why);
+        s->failed = 1;
+}
+
+/* Runs the reject callback for the refusals that delivery reports queued. */
+static void ss_sink_rejects_run(ss_sink_t *s)
+{
+        while (s->rejects) {
+                ss_retry_t *r = s->rejects;
+                s->rejects = r->next;
+                if (!s->rejects)
+                        s->rejects_tail = NULL;
+                s->n_rejects--;
+                ss_sink_reject(s, r->entry, r->topic, r->key, r->keylen, r->value, r->len, r->why);
+                ss_sink_retry_free(r);
+        }
 }
 
 static void ss_sink_note_failure(ss_sink_t *s, const char *topic, const char *why)
@@ -120,17 +187,320 @@ static void ss_sink_note_failure(ss_sink_t *s, const char *topic, const char *wh
         }
 }
 
+/* ---- exactly-once -------------------------------------------------------------------- */
+
+static void ss_sink_mem_free(ss_sink_mem_t **list)
+{
+        for (ss_sink_mem_t *m = *list, *n; m; m = n) {
+                n = m->next;
+                free(m->topic);
+                free(m);
+        }
+        *list = NULL;
+}
+
+/* Sets (topic, partition) -> offset in a list; 0 on success. */
+static int ss_sink_mem_set(ss_sink_mem_t **list, const char *topic, int32_t partition,
+                           int64_t offset)
+{
+        for (ss_sink_mem_t *m = *list; m; m = m->next)
+                if (m->partition == partition && !strcmp(m->topic, topic)) {
+                        m->offset = offset;
+                        return 0;
+                }
+        ss_sink_mem_t *m = calloc(1, sizeof(*m));
+        if (!m || !(m->topic = strdup(topic))) {
+                free(m);
+                return -1;
+        }
+        m->partition = partition;
+        m->offset = offset;
+        m->next = *list;
+        *list = m;
+        return 0;
+}
+
+/* Whether e's input was refused for good in an aborted transaction (and forgets it). */
+static int ss_sink_poison_take(ss_sink_t *s, const ss_ledger_entry_t *e)
+{
+        for (ss_sink_mem_t **pp = &s->poison; *pp; pp = &(*pp)->next) {
+                ss_sink_mem_t *m = *pp;
+                if (m->partition == ss_ledger_entry_partition(e) &&
+                    m->offset == ss_ledger_entry_offset(e) &&
+                    !strcmp(m->topic, ss_ledger_entry_topic(e))) {
+                        *pp = m->next;
+                        free(m->topic);
+                        free(m);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* Logs a transactional error; a fatal one fails the sink. Frees error. */
+static void ss_sink_txn_error(ss_sink_t *s, const char *what, rd_kafka_error_t *error)
+{
+        if (rd_kafka_error_is_fatal(error)) {
+                rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+                ss_error("sink", "%s: fatal: %s%s", what, rd_kafka_error_string(error),
+                         code == RD_KAFKA_RESP_ERR__FENCED ||
+                                 code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                                 code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH
+                             ? " (fenced: another process runs with this transactional.id; give "
+                               "each scorer its own consumer.instance.id)"
+                             : "");
+                s->failed = 1;
+        } else {
+                ss_warn("sink", "%s: %s", what, rd_kafka_error_string(error));
+                s->txn_failed = 1;
+        }
+        rd_kafka_error_destroy(error);
+}
+
+static void ss_sink_txn_begin(ss_sink_t *s)
+{
+        if (s->txn_open || s->failed)
+                return;
+        rd_kafka_error_t *error = rd_kafka_begin_transaction(ss_producer_handle(s->producer));
+        if (error) {
+                ss_sink_txn_error(s, "begin transaction", error);
+                s->failed = 1; /* begin only fails on a state that no abort cures */
+                return;
+        }
+        s->txn_open = 1;
+        s->txn_failed = 0;
+        s->txn_inputs = 0;
+        s->txn_started = ss_time_mono();
+}
+
+/* Seeks every assigned partition back to its committed offset (the start when none) and
+ * gives the ledger fresh partitions, so that the batches in hand are skipped. */
+static void ss_sink_rewind(ss_sink_t *s)
+{
+        rd_kafka_topic_partition_list_t *a = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_assignment(s->consumer, &a);
+        if (err || !a) {
+                ss_error("sink", "rewind: no assignment: %s", rd_kafka_err2str(err));
+                s->failed = 1;
+                return;
+        }
+        for (int i = 0; i < a->cnt; i++) {
+                ss_ledger_revoke(s->ledger, a->elems[i].topic, a->elems[i].partition);
+                ss_ledger_assign(s->ledger, a->elems[i].topic, a->elems[i].partition);
+        }
+        if (a->cnt > 0) {
+                /* The broker may be restarting: ask again for up to 6 transaction timeouts. */
+                double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
+                while ((err = rd_kafka_committed(s->consumer, a, s->cfg.txn_timeout_ms)) &&
+                       ss_time_mono() < deadline) {
+                        ss_warn("sink", "rewind: committed offsets: %s; again",
+                                rd_kafka_err2str(err));
+                        ss_producer_poll(s->producer, 500);
+                }
+                if (err) {
+                        ss_error("sink", "rewind: committed offsets: %s", rd_kafka_err2str(err));
+                        s->failed = 1;
+                } else {
+                        for (int i = 0; i < a->cnt; i++)
+                                if (a->elems[i].offset < 0)
+                                        a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+                        /* -1: librdkafka 2.0.2 mishandles a finite timeout here */
+                        rd_kafka_error_t *error = rd_kafka_seek_partitions(s->consumer, a, -1);
+                        if (error) {
+                                ss_error("sink", "rewind: seek: %s", rd_kafka_error_string(error));
+                                rd_kafka_error_destroy(error);
+                                s->failed = 1;
+                        }
+                }
+        }
+        ss_info("sink", "rewound %d partition(s) to their committed offsets", a->cnt);
+        rd_kafka_topic_partition_list_destroy(a);
+}
+
+/* Aborts the open transaction, serves its purged deliveries, and rewinds (unless the
+ * assignment is being given up: rewind = 0). */
+static void ss_sink_txn_abort(ss_sink_t *s, int rewind)
+{
+        rd_kafka_t *p = ss_producer_handle(s->producer);
+        double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
+        for (;;) {
+                rd_kafka_error_t *error = rd_kafka_abort_transaction(p, s->cfg.txn_timeout_ms);
+                if (!error)
+                        break;
+                int retry = rd_kafka_error_is_retriable(error) && ss_time_mono() < deadline;
+                if (retry) {
+                        ss_warn("sink", "abort transaction: %s; again",
+                                rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        continue;
+                }
+                ss_sink_txn_error(s, "abort transaction", error);
+                s->failed = 1; /* an abort that cannot finish leaves nothing to go on with */
+                break;
+        }
+        /* The purged outputs' delivery reports belong to this transaction: serve them now. */
+        while (ss_producer_in_flight(s->producer) > 0 && ss_time_mono() < deadline)
+                ss_producer_poll(s->producer, 10);
+        ss_counter_inc(s->cfg.txn_aborts);
+        ss_warn("sink", "transaction of %d input(s) aborted", s->txn_inputs);
+        s->txn_open = 0;
+        s->txn_failed = 0;
+        ss_sink_mem_free(&s->txn_offsets);
+        if (rewind && !s->failed)
+                ss_sink_rewind(s);
+}
+
+/* Sends the noted offsets to the transaction and commits it; aborts (and rewinds when
+ * rewind) on an abortable error. Returns 1 when committed. */
+static int ss_sink_txn_commit(ss_sink_t *s, int rewind)
+{
+        if (!s->txn_open)
+                return 1;
+        rd_kafka_t *p = ss_producer_handle(s->producer);
+        ss_producer_poll(s->producer, 0);
+        if (!s->txn_failed && s->txn_offsets) {
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+                for (ss_sink_mem_t *m = s->txn_offsets; m; m = m->next)
+                        rd_kafka_topic_partition_list_add(l, m->topic, m->partition)->offset =
+                            m->offset;
+                rd_kafka_consumer_group_metadata_t *md =
+                    rd_kafka_consumer_group_metadata(s->consumer);
+                rd_kafka_error_t *error =
+                    rd_kafka_send_offsets_to_transaction(p, l, md, s->cfg.txn_timeout_ms);
+                rd_kafka_consumer_group_metadata_destroy(md);
+                rd_kafka_topic_partition_list_destroy(l);
+                if (error)
+                        ss_sink_txn_error(s, "send offsets to transaction", error);
+        }
+        double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
+        while (!s->txn_failed && !s->failed) {
+                rd_kafka_error_t *error = rd_kafka_commit_transaction(p, s->cfg.txn_timeout_ms);
+                if (!error) {
+                        ss_producer_poll(s->producer, 0); /* the last delivery reports */
+                        ss_counter_inc(s->cfg.txn_commits);
+                        s->txn_open = 0;
+                        ss_sink_mem_free(&s->txn_offsets);
+                        return 1;
+                }
+                if (rd_kafka_error_is_retriable(error) && ss_time_mono() < deadline) {
+                        ss_warn("sink", "commit transaction: %s; again",
+                                rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        continue;
+                }
+                if (rd_kafka_error_is_retriable(error)) { /* out of time: abort it */
+                        ss_warn("sink", "commit transaction: %s; giving up on it",
+                                rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        s->txn_failed = 1;
+                        break;
+                }
+                ss_sink_txn_error(s, "commit transaction", error);
+        }
+        if (!s->failed)
+                ss_sink_txn_abort(s, rewind);
+        return 0;
+}
+
+/* Commits the open transaction when it is old or big enough (or must be aborted). */
+static void ss_sink_txn_maybe_commit(ss_sink_t *s)
+{
+        if (!s->txn_open)
+                return;
+        if (s->txn_failed || (ss_time_mono() - s->txn_started) * 1000.0 >= s->cfg.txn_max_ms ||
+            s->txn_inputs >= s->cfg.txn_max_messages)
+                ss_sink_txn_commit(s, 1);
+}
+
+/* Produces one output of e in the open transaction (beginning one if needed). */
+static ss_err_t ss_sink_txn_emit(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic,
+                                 const void *key, size_t keylen, const void *value, size_t len)
+{
+        if (s->poison && ss_sink_poison_take(s, e)) {
+                ss_sink_reject(s, e, topic, key, keylen, value, len,
+                               "refused for good in an earlier, aborted transaction");
+                return SS_OK;
+        }
+        ss_sink_txn_begin(s);
+        if (!s->txn_open)
+                return SS_OK; /* failed: the scorer stops, nothing is committed */
+        char err[512];
+        if (ss_producer_send(s->producer, topic, key, keylen, value, len, 0, e, -1, err,
+                             sizeof(err)) != SS_OK) {
+                if (ss_kafka_err_permanent(ss_producer_last_error(s->producer))) {
+                        ss_sink_reject(s, e, topic, key, keylen, value, len, err);
+                        return SS_OK;
+                }
+                ss_warn("sink", "%s; aborting the transaction", err);
+                s->txn_failed = 1;
+                return SS_OK;
+        }
+        if (ss_sink_mem_set(&s->txn_offsets, ss_ledger_entry_topic(e), ss_ledger_entry_partition(e),
+                            ss_ledger_entry_offset(e) + 1))
+                return SS_ERR_NOMEM;
+        s->txn_inputs++;
+        return SS_OK;
+}
+
+/* A delivery report in a transaction: a failure dooms the transaction (nothing retried);
+ * a permanent refusal also marks the input, so that its retry is a dead letter. */
+static void ss_sink_txn_dr(ss_sink_t *s, ss_ledger_entry_t *e, rd_kafka_resp_err_t err,
+                           const rd_kafka_message_t *rkm)
+{
+        if (!err) {
+                ss_ledger_ack(s->ledger, e);
+                return;
+        }
+        if (err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT &&
+            s->txn_open) {
+                ss_counter_inc(s->cfg.produce_errors);
+                s->txn_failed = 1;
+                if (ss_kafka_err_permanent(err) &&
+                    ss_sink_mem_set(&s->poison, ss_ledger_entry_topic(e),
+                                    ss_ledger_entry_partition(e), ss_ledger_entry_offset(e)))
+                        ss_error("sink", "out of memory remembering a refused input");
+                ss_warn("sink",
+                        "output to %s of %s [%d] offset %lld not delivered (%s); the "
+                        "transaction will be aborted",
+                        rd_kafka_topic_name(rkm->rkt), ss_ledger_entry_topic(e),
+                        (int)ss_ledger_entry_partition(e), (long long)ss_ledger_entry_offset(e),
+                        rd_kafka_err2str(err));
+        }
+        ss_ledger_abandon(s->ledger, e);
+}
+
 static void ss_sink_dr(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err,
                        const rd_kafka_message_t *rkm)
 {
         ss_sink_t *s = opaque;
         ss_ledger_entry_t *e = msg_opaque;
+        if (s->cfg.exactly_once) {
+                ss_sink_txn_dr(s, e, err, rkm);
+                return;
+        }
         if (!err) {
                 s->fail_streak = 0;
                 ss_ledger_ack(s->ledger, e);
                 return;
         }
         const char *topic = rd_kafka_topic_name(rkm->rkt);
+        if (ss_kafka_err_permanent(err)) {
+                /* Not retried. The callback may produce: run it after the poll. */
+                ss_retry_t *r =
+                    ss_sink_retry_copy(e, topic, rkm->key, rkm->key_len, rkm->payload, rkm->len);
+                if (r) {
+                        snprintf(r->why, sizeof(r->why), "%s: %s", rd_kafka_err2name(err),
+                                 rd_kafka_err2str(err));
+                        r->next = NULL;
+                        if (s->rejects_tail)
+                                s->rejects_tail->next = r;
+                        else
+                                s->rejects = r;
+                        s->rejects_tail = r;
+                        s->n_rejects++;
+                        return;
+                }
+        }
         ss_sink_note_failure(s, topic, rd_kafka_err2str(err));
         if (ss_sink_retry_add(s, e, topic, rkm->key, rkm->key_len, rkm->payload, rkm->len) !=
             SS_OK) {
@@ -156,12 +526,32 @@ ss_sink_t *ss_sink_new(rd_kafka_conf_t *producer_conf, rd_kafka_t *consumer,
         }
         s->consumer = consumer;
         s->cfg = *cfg;
-        s->last_commit = ss_time_mono();
+        s->last_commit = 0; /* the first acknowledged offsets are committed at once */
         s->producer = ss_producer_new(producer_conf, ss_sink_dr, s, errstr, errstr_size);
         if (!s->producer) {
                 ss_ledger_destroy(s->ledger);
                 free(s);
                 return NULL;
+        }
+        if (cfg->exactly_once) {
+                /* Fences an earlier process with the same transactional.id and aborts what
+                 * it left open. */
+                double deadline = ss_time_mono() + 6.0 * cfg->txn_timeout_ms / 1000.0;
+                rd_kafka_error_t *error;
+                while ((error = rd_kafka_init_transactions(ss_producer_handle(s->producer),
+                                                           cfg->txn_timeout_ms)) &&
+                       !rd_kafka_error_is_fatal(error) && ss_time_mono() < deadline) {
+                        ss_warn("sink", "init transactions: %s; again",
+                                rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                }
+                if (error) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "init transactions: %s",
+                                   rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                        ss_sink_destroy(s);
+                        return NULL;
+                }
         }
         return s;
 }
@@ -170,17 +560,27 @@ void ss_sink_destroy(ss_sink_t *s)
 {
         if (!s)
                 return;
+        /* An open transaction is aborted (its outputs never become visible). */
+        if (s->txn_open && !s->failed) {
+                rd_kafka_error_t *error =
+                    rd_kafka_abort_transaction(ss_producer_handle(s->producer), 5000);
+                if (error)
+                        rd_kafka_error_destroy(error);
+                s->txn_open = 0;
+        }
         /* The producer first: its last delivery reports still reach the ledger. */
         ss_producer_destroy(s->producer, 0);
         for (ss_retry_t *r = s->retries, *n; r; r = n) {
                 n = r->next;
                 ss_sink_retry_free(r);
         }
-        for (ss_sink_mem_t *m = s->mem, *n; m; m = n) {
-                n = m->next;
-                free(m->topic);
-                free(m);
+        for (ss_retry_t *r = s->rejects, *n; r; r = n) {
+                n = r->next;
+                ss_sink_retry_free(r);
         }
+        ss_sink_mem_free(&s->mem);
+        ss_sink_mem_free(&s->txn_offsets);
+        ss_sink_mem_free(&s->poison);
         ss_ledger_destroy(s->ledger);
         free(s);
 }
@@ -210,11 +610,17 @@ void ss_sink_skip(ss_sink_t *s, ss_ledger_entry_t *e)
 ss_err_t ss_sink_emit(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic, const void *key,
                       size_t keylen, const void *value, size_t len)
 {
+        if (s->cfg.exactly_once)
+                return ss_sink_txn_emit(s, e, topic, key, keylen, value, len);
         char err[512];
         /* Wait up to 1 s while librdkafka's queue is full (back-pressure), then retry later. */
         if (ss_producer_send(s->producer, topic, key, keylen, value, len, 0, e, 1000, err,
                              sizeof(err)) == SS_OK)
                 return SS_OK;
+        if (ss_kafka_err_permanent(ss_producer_last_error(s->producer))) {
+                ss_sink_reject(s, e, topic, key, keylen, value, len, err);
+                return SS_OK;
+        }
         ss_sink_note_failure(s, topic, err);
         return ss_sink_retry_add(s, e, topic, key, keylen, value, len);
 }
@@ -238,6 +644,12 @@ static void ss_sink_retry_run(ss_sink_t *s, int force)
                 char err[512];
                 if (ss_producer_send(s->producer, r->topic, r->key, r->keylen, r->value, r->len, 0,
                                      r->entry, 0, err, sizeof(err)) == SS_OK) {
+                        ss_sink_retry_free(r);
+                        continue;
+                }
+                if (ss_kafka_err_permanent(ss_producer_last_error(s->producer))) {
+                        ss_sink_reject(s, r->entry, r->topic, r->key, r->keylen, r->value, r->len,
+                                       err);
                         ss_sink_retry_free(r);
                         continue;
                 }
@@ -281,6 +693,11 @@ static void ss_sink_commit_async(ss_sink_t *s)
 ss_err_t ss_sink_end_batch(ss_sink_t *s)
 {
         ss_producer_poll(s->producer, 0);
+        ss_sink_rejects_run(s);
+        if (s->cfg.exactly_once) {
+                ss_sink_txn_maybe_commit(s);
+                return SS_OK;
+        }
         ss_sink_retry_run(s, 0);
         ss_sink_store(s);
         ss_sink_commit_async(s);
@@ -290,6 +707,7 @@ ss_err_t ss_sink_end_batch(ss_sink_t *s)
 void ss_sink_poll(ss_sink_t *s, int timeout_ms)
 {
         ss_producer_poll(s->producer, timeout_ms);
+        ss_sink_rejects_run(s);
         ss_sink_retry_run(s, 0);
 }
 
@@ -303,12 +721,12 @@ void ss_sink_foreach_assigned(ss_sink_t *s,
 
 size_t ss_sink_outstanding(const ss_sink_t *s)
 {
-        return (size_t)ss_producer_in_flight(s->producer) + s->n_retries;
+        return (size_t)ss_producer_in_flight(s->producer) + s->n_retries + s->n_rejects;
 }
 
 int ss_sink_fatal(ss_sink_t *s)
 {
-        return ss_kafka_fatal_check(ss_producer_handle(s->producer), "producer");
+        return s->failed || ss_kafka_fatal_check(ss_producer_handle(s->producer), "producer");
 }
 
 /* Serves deliveries and retries until nothing is outstanding or the flush timeout passes. */
@@ -317,6 +735,7 @@ static int ss_sink_drain(ss_sink_t *s)
         double deadline = ss_time_mono() + s->cfg.flush_timeout_ms / 1000.0;
         while (ss_sink_outstanding(s) > 0 && ss_time_mono() < deadline) {
                 ss_producer_poll(s->producer, 50);
+                ss_sink_rejects_run(s);
                 ss_sink_retry_run(s, 0);
                 if (ss_sink_fatal(s))
                         break;
@@ -382,6 +801,13 @@ static void ss_sink_resume(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts)
 
 ss_err_t ss_sink_assign(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts)
 {
+        if (s->cfg.exactly_once) { /* the committed offsets are the truth: start there */
+                for (int i = 0; i < parts->cnt; i++)
+                        if (ss_ledger_assign(s->ledger, parts->elems[i].topic,
+                                             parts->elems[i].partition))
+                                return SS_ERR_NOMEM;
+                return SS_OK;
+        }
         if (s->hold_assigns > 0 && --s->hold_assigns == 0)
                 s->hold_until = 0;
         for (int i = 0; i < parts->cnt; i++)
@@ -394,6 +820,18 @@ ss_err_t ss_sink_assign(ss_sink_t *s, rd_kafka_topic_partition_list_t *parts)
 
 void ss_sink_revoke(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts, int lost)
 {
+        if (s->cfg.exactly_once) {
+                /* What was produced so far is committed with its offsets (aborted when the
+                 * assignment was lost: another member may own the partitions already). */
+                if (lost && s->txn_open)
+                        ss_sink_txn_abort(s, 0);
+                else if (s->txn_open && !s->failed)
+                        ss_sink_txn_commit(s, 0);
+                for (int i = 0; i < parts->cnt; i++)
+                        ss_ledger_revoke(s->ledger, parts->elems[i].topic,
+                                         parts->elems[i].partition);
+                return;
+        }
         /* A member that revoked partitions under the cooperative protocol rejoins at once and
          * takes part in a second round that hands them over. A commit sent during that round
          * carries the old generation; librdkafka 2.0.2 then drops the whole assignment
@@ -439,6 +877,19 @@ void ss_sink_revoke(ss_sink_t *s, const rd_kafka_topic_partition_list_t *parts, 
 
 ss_err_t ss_sink_close(ss_sink_t *s, char *errstr, size_t errstr_size)
 {
+        if (s->cfg.exactly_once) {
+                ss_sink_rejects_run(s);
+                if (s->failed)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
+                                          "the transactional producer failed (see the log); "
+                                          "nothing after the last committed transaction is "
+                                          "visible or committed");
+                if (!ss_sink_txn_commit(s, 0))
+                        return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
+                                          "the last transaction was aborted; its inputs stay "
+                                          "uncommitted and will be consumed again");
+                return SS_OK;
+        }
         int drained = ss_sink_drain(s);
         ss_sink_store(s);
         rd_kafka_resp_err_t err = rd_kafka_commit(s->consumer, NULL, 0);

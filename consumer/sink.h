@@ -2,7 +2,9 @@
  * sink: the produce-and-commit step of the scorer, behind one small
  * interface, so that the delivery guarantee is decided here and nowhere else.
  *
- * The implementation is at-least-once:
+ * Two implementations behind the same calls (ss_sink_config_t.exactly_once).
+ *
+ * At-least-once (the default):
  *   track     enters a consumed input message in the offset ledger;
  *   emit      produces one of its outputs (prediction or dead letter) on the
  *             idempotent producer, with the ledger entry as delivery opaque;
@@ -15,10 +17,26 @@
  *             partitions' offsets synchronously and forgets them;
  *   close     waits for everything, stores and commits synchronously.
  *
- * An exactly-once variant maps onto the same calls: begin_batch begins a
- * transaction, emit produces in it, end_batch sends the batch's offsets to the
- * transaction and commits it (aborting and rewinding on error), and revoke
- * needs no wait. Only sink.c would change.
+ * Exactly-once (KIP-447, shaped like librdkafka's examples/transactions.c):
+ *   emit      begins a transaction if none is open and produces in it on the
+ *             transactional producer; the sink notes the next input offset of
+ *             every partition it produced for;
+ *   end_batch commits the transaction once it is consumer.txn.max.ms old or
+ *             holds consumer.txn.max.messages inputs: the noted offsets go into
+ *             it (rd_kafka_send_offsets_to_transaction with the consumer's
+ *             group metadata), then rd_kafka_commit_transaction, so outputs and
+ *             offsets become visible to read_committed readers together or not
+ *             at all. A failed delivery or an abortable error aborts it and
+ *             rewinds the consumer to the committed offsets (the ledger forgets
+ *             the partitions' entries, so batches in hand are skipped); a fatal
+ *             error (fenced: another process took the transactional.id) fails
+ *             the sink, and the scorer stops with a non-zero exit;
+ *   revoke    commits the open transaction (aborts it when the assignment was
+ *             lost), so that the next owner starts where it ended;
+ *   close     commits the open transaction.
+ *   An output refused for good (too large...) fails its transaction; the input
+ *   is remembered, and when it comes back after the rewind its output goes
+ *   straight to the reject callback (a dead letter), so it cannot loop.
  *
  * Single-threaded: everything runs on the scorer's thread (delivery reports
  * are served by the producer poll inside these calls).
@@ -36,13 +54,32 @@
 
 typedef struct ss_sink ss_sink_t;
 
+/*
+ * An output the broker refused for good (message too large, invalid record, not
+ * authorized: see ss_kafka_err_permanent()). It is never re-produced: the sink hands it
+ * to this callback (outside any librdkafka callback), which either emits a replacement
+ * for e (a dead letter) and returns SS_OK, or returns an error to say the input cannot be
+ * finished (e stays pending and its offset is never committed; the scorer must stop).
+ * key/value are the refused output, valid during the call; why names the error.
+ */
+typedef ss_err_t(ss_sink_reject_fn)(void *opaque, ss_ledger_entry_t *e, const char *topic,
+                                    const void *key, size_t keylen, const void *value, size_t len,
+                                    const char *why);
+
 typedef struct ss_sink_config {
         int commit_interval_ms;
         int flush_timeout_ms;
         int retry_backoff_ms;
         int retry_backoff_max_ms;
         ss_counter_t
-            *produce_errors; /* counts failed deliveries and refused produces; may be NULL */
+            *produce_errors;       /* counts failed deliveries and refused produces; may be NULL */
+        ss_sink_reject_fn *reject; /* permanent refusals; NULL: they stop the sink (fatal) */
+        void *reject_opaque;
+        int exactly_once;     /* transactions; producer_conf must carry a transactional.id */
+        int txn_max_ms;       /* commit a transaction once it is this old ... */
+        int txn_max_messages; /* ... or holds this many inputs */
+        int txn_timeout_ms;   /* bound of each transactional call */
+        ss_counter_t *txn_commits, *txn_aborts; /* may be NULL */
 } ss_sink_config_t;
 
 /*
@@ -56,7 +93,7 @@ ss_sink_t *ss_sink_new(rd_kafka_conf_t *producer_conf, rd_kafka_t *consumer,
 /* Frees the sink. Outputs still in flight are abandoned (their offsets were never stored). */
 void ss_sink_destroy(ss_sink_t *s);
 
-/* Starts a batch (no-op for at-least-once). */
+/* Starts a batch (no-op: a transaction begins with its first output). */
 ss_err_t ss_sink_begin_batch(ss_sink_t *s);
 
 /*
@@ -75,8 +112,8 @@ void ss_sink_skip(ss_sink_t *s, ss_ledger_entry_t *e);
 
 /*
  * Produces one output of e (key and value are copied). A produce that librdkafka
- * refuses is queued for a retry like a failed delivery, so this only fails on
- * no memory.
+ * refuses for now (queue full) is queued for a retry like a failed delivery; one it
+ * refuses for good goes to the reject callback. Fails on no memory.
  */
 ss_err_t ss_sink_emit(ss_sink_t *s, ss_ledger_entry_t *e, const char *topic, const void *key,
                       size_t keylen, const void *value, size_t len);
@@ -115,7 +152,8 @@ void ss_sink_foreach_assigned(ss_sink_t *s,
 /* Outputs produced and not yet acknowledged, retries included. */
 size_t ss_sink_outstanding(const ss_sink_t *s);
 
-/* 1 if the producer hit a fatal error (the scorer must stop; nothing acknowledged is lost). */
+/* 1 if the producer hit a fatal error, or an output was refused for good and its
+ * replacement could not be made (the scorer must stop; nothing acknowledged is lost). */
 int ss_sink_fatal(ss_sink_t *s);
 
 #endif /* SS_SINK_H */

@@ -8,7 +8,9 @@
  * buffer and checks it front to back with a bounds-checked cursor; only when
  * every check has passed does the caller get an object, whose sections point
  * into that buffer. Nothing is trusted before it has been checked: lengths are
- * compared with what is left before any arithmetic that could overflow.
+ * compared with what is left before any arithmetic that could overflow. The
+ * whole-file sha256 is checked as soon as the header's structure has located
+ * it, before any string or section is interpreted.
  */
 #include "mfile.h"
 
@@ -22,7 +24,7 @@
 
 #include "ss_util.h"
 
-#define SS_MF_STR_MAX    1024 /* longest kind / name / version / label */
+#define SS_MF_STR_MAX    SS_MFILE_STR_MAX
 #define SS_MF_LABELS_MAX 16
 #define SS_MF_HDR_MAX    (1u << 20)
 #define SS_MF_SEC_HDR    64
@@ -73,6 +75,43 @@ const char *ss_mf_type_name(uint32_t type)
         static const char *const names[] = {"?",   "u8",  "i32", "u32", "i64",
                                             "u64", "f32", "f64", "str"};
         return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+/*
+ * Printable UTF-8: well-formed (no overlong forms, surrogates or code points above
+ * U+10FFFF) and without C0/C1 control characters or DEL. These strings end up in every
+ * prediction (model name and version) and in logs.
+ */
+static int ss_mf_str_ok(const char *str)
+{
+        const unsigned char *s = (const unsigned char *)str;
+        while (*s) {
+                unsigned c = *s, n, cp;
+                if (c < 0x80) {
+                        if (c < 0x20 || c == 0x7f)
+                                return 0;
+                        s++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf)
+                        n = 1, cp = c & 0x1f;
+                else if (c >= 0xe0 && c <= 0xef)
+                        n = 2, cp = c & 0x0f;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        n = 3, cp = c & 0x07;
+                else
+                        return 0;
+                for (unsigned k = 1; k <= n; k++) {
+                        if ((s[k] & 0xc0) != 0x80)
+                                return 0;
+                        cp = cp << 6 | (s[k] & 0x3f);
+                }
+                if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+                        return 0;
+                s += n + 1;
+        }
+        return 1;
 }
 
 static char *ss_strdup_n(const char *s, size_t n)
@@ -265,16 +304,17 @@ ss_err_t ss_mfile_serialize(ss_mfile_t *mf, uint8_t **out, size_t *out_len, char
         }
         const char *strs[3] = {mf->kind, mf->name, mf->version};
         size_t hraw = 16 + 2 + 8 + 32;
-        for (int i = 0; i < 3; i++) {
-                if (strlen(strs[i]) > SS_MF_STR_MAX) {
+        for (int i = 0; i < 3 + mf->nlabels; i++) {
+                const char *str = i < 3 ? strs[i] : mf->labels[i - 3];
+                if (strlen(str) > SS_MF_STR_MAX || !ss_mf_str_ok(str)) {
                         free(payload);
                         return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
-                                          "header string longer than %d bytes", SS_MF_STR_MAX);
+                                          "header string \"%.40s\" is not printable UTF-8 of at "
+                                          "most %d bytes",
+                                          str, SS_MF_STR_MAX);
                 }
-                hraw += 2 + strlen(strs[i]);
+                hraw += 2 + strlen(str);
         }
-        for (int i = 0; i < mf->nlabels; i++)
-                hraw += 2 + strlen(mf->labels[i]);
         size_t hlen = ss_round16(hraw);
         uint8_t *buf = calloc(1, hlen + plen);
         if (!buf) {
@@ -293,9 +333,10 @@ ss_err_t ss_mfile_serialize(ss_mfile_t *mf, uint8_t **out, size_t *out_len, char
                 p += ss_put_str(buf + p, mf->labels[i]);
         ss_put_u64(buf + p, plen);
         p += 8;
-        memcpy(buf + p, sha, 32);
         memcpy(buf + hlen, payload, plen);
         free(payload);
+        ss_sha256(buf, hlen + plen, sha); /* with the sha256 field still zero */
+        memcpy(buf + p, sha, 32);
         *out = buf;
         *out_len = hlen + plen;
         return SS_OK;
@@ -359,14 +400,6 @@ static int ss_cur_str(ss_cursor_t *c, char **out)
                 goto fail;                                                                         \
         } while (0)
 
-static int ss_printable(const char *s)
-{
-        for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        return 0;
-        return 1;
-}
-
 ss_mfile_t *ss_mfile_parse(uint8_t *buf, size_t len, const char *what, char *errstr,
                            size_t errstr_size)
 {
@@ -392,6 +425,10 @@ ss_mfile_t *ss_mfile_parse(uint8_t *buf, size_t len, const char *what, char *err
                 FAIL(SS_ERR_FORMAT,
                      "format version %u is newer than this program reads (%d); upgrade sentistream",
                      ver, SS_MFILE_VERSION);
+        if (ver == 1)
+                FAIL(SS_ERR_FORMAT,
+                     "format version 1 (its checksum does not cover the header) is no longer "
+                     "read: train the model again, or convert it again (sentistream convert)");
         if (ver != SS_MFILE_VERSION)
                 FAIL(SS_ERR_FORMAT, "bad format version %u", ver);
         uint32_t hlen = ss_get_u32(buf + 12);
@@ -402,9 +439,6 @@ ss_mfile_t *ss_mfile_parse(uint8_t *buf, size_t len, const char *what, char *err
         ss_cursor_t c = {buf, 16, hlen};
         if (ss_cur_str(&c, &mf->kind) || ss_cur_str(&c, &mf->name) || ss_cur_str(&c, &mf->version))
                 FAIL(SS_ERR_FORMAT, "bad kind/name/version string near offset %zu", c.off);
-        if (!*mf->kind || !ss_printable(mf->kind) || !ss_printable(mf->name) || !*mf->version ||
-            !ss_printable(mf->version))
-                FAIL(SS_ERR_FORMAT, "empty or unprintable kind/name/version in header");
         if (c.end - c.off < 2)
                 FAIL(SS_ERR_FORMAT, "header ends before the label count (offset %zu)", c.off);
         unsigned nl = (unsigned)buf[c.off] | (unsigned)buf[c.off + 1] << 8;
@@ -420,7 +454,7 @@ ss_mfile_t *ss_mfile_parse(uint8_t *buf, size_t len, const char *what, char *err
                 FAIL(SS_ERR_FORMAT, "header ends before payload length and sha256 (offset %zu)",
                      c.off);
         uint64_t plen = ss_get_u64(buf + c.off);
-        const uint8_t *want_sha = buf + c.off + 8;
+        uint8_t *sha_field = buf + c.off + 8;
         c.off += 40;
         for (size_t i = c.off; i < hlen; i++)
                 if (buf[i])
@@ -432,11 +466,23 @@ ss_mfile_t *ss_mfile_parse(uint8_t *buf, size_t len, const char *what, char *err
         if (plen < len - hlen)
                 FAIL(SS_ERR_FORMAT, "%llu unexpected bytes after the payload",
                      (unsigned long long)(len - hlen - plen));
-        uint8_t sha[32];
-        ss_sha256(buf + hlen, (size_t)plen, sha);
+        /* the whole file, with the sha256 field as zeros */
+        uint8_t want_sha[32], sha[32];
+        memcpy(want_sha, sha_field, 32);
+        memset(sha_field, 0, 32);
+        ss_sha256(buf, len, sha);
+        memcpy(sha_field, want_sha, 32);
         if (memcmp(sha, want_sha, 32) != 0)
-                FAIL(SS_ERR_CHECKSUM, "payload sha256 mismatch: the file is corrupted");
+                FAIL(SS_ERR_CHECKSUM, "file sha256 mismatch: the file is corrupted");
         ss_sha256_hex(buf + hlen, (size_t)plen, mf->sha_hex);
+        if (!*mf->kind || !ss_mf_str_ok(mf->kind) || !ss_mf_str_ok(mf->name) || !*mf->version ||
+            !ss_mf_str_ok(mf->version))
+                FAIL(SS_ERR_FORMAT, "kind, name or version in the header is empty or not "
+                                    "printable UTF-8");
+        for (int i = 0; i < mf->nlabels; i++)
+                if (!*mf->labels[i] || !ss_mf_str_ok(mf->labels[i]))
+                        FAIL(SS_ERR_FORMAT,
+                             "label %d in the header is empty or not printable UTF-8", i);
         /* sections */
         const uint8_t *pl = buf + hlen;
         size_t off = 0;

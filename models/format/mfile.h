@@ -7,10 +7,12 @@
  *   0       8     magic "\x89SSM\r\n\x1a\n" (catches text-mode and 7-bit mangling)
  *   8       4     format version (SS_MFILE_VERSION)
  *   12      4     header length H: bytes from the file start to the payload
- *   16      ...   kind, name, version: each u16 length + bytes (UTF-8, no NUL)
- *           ...   labels: u16 count, then each u16 length + bytes
+ *   16      ...   kind, name, version: each u16 length + bytes (printable UTF-8, at
+ *                 most 256 bytes; kind and version non-empty)
+ *           ...   labels: u16 count, then each u16 length + bytes (same rules)
  *           8     payload length P
- *           32    sha256 of the payload
+ *           32    sha256 of the whole file (all H + P bytes), computed with these
+ *                 32 bytes set to zero: every byte of the file is covered
  *           ...   zero padding up to H (a multiple of 16)
  *   H       P     payload: sections, each
  *                   64-byte header: name[40] (NUL-padded, non-empty), u32 type,
@@ -21,8 +23,10 @@
  * and in the loaded buffer, so readers point straight into it (no copy).
  *
  * The reader validates everything before returning: magic, version (a newer
- * one is refused as such), header bounds, string lengths, labels, exact file
- * size (truncated or trailing bytes), the payload sha256, then every section
+ * one is refused as such; version 1, whose sha256 covered the payload only, is
+ * refused with the advice to train or convert again), header bounds, string
+ * lengths, labels, exact file size (truncated or trailing bytes), the whole-file
+ * sha256, the header strings' content (printable UTF-8), then every section
  * header (known type, byte length = count x element size, inside the payload,
  * unique names). Errors name the file and the problem.
  *
@@ -38,8 +42,9 @@
 #include "ss_err.h"
 
 #define SS_MFILE_MAGIC       "\x89SSM\r\n\x1a\n"
-#define SS_MFILE_VERSION     1
-#define SS_MFILE_SECNAME_MAX 40 /* bytes incl. the NUL */
+#define SS_MFILE_VERSION     2
+#define SS_MFILE_STR_MAX     256 /* longest kind / name / version / label, bytes */
+#define SS_MFILE_SECNAME_MAX 40  /* bytes incl. the NUL */
 
 typedef enum {
         SS_MF_U8 = 1,
@@ -70,7 +75,8 @@ ss_mfile_t *ss_mfile_new(const char *kind, const char *name, const char *version
 ss_err_t ss_mfile_add(ss_mfile_t *mf, const char *section, ss_mf_type_t type, const void *data,
                       uint64_t count, char *errstr, size_t errstr_size);
 
-/* Serialises into a new buffer (caller frees). Sets the version if it was NULL. */
+/* Serialises into a new buffer (caller frees). Sets the version if it was NULL. A header
+ * string that is not printable UTF-8 or longer than SS_MFILE_STR_MAX is SS_ERR_INVALID_ARG. */
 ss_err_t ss_mfile_serialize(ss_mfile_t *mf, uint8_t **out, size_t *out_len, char *errstr,
                             size_t errstr_size);
 
@@ -94,7 +100,9 @@ void ss_mfile_destroy(ss_mfile_t *mf);
 const char *ss_mfile_kind(const ss_mfile_t *mf);
 const char *ss_mfile_name(const ss_mfile_t *mf);
 const char *ss_mfile_version(const ss_mfile_t *mf);
-const char *ss_mfile_payload_sha256(const ss_mfile_t *mf); /* hex, after read/serialize */
+const char *
+ss_mfile_payload_sha256(const ss_mfile_t *mf); /* hex of the payload's sha256
+                                                 (not the file's), after read/serialize */
 int ss_mfile_nlabels(const ss_mfile_t *mf);
 const char *ss_mfile_label(const ss_mfile_t *mf, int i);
 const char *ss_mfile_path(const ss_mfile_t *mf); /* "" unless read from a file */

@@ -61,8 +61,9 @@ static void test_conf(void)
         const char *want[][2] = {{"group.id", "grp"},
                                  {"partition.assignment.strategy", "cooperative-sticky"},
                                  {"enable.auto.commit", "false"},
-                                 {"enable.auto.offset.store", "false"}};
-        for (size_t i = 0; i < 4; i++) {
+                                 {"enable.auto.offset.store", "false"},
+                                 {"isolation.level", "read_committed"}};
+        for (size_t i = 0; i < 5; i++) {
                 vlen = sizeof(v);
                 CHECK(rd_kafka_conf_get(conf, want[i][0], v, &vlen) == RD_KAFKA_CONF_OK);
                 CHECK_STR_EQ(v, want[i][1]);
@@ -72,6 +73,26 @@ static void test_conf(void)
         CHECK(ss_kafka_conf_new(c, SS_KAFKA_CONSUMER, NULL, err, sizeof(err)) == NULL);
         CHECK(strstr(err, "group") != NULL);
         ss_config_destroy(c);
+
+        /* kafka.isolation.level overrides the read_committed default (monitor, tail) */
+        c = ss_test_config("kafka:\n  isolation.level: read_uncommitted\n", 0, NULL, err,
+                           sizeof(err));
+        CHECK(c != NULL);
+        if (c) {
+                conf = ss_kafka_conf_new(c, SS_KAFKA_CONSUMER, "grp", err, sizeof(err));
+                vlen = sizeof(v);
+                CHECK(conf &&
+                      rd_kafka_conf_get(conf, "isolation.level", v, &vlen) == RD_KAFKA_CONF_OK);
+                CHECK_STR_EQ(v, "read_uncommitted");
+                rd_kafka_conf_destroy(conf);
+                ss_config_destroy(c);
+        }
+        /* permanent produce errors: never retried */
+        CHECK(ss_kafka_err_permanent(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
+        CHECK(ss_kafka_err_permanent(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+        CHECK(ss_kafka_err_permanent(RD_KAFKA_RESP_ERR_INVALID_RECORD));
+        CHECK(!ss_kafka_err_permanent(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT));
+        CHECK(!ss_kafka_err_permanent(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION));
 
         /* a property librdkafka refuses: the error names the key and the file */
         c = ss_test_config("kafka:\n  no.such.property: 1\n", 0, NULL, err, sizeof(err));

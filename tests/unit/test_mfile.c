@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "mfile.h"
+#include "ss_util.h"
 #include "ss_test.h"
 
 static ss_mfile_t *make_small(void)
@@ -110,18 +111,26 @@ static void test_refusals(void)
         ss_mfile_t *t = ss_mfile_parse(dup_buf(buf, len - 5), len - 5, "small", err, sizeof(err));
         CHECK(t == NULL && strstr(err, "truncated") != NULL);
 
-        /* flipping any single payload byte is caught by the checksum */
+        /* flipping any bit pattern of any single byte of the file, header included, is
+         * refused; past the fixed header it is the checksum that says so */
         uint32_t hlen = buf[12] | buf[13] << 8 | buf[14] << 16 | (uint32_t)buf[15] << 24;
-        int caught = 0, total = 0;
-        for (size_t i = hlen; i < len; i++) {
-                uint8_t *c = dup_buf(buf, len);
-                c[i] ^= 0x01;
-                ss_mfile_t *x = ss_mfile_parse(c, len, "small", err, sizeof(err));
-                total++;
-                caught += x == NULL && strstr(err, "sha256 mismatch") != NULL;
-                ss_mfile_destroy(x);
+        static const uint8_t flips[] = {0x01, 0x80, 0xff};
+        int caught = 0, total = 0, by_sum = 0, in_strings = 0;
+        for (size_t i = 0; i < len; i++) {
+                for (size_t f = 0; f < sizeof(flips); f++) {
+                        uint8_t *c = dup_buf(buf, len);
+                        c[i] ^= flips[f];
+                        ss_mfile_t *x = ss_mfile_parse(c, len, "small", err, sizeof(err));
+                        total++;
+                        caught += x == NULL;
+                        by_sum += x == NULL && strstr(err, "sha256 mismatch") != NULL;
+                        in_strings += i >= 16 && i < hlen && x == NULL;
+                        ss_mfile_destroy(x);
+                }
         }
-        CHECK(total > 0 && caught == total);
+        CHECK(total == 3 * (int)len && caught == total);
+        CHECK(by_sum >= 3 * (int)(len - hlen)); /* every payload flip at least */
+        CHECK(in_strings > 0);
         /* trailing bytes */
         uint8_t *longer = malloc(len + 3);
         memcpy(longer, buf, len);
@@ -135,9 +144,14 @@ static void test_refusals(void)
         CHECK(ss_mfile_parse(c, len, "small", err, sizeof(err)) == NULL);
         CHECK(strstr(err, "bad magic") != NULL);
         c = dup_buf(buf, len);
-        c[8] = 2;
+        c[8] = 3;
         CHECK(ss_mfile_parse(c, len, "small", err, sizeof(err)) == NULL);
-        CHECK(strstr(err, "format version 2 is newer") != NULL);
+        CHECK(strstr(err, "format version 3 is newer") != NULL);
+        /* the old format (sha256 over the payload only) is refused with advice */
+        c = dup_buf(buf, len);
+        c[8] = 1;
+        CHECK(ss_mfile_parse(c, len, "small", err, sizeof(err)) == NULL);
+        CHECK(strstr(err, "format version 1") != NULL && strstr(err, "train the model again"));
         c = dup_buf(buf, len);
         c[8] = 0;
         CHECK(ss_mfile_parse(c, len, "small", err, sizeof(err)) == NULL);
@@ -167,10 +181,10 @@ static void test_refusals(void)
                         s ^= s << 17;
                         r[i] = (uint8_t)s;
                 }
-                /* half of them start with the right magic and version 1 */
+                /* half of them start with the right magic and version */
                 if (k % 2 && n >= 16) {
                         memcpy(r, SS_MFILE_MAGIC, 8);
-                        r[8] = 1, r[9] = r[10] = r[11] = 0;
+                        r[8] = SS_MFILE_VERSION, r[9] = r[10] = r[11] = 0;
                 }
                 ss_mfile_t *x = ss_mfile_parse(r, n, "random", err, sizeof(err));
                 rejected += x == NULL;
@@ -180,9 +194,78 @@ static void test_refusals(void)
         free(buf);
 }
 
+/* Offset of the sha256 field: walks the header (three strings, labels, payload length). */
+static size_t sha_field_offset(const uint8_t *buf)
+{
+        size_t p = 16;
+        for (int i = 0; i < 3; i++)
+                p += 2 + (buf[p] | buf[p + 1] << 8);
+        unsigned nl = buf[p] | buf[p + 1] << 8;
+        p += 2;
+        for (unsigned i = 0; i < nl; i++)
+                p += 2 + (buf[p] | buf[p + 1] << 8);
+        return p + 8;
+}
+
+/* Header strings must be printable UTF-8 of bounded length: the writer refuses others, and
+ * the reader refuses a file carrying one even when its checksum is right. */
+static void test_header_strings(void)
+{
+        char err[512];
+        static const char *bad[] = {"v\xc3\x28x", "v\x01x", "v\xed\xa0\x80", "v\xc2\x85",
+                                    "v\xc0\xafx"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                ss_mfile_t *mf = ss_mfile_new("logreg", "m", bad[i]);
+                uint8_t *buf = NULL;
+                size_t len = 0;
+                CHECK(ss_mfile_serialize(mf, &buf, &len, err, sizeof(err)) == SS_ERR_INVALID_ARG);
+                CHECK(strstr(err, "printable UTF-8") != NULL);
+                ss_mfile_destroy(mf);
+                free(buf);
+        }
+        char longv[SS_MFILE_STR_MAX + 2];
+        memset(longv, 'v', sizeof(longv) - 1);
+        longv[sizeof(longv) - 1] = 0;
+        ss_mfile_t *mf = ss_mfile_new("logreg", "m", longv);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        CHECK(ss_mfile_serialize(mf, &buf, &len, err, sizeof(err)) == SS_ERR_INVALID_ARG);
+        ss_mfile_destroy(mf);
+        free(buf);
+        /* accepted: multi-byte UTF-8 */
+        mf = ss_mfile_new("logreg", "modèle",
+                          "v\xe2\x82\xac"
+                          "1");
+        CHECK(ss_mfile_serialize(mf, &buf, &len, err, sizeof(err)) == SS_OK);
+        ss_mfile_destroy(mf);
+        ss_mfile_t *ok = ss_mfile_parse(dup_buf(buf, len), len, "utf8", err, sizeof(err));
+        CHECK(ok != NULL && !strcmp(ss_mfile_name(ok), "modèle"));
+        ss_mfile_destroy(ok);
+        free(buf);
+        /* a file whose version is made invalid UTF-8, with its checksum recomputed */
+        mf = ss_mfile_new("logreg", "m", "vAAAA");
+        CHECK(ss_mfile_serialize(mf, &buf, &len, err, sizeof(err)) == SS_OK);
+        ss_mfile_destroy(mf);
+        uint8_t *c = dup_buf(buf, len);
+        uint8_t *a = memmem(c, len, "vAAAA", 5);
+        CHECK(a != NULL);
+        if (a) {
+                a[1] = 0xc3, a[2] = 0x28; /* an invalid two-byte sequence */
+                size_t so = sha_field_offset(c);
+                memset(c + so, 0, 32);
+                uint8_t sha[32];
+                ss_sha256(c, len, sha);
+                memcpy(c + so, sha, 32);
+        }
+        CHECK(ss_mfile_parse(c, len, "badver", err, sizeof(err)) == NULL);
+        CHECK(strstr(err, "not printable UTF-8") != NULL);
+        free(buf);
+}
+
 int main(void)
 {
         test_round_trip();
         test_refusals();
+        test_header_strings();
         return ss_test_finish();
 }

@@ -101,6 +101,11 @@ static ss_dead_letter_t dead_letter_fixture(int with_key)
                 d.raw_key = (ss_str_t){"k\x00y", 3};
         d.raw_value = (ss_str_t){raw_value_bytes, sizeof(raw_value_bytes)};
         d.failed_at = 1795591901000LL;
+        if (with_key) { /* a truncated copy: the whole value was larger */
+                d.raw_size = 70000;
+                d.raw_sha256 =
+                    ss_str_c("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+        }
         return d;
 }
 
@@ -271,7 +276,24 @@ static void test_roundtrip_dead_letter(void)
                 CHECK(out.raw_value.len == sizeof(raw_value_bytes) &&
                       !memcmp(out.raw_value.ptr, raw_value_bytes, sizeof(raw_value_bytes)));
                 CHECK(out.failed_at == 1795591901000LL);
+                /* raw_size left 0 is written as the raw value's length */
+                CHECK(out.raw_size == (k ? 70000 : (int64_t)sizeof(raw_value_bytes)));
+                CHECK((out.raw_sha256.ptr != NULL) == (k == 1));
+                if (k)
+                        CHECK(str_eq(out.raw_sha256, in.raw_sha256.ptr));
         }
+        /* A record of an older writer (no raw_size, raw_sha256) decodes with the defaults;
+         * one cut inside the new fields is refused. */
+        ss_dead_letter_t in0 = dead_letter_fixture(1);
+        ss_serde_buf_reset(&buf);
+        CHECK(ss_serde_dead_letter_encode(serde, &in0, &buf, err, sizeof(err)) == SS_OK);
+        size_t tail = 3 /* raw_size 70000 */ + 1 + 2 + 64; /* union index, length, hex */
+        CHECK(ss_serde_dead_letter_decode(serde, buf.data, buf.len - tail, &out, err,
+                                          sizeof(err)) == SS_OK);
+        CHECK(out.raw_size == -1 && out.raw_sha256.ptr == NULL);
+        CHECK(out.failed_at == 1795591901000LL);
+        CHECK(ss_serde_dead_letter_decode(serde, buf.data, buf.len - tail + 3, &out, err,
+                                          sizeof(err)) == SS_ERR_DECODE);
         /* empty raw value (a tombstone) and an empty key are not null */
         ss_dead_letter_t in = dead_letter_fixture(0);
         in.raw_value = (ss_str_t){NULL, 0};
@@ -1187,6 +1209,9 @@ static void write_interop(void)
                 cJSON_AddItemToObject(f, "raw_key", str_json(d.raw_key, 1));
                 cJSON_AddItemToObject(f, "raw_value", str_json(d.raw_value, 1));
                 cJSON_AddNumberToObject(f, "failed_at", (double)d.failed_at);
+                cJSON_AddNumberToObject(
+                    f, "raw_size", (double)(d.raw_size ? d.raw_size : (int64_t)d.raw_value.len));
+                cJSON_AddItemToObject(f, "raw_sha256", str_json(d.raw_sha256, 0));
                 emit(bin, arr, "DeadLetter", &b, f);
         }
         for (int k = 0; k < 2; k++) {
