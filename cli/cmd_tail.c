@@ -118,6 +118,10 @@ static void ss_tail_add_event(cJSON *o, const ss_retrain_event_t *e)
                         cJSON_AddNumberToObject(r, "critical_value", e->reasons[i].critical_value);
                 else
                         cJSON_AddNullToObject(r, "critical_value");
+                ss_json_add_str(r, "family", e->reasons[i].family);
+                ss_json_add_str(r, "statistic", e->reasons[i].statistic);
+                cJSON_AddNumberToObject(r, "window_n", (double)e->reasons[i].window_n);
+                cJSON_AddNumberToObject(r, "reference_n", (double)e->reasons[i].reference_n);
                 cJSON_AddItemToArray(reasons, r);
         }
         cJSON *metrics = cJSON_AddArrayToObject(o, "metrics");

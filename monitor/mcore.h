@@ -16,7 +16,17 @@
  * A drift evaluation computes PSI and KL(current || reference) of every card
  * distribution with their critical values (drift.h); a metric breaches when
  * the window holds >= min_samples values for it and the value is above both
- * its fixed threshold and its critical value. A performance evaluation
+ * its fixed threshold and its critical value. The same evaluation estimates
+ * the window's true class mix (label_shift, bbse.h; same two-condition rule
+ * with its own thresholds) and its macro-F1 from the probabilities
+ * (performance.estimated_f1, cbpe.h; a breach below the card's validation
+ * macro-F1 minus f1_max_drop).
+ *
+ * Every statistic belongs to a family: label_shift, prediction
+ * (prediction.class, prediction.prob.*), input (input.*) and performance
+ * (performance.f1, performance.estimated_f1). All breaches are reported and
+ * logged; only those whose family or statistic is listed in event_families
+ * count towards the trigger and become an event's reasons. A performance evaluation
  * breaches when >= perf_min_labels pairs are in the window and macro-F1 is
  * below the F1 threshold (f1_threshold, or when that is 0 the card's
  * validation macro-F1 minus f1_max_drop). Each evaluation goes to the model
@@ -56,6 +66,9 @@ typedef struct ss_mcore_config {
         uint64_t perf_min_labels;
         uint64_t perf_eval_every;
         double f1_threshold, f1_max_drop;
+        int label_shift, cbpe;                    /* monitor.label_shift, monitor.cbpe */
+        double ls_psi_threshold, ls_kl_threshold; /* monitor.label_shift.*.threshold */
+        char event_families[256];                 /* monitor.event.families */
         ss_trigger_config_t trigger;
         size_t join_max_pending;
         int64_t join_ttl_ms;
@@ -79,9 +92,11 @@ const ss_refcard_t *ss_mcore_card(const ss_mcore_t *m, int i);
 
 /* Outcome of ingesting one prediction. */
 typedef enum {
-        SS_MCORE_OK = 0,         /* counted in its model's windows */
-        SS_MCORE_UNDECODABLE,    /* counted in decode_errors, skipped */
-        SS_MCORE_UNKNOWN_VERSION /* no card for its model version: counted, skipped */
+        SS_MCORE_OK = 0,          /* counted in its model's windows */
+        SS_MCORE_UNDECODABLE,     /* counted in decode_errors, skipped */
+        SS_MCORE_UNKNOWN_VERSION, /* no card for its model version: counted, skipped */
+        SS_MCORE_INVALID          /* NaN, infinite, negative or unnormalised probabilities, or
+                                   * a label out of range: counted, logged, kept out of windows */
 } ss_mcore_outcome_t;
 
 /* Decodes one Prediction message and feeds it; now_ms is the wall clock (for the join's
@@ -123,6 +138,7 @@ typedef struct ss_mcore_stats {
         uint64_t predictions;     /* decoded and matched to a card */
         uint64_t unknown_version; /* decoded, no card for the version */
         uint64_t decode_errors;
+        uint64_t invalid;      /* decoded but refused (see SS_MCORE_INVALID) */
         uint64_t labels;       /* labels accepted */
         uint64_t label_errors; /* labels refused (bad id or label value) */
         uint64_t evaluations;

@@ -282,6 +282,33 @@ static ss_err_t parse_dist(parse_ctx_t *p, const cJSON *jd, int idx, ss_ref_dist
 
 /* ---- the card ----------------------------------------------------------------------- */
 
+/* metrics.validation.confusion: optional (no label-shift estimate without it), but when
+ * present a 3 x 3 array of non-negative integers. */
+static ss_err_t parse_confusion(parse_ctx_t *p, const cJSON *conf, ss_refcard_t *c)
+{
+        if (!conf)
+                return SS_OK;
+        int ok = cJSON_IsArray(conf) && cJSON_GetArraySize(conf) == 3;
+        for (int t = 0; ok && t < 3; t++) {
+                const cJSON *row = cJSON_GetArrayItem(conf, t);
+                ok = cJSON_IsArray(row) && cJSON_GetArraySize(row) == 3;
+                for (int k = 0; ok && k < 3; k++) {
+                        const cJSON *v = cJSON_GetArrayItem(row, k);
+                        ok = cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+                             v->valuedouble == floor(v->valuedouble);
+                        if (ok)
+                                c->val_confusion[t][k] = v->valuedouble;
+                }
+        }
+        if (!ok)
+                return ss_err_set(p->errstr, p->errstr_size, SS_ERR_FORMAT,
+                                  "%s: metrics.validation.confusion: not a 3 x 3 array of "
+                                  "non-negative integer counts",
+                                  p->origin);
+        c->has_confusion = 1;
+        return SS_OK;
+}
+
 static ss_err_t parse_identity(parse_ctx_t *p, const cJSON *root, ss_refcard_t *c)
 {
         const cJSON *model = get_obj(p, root, "model", "");
@@ -307,7 +334,7 @@ static ss_err_t parse_identity(parse_ctx_t *p, const cJSON *root, ss_refcard_t *
         val = cJSON_GetObjectItemCaseSensitive(val, "validation");
         c->val_macro_f1 = opt_num(val, "macro_f1");
         c->val_avgrec = opt_num(val, "avgrec");
-        return SS_OK;
+        return parse_confusion(p, cJSON_GetObjectItemCaseSensitive(val, "confusion"), c);
 }
 
 static ss_err_t parse_reference(parse_ctx_t *p, const cJSON *root, ss_refcard_t *c)

@@ -1,7 +1,8 @@
 /*
  * refcard: the parts of a model card (models/format/card.c writes it, JSON) that the
- * drift monitor needs: the model's identity, its validation F1, and the
- * reference distributions measured on the validation split.
+ * drift monitor needs: the model's identity, its validation F1 and confusion
+ * matrix (the label-shift estimate's C and reference class mix, bbse.h), and
+ * the reference distributions measured on the validation split.
  *
  * Read with cJSON only: the monitor never links a model's scoring code, so it
  * works for every model kind. Each reference distribution is tied to the
@@ -69,7 +70,11 @@ typedef struct ss_refcard {
         int64_t created_at_ms; /* parsed, 0 if absent or unparsable */
         double val_macro_f1;   /* metrics.validation.macro_f1, NAN if absent */
         double val_avgrec;     /* metrics.validation.avgrec, NAN if absent */
-        int64_t ref_n;         /* reference.n */
+        /* metrics.validation.confusion: counts [true][predicted] on the reference data (the
+         * split the distributions below were measured on); has_confusion 0 if absent */
+        int has_confusion;
+        double val_confusion[3][3];
+        int64_t ref_n; /* reference.n */
         int ndists;
         ss_ref_dist_t *dists; /* [ndists] */
         int n_unknown;        /* distributions with SS_REF_SRC_UNKNOWN */
