@@ -5,13 +5,16 @@
  * file and prints AvgRec, F1-PN, accuracy, macro-F1, per-class precision /
  * recall / F1 and the confusion matrix: a table for people, or one JSON object
  * with --json ({"model": {...}, "data": {...}, "metrics": {...}}, the metrics
- * object having the card's layout). Exit status: 0 ok, 1 runtime failure (model
+ * object having the card's layout), and the expected calibration error (15
+ * bins) of the raw probabilities and of the calibrated ones (the model's
+ * temperature, calib.h). Exit status: 0 ok, 1 runtime failure (model
  * or data unreadable), 2 usage or configuration error.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib.h"
 #include "card.h"
 #include "cmd.h"
 #include "dataset.h"
@@ -22,8 +25,37 @@ static void ss_eval_usage(FILE *out)
         fprintf(out, "usage: sentistream eval MODEL DATA [--json] [--batch N] [key=value ...]\n");
 }
 
+/* Expected calibration error before and after the model's temperature. */
+typedef struct ss_eval_calib {
+        double temperature, ece_before, ece_after;
+} ss_eval_calib_t;
+
+/* Scores ds once at temperature 1: the metrics (temperature changes no argmax) and the ECE
+ * of the raw and of the calibrated probabilities. */
+static ss_err_t ss_eval_score(ss_model_t *m, const ss_dataset_t *ds, size_t batch, ss_eval_t *e,
+                              ss_eval_calib_t *cal, char *errstr, size_t errstr_size)
+{
+        float *probs = malloc((ds->n ? ds->n : 1) * SS_NUM_CLASSES * sizeof(float)); /* [n][C] */
+        if (!probs)
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+        ss_err_t err =
+            ss_calib_score_raw(m, ds->texts, ds->lens, ds->n, batch, probs, errstr, errstr_size);
+        if (!err) {
+                ss_eval_init(e);
+                for (size_t i = 0; i < ds->n; i++)
+                        ss_eval_add(e, ds->labels[i], ss_probs_argmax(probs + i * SS_NUM_CLASSES));
+                ss_eval_finish(e);
+                cal->temperature = ss_model_temperature(m);
+                cal->ece_before = ss_calib_ece(probs, ds->labels, ds->n, SS_CALIB_ECE_BINS);
+                ss_calib_apply(probs, ds->n, cal->temperature);
+                cal->ece_after = ss_calib_ece(probs, ds->labels, ds->n, SS_CALIB_ECE_BINS);
+        }
+        free(probs);
+        return err;
+}
+
 static void ss_eval_print_table(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
-                                const ss_eval_t *e)
+                                const ss_eval_t *e, const ss_eval_calib_t *cal)
 {
         printf("model     %s  (%s, %s, %s)\n", model_path, ss_model_kind(m), ss_model_name(m),
                ss_model_version(m));
@@ -40,10 +72,12 @@ static void ss_eval_print_table(const ss_model_t *m, const char *model_path, con
         for (int c = 0; c < SS_NUM_CLASSES; c++)
                 printf("%-10s %10.4f %10.4f %10.4f %10lld\n", ss_label_name(c), e->precision[c],
                        e->recall[c], e->f1[c], (long long)e->support[c]);
+        printf("\ncalibration temperature %.4f: ECE (%d bins) %.4f before, %.4f after\n",
+               cal->temperature, SS_CALIB_ECE_BINS, cal->ece_before, cal->ece_after);
 }
 
 static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
-                              const ss_eval_t *e)
+                              const ss_eval_t *e, const ss_eval_calib_t *cal)
 {
         cJSON *root = cJSON_CreateObject();
         cJSON *mo = cJSON_AddObjectToObject(root, "model");
@@ -56,6 +90,11 @@ static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const
         cJSON_AddStringToObject(d, "sha256", ds->sha256);
         cJSON_AddNumberToObject(d, "n", (double)ds->n);
         cJSON_AddItemToObject(root, "metrics", ss_card_eval_json(e));
+        cJSON *c = cJSON_AddObjectToObject(root, "calibration");
+        cJSON_AddNumberToObject(c, "temperature", cal->temperature);
+        cJSON_AddNumberToObject(c, "ece_bins", SS_CALIB_ECE_BINS);
+        cJSON_AddNumberToObject(c, "ece_before", cal->ece_before);
+        cJSON_AddNumberToObject(c, "ece_after", cal->ece_after);
         char *s = cJSON_PrintUnformatted(root);
         cJSON_Delete(root);
         if (!s)
@@ -115,14 +154,15 @@ int ss_cmd_eval(int argc, char **argv)
                 goto out;
         }
         ss_eval_t e;
-        if (ss_card_evaluate(m, ds, (size_t)batch, &e, NULL, "eval", err, sizeof(err))) {
+        ss_eval_calib_t cal = {1, 0, 0};
+        if (ss_eval_score(m, ds, (size_t)batch, &e, &cal, err, sizeof(err))) {
                 fprintf(stderr, "sentistream eval: %s\n", err);
                 goto out;
         }
         if (json)
-                rc = ss_eval_print_json(m, pos[0], ds, &e);
+                rc = ss_eval_print_json(m, pos[0], ds, &e, &cal);
         else {
-                ss_eval_print_table(m, pos[0], ds, &e);
+                ss_eval_print_table(m, pos[0], ds, &e, &cal);
                 rc = 0;
         }
 out:

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calib.h"
 #include "card.h"
 #include "cmd.h"
 #include "cnn.h"
@@ -439,6 +440,61 @@ static int ss_mkdir_parent(const char *path)
         return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/*
+ * Temperature scaling on the tune split (calib.h): scores it with the model just written,
+ * fits T, adds the section and writes the model again (its version is derived anew from the
+ * payload). *m is the loaded model on return (the calibrated one when a tune split exists).
+ * Returns 0, or prints the error and returns 1.
+ */
+static int ss_train_calibrate(const ss_train_job_t *job, ss_mfile_t *mf, const char *model_path,
+                              size_t batch, ss_model_t **m, cJSON *hyper)
+{
+        char err[1024];
+        const ss_dataset_t *tune = job->tune;
+        if (tune->n == 0) {
+                printf("calibrate  no tune split: temperature 1\n");
+                return 0;
+        }
+        float *probs = malloc(tune->n * SS_NUM_CLASSES * sizeof(float)); /* [n][C] */
+        if (!probs) {
+                fprintf(stderr, "sentistream train: out of memory\n");
+                return 1;
+        }
+        if (ss_calib_score_raw(*m, tune->texts, tune->lens, tune->n, batch, probs, err,
+                               sizeof(err))) {
+                fprintf(stderr, "sentistream train: scoring the tune split: %s\n", err);
+                free(probs);
+                return 1;
+        }
+        double t = ss_calib_fit(probs, tune->labels, tune->n);
+        double ece0 = ss_calib_ece(probs, tune->labels, tune->n, SS_CALIB_ECE_BINS);
+        ss_calib_apply(probs, tune->n, t);
+        double ece1 = ss_calib_ece(probs, tune->labels, tune->n, SS_CALIB_ECE_BINS);
+        free(probs);
+        printf("calibrate  temperature %.4f on the tune split (%zu): ECE %.4f -> %.4f\n", t,
+               tune->n, ece0, ece1);
+        cJSON *c = cJSON_AddObjectToObject(hyper, "calibration");
+        cJSON_AddStringToObject(c, "method", "temperature");
+        cJSON_AddStringToObject(c, "fit_on", "tune");
+        cJSON_AddNumberToObject(c, "temperature", t);
+        cJSON_AddNumberToObject(c, "tune_ece_before", ece0);
+        cJSON_AddNumberToObject(c, "tune_ece_after", ece1);
+        float tf = (float)t;
+        ss_model_destroy(*m);
+        *m = NULL;
+        ss_mfile_version_reset(mf);
+        if (ss_mfile_add(mf, SS_MODEL_TEMPERATURE_SECTION, SS_MF_F32, &tf, 1, err, sizeof(err)) ||
+            ss_mfile_write(mf, model_path, err, sizeof(err))) {
+                fprintf(stderr, "sentistream train: %s: %s\n", model_path, err);
+                return 1;
+        }
+        if (!(*m = ss_model_load(model_path, err, sizeof(err)))) {
+                fprintf(stderr, "sentistream train: written model does not load: %s\n", err);
+                return 1;
+        }
+        return 0;
+}
+
 static void ss_train_usage(FILE *out)
 {
         fprintf(out, "usage: sentistream train [--config-dir DIR] [key=value ...]\n"
@@ -530,6 +586,8 @@ static int ss_train_run(const ss_config_t *cfg, const char *config_dir)
                 goto out;
         }
         size_t batch = (size_t)ss_config_get_int(cfg, "train.batch.size");
+        if (ss_train_calibrate(&job, mf, model_path, batch, &m, card.hyperparameters))
+                goto out;
         if (ss_card_evaluate(m, val, batch, &card.validation_eval, &card.ref, "validation", err,
                              sizeof(err)) ||
             ss_card_set_model(&card, m, model_path, err, sizeof(err))) {
