@@ -33,7 +33,7 @@
 
 typedef struct bench {
         ss_serde_t *serde;
-        ss_refcard_t *card;
+        ss_card_view_t *card;
         size_t n;
         ss_serde_buf_t *msgs; /* [n] encoded predictions */
         char (*ids)[24];      /* [n] tweet ids */
@@ -63,12 +63,12 @@ static int draw(const double *w, int n)
         return n - 1;
 }
 
-static double hist_value(const ss_refcard_t *c, const char *name, double fallback)
+static double hist_value(const ss_card_view_t *c, const char *name, double fallback)
 {
-        int i = ss_refcard_find(c, name);
-        if (i < 0 || c->dists[i].kind != SS_REF_HISTOGRAM)
+        int i = ss_card_view_find(c, name);
+        if (i < 0 || c->dists[i].kind != SS_CARD_HISTOGRAM)
                 return fallback;
-        const ss_ref_dist_t *d = &c->dists[i];
+        const ss_card_dist_t *d = &c->dists[i];
         int b = draw(d->counts, d->nbins);
         double lo = d->edges[b], hi = d->edges[b + 1];
         if (hi - lo > 1000)
@@ -83,7 +83,7 @@ static ss_err_t prepare(bench_t *b, char *err, size_t errsize)
         b->truth = calloc(b->n, 1);
         if (!b->msgs || !b->ids || !b->truth)
                 return ss_err_set(err, errsize, SS_ERR_NOMEM, "out of memory");
-        int pc = ss_refcard_find(b->card, "predicted_class");
+        int pc = ss_card_view_find(b->card, "predicted_class");
         int64_t t0 = ss_time_now_ms();
         for (size_t i = 0; i < b->n; i++) {
                 ss_prediction_t p = {0};
@@ -154,7 +154,8 @@ static int cmd_core(bench_t *b, const ss_config_t *c, int rounds)
         uint64_t evals = 0;
         for (int r = 0; r < rounds; r++) {
                 ss_mcore_t *m = ss_mcore_new(&mc, b->serde, NULL, err, sizeof(err));
-                ss_refcard_t *card = m ? ss_refcard_load(b->card->path, err, sizeof(err)) : NULL;
+                ss_card_view_t *card =
+                    m ? ss_card_view_load(b->card->path, err, sizeof(err)) : NULL;
                 if (!card || ss_mcore_add_card(m, card, err, sizeof(err))) {
                         fprintf(stderr, "bench_monitor: %s\n", err);
                         return 1;
@@ -289,7 +290,7 @@ int main(int argc, char **argv)
         b.serde = ss_serde_new(SS_SOURCE_DIR "/schemas", &ids, 0, err, sizeof(err));
         snprintf(path, sizeof(path), "%s",
                  card_path ? card_path : SS_SOURCE_DIR "/tests/fixtures/drift/card_valid.json");
-        b.card = b.serde ? ss_refcard_load(path, err, sizeof(err)) : NULL;
+        b.card = b.serde ? ss_card_view_load(path, err, sizeof(err)) : NULL;
         int status = 1;
         if (b.card && prepare(&b, err, sizeof(err)) == SS_OK)
                 status = !strcmp(mode, "core") ? cmd_core(&b, c, rounds)
@@ -301,7 +302,7 @@ int main(int argc, char **argv)
         free(b.msgs);
         free(b.ids);
         free(b.truth);
-        ss_refcard_destroy(b.card);
+        ss_card_view_destroy(b.card);
         ss_serde_destroy(b.serde);
         ss_config_destroy(c);
         return status;

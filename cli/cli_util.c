@@ -3,12 +3,13 @@
  * overrides from options and composing the configuration once. After a
  * successful load the process-wide settings of the config (log level,
  * progress lines, BLAS threads) are applied here, so that every subcommand
- * behaves the same.
+ * behaves the same. Also the schema directory, which several commands need.
  */
-#include "cmd.h"
+#include "cli_util.h"
 
 #include <cblas.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,4 +142,21 @@ void ss_cli_args_free(ss_cli_args_t *a)
         free(a->overrides);
         a->overrides = NULL;
         a->noverrides = 0;
+}
+
+char *ss_cli_schema_dir(const ss_config_t *c, const char *config_dir)
+{
+        const char *d = ss_config_get_str(c, "serde.schema_dir");
+        if (d && *d)
+                return strdup(d);
+        char *copy = strdup(config_dir ? config_dir : ss_cli_config_dir_default());
+        if (!copy)
+                return NULL;
+        char *parent = dirname(copy);
+        size_t n = strlen(parent) + sizeof("/schemas");
+        char *out = malloc(n);
+        if (out)
+                snprintf(out, n, "%s/schemas", parent);
+        free(copy);
+        return out;
 }

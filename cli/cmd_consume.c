@@ -4,12 +4,12 @@
  * (finish the batch, wait for outputs, commit, leave the group, exit 0);
  * SIGHUP reloads the model between batches.
  */
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "cmd.h"
 #include "consume.h"
 #include "ss_log.h"
@@ -28,24 +28,6 @@ static void ss_consume_usage(FILE *out)
                      "  scores topics.input into topics.output (dead letters: topics.dlq)\n"
                      "  signals: TERM/INT stop cleanly, HUP reloads the model\n"
                      "  e.g. consumer.model.path=models-out/logreg.ssm metrics.port=9464\n");
-}
-
-/* serde.schema_dir, or schemas/ beside the config directory. Caller frees. */
-char *ss_cli_schema_dir(const ss_config_t *c, const char *config_dir)
-{
-        const char *d = ss_config_get_str(c, "serde.schema_dir");
-        if (d && *d)
-                return strdup(d);
-        char *copy = strdup(config_dir ? config_dir : ss_cli_config_dir_default());
-        if (!copy)
-                return NULL;
-        char *parent = dirname(copy);
-        size_t n = strlen(parent) + sizeof("/schemas");
-        char *out = malloc(n);
-        if (out)
-                snprintf(out, n, "%s/schemas", parent);
-        free(copy);
-        return out;
 }
 
 int ss_cmd_consume(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "cmd.h"
 #include "minilm.h"
 

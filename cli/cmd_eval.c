@@ -16,6 +16,7 @@
 
 #include "calib.h"
 #include "card.h"
+#include "cli_util.h"
 #include "cmd.h"
 #include "dataset.h"
 #include "model.h"

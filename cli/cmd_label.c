@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "cmd.h"
 #include "mstate.h"
 #include "ss_log.h"

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_util.h"
 #include "cmd.h"
 #include "ss_kafka.h"
 #include "ss_log.h"

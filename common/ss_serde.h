@@ -52,7 +52,7 @@
 
 #include "ss_config.h"
 #include "ss_err.h"
-#include "model.h" /* ss_input_stats_t, SS_NUM_CLASSES, ss_label_t */
+#include "ss_types.h"
 
 /* Size of the Confluent header: magic byte + 4-byte schema id. */
 #define SS_SERDE_HEADER_SIZE 5

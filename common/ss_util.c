@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,4 +167,23 @@ void ss_progress_done(ss_progress_t *p)
                 fprintf(stderr, "\r\033[K");
                 fflush(stderr);
         }
+}
+
+int ss_file_mkdir_parent(const char *path)
+{
+        char buf[1024];
+        snprintf(buf, sizeof(buf), "%s", path);
+        char *slash = strrchr(buf, '/');
+        if (!slash || slash == buf)
+                return 0;
+        *slash = '\0';
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                        return -1;
+                *p = '/';
+        }
+        return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }

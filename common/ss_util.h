@@ -33,6 +33,10 @@ ss_err_t ss_sha256_file_hex(const char *path, char hex[65], char *errstr, size_t
 ss_err_t ss_file_read_all(const char *path, char **out, size_t *len, char *errstr,
                           size_t errstr_size);
 
+/* mkdir -p of the directory part of path ("a/b/c.ssm" creates a/ and a/b/). Returns 0, or
+ * -1 with errno set. */
+int ss_file_mkdir_parent(const char *path);
+
 /*
  * Progress line on stderr for long work: "label: step/total  rate/s  ETA  extra".
  * Silent unless stderr is a terminal (or SS_PROGRESS=1). Redraws at most 10

@@ -1,9 +1,10 @@
 /*
- * model: the registry of model kinds and the thin layer that every caller
- * sees (model.h). Loading reads and validates the container, checks that its
- * labels are the project's three classes in order, and hands it to the kind;
- * scoring checks its arguments and forwards to the kind. The model keeps the
- * container so that kinds can point into it.
+ * model: the registry of model kinds (kind -> inference, trainer, configuration
+ * keys) and the thin layer that every caller sees (model.h). Loading reads and
+ * validates the container, checks that its labels are the project's three
+ * classes in order, and hands it to the kind; scoring checks its arguments and
+ * forwards to the kind. The model keeps the container so that kinds can point
+ * into it.
  */
 #include "model_impl.h"
 
@@ -21,36 +22,12 @@ struct ss_model {
         double temperature; /* applied after the kind's softmax; 1 = none */
 };
 
-/* The registry: one line per kind. */
-static const ss_model_kind_t *const ss_model_kinds[] = {
-    &ss_logreg_kind,
-    &ss_minilm_kind,
-    &ss_cnn_kind,
+/* The registry of model kinds: one line per kind (inference, trainer, configuration keys). */
+static const ss_model_entry_t ss_model_registry[] = {
+    {&ss_logreg_kind, ss_logreg_train_job, "model.logreg."},
+    {&ss_cnn_kind, ss_cnn_train_job, "model.cnn."},
+    {&ss_minilm_kind, ss_minilm_train_job, "model.minilm."},
 };
-
-static const char *const ss_label_names[SS_NUM_CLASSES] = {"negative", "neutral", "positive"};
-
-const char *ss_label_name(int label)
-{
-        return label >= 0 && label < SS_NUM_CLASSES ? ss_label_names[label] : NULL;
-}
-
-int ss_label_parse(const char *s, size_t len)
-{
-        for (int i = 0; i < SS_NUM_CLASSES; i++)
-                if (strlen(ss_label_names[i]) == len && !memcmp(s, ss_label_names[i], len))
-                        return i;
-        return -1;
-}
-
-int ss_probs_argmax(const float *probs)
-{
-        int best = 0;
-        for (int c = 1; c < SS_NUM_CLASSES; c++)
-                if (probs[c] > probs[best])
-                        best = c;
-        return best;
-}
 
 void ss_softmax(float *row, int n)
 {
@@ -67,12 +44,24 @@ void ss_softmax(float *row, int n)
                 row[i] /= sum;
 }
 
+const ss_model_entry_t *ss_model_entries(size_t *n)
+{
+        *n = sizeof(ss_model_registry) / sizeof(ss_model_registry[0]);
+        return ss_model_registry;
+}
+
+const ss_model_entry_t *ss_model_entry_find(const char *kind)
+{
+        for (size_t i = 0; i < sizeof(ss_model_registry) / sizeof(ss_model_registry[0]); i++)
+                if (!strcmp(ss_model_registry[i].ops->kind, kind))
+                        return &ss_model_registry[i];
+        return NULL;
+}
+
 const ss_model_kind_t *ss_model_kind_find(const char *kind)
 {
-        for (size_t i = 0; i < sizeof(ss_model_kinds) / sizeof(ss_model_kinds[0]); i++)
-                if (!strcmp(ss_model_kinds[i]->kind, kind))
-                        return ss_model_kinds[i];
-        return NULL;
+        const ss_model_entry_t *e = ss_model_entry_find(kind);
+        return e ? e->ops : NULL;
 }
 
 ss_model_t *ss_model_from_mfile(ss_mfile_t *mf, char *errstr, size_t errstr_size)
@@ -80,7 +69,7 @@ ss_model_t *ss_model_from_mfile(ss_mfile_t *mf, char *errstr, size_t errstr_size
         const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
         int ok = ss_mfile_nlabels(mf) == SS_NUM_CLASSES;
         for (int i = 0; ok && i < SS_NUM_CLASSES; i++)
-                ok = !strcmp(ss_mfile_label(mf, i), ss_label_names[i]);
+                ok = !strcmp(ss_mfile_label(mf, i), ss_label_name(i));
         if (!ok) {
                 ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
                            "%s: labels are not [negative, neutral, positive]", what);

@@ -18,28 +18,7 @@
 #include <stdint.h>
 
 #include "ss_err.h"
-
-/* Class order used everywhere: arrays of SS_NUM_CLASSES are indexed by ss_label_t. */
-#define SS_NUM_CLASSES 3
-typedef enum { SS_LABEL_NEGATIVE = 0, SS_LABEL_NEUTRAL = 1, SS_LABEL_POSITIVE = 2 } ss_label_t;
-
-/* "negative", "neutral", "positive"; NULL for an out-of-range value. */
-const char *ss_label_name(int label);
-
-/* Parses a label name (exact, lower case). Returns the label or -1. */
-int ss_label_parse(const char *s, size_t len);
-
-/*
- * Input statistics of one text, computed by the model's own tokenizer while
- * scoring. The card stores reference histograms of the same quantities.
- */
-typedef struct ss_input_stats {
-        int32_t n_tokens;    /* tokens the model's tokenizer produced */
-        float unk_share;     /* share of those tokens unknown to the model, 0..1 */
-        uint8_t has_url;     /* 1 if the text holds a URL */
-        uint8_t has_mention; /* 1 if the text holds an @mention */
-        uint8_t has_emoji;   /* 1 if the text holds an emoji or emoticon */
-} ss_input_stats_t;
+#include "ss_types.h" /* SS_NUM_CLASSES, ss_label_t, ss_input_stats_t */
 
 typedef struct ss_model ss_model_t;
 
@@ -94,8 +73,5 @@ const char *ss_model_name(const ss_model_t *m);
 /* Model version: unique per trained artifact, e.g. "logreg-20261125T073000Z-1a2b3c4d"
  * (the suffix is a prefix of the payload sha256). Valid until ss_model_destroy(). */
 const char *ss_model_version(const ss_model_t *m);
-
-/* Index of the largest probability in a row of SS_NUM_CLASSES. */
-int ss_probs_argmax(const float *probs);
 
 #endif /* SS_MODEL_H */

@@ -7,14 +7,26 @@
  * alive as long as the model, so a kind may point straight into its sections
  * (16-byte aligned) instead of copying weights.
  *
- * Adding a kind: implement the three functions in models/<kind>.c, declare its
- * ss_model_kind_t below, and add one line to the registry in models/model.c.
+ * The registry of model kinds (models/model.c, one ss_model_entry_t a kind)
+ * ties each kind to its inference (ss_model_kind_t), its trainer
+ * (ss_model_train_fn, run by `sentistream train` through train.h) and its
+ * configuration keys (model.<kind>.* in the key table).
+ *
+ * Adding a kind: implement the three functions in models/<kind>/<kind>.c and
+ * the trainer in models/<kind>/<kind>_job.c, declare both below, add one line
+ * to the registry in models/model.c, its keys to the key table and its value
+ * to model.kind's list there (unit.model checks that the two agree), and,
+ * optionally, a group file config/model/<kind>.yaml.
  */
 #ifndef SS_MODEL_IMPL_H
 #define SS_MODEL_IMPL_H
 
+#include <cjson/cJSON.h>
+
+#include "evalm.h"
 #include "mfile.h"
 #include "model.h"
+#include "train.h"
 
 typedef struct ss_model_kind {
         const char *kind; /* the kind string stored in the model file */
@@ -28,10 +40,38 @@ typedef struct ss_model_kind {
         void (*destroy)(void *impl);
 } ss_model_kind_t;
 
-/* The kinds (one line each). */
+/*
+ * A kind's trainer: adds the kind's sections to mf, records its
+ * hyper-parameters (and search) in hyper, and the chosen model's tune metrics
+ * in *tune (*has_tune = 1). Returns 0, or prints the error and returns the
+ * exit status (1 runtime failure, 2 configuration error).
+ */
+typedef int (*ss_model_train_fn)(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper,
+                                 ss_eval_t *tune, int *has_tune);
+
+/* One row of the registry. */
+typedef struct ss_model_entry {
+        const ss_model_kind_t *ops; /* inference */
+        ss_model_train_fn train;
+        const char *config_prefix; /* its keys in the key table: "model.<kind>." */
+} ss_model_entry_t;
+
+/* The kinds (two lines each). */
 extern const ss_model_kind_t ss_logreg_kind;
+int ss_logreg_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
+                        int *has_tune);
 extern const ss_model_kind_t ss_minilm_kind;
+int ss_minilm_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
+                        int *has_tune);
 extern const ss_model_kind_t ss_cnn_kind;
+int ss_cnn_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
+                     int *has_tune);
+
+/* The registry entry of the kind with this name, or NULL. */
+const ss_model_entry_t *ss_model_entry_find(const char *kind);
+
+/* The registry: *n entries. */
+const ss_model_entry_t *ss_model_entries(size_t *n);
 
 /* The registered kind with this name, or NULL. */
 const ss_model_kind_t *ss_model_kind_find(const char *kind);

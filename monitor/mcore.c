@@ -33,8 +33,8 @@
 #include "ss_util.h"
 #include "window.h"
 
-#define MAX_REASONS        (2 * SS_REF_MAX_DISTS + 4)
-#define MAX_METRICS        (2 * SS_REF_MAX_DISTS + 16)
+#define MAX_REASONS        (2 * SS_CARD_MAX_DISTS + 4)
+#define MAX_METRICS        (2 * SS_CARD_MAX_DISTS + 16)
 #define MAX_UNKNOWN_LOGGED 16
 #define STAT_MAX           48
 #define FAMILY_MAX         16
@@ -102,29 +102,29 @@ typedef struct eval_state {
 } eval_state_t;
 
 typedef struct mmodel {
-        ss_refcard_t *card;
+        ss_card_view_t *card;
         int name_idx;
         ss_win_layout_t layout;
         ss_slide_t *slide;
         int64_t *slide_t; /* [window_size] scored_at of the row in the same slot */
         ss_tumble_t *tumble;
         ss_perf_t *perf;
-        double isf[SS_REF_MAX_DISTS]; /* chi2.isf(alpha, bins_eff - 1) per distribution */
-        int bins_eff[SS_REF_MAX_DISTS];
+        double isf[SS_CARD_MAX_DISTS]; /* chi2.isf(alpha, bins_eff - 1) per distribution */
+        int bins_eff[SS_CARD_MAX_DISTS];
         double f1_threshold; /* NAN: no F1 threshold (no config value, no card F1) */
         uint64_t predictions, joined;
         int64_t last_pred_wall_ms;
-        drift_res_t res[2][SS_REF_MAX_DISTS]; /* [sliding|time][distribution] */
+        drift_res_t res[2][SS_CARD_MAX_DISTS]; /* [sliding|time][distribution] */
         uint32_t res_rows[2];
         ss_perf_report_t perf_rep;
         int perf_breach;
         eval_state_t ev[SS_MSTREAM__COUNT];
-        ss_gauge_t *g_psi[2][SS_REF_MAX_DISTS], *g_kl[2][SS_REF_MAX_DISTS];
+        ss_gauge_t *g_psi[2][SS_CARD_MAX_DISTS], *g_kl[2][SS_CARD_MAX_DISTS];
         ss_gauge_t *g_f1, *g_cov, *g_lag[2];
         int gauges_made[SS_MSTREAM__COUNT];
         /* statistics: names and whether they may raise an event */
-        char stat[SS_REF_MAX_DISTS][STAT_MAX];
-        int raises[SS_REF_MAX_DISTS];
+        char stat[SS_CARD_MAX_DISTS][STAT_MAX];
+        int raises[SS_CARD_MAX_DISTS];
         int ls_raises, est_raises, f1_raises;
         /* label shift (has_bbse: the card has a usable confusion matrix) and CBPE */
         ss_bbse_ref_t bbse;
@@ -167,7 +167,7 @@ struct ss_mcore {
         int last_model; /* cache of the last version matched */
         ss_join_t *join;
         ss_prediction_t pred; /* decode target, reused */
-        double *cur;          /* [SS_REF_MAX_BINS] scratch counts */
+        double *cur;          /* [SS_CARD_MAX_BINS] scratch counts */
         ss_mcore_event_t **events;
         size_t nevents, cap_events;
         char **sent;
@@ -358,7 +358,7 @@ ss_mcore_t *ss_mcore_new(const ss_mcore_config_t *cfg, const ss_serde_t *serde,
         m->metrics = metrics;
         m->last_model = -1;
         m->join = ss_join_new(cfg->join_max_pending, cfg->join_ttl_ms);
-        m->cur = malloc(sizeof(double) * SS_REF_MAX_BINS);
+        m->cur = malloc(sizeof(double) * SS_CARD_MAX_BINS);
         if (!m->join || !m->cur)
                 goto nomem;
         m->c_predictions = counter(m, "sentistream_monitor_predictions_total",
@@ -395,7 +395,7 @@ nomem:
 
 static void model_free(mmodel_t *mm)
 {
-        ss_refcard_destroy(mm->card);
+        ss_card_view_destroy(mm->card);
         ss_slide_destroy(mm->slide);
         free(mm->slide_t);
         ss_tumble_destroy(mm->tumble);
@@ -494,7 +494,7 @@ static void stream_gauges(ss_mcore_t *m, mmodel_t *mm, int stream)
                     (const char *[]){"model", name, "window", stream_names[stream], NULL});
         for (int d = 0; d < mm->card->ndists; d++) {
                 const char *dn = mm->card->dists[d].name;
-                if (mm->card->dists[d].src == SS_REF_SRC_UNKNOWN)
+                if (mm->card->dists[d].src == SS_CARD_SRC_UNKNOWN)
                         continue;
                 const char *labels[] = {"model",  name, "window", stream_names[stream],
                                         "metric", dn,   NULL};
@@ -508,11 +508,19 @@ static void stream_gauges(ss_mcore_t *m, mmodel_t *mm, int stream)
         }
 }
 
+static int confusion3(const ss_card_view_t *card, double conf[SS_BBSE_K][SS_BBSE_K])
+{
+        for (int t = 0; t < SS_BBSE_K; t++)
+                for (int k = 0; k < SS_BBSE_K; k++)
+                        conf[t][k] = card->confusion[t][k];
+        return 1;
+}
+
 /* Statistic names, raising flags, the label-shift reference and the estimated-F1 threshold
  * of a card. */
 static void card_statistics(ss_mcore_t *m, mmodel_t *mm)
 {
-        const ss_refcard_t *card = mm->card;
+        const ss_card_view_t *card = mm->card;
         for (int d = 0; d < card->ndists; d++) {
                 stat_of_dist(card->dists[d].name, mm->stat[d], STAT_MAX);
                 mm->raises[d] = stat_raises(m, mm->stat[d]);
@@ -521,16 +529,18 @@ static void card_statistics(ss_mcore_t *m, mmodel_t *mm)
         mm->est_raises = stat_raises(m, "performance.estimated_f1");
         mm->f1_raises = stat_raises(m, "performance.f1");
         mm->has_bbse = 0;
+        double conf[SS_BBSE_K][SS_BBSE_K];
         if (m->cfg.label_shift) {
                 if (!card->has_confusion)
                         ss_warn("monitor",
-                                "%s: no metrics.validation.confusion in the card: no label-shift "
+                                "%s: no reference confusion matrix in the card: no label-shift "
                                 "estimate for %s",
                                 card->path, card->version);
-                else if (ss_bbse_ref_init(&mm->bbse, card->val_confusion))
+                else if (card->nclasses != SS_BBSE_K || !confusion3(card, conf) ||
+                         ss_bbse_ref_init(&mm->bbse, conf))
                         ss_warn("monitor",
-                                "%s: the validation confusion matrix is singular or misses a "
-                                "class: no label-shift estimate for %s",
+                                "%s: the reference confusion matrix is not 3 x 3, singular or "
+                                "misses a class: no label-shift estimate for %s",
                                 card->path, card->version);
                 else
                         mm->has_bbse = 1;
@@ -541,26 +551,26 @@ static void card_statistics(ss_mcore_t *m, mmodel_t *mm)
                                    : card->val_macro_f1 - m->cfg.f1_max_drop;
 }
 
-ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_refcard_t *card, char *errstr, size_t errstr_size)
+ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, size_t errstr_size)
 {
         for (int i = 0; i < m->nmodels; i++)
                 if (!strcmp(m->models[i].card->version, card->version)) {
                         ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
                                    "%s: model version %s is already monitored (card %s)",
                                    card->path, card->version, m->models[i].card->path);
-                        ss_refcard_destroy(card);
+                        ss_card_view_destroy(card);
                         return SS_ERR_INVALID_ARG;
                 }
         mmodel_t *ms = realloc(m->models, sizeof(*ms) * (size_t)(m->nmodels + 1));
         if (!ms) {
-                ss_refcard_destroy(card);
+                ss_card_view_destroy(card);
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
         }
         m->models = ms;
         mmodel_t *mm = &m->models[m->nmodels];
         memset(mm, 0, sizeof(*mm));
         mm->card = card;
-        int nbins[SS_REF_MAX_DISTS];
+        int nbins[SS_CARD_MAX_DISTS];
         for (int d = 0; d < card->ndists; d++) {
                 nbins[d] = card->dists[d].nbins;
                 mm->bins_eff[d] = ss_drift_bins_effective(card->dists[d].counts, nbins[d]);
@@ -605,7 +615,7 @@ int ss_mcore_ncards(const ss_mcore_t *m)
         return m->nmodels;
 }
 
-const ss_refcard_t *ss_mcore_card(const ss_mcore_t *m, int i)
+const ss_card_view_t *ss_mcore_card(const ss_mcore_t *m, int i)
 {
         return m->models[i].card;
 }
@@ -813,7 +823,7 @@ static void eval_finish(ss_mcore_t *m, mmodel_t *mm, int stream, int64_t event_t
 
 static void log_drift(const ss_mcore_t *m, const mmodel_t *mm, int w, const char *breaches)
 {
-        const ss_refcard_t *c = mm->card;
+        const ss_card_view_t *c = mm->card;
         int ipsi = -1, ikl = -1;
         for (int d = 0; d < c->ndists; d++) {
                 const drift_res_t *r = &mm->res[w][d];
@@ -960,7 +970,7 @@ static void hist_drift_add(const ss_mcore_t *m, mmodel_t *mm)
                 const drift_res_t *r = &mm->res[SS_MSTREAM_SLIDING][d];
                 if (!r->n)
                         continue;
-                if (mm->card->dists[d].src == SS_REF_SRC_PRED_CLASS) {
+                if (mm->card->dists[d].src == SS_CARD_SRC_PRED_CLASS) {
                         h->pc_psi = (float)r->psi;
                         h->pc_crit = (float)r->psi_crit;
                 } else if (!strncmp(mm->stat[d], "input.", 6) && r->psi_crit > 0 &&
@@ -980,7 +990,7 @@ static void hist_drift_add(const ss_mcore_t *m, mmodel_t *mm)
 static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *counts,
                        const uint32_t *n, uint32_t rows, int64_t start, int64_t end)
 {
-        const ss_refcard_t *c = mm->card;
+        const ss_card_view_t *c = mm->card;
         mreason_t reasons[MAX_REASONS];
         mmetric_t metrics[MAX_METRICS];
         int nr = 0, nmet = 0;
@@ -991,10 +1001,10 @@ static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *count
         mm->res_rows[w] = rows;
         stream_gauges(m, mm, w);
         for (int d = 0; d < c->ndists; d++) {
-                const ss_ref_dist_t *rd = &c->dists[d];
+                const ss_card_dist_t *rd = &c->dists[d];
                 drift_res_t *r = &mm->res[w][d];
                 memset(r, 0, sizeof(*r));
-                if (rd->src == SS_REF_SRC_UNKNOWN || n[d] == 0)
+                if (rd->src == SS_CARD_SRC_UNKNOWN || n[d] == 0)
                         continue;
                 const uint32_t *cc = counts + mm->layout.off[d];
                 for (int b = 0; b < rd->nbins; b++)
@@ -1213,9 +1223,10 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
         mmodel_t *mm = &m->models[mi];
         m->st.predictions++;
         cinc(m->c_predictions, 1);
-        ss_ref_obs_t o = {.label = p->label,
-                          .prob = {p->probs[0], p->probs[1], p->probs[2]},
-                          .has_stats = p->has_input_stats};
+        ss_card_obs_t o = {.label = p->label,
+                           .prob = p->probs,
+                           .nprob = SS_NUM_CLASSES,
+                           .has_stats = p->has_input_stats};
         if (p->has_input_stats) {
                 o.n_tokens = p->input_stats.n_tokens;
                 o.unk_share = p->input_stats.unk_share;
@@ -1223,8 +1234,8 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
                 o.has_mention = p->input_stats.has_mention;
                 o.has_emoji = p->input_stats.has_emoji;
         }
-        uint8_t row[SS_REF_MAX_DISTS];
-        ss_refcard_bin(mm->card, &o, row);
+        uint8_t row[SS_CARD_MAX_DISTS];
+        ss_card_view_bin(mm->card, &o, row);
         int64_t t = p->scored_at > 0 ? p->scored_at : now_ms;
 
         if (ss_tumble_due(mm->tumble, t)) {
@@ -1463,7 +1474,7 @@ static cJSON *json_drift(const ss_mcore_t *m, const mmodel_t *mm, int w)
         cJSON *arr = cJSON_AddArrayToObject(o, "metrics");
         for (int d = 0; d < mm->card->ndists; d++) {
                 const drift_res_t *r = &mm->res[w][d];
-                if (mm->card->dists[d].src == SS_REF_SRC_UNKNOWN || !r->n)
+                if (mm->card->dists[d].src == SS_CARD_SRC_UNKNOWN || !r->n)
                         continue;
                 cJSON *x = cJSON_CreateObject();
                 char fam[FAMILY_MAX];

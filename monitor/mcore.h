@@ -47,7 +47,7 @@
 #include <stdint.h>
 
 #include "mbuf.h"
-#include "refcard.h"
+#include "card.h"
 #include "ss_config.h"
 #include "ss_err.h"
 #include "ss_metrics.h"
@@ -86,9 +86,9 @@ void ss_mcore_destroy(ss_mcore_t *m);
 
 /* Adds a model card (takes ownership, also on error). A second card with the same
  * version is an SS_ERR_INVALID_ARG. */
-ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_refcard_t *card, char *errstr, size_t errstr_size);
+ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, size_t errstr_size);
 int ss_mcore_ncards(const ss_mcore_t *m);
-const ss_refcard_t *ss_mcore_card(const ss_mcore_t *m, int i);
+const ss_card_view_t *ss_mcore_card(const ss_mcore_t *m, int i);
 
 /* Outcome of ingesting one prediction. */
 typedef enum {

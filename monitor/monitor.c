@@ -624,7 +624,7 @@ static ss_err_t load_cards(ss_monitor_t *m, int initial, char *errstr, size_t er
         for (int i = 0; i < n; i++) {
                 if (!e && !card_path_seen(m, paths[i])) {
                         char err[512];
-                        ss_refcard_t *card = ss_refcard_load(paths[i], err, sizeof(err));
+                        ss_card_view_t *card = ss_card_view_load(paths[i], err, sizeof(err));
                         if (!card && initial)
                                 e = ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s", err);
                         else if (!card)
@@ -632,7 +632,7 @@ static ss_err_t load_cards(ss_monitor_t *m, int initial, char *errstr, size_t er
                         else if (card_version_known(m, card->version)) {
                                 ss_warn("monitor", "%s: version %s is already monitored: skipped",
                                         paths[i], card->version);
-                                ss_refcard_destroy(card);
+                                ss_card_view_destroy(card);
                         } else if ((e = ss_mcore_add_card(m->core, card, errstr, errstr_size)) ==
                                    SS_OK) {
                                 ss_info("monitor",

@@ -16,11 +16,11 @@
 int ss_win_layout_init(ss_win_layout_t *l, int ndists, const int *nbins)
 {
         memset(l, 0, sizeof(*l));
-        if (ndists < 1 || ndists > SS_REF_MAX_DISTS)
+        if (ndists < 1 || ndists > SS_CARD_MAX_DISTS)
                 return -1;
         l->ndists = ndists;
         for (int d = 0; d < ndists; d++) {
-                if (nbins[d] < 1 || nbins[d] > SS_REF_MAX_BINS)
+                if (nbins[d] < 1 || nbins[d] > SS_CARD_MAX_BINS)
                         return -1;
                 l->nbins[d] = nbins[d];
                 l->off[d] = l->total;
@@ -49,7 +49,7 @@ static void counts_apply(const ss_win_layout_t *l, uint32_t *counts, uint32_t *n
                          const uint8_t *row, int sign)
 {
         for (int d = 0; d < l->ndists; d++) {
-                if (row[d] == SS_REF_NO_BIN || row[d] >= l->nbins[d])
+                if (row[d] == SS_CARD_NO_BIN || row[d] >= l->nbins[d])
                         continue;
                 counts[l->off[d] + row[d]] += (uint32_t)sign;
                 n[d] += (uint32_t)sign;
@@ -130,7 +130,7 @@ int ss_slide_load(ss_slide_t *s, ss_mreader_t *r)
         uint64_t seen = ss_mreader_u64(r), len = ss_mreader_u64(r);
         if (r->failed || len > s->cap || len > seen)
                 return -1;
-        uint8_t row[SS_REF_MAX_DISTS];
+        uint8_t row[SS_CARD_MAX_DISTS];
         for (uint64_t i = 0; i < len; i++) {
                 if (ss_mreader_get(r, row, (size_t)s->layout.ndists)) {
                         ss_slide_clear(s);

@@ -3,7 +3,7 @@
  * tumbling time windows, for a fixed set of distributions.
  *
  * A prediction arrives as a "row": one bin index per distribution (uint8,
- * SS_REF_NO_BIN where the prediction has no value for it, e.g. no input
+ * SS_CARD_NO_BIN where the prediction has no value for it, e.g. no input
  * statistics). Counts are kept per distribution in one flat array
  * (layout.off[d] .. + layout.nbins[d]) together with n[d], the rows that had a
  * bin for d; both are always exact for the window's current content.
@@ -29,13 +29,13 @@
 #include <stdint.h>
 
 #include "mbuf.h"
-#include "refcard.h"
+#include "card.h"
 
 typedef struct ss_win_layout {
         int ndists;
-        int nbins[SS_REF_MAX_DISTS];
-        int off[SS_REF_MAX_DISTS]; /* first count of distribution d */
-        int total;                 /* sum of nbins */
+        int nbins[SS_CARD_MAX_DISTS];
+        int off[SS_CARD_MAX_DISTS]; /* first count of distribution d */
+        int total;                  /* sum of nbins */
 } ss_win_layout_t;
 
 /* Fills the layout; returns 0, or -1 if ndists or a bin count is out of range. */

@@ -766,6 +766,27 @@ void ss_minilm_pool_layers_str(const ss_minilm_t *e, char *buf, size_t size)
                                          e->pool_layers[k]);
 }
 
+/* ---- the softmax-regression head (inference; minilm_train.c fits it) ---- */
+
+void ss_minilm_head_apply(const float *X, size_t n, int D, const float *W, const float *b,
+                          float *probs)
+{
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, SS_NUM_CLASSES, D, 1.0f, X, D,
+                    W, D, 0.0f, probs, SS_NUM_CLASSES);
+        for (size_t i = 0; i < n; i++) {
+                float *p = probs + i * SS_NUM_CLASSES;
+                float mx = -INFINITY, sum = 0;
+                for (int k = 0; k < SS_NUM_CLASSES; k++) {
+                        p[k] += b[k];
+                        mx = p[k] > mx ? p[k] : mx;
+                }
+                for (int k = 0; k < SS_NUM_CLASSES; k++)
+                        sum += (p[k] = expf(p[k] - mx));
+                for (int k = 0; k < SS_NUM_CLASSES; k++)
+                        p[k] /= sum;
+        }
+}
+
 /* ---- the `minilm` model kind: encoder + softmax-regression head ---- */
 
 typedef struct minilm_model {

@@ -126,7 +126,8 @@ ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off
 ss_err_t ss_minilm_convert(const char *src_dir, const char *out_path, const char *name,
                            char *errstr, size_t errstr_size);
 
-/* probs [n][3] = softmax(W x + b) over the rows of X [n][D] (minilm_train.c). */
+/* probs [n][SS_NUM_CLASSES] = softmax(W x + b) over the rows of X [n][D]; W [SS_NUM_CLASSES][D],
+ * b [SS_NUM_CLASSES]. The head's inference; minilm_train.c fits W and b. */
 void ss_minilm_head_apply(const float *X, size_t n, int D, const float *W, const float *b,
                           float *probs);
 

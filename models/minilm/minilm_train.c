@@ -253,25 +253,6 @@ ss_err_t ss_minilm_embed_dataset(ss_minilm_t *e, const char *encoder_sha256, con
 
 /* ---- the head ---- */
 
-void ss_minilm_head_apply(const float *X, size_t n, int D, const float *W, const float *b,
-                          float *probs)
-{
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, D, 1.0f, X, D, W, D, 0.0f,
-                    probs, C);
-        for (size_t i = 0; i < n; i++) {
-                float *p = probs + i * C;
-                float mx = -INFINITY, sum = 0;
-                for (int k = 0; k < C; k++) {
-                        p[k] += b[k];
-                        mx = p[k] > mx ? p[k] : mx;
-                }
-                for (int k = 0; k < C; k++)
-                        sum += (p[k] = expf(p[k] - mx));
-                for (int k = 0; k < C; k++)
-                        p[k] /= sum;
-        }
-}
-
 double ss_minilm_head_fit(const float *X, const int8_t *y, size_t n, int D, double l2, int epochs,
                           float *W, float *b)
 {

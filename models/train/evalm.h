@@ -12,9 +12,10 @@
 #ifndef SS_EVALM_H
 #define SS_EVALM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "ss_types.h"
 
 typedef struct ss_eval {
         int64_t confusion[SS_NUM_CLASSES][SS_NUM_CLASSES]; /* [true label][predicted label] */

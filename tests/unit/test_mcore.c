@@ -52,7 +52,7 @@ static int draw(const double *w, int n)
 }
 
 /* A value inside bin b of a histogram distribution of the card. */
-static double in_bin(const ss_ref_dist_t *d, int b)
+static double in_bin(const ss_card_dist_t *d, int b)
 {
         double lo = d->edges[b], hi = d->edges[b + 1];
         if (hi > 1000)
@@ -60,25 +60,25 @@ static double in_bin(const ss_ref_dist_t *d, int b)
         return lo + (hi - lo) * (0.1 + 0.8 * uni());
 }
 
-static const ss_ref_dist_t *dist(const ss_refcard_t *c, const char *name)
+static const ss_card_dist_t *dist(const ss_card_view_t *c, const char *name)
 {
-        return &c->dists[ss_refcard_find(c, name)];
+        return &c->dists[ss_card_view_find(c, name)];
 }
 
 /* A prediction whose every field is drawn from the card's reference; class_w, when not
  * NULL, replaces the class mix. */
-static void make_pred(const ss_refcard_t *c, const double *class_w, ss_prediction_t *p, char *id,
+static void make_pred(const ss_card_view_t *c, const double *class_w, ss_prediction_t *p, char *id,
                       size_t idsize, long seq, int64_t scored_at)
 {
         snprintf(id, idsize, "%ld", 1000000 + seq);
-        const ss_ref_dist_t *pc = dist(c, "predicted_class");
+        const ss_card_dist_t *pc = dist(c, "predicted_class");
         memset(p, 0, sizeof(*p));
         p->tweet_id = ss_str_c(id);
         p->label = draw(class_w ? class_w : pc->counts, 3);
         const char *pn[3] = {"prob.negative", "prob.neutral", "prob.positive"};
         float sum = 0;
         for (int k = 0; k < 3; k++) {
-                const ss_ref_dist_t *d = dist(c, pn[k]);
+                const ss_card_dist_t *d = dist(c, pn[k]);
                 sum += p->probs[k] = (float)in_bin(d, draw(d->counts, d->nbins));
         }
         for (int k = 0; k < 3; k++) /* a valid prediction's probabilities sum to 1 */
@@ -88,22 +88,22 @@ static void make_pred(const ss_refcard_t *c, const double *class_w, ss_predictio
         p->created_at = scored_at - 1000;
         p->scored_at = scored_at;
         p->has_input_stats = true;
-        const ss_ref_dist_t *nt = dist(c, "input.n_tokens"), *us = dist(c, "input.unk_share");
+        const ss_card_dist_t *nt = dist(c, "input.n_tokens"), *us = dist(c, "input.unk_share");
         p->input_stats.n_tokens = (int32_t)in_bin(nt, draw(nt->counts, nt->nbins));
         p->input_stats.unk_share = (float)in_bin(us, draw(us->counts, us->nbins));
         /* categorical: counts are in the card's category order; map back to no/yes */
-        const ss_ref_dist_t *hu = dist(c, "input.has_url"), *hm = dist(c, "input.has_mention"),
-                            *he = dist(c, "input.has_emoji");
+        const ss_card_dist_t *hu = dist(c, "input.has_url"), *hm = dist(c, "input.has_mention"),
+                             *he = dist(c, "input.has_emoji");
         p->input_stats.has_url = (uint8_t)(draw(hu->counts, 2) == hu->cat_bin[1]);
         p->input_stats.has_mention = (uint8_t)(draw(hm->counts, 2) == hm->cat_bin[1]);
         p->input_stats.has_emoji = (uint8_t)(draw(he->counts, 2) == he->cat_bin[1]);
 }
 
-static ss_refcard_t *load_card(void)
+static ss_card_view_t *load_card(void)
 {
         char path[1024], err[512];
         ss_test_src_path("tests/fixtures/drift/card_valid.json", path, sizeof(path));
-        ss_refcard_t *c = ss_refcard_load(path, err, sizeof(err));
+        ss_card_view_t *c = ss_card_view_load(path, err, sizeof(err));
         if (!c) {
                 fprintf(stderr, "%s\n", err);
                 exit(1);
@@ -186,7 +186,7 @@ static void test_no_drift(void)
 {
         ss_mcore_config_t mc = config();
         ss_mcore_t *m = make_core(&mc);
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32], ids[4096] = "";
         for (long i = 0; i < 10000; i++) {
@@ -220,7 +220,7 @@ static void test_no_drift(void)
 /* Runs n shifted predictions starting at seq; returns nothing, events stay queued. */
 static void run_shift(ss_mcore_t *m, long from, long to, const double *w)
 {
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32];
         for (long i = from; i < to; i++) {
@@ -285,7 +285,7 @@ static void test_perf_drift(void)
 {
         ss_mcore_config_t mc = config();
         ss_mcore_t *m = make_core(&mc);
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32], ids[4096] = "";
         ss_retrain_event_t ev = {0};
@@ -422,7 +422,7 @@ static void test_tumbling(void)
         mc.eval_every = 1000000; /* only the time windows evaluate */
         mc.trigger = (ss_trigger_config_t){1, 1, 0};
         ss_mcore_t *m = make_core(&mc);
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         double shifted[3] = {1000, 10, 10};
         ss_prediction_t p;
         char id[32], ids[4096] = "";
@@ -451,7 +451,7 @@ static void test_tumbling(void)
 }
 
 /* A second card: the fixture with another version, created a day later. */
-static ss_refcard_t *newer_card(void)
+static ss_card_view_t *newer_card(void)
 {
         char path[1024], err[512];
         char *text = NULL;
@@ -463,7 +463,7 @@ static ss_refcard_t *newer_card(void)
         char *t = strstr(text, "2026-11-25T07:30:00.250Z");
         memcpy(v, "logreg-20261126T073000Z-99999999", 32);
         memcpy(t, "2026-11-26", 10);
-        ss_refcard_t *c = ss_refcard_parse(text, "newer.card.json", err, sizeof(err));
+        ss_card_view_t *c = ss_card_view_parse(text, "newer.card.json", err, sizeof(err));
         free(text);
         if (!c) {
                 fprintf(stderr, "%s\n", err);
@@ -491,7 +491,7 @@ static void test_new_version(void)
         CHECK(strstr(ids, VERSION) != NULL);
         uint64_t stale = ss_mcore_stats(m)->stale;
         /* the newer version, drifted from the start: it fires despite the old one's cooldown */
-        const ss_refcard_t *c2 = ss_mcore_card(m, 1);
+        const ss_card_view_t *c2 = ss_mcore_card(m, 1);
         ss_prediction_t p;
         char id[32];
         for (long i = 0; i < 4000; i++) {
@@ -521,10 +521,10 @@ static const double PI_REF[3] = {0.157, 0.501, 0.342};
 static ss_mcore_t *make_core_bbse(const ss_mcore_config_t *mc)
 {
         char err[512];
-        ss_refcard_t *c = load_card();
+        ss_card_view_t *c = load_card();
         for (int t = 0; t < 3; t++)
                 for (int k = 0; k < 3; k++)
-                        c->val_confusion[t][k] = C_LR[k][t] * PI_REF[t] * 20000;
+                        c->confusion[t][k] = C_LR[k][t] * PI_REF[t] * 20000;
         c->has_confusion = 1;
         ss_mcore_t *m = ss_mcore_new(mc, serde, NULL, err, sizeof(err));
         if (!m || ss_mcore_add_card(m, c, err, sizeof(err))) {
@@ -537,7 +537,7 @@ static ss_mcore_t *make_core_bbse(const ss_mcore_config_t *mc)
 /* n predictions whose true class is drawn from mix and the predicted class from C_LR. */
 static void run_truth(ss_mcore_t *m, long from, long to, const double *mix)
 {
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32];
         for (long i = from; i < to; i++) {
@@ -651,7 +651,7 @@ static void test_estimated_f1(void)
         mc.cbpe = 1;
         snprintf(mc.event_families, sizeof(mc.event_families), "performance.estimated_f1");
         ss_mcore_t *m = make_core(&mc);
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32], ids[4096] = "";
         long conf[3][3] = {{0}};
@@ -708,7 +708,7 @@ static void test_invalid(void)
 {
         ss_mcore_config_t mc = config();
         ss_mcore_t *m = make_core(&mc);
-        const ss_refcard_t *c = ss_mcore_card(m, 0);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32];
         make_pred(c, NULL, &p, id, sizeof(id), 1, 1700000000000);

@@ -31,7 +31,7 @@ static void test_layout(void)
         CHECK(l.total == 15 && l.off[0] == 0 && l.off[1] == 3 && l.off[2] == 13);
         CHECK(ss_win_layout_init(&l, 0, (int[]){3}) == -1);
         CHECK(ss_win_layout_init(&l, 1, (int[]){0}) == -1);
-        CHECK(ss_win_layout_init(&l, 1, (int[]){SS_REF_MAX_BINS + 1}) == -1);
+        CHECK(ss_win_layout_init(&l, 1, (int[]){SS_CARD_MAX_BINS + 1}) == -1);
 }
 
 static void test_slide(void)
@@ -49,7 +49,7 @@ static void test_slide(void)
                 rows[i][0] = (uint8_t)(next_rand() % 3);
                 rows[i][1] = (uint8_t)(next_rand() % 10);
                 /* distribution 2 is missing on every 7th row */
-                rows[i][2] = i % 7 == 0 ? SS_REF_NO_BIN : (uint8_t)(next_rand() % 2);
+                rows[i][2] = i % 7 == 0 ? SS_CARD_NO_BIN : (uint8_t)(next_rand() % 2);
                 ss_slide_add(s, rows[i]);
                 size_t lo = i + 1 > CAP ? i + 1 - CAP : 0;
                 for (int d = 0; d < 3; d++) {
