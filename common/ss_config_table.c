@@ -186,7 +186,7 @@ const ss_conf_def_t ss_conf_table[] = {
         /* ---- monitor.*, redis.* (monitor engineer) --------------------------------- */
         {"monitor.card", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
          "model cards to monitor, comma-separated files or directories of *.card.json; empty = the card beside consumer.model.path (or model.out)"},
-        {"monitor.cbpe", SS_CONF_BOOL, SS_CONF_NORANGE, NULL, "true",
+        {"monitor.cbpe.enabled", SS_CONF_BOOL, SS_CONF_NORANGE, NULL, "true",
          "estimate macro-F1 and AvgRec of each window from the predicted probabilities (no labels); statistic performance.estimated_f1"},
         {"monitor.eval.every", SS_CONF_INT, 1, 100000000, NULL, "500",
          "the sliding window is evaluated every this many predictions of a model version"},
@@ -206,7 +206,7 @@ const ss_conf_def_t ss_conf_table[] = {
          "longest a prediction waits for its label (or a label for its prediction)"},
         {"monitor.kl.threshold", SS_CONF_DOUBLE, 0, 100, NULL, "0.1",
          "fixed threshold of KL(current to reference); a drift needs KL above this and above the critical value"},
-        {"monitor.label_shift", SS_CONF_BOOL, SS_CONF_NORANGE, NULL, "true",
+        {"monitor.label_shift.enabled", SS_CONF_BOOL, SS_CONF_NORANGE, NULL, "true",
          "estimate each window's true class mix from its predicted classes and the card's confusion matrix (black-box shift estimation); statistic label_shift"},
         {"monitor.label_shift.kl.threshold", SS_CONF_DOUBLE, 0, 100, NULL, "0.05",
          "fixed KL threshold of the estimated against the reference true class mix; a breach needs KL above this and above its critical value"},

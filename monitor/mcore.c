@@ -205,8 +205,8 @@ void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
         mc->perf_eval_every = (uint64_t)ss_config_get_int(c, "monitor.perf.eval.every");
         mc->f1_threshold = ss_config_get_double(c, "monitor.f1.threshold");
         mc->f1_max_drop = ss_config_get_double(c, "monitor.f1.max_drop");
-        mc->label_shift = ss_config_get_bool(c, "monitor.label_shift");
-        mc->cbpe = ss_config_get_bool(c, "monitor.cbpe");
+        mc->label_shift = ss_config_get_bool(c, "monitor.label_shift.enabled");
+        mc->cbpe = ss_config_get_bool(c, "monitor.cbpe.enabled");
         mc->ls_psi_threshold = ss_config_get_double(c, "monitor.label_shift.psi.threshold");
         mc->ls_kl_threshold = ss_config_get_double(c, "monitor.label_shift.kl.threshold");
         snprintf(mc->event_families, sizeof(mc->event_families), "%s",

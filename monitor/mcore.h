@@ -66,7 +66,7 @@ typedef struct ss_mcore_config {
         uint64_t perf_min_labels;
         uint64_t perf_eval_every;
         double f1_threshold, f1_max_drop;
-        int label_shift, cbpe;                    /* monitor.label_shift, monitor.cbpe */
+        int label_shift, cbpe; /* monitor.label_shift.enabled, monitor.cbpe.enabled */
         double ls_psi_threshold, ls_kl_threshold; /* monitor.label_shift.*.threshold */
         char event_families[256];                 /* monitor.event.families */
         ss_trigger_config_t trigger;
