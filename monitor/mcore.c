@@ -209,6 +209,7 @@ void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
         mc->cbpe = ss_config_get_bool(c, "monitor.cbpe.enabled");
         mc->ls_psi_threshold = ss_config_get_double(c, "monitor.label_shift.psi.threshold");
         mc->ls_kl_threshold = ss_config_get_double(c, "monitor.label_shift.kl.threshold");
+        mc->ls_min_samples = (uint64_t)ss_config_get_int(c, "monitor.label_shift.min.samples");
         snprintf(mc->event_families, sizeof(mc->event_families), "%s",
                  ss_config_get_str(c, "monitor.event.families"));
         mc->trigger.k = (int)ss_config_get_int(c, "monitor.trigger.k");
@@ -901,7 +902,8 @@ static void eval_classes(ss_mcore_t *m, mmodel_t *mm, int w, mreason_t *reasons,
                 ss_bbse_est_t *e = &cr->ls;
                 double pred[3] = {(double)cw->npred[0], (double)cw->npred[1], (double)cw->npred[2]};
                 ss_bbse_estimate(&mm->bbse, pred, m->cfg.false_alarm, CI_ALPHA, e);
-                cr->ls_evaluated = n >= (double)m->cfg.min_samples;
+                cr->ls_evaluated =
+                    n >= (double)m->cfg.min_samples && n >= (double)m->cfg.ls_min_samples;
                 int bp =
                     cr->ls_evaluated && e->psi > m->cfg.ls_psi_threshold && e->psi > e->psi_crit;
                 int bk = cr->ls_evaluated && e->kl > m->cfg.ls_kl_threshold && e->kl > e->kl_crit;

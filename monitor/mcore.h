@@ -68,6 +68,7 @@ typedef struct ss_mcore_config {
         double f1_threshold, f1_max_drop;
         int label_shift, cbpe; /* monitor.label_shift.enabled, monitor.cbpe.enabled */
         double ls_psi_threshold, ls_kl_threshold; /* monitor.label_shift.*.threshold */
+        uint64_t ls_min_samples;                  /* monitor.label_shift.min.samples */
         char event_families[256];                 /* monitor.event.families */
         ss_trigger_config_t trigger;
         size_t join_max_pending;

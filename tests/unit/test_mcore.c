@@ -133,6 +133,7 @@ static ss_mcore_config_t config(void)
             .cbpe = 0,
             .ls_psi_threshold = 0.1,
             .ls_kl_threshold = 0.05,
+            .ls_min_samples = 2000,
             .event_families = "prediction.class,input,performance",
             .trigger = {3, 5, 3600 * 1000},
             .join_max_pending = 100000,
