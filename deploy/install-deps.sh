@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libopenblas-dev libhiredis-dev libyaml-dev
       libcjson-dev libmicrohttpd-dev libssl-dev
-      redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl)
+      redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl
+      chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do
