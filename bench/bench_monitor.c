@@ -94,6 +94,9 @@ static ss_err_t prepare(bench_t *b, char *err, size_t errsize)
                 p.probs[0] = (float)hist_value(b->card, "prob.negative", 0.2);
                 p.probs[1] = (float)hist_value(b->card, "prob.neutral", 0.5);
                 p.probs[2] = (float)hist_value(b->card, "prob.positive", 0.3);
+                float sum = p.probs[0] + p.probs[1] + p.probs[2];
+                for (int k = 0; k < 3; k++) /* valid probabilities sum to 1 */
+                        p.probs[k] /= sum;
                 p.model_name = ss_str_c(b->card->name);
                 p.model_version = ss_str_c(b->card->version);
                 p.created_at = t0 - 1000;

@@ -30,7 +30,8 @@ static void ss_monitor_usage(FILE *out)
             out,
             "usage: sentistream monitor [--config-dir DIR] [key=value ...]\n"
             "       sentistream monitor events [--timeout S] [--config-dir DIR] [key=value ...]\n"
-            "       sentistream monitor replay MODEL DATA [--labels] [--report FILE] [key=value ...]\n"
+            "       sentistream monitor replay MODEL DATA [--labels] [--report FILE] [key=value "
+            "...]\n"
             "       sentistream monitor report --html FILE [--json REPORT] [key=value ...]\n"
             "  monitor: watches topics.output for drift (PSI, KL against the model card) and\n"
             "           falling F1 (labels from Redis <redis.prefix>labels); retraining\n"

@@ -97,7 +97,7 @@ static int replay_run(const ss_config_t *c, const char *schema_dir, const char *
         ss_serde_t *serde = NULL;
         ss_mcore_t *core = NULL;
         float *probs = malloc(REPLAY_BATCH * SS_NUM_CLASSES * sizeof(float)); /* [B][C] */
-        ss_input_stats_t *stats = malloc(REPLAY_BATCH * sizeof(*stats));     /* [B] */
+        ss_input_stats_t *stats = malloc(REPLAY_BATCH * sizeof(*stats));      /* [B] */
         char card_path[1100];
         const char *cards = ss_config_get_str(c, "monitor.card");
         if (*cards)
@@ -132,8 +132,9 @@ static int replay_run(const ss_config_t *c, const char *schema_dir, const char *
                 free(json);
                 if (!ok) {
                         snprintf(err, sizeof(err), "%s: %s", report_path,
-                                 json ? "cannot write" : "no evaluation (fewer rows than "
-                                                         "monitor.eval.every?)");
+                                 json ? "cannot write"
+                                      : "no evaluation (fewer rows than "
+                                        "monitor.eval.every?)");
                         goto out;
                 }
         }

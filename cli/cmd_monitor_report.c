@@ -88,8 +88,8 @@ int ss_cmd_monitor_report(int argc, char **argv)
         if (text && !f)
                 snprintf(err, sizeof(err), "%s: cannot write", tmp);
         if (f) {
-                ss_err_t e = ss_rhtml_render(text, json ? json : "the report in Redis", f, err,
-                                             sizeof(err));
+                ss_err_t e =
+                    ss_rhtml_render(text, json ? json : "the report in Redis", f, err, sizeof(err));
                 if (fclose(f) == 0 && e == SS_OK && rename(tmp, html) == 0) {
                         printf("%s\n", html);
                         rc = 0;

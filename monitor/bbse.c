@@ -197,9 +197,25 @@ double ss_bbse_quad_crit(const double v[SS_BBSE_K][SS_BBSE_K], const double *d, 
         return a * ss_chi2_isf(alpha, nu);
 }
 
-void ss_bbse_estimate(const ss_bbse_ref_t *r, const double pred[SS_BBSE_K], double alpha,
-                      double alpha_ci, ss_bbse_est_t *e)
+/* The quantiles of r for these rates, computed once (chi-square inversions are the only
+ * costly step of an estimate). */
+static void quantiles(ss_bbse_ref_t *r, double alpha, double alpha_ci)
 {
+        if (r->alpha == alpha && r->alpha_ci == alpha_ci)
+                return;
+        double s0[K][K] = {{0}}, v[K][K];
+        add_multinomial(s0, r->qref, 1.0);
+        sandwich(r->cinv, s0, v);
+        r->crit_unit = ss_bbse_quad_crit(v, r->pi, alpha);
+        r->z = sqrt(ss_chi2_isf(alpha_ci, 1));
+        r->alpha = alpha;
+        r->alpha_ci = alpha_ci;
+}
+
+void ss_bbse_estimate(ss_bbse_ref_t *r, const double pred[SS_BBSE_K], double alpha, double alpha_ci,
+                      ss_bbse_est_t *e)
+{
+        quantiles(r, alpha, alpha_ci);
         memset(e, 0, sizeof(*e));
         for (int i = 0; i < K; i++)
                 e->n += pred[i];
@@ -225,7 +241,7 @@ void ss_bbse_estimate(const ss_bbse_ref_t *r, const double pred[SS_BBSE_K], doub
                 add_multinomial(s, col, e->w[j] * e->w[j] / r->mj[j]);
         }
         sandwich(r->cinv, s, cov);
-        double z = sqrt(ss_chi2_isf(alpha_ci, 1));
+        double z = r->z;
         for (int i = 0; i < K; i++) {
                 e->se[i] = sqrt(cov[i][i] > 0 ? cov[i][i] : 0);
                 e->lo[i] = fmax(0, e->w[i] - z * e->se[i]);
@@ -239,9 +255,7 @@ void ss_bbse_estimate(const ss_bbse_ref_t *r, const double pred[SS_BBSE_K], doub
                 cpi[i] = r->m * r->pi[i];
         }
         ss_drift_psi_kl(cw, cpi, K, &e->psi, &e->kl);
-        double s0[K][K] = {{0}}, v[K][K];
-        add_multinomial(s0, r->qref, 1.0 / e->n + 1.0 / r->m);
-        sandwich(r->cinv, s0, v);
-        e->psi_crit = ss_bbse_quad_crit(v, r->pi, alpha);
+        /* V scales with (1/n + 1/m); a does too and nu does not */
+        e->psi_crit = (1.0 / e->n + 1.0 / r->m) * r->crit_unit;
         e->kl_crit = 0.5 * e->psi_crit;
 }

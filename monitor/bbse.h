@@ -63,6 +63,11 @@ typedef struct ss_bbse_ref {
         double qref[SS_BBSE_K];            /* reference predicted shares = C pi */
         double m;                          /* reference examples */
         double mj[SS_BBSE_K];              /* reference examples per true class */
+        /* the quantiles for the rates last asked (they depend on the card only: a and nu of
+         * the Satterthwaite approximation do not change with n) */
+        double alpha, alpha_ci;
+        double crit_unit; /* PSI_crit / (1/n + 1/m) */
+        double z;         /* standard normal quantile 1 - alpha_ci / 2 */
 } ss_bbse_ref_t;
 
 /*
@@ -88,8 +93,8 @@ typedef struct ss_bbse_est {
  * (n = their sum > 0), its interval at two-sided level 1 - alpha_ci (e.g.
  * 0.05 for 95 %) and the critical values of PSI/KL at false-alarm rate alpha.
  */
-void ss_bbse_estimate(const ss_bbse_ref_t *r, const double pred[SS_BBSE_K], double alpha,
-                      double alpha_ci, ss_bbse_est_t *e);
+void ss_bbse_estimate(ss_bbse_ref_t *r, const double pred[SS_BBSE_K], double alpha, double alpha_ci,
+                      ss_bbse_est_t *e);
 
 /* The least-squares solution of C w = q on the simplex (see above); w[K]. */
 void ss_bbse_solve_simplex(const double c[SS_BBSE_K][SS_BBSE_K], const double q[SS_BBSE_K],

@@ -42,34 +42,56 @@ static uint32_t fixed(float p)
                 return 0;
         if (p >= 1)
                 return SS_CBPE_ONE;
-        return (uint32_t)lrint((double)p * SS_CBPE_ONE);
+        return (uint32_t)(p * (float)SS_CBPE_ONE + 0.5f); /* p * 2^20 is exact in float */
 }
 
-static void row_apply(ss_cbpe_t *w, int label, const uint32_t *q, int sign)
+static void row_add(ss_cbpe_t *w, int label, const uint32_t *q)
 {
-        w->npred[label] += (uint64_t)sign;
+        w->npred[label]++;
         for (int t = 0; t < 3; t++)
-                w->expect[t][label] += (uint64_t)sign * q[t];
+                w->expect[t][label] += q[t];
+}
+
+static void row_sub(ss_cbpe_t *w, int label, const uint32_t *q)
+{
+        w->npred[label]--;
+        for (int t = 0; t < 3; t++)
+                w->expect[t][label] -= q[t];
+}
+
+void ss_cbpe_quantize(const float *prob, uint32_t *q)
+{
+        for (int k = 0; k < 3; k++)
+                q[k] = fixed(prob[k]);
 }
 
 void ss_cbpe_add(ss_cbpe_t *w, int label, const float *prob)
 {
+        uint32_t q[3];
+        ss_cbpe_quantize(prob, q);
+        ss_cbpe_add_fixed(w, label, q);
+}
+
+void ss_cbpe_add_fixed(ss_cbpe_t *w, int label, const uint32_t *q)
+{
         if (label < 0 || label > 2)
                 return;
-        uint32_t q[3] = {fixed(prob[0]), fixed(prob[1]), fixed(prob[2])};
+        row_add(w, label, q);
         if (!w->cap) {
-                row_apply(w, label, q, 1);
                 w->len++;
                 return;
         }
+        uint32_t *slot = w->prob + 3 * w->head;
         if (w->len == w->cap)
-                row_apply(w, w->label[w->head], w->prob + 3 * w->head, -1);
+                row_sub(w, w->label[w->head], slot);
         else
                 w->len++;
         w->label[w->head] = (uint8_t)label;
-        memcpy(w->prob + 3 * w->head, q, sizeof(q));
-        row_apply(w, label, q, 1);
-        w->head = (w->head + 1) % w->cap;
+        slot[0] = q[0];
+        slot[1] = q[1];
+        slot[2] = q[2];
+        if (++w->head == w->cap)
+                w->head = 0;
 }
 
 void ss_cbpe_clear(ss_cbpe_t *w)
@@ -170,7 +192,7 @@ int ss_cbpe_load(ss_cbpe_t *w, ss_mreader_t *r)
                 }
                 w->label[w->head] = label;
                 memcpy(w->prob + 3 * w->head, q, sizeof(q));
-                row_apply(w, label, q, 1);
+                row_add(w, label, q);
                 w->head = (w->head + 1) % w->cap;
                 w->len++;
         }

@@ -50,6 +50,9 @@ ss_cbpe_t *ss_cbpe_new(size_t cap);
 void ss_cbpe_destroy(ss_cbpe_t *w);
 /* Adds a row: predicted label 0..2 and its probabilities (finite, >= 0, summing to ~1). */
 void ss_cbpe_add(ss_cbpe_t *w, int label, const float *prob);
+/* The same in two steps, for a row that goes to several windows: q[3] fixed point. */
+void ss_cbpe_quantize(const float *prob, uint32_t *q);
+void ss_cbpe_add_fixed(ss_cbpe_t *w, int label, const uint32_t *q);
 void ss_cbpe_clear(ss_cbpe_t *w);
 uint64_t ss_cbpe_n(const ss_cbpe_t *w);
 void ss_cbpe_estimate(const ss_cbpe_t *w, ss_cbpe_est_t *e);

@@ -1166,6 +1166,11 @@ static void on_pair(ss_mcore_t *m, const ss_join_pair_t *pair)
  * label) with a description in buf. */
 static const char *prediction_check(const ss_prediction_t *p, int *why, char *buf, size_t size)
 {
+        /* the common case in a few comparisons: NaN fails every one, an infinity the sum's */
+        const float *q = p->probs;
+        if (p->label >= 0 && p->label <= 2 && q[0] >= 0 && q[1] >= 0 && q[2] >= 0 &&
+            fabsf(q[0] + q[1] + q[2] - 1) <= 1e-3f)
+                return NULL;
         double sum = 0;
         if (p->label < 0 || p->label > 2) {
                 *why = 3;
@@ -1245,11 +1250,13 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
                 ss_tumble_roll(mm->tumble, t);
                 ss_cbpe_clear(mm->cw[1]);
         }
+        uint32_t q[3];
+        ss_cbpe_quantize(p->probs, q);
         ss_tumble_add(mm->tumble, t, row);
-        ss_cbpe_add(mm->cw[1], p->label, p->probs);
+        ss_cbpe_add_fixed(mm->cw[1], p->label, q);
         mm->slide_t[mm->slide->head] = t;
         ss_slide_add(mm->slide, row);
-        ss_cbpe_add(mm->cw[0], p->label, p->probs);
+        ss_cbpe_add_fixed(mm->cw[0], p->label, q);
         mm->predictions++;
         mm->last_pred_wall_ms = now_ms;
         if (mm->predictions % m->cfg.eval_every == 0)

@@ -156,8 +156,9 @@ static void line_chart(FILE *out, const char *title, const double *x, int n, con
         y1 *= 1.08;
         fputs("<figure><figcaption>", out);
         esc(out, title);
-        fprintf(out, "</figcaption><svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                     "role=\"img\">",
+        fprintf(out,
+                "</figcaption><svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                "role=\"img\">",
                 CHART_W, CHART_H + 18, CHART_W, CHART_H + 18);
         if (n == 0) {
                 fputs("<text x=\"60\" y=\"60\" class=\"t\">no evaluation yet</text></svg></figure>",
@@ -174,7 +175,8 @@ static void line_chart(FILE *out, const char *title, const double *x, int n, con
                         PAD_L, sy(h[k].y, y0, y1), CHART_W - PAD_R, sy(h[k].y, y0, y1), h[k].color);
         }
         for (int k = 0; k < ns; k++) {
-                fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\"%s points=\"",
+                fprintf(out,
+                        "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\"%s points=\"",
                         s[k].color, s[k].dashed ? " stroke-dasharray=\"6 3\"" : "");
                 for (int i = 0; i < n; i++)
                         if (!isnan(s[k].y[i]))
@@ -201,17 +203,19 @@ static void line_chart(FILE *out, const char *title, const double *x, int n, con
 static void mix_chart(FILE *out, const double *ref, const double *est, const double *lo,
                       const double *hi)
 {
-        fprintf(out, "<figure><figcaption>true class mix: reference (grey) and estimated from "
-                     "the predictions (blue, with its interval)</figcaption>"
-                     "<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">",
+        fprintf(out,
+                "<figure><figcaption>true class mix: reference (grey) and estimated from "
+                "the predictions (blue, with its interval)</figcaption>"
+                "<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">",
                 CHART_W, CHART_H + 18, CHART_W, CHART_H + 18);
         axes(out, 0, 0, 0, 1, "");
         double w = (CHART_W - PAD_L - PAD_R) / 3.0;
         for (int k = 0; k < 3; k++) {
                 double bx = PAD_L + k * w + w * 0.2, bw = w * 0.28;
-                fprintf(out,
-                        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#aaa\"/>",
-                        bx, sy(ref[k], 0, 1), bw, sy(0, 0, 1) - sy(ref[k], 0, 1));
+                fprintf(
+                    out,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#aaa\"/>",
+                    bx, sy(ref[k], 0, 1), bw, sy(0, 0, 1) - sy(ref[k], 0, 1));
                 fprintf(out,
                         "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                         "fill=\"#3b6fb6\"/>",
@@ -221,7 +225,8 @@ static void mix_chart(FILE *out, const double *ref, const double *est, const dou
                         "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\" "
                         "stroke-width=\"1.5\"/>",
                         cx, sy(lo[k], 0, 1), cx, sy(hi[k], 0, 1));
-                fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" class=\"t\">%s</text>",
+                fprintf(out,
+                        "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" class=\"t\">%s</text>",
                         bx + bw, CHART_H + 8, class_names[k]);
         }
         fputs("</svg></figure>\n", out);
@@ -251,9 +256,9 @@ static void hist_chart(FILE *out, const char *name, const double *ref, const dou
                         "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#bbb\"/>"
                         "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                         "fill=\"#3b6fb6\"/>",
-                        5 + b * bw, hgt - 5 - r / ymax * (hgt - 15), bw * 0.45, r / ymax * (hgt - 15),
-                        5 + b * bw + bw * 0.47, hgt - 5 - c / ymax * (hgt - 15), bw * 0.45,
-                        c / ymax * (hgt - 15));
+                        5 + b * bw, hgt - 5 - r / ymax * (hgt - 15), bw * 0.45,
+                        r / ymax * (hgt - 15), 5 + b * bw + bw * 0.47,
+                        hgt - 5 - c / ymax * (hgt - 15), bw * 0.45, c / ymax * (hgt - 15));
         }
         fputs("</svg></figure>\n", out);
 }
@@ -279,8 +284,9 @@ static void section_moved(FILE *out, const cJSON *win)
                         snprintf(key, sizeof(key), "label_shift.%s", m);
                         snprintf(tk, sizeof(tk), "%s_threshold", m);
                         snprintf(ck, sizeof(ck), "%s_critical", m);
-                        fprintf(out, "<tr class=\"%s\"><td>label_shift</td><td>label_shift</td>"
-                                     "<td>%s</td>",
+                        fprintf(out,
+                                "<tr class=\"%s\"><td>label_shift</td><td>label_shift</td>"
+                                "<td>%s</td>",
                                 cJSON_IsTrue(at(ls, "breach")) ? "breach" : "", m);
                         cell(out, key, num(ls, m));
                         snprintf(key, sizeof(key), "label_shift.%s_threshold", m);
@@ -295,8 +301,9 @@ static void section_moved(FILE *out, const cJSON *win)
         }
         const cJSON *ep = at(win, "estimated_performance");
         if (ep) {
-                fprintf(out, "<tr class=\"%s\"><td>performance</td><td>performance.estimated_f1"
-                             "</td><td>macro-F1</td>",
+                fprintf(out,
+                        "<tr class=\"%s\"><td>performance</td><td>performance.estimated_f1"
+                        "</td><td>macro-F1</td>",
                         cJSON_IsTrue(at(ep, "breach")) ? "breach" : "");
                 cell(out, "performance.estimated_f1", num(ep, "macro_f1"));
                 cell(out, "performance.estimated_f1.threshold", num(ep, "f1_threshold"));
@@ -369,13 +376,15 @@ static void section_mix(FILE *out, const cJSON *win)
                 return;
         }
         double ref[3], est[3], lo[3], hi[3], q[3];
-        if (nums(at(ls, "reference_mix"), ref, 3) != 3 || nums(at(ls, "estimated_mix"), est, 3) != 3 ||
+        if (nums(at(ls, "reference_mix"), ref, 3) != 3 ||
+            nums(at(ls, "estimated_mix"), est, 3) != 3 ||
             nums(at(ls, "interval_low"), lo, 3) != 3 || nums(at(ls, "interval_high"), hi, 3) != 3 ||
             nums(at(ls, "predicted_mix"), q, 3) != 3)
                 return;
         mix_chart(out, ref, est, lo, hi);
-        fprintf(out, "<table><tr><th>class</th><th>reference</th><th>predicted share</th>"
-                     "<th>estimated true share</th><th>%.0f%% interval low</th><th>high</th></tr>\n",
+        fprintf(out,
+                "<table><tr><th>class</th><th>reference</th><th>predicted share</th>"
+                "<th>estimated true share</th><th>%.0f%% interval low</th><th>high</th></tr>\n",
                 100 * num(ls, "interval_level"));
         for (int k = 0; k < 3; k++) {
                 char key[64];
@@ -457,8 +466,9 @@ static void section_events(FILE *out, const cJSON *report)
 {
         fputs("<h2>Events</h2>\n", out);
         const cJSON *tr = at(report, "trigger");
-        fprintf(out, "<p>fired %.0f, held back by the cooldown %.0f (k = %.0f of n = %.0f "
-                     "evaluations, cooldown %.0f s)</p>\n",
+        fprintf(out,
+                "<p>fired %.0f, held back by the cooldown %.0f (k = %.0f of n = %.0f "
+                "evaluations, cooldown %.0f s)</p>\n",
                 num(tr, "fired"), num(tr, "suppressed_by_cooldown"), num(tr, "k"), num(tr, "n"),
                 num(tr, "cooldown_s"));
         fputs("<table><tr><th>event id</th><th>window end</th><th>reasons</th></tr>\n", out);
