@@ -155,32 +155,32 @@ void ss_bbse_solve_simplex(const double c[SS_BBSE_K][SS_BBSE_K], const double q[
                         w[j] = 1.0 / K;
 }
 
-/* out = a s a^T for a K x K matrix a and symmetric s. */
-static void sandwich(const double a[K][K], const double s[K][K], double out[K][K])
+/* out = a s a^T for K x K row-major matrices (a, symmetric s); out may not alias them. */
+static void sandwich(const double *a, const double *s, double *out)
 {
-        double t[K][K];
+        double t[K * K];
         for (int i = 0; i < K; i++)
                 for (int j = 0; j < K; j++) {
                         double v = 0;
                         for (int k = 0; k < K; k++)
-                                v += a[i][k] * s[k][j];
-                        t[i][j] = v;
+                                v += a[i * K + k] * s[k * K + j];
+                        t[i * K + j] = v;
                 }
         for (int i = 0; i < K; i++)
                 for (int j = 0; j < K; j++) {
                         double v = 0;
                         for (int k = 0; k < K; k++)
-                                v += t[i][k] * a[j][k];
-                        out[i][j] = v;
+                                v += t[i * K + k] * a[j * K + k];
+                        out[i * K + j] = v;
                 }
 }
 
-/* s += f (diag(p) - p p^T) */
-static void add_multinomial(double s[K][K], const double *p, double f)
+/* s += f (diag(p) - p p^T), s K x K row-major */
+static void add_multinomial(double *s, const double *p, double f)
 {
         for (int i = 0; i < K; i++)
                 for (int j = 0; j < K; j++)
-                        s[i][j] += f * ((i == j ? p[i] : 0) - p[i] * p[j]);
+                        s[i * K + j] += f * ((i == j ? p[i] : 0) - p[i] * p[j]);
 }
 
 double ss_bbse_quad_crit(const double v[SS_BBSE_K][SS_BBSE_K], const double *d, double alpha)
@@ -204,8 +204,8 @@ static void quantiles(ss_bbse_ref_t *r, double alpha, double alpha_ci)
         if (r->alpha == alpha && r->alpha_ci == alpha_ci)
                 return;
         double s0[K][K] = {{0}}, v[K][K];
-        add_multinomial(s0, r->qref, 1.0);
-        sandwich(r->cinv, s0, v);
+        add_multinomial(&s0[0][0], r->qref, 1.0);
+        sandwich(&r->cinv[0][0], &s0[0][0], &v[0][0]);
         r->crit_unit = ss_bbse_quad_crit(v, r->pi, alpha);
         r->z = sqrt(ss_chi2_isf(alpha_ci, 1));
         r->alpha = alpha;
@@ -235,12 +235,12 @@ void ss_bbse_estimate(ss_bbse_ref_t *r, const double pred[SS_BBSE_K], double alp
 
         /* interval: window noise at q, reference noise of each column of C */
         double s[K][K] = {{0}}, cov[K][K];
-        add_multinomial(s, e->q, 1.0 / e->n);
+        add_multinomial(&s[0][0], e->q, 1.0 / e->n);
         for (int j = 0; j < K; j++) {
                 double col[K] = {r->c[0][j], r->c[1][j], r->c[2][j]};
-                add_multinomial(s, col, e->w[j] * e->w[j] / r->mj[j]);
+                add_multinomial(&s[0][0], col, e->w[j] * e->w[j] / r->mj[j]);
         }
-        sandwich(r->cinv, s, cov);
+        sandwich(&r->cinv[0][0], &s[0][0], &cov[0][0]);
         double z = r->z;
         for (int i = 0; i < K; i++) {
                 e->se[i] = sqrt(cov[i][i] > 0 ? cov[i][i] : 0);

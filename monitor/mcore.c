@@ -178,7 +178,7 @@ struct ss_mcore {
         ss_join_stats_t join_published; /* join counters already added to the metrics */
         ss_counter_t *c_predictions, *c_unknown, *c_decode, *c_joined, *c_expired[2];
         ss_counter_t *c_invalid[4];
-        ss_counter_t *c_labels, *c_label_errors;
+        ss_counter_t *c_labels, *c_label_errors[3]; /* [tweet_id|label|labeled_at] */
 };
 
 static char *dup_str(const char *s)
@@ -385,8 +385,12 @@ ss_mcore_t *ss_mcore_new(const ss_mcore_config_t *cfg, const ss_serde_t *serde,
                             (const char *[]){"reason", why[i], NULL});
         m->c_labels = counter(m, "sentistream_monitor_labels_total",
                               "labels read from the labels stream", NULL);
-        m->c_label_errors = counter(m, "sentistream_monitor_label_errors_total",
-                                    "labels refused (bad tweet id or label value)", NULL);
+        static const char *const lwhy[3] = {"tweet_id", "label", "labeled_at"};
+        for (int i = 0; i < 3; i++)
+                m->c_label_errors[i] =
+                    counter(m, "sentistream_monitor_label_errors_total",
+                            "labels refused: bad tweet id, label value or labeled_at",
+                            (const char *[]){"reason", lwhy[i], NULL});
         return m;
 nomem:
         ss_mcore_destroy(m);
@@ -1285,12 +1289,28 @@ ss_mcore_outcome_t ss_mcore_ingest_prediction(ss_mcore_t *m, const void *buf, si
         return ss_mcore_ingest_decoded(m, &m->pred, now_ms);
 }
 
+void ss_mcore_label_refused(ss_mcore_t *m, ss_mcore_label_error_t why)
+{
+        m->st.label_errors++;
+        if ((unsigned)why < 3)
+                cinc(m->c_label_errors[why], 1);
+}
+
+void ss_mcore_report_touch(ss_mcore_t *m)
+{
+        for (int i = 0; i < m->nnames; i++)
+                m->names[i].changed = 1;
+}
+
 int ss_mcore_ingest_label(ss_mcore_t *m, const char *tweet_id, size_t len, int label,
                           int64_t labeled_at_ms, int64_t now_ms)
 {
-        if (label < 0 || label > 2 || !tweet_id || len == 0 || len > SS_JOIN_KEY_MAX) {
-                m->st.label_errors++;
-                cinc(m->c_label_errors, 1);
+        if (!tweet_id || len == 0 || len > SS_JOIN_KEY_MAX) {
+                ss_mcore_label_refused(m, SS_MCORE_LABEL_BAD_ID);
+                return -1;
+        }
+        if (label < 0 || label > 2) {
+                ss_mcore_label_refused(m, SS_MCORE_LABEL_BAD_LABEL);
                 return -1;
         }
         ss_join_label_t jl = {(uint8_t)label, labeled_at_ms};

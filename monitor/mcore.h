@@ -109,9 +109,19 @@ ss_mcore_outcome_t ss_mcore_ingest_prediction(ss_mcore_t *m, const void *buf, si
 ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t *p, int64_t now_ms);
 
 /* Feeds one label. Returns 1 if it joined a waiting prediction, 0 if it now waits, -1 if
- * refused (bad id or label; counted in label_errors). */
+ * refused (bad id or label; counted in label_errors with its reason). */
 int ss_mcore_ingest_label(ss_mcore_t *m, const char *tweet_id, size_t len, int label,
                           int64_t labeled_at_ms, int64_t now_ms);
+
+/* Why a label was refused (the reason label of sentistream_monitor_label_errors_total). */
+typedef enum {
+        SS_MCORE_LABEL_BAD_ID = 0,
+        SS_MCORE_LABEL_BAD_LABEL = 1,
+        SS_MCORE_LABEL_BAD_TIME = 2, /* labeled_at present but not a positive integer */
+} ss_mcore_label_error_t;
+
+/* Counts a label refused before ss_mcore_ingest_label() (e.g. a bad labeled_at). */
+void ss_mcore_label_refused(ss_mcore_t *m, ss_mcore_label_error_t why);
 
 /* Periodic work by the wall clock: join expiry, closing a tumbling window that has seen no
  * prediction for window_ms. */
@@ -159,6 +169,8 @@ const struct ss_join_stats *ss_mcore_join_stats(const ss_mcore_t *m);
  * renders it (caller frees) and clears its changed flag.
  */
 int ss_mcore_report_next(const ss_mcore_t *m);
+/* Marks every model name's report as changed (a final write at shutdown). */
+void ss_mcore_report_touch(ss_mcore_t *m);
 char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name);
 int ss_mcore_nnames(const ss_mcore_t *m);
 const char *ss_mcore_name(const ss_mcore_t *m, int name_idx);

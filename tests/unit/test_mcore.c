@@ -732,6 +732,15 @@ static void test_invalid(void)
         CHECK(ss_mcore_ingest_decoded(m, &bad, 0) == SS_MCORE_INVALID);
         const ss_mcore_stats_t *st = ss_mcore_stats(m);
         CHECK(st->invalid == 5 && st->predictions == 1);
+        /* labels: a bad id, a bad value, a bad labeled_at (refused by the caller) */
+        CHECK(ss_mcore_ingest_label(m, "", 0, 1, 1, 1) == -1);
+        CHECK(ss_mcore_ingest_label(m, "42", 2, 5, 1, 1) == -1);
+        ss_mcore_label_refused(m, SS_MCORE_LABEL_BAD_TIME);
+        CHECK(st->label_errors == 3 && st->labels == 0);
+        /* a final report is written even without a new evaluation */
+        ss_mcore_t *fresh = make_core(&mc);
+        CHECK(ss_mcore_report_next(fresh) == -1);
+        ss_mcore_destroy(fresh);
         /* an unknown family in the configuration is refused with the key named */
         char err[512];
         snprintf(mc.event_families, sizeof(mc.event_families), "label_shift,inputs");
