@@ -1643,7 +1643,9 @@ char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name)
         cJSON_AddNumberToObject(mo, "evicted_label", (double)js->evicted_label);
         cJSON_AddNumberToObject(mo, "pending_prediction", (double)js->pending_pred);
         cJSON_AddNumberToObject(mo, "pending_label", (double)js->pending_label);
-        cJSON_AddNumberToObject(mo, "events", (double)m->st.events);
+        /* distinct events sent (the sent set lives in Redis, so this survives restarts) and
+         * those still waiting for the broker */
+        cJSON_AddNumberToObject(mo, "events", (double)(m->nsent + m->nevents));
         cJSON_AddNumberToObject(mo, "events_deduplicated", (double)m->st.events_deduped);
         char *s = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
