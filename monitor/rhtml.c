@@ -124,6 +124,8 @@ static void axes(FILE *out, double x0, double x1, double y0, double y1, const ch
                         PAD_L - 4, sy(y, y0, y1) + 4, y, PAD_L + 1, sy(y, y0, y1), CHART_W - PAD_R,
                         sy(y, y0, y1));
         }
+        if (!*xlabel)
+                return; /* categories: the caller labels them */
         fprintf(out,
                 "<text x=\"%d\" y=\"%d\" class=\"t\">%.0f</text>"
                 "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"t\">%.0f</text>"
