@@ -15,6 +15,14 @@
  * The chi-square quantile of each distribution is computed once per card
  * (it depends only on the degrees of freedom and the false-alarm rate); an
  * evaluation then costs a pass over the bins.
+ *
+ * Beside the bin rows, each window keeps its class side (cbpe.h: predicted
+ * counts and the expected confusion matrix, the probabilities quantised once
+ * per prediction), from which an evaluation estimates the true class mix
+ * (bbse.h, against the card's reference confusion matrix) and the macro-F1.
+ * Every breach is named by family and statistic; only those of the families
+ * in monitor.event.families reach the trigger. The latest sliding and
+ * performance evaluations are kept in a ring for the report's history.
  */
 #include "mcore.h"
 
