@@ -5,7 +5,13 @@
 #   bench/bench_score.sh            (env: SS_BENCH_REPS=10 copies of the validation file,
 #                                    SS_BENCH_MODEL=models-out/logreg.ssm, trained if missing,
 #                                    SS_BENCH_BUILD_DIR=build/bench, SS_BENCH_PEER=1,
-#                                    SS_BENCH_PEER_REPEATS=1)
+#                                    SS_BENCH_PEER_REPEATS=1,
+#                                    SS_BENCH_BASELINE_BIN=path/to/other/sentistream,
+#                                    SS_BENCH_AB_ROUNDS=5)
+#
+# With SS_BENCH_BASELINE_BIN, this build and that binary (e.g. one built from an older
+# commit) then score the same input in alternating runs, SS_BENCH_AB_ROUNDS each, so that
+# load from other work hits both alike; the medians and their ratio are printed.
 #
 # Text in (TSV) and JSON lines out, on CPU 0 (taskset -c 0, OPENBLAS_NUM_THREADS=1); the
 # scorer's best of 3 runs counts, and /usr/bin/time reports its peak RSS. The peer trains
@@ -73,5 +79,28 @@ if [ "${SS_BENCH_PEER:-1}" = 1 ]; then
   echo "scikit-learn predict_proba: $peer_rate tweets/s wall-clock, $peer_cpu_rate per CPU-second"
   awk "BEGIN{printf \"ratio: sentistream / scikit-learn = %.1fx wall-clock, %.1fx CPU\n\", \
        $rate / $peer_rate, $cpu_rate / $peer_cpu_rate}"
+fi
+
+if [ -n "${SS_BENCH_BASELINE_BIN:-}" ]; then
+  rounds=${SS_BENCH_AB_ROUNDS:-5}
+  echo "bench: A/B, $rounds alternating runs each: A = $bin, B = $SS_BENCH_BASELINE_BIN"
+  : > "$out/ab.txt"
+  for round in $(seq "$rounds"); do
+    for side in A B; do
+      b=$bin
+      [ "$side" = B ] && b=$SS_BENCH_BASELINE_BIN
+      /usr/bin/time -f "%e %U %S" -o "$out/time.txt" \
+        taskset -c 0 env OPENBLAS_NUM_THREADS=1 "$b" score "$model" < "$input" > "$out/ab.jsonl"
+      read -r secs usr sys < "$out/time.txt"
+      [ "$(wc -l < "$out/ab.jsonl")" = "$n" ] || { echo "bench: $side: short output" >&2; exit 1; }
+      echo "$side $secs $(awk "BEGIN{print $usr + $sys}")" >> "$out/ab.txt"
+      echo "  round $round $side: $secs s wall"
+    done
+  done
+  median() { grep "^$1 " "$out/ab.txt" | awk -v c="$2" '{print $c}' | sort -g |
+               awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+  aw=$(median A 2) bw=$(median B 2) ac=$(median A 3) bc=$(median B 3)
+  awk "BEGIN{printf \"A/B: median wall %.3f s vs %.3f s (A/B throughput %.3f), median CPU %.3f s vs %.3f s (%.3f)\n\", \
+       $aw, $bw, $bw / $aw, $ac, $bc, $bc / $ac}"
 fi
 echo "reproduce: bench/bench_score.sh   (SS_BENCH_REPS=$reps SS_BENCH_MODEL=$model)"

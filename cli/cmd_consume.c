@@ -13,13 +13,12 @@
 #include "cmd.h"
 #include "consume.h"
 #include "ss_log.h"
+#include "ss_stop.h"
 
-static void ss_consume_on_signal(int sig)
+static void ss_consume_on_hup(int sig)
 {
-        if (sig == SIGHUP)
-                ss_consume_request_reload();
-        else
-                ss_consume_request_stop();
+        (void)sig;
+        ss_consume_request_reload();
 }
 
 static void ss_consume_usage(FILE *out)
@@ -46,20 +45,16 @@ int ss_cmd_consume(int argc, char **argv)
                 return 2;
         char *schema_dir = ss_cli_schema_dir(c, config_dir);
 
+        ss_stop_install();
         struct sigaction sa = {0};
-        sa.sa_handler = ss_consume_on_signal;
+        sa.sa_handler = ss_consume_on_hup;
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
         sigaction(SIGHUP, &sa, NULL);
 
         char err[1024];
         int status = 0;
         ss_consume_t *s = ss_consume_new(c, schema_dir, err, sizeof(err));
-        if (!s) {
-                fprintf(stderr, "sentistream consume: %s\n", err);
-                status = 1;
-        } else if (ss_consume_run(s, err, sizeof(err)) != SS_OK) {
+        if (!s || ss_consume_run(s, err, sizeof(err)) != SS_OK) {
                 fprintf(stderr, "sentistream consume: %s\n", err);
                 status = 1;
         }

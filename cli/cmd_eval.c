@@ -7,8 +7,12 @@
  * with --json ({"model": {...}, "data": {...}, "metrics": {...}}, the metrics
  * object having the card's layout), and the expected calibration error (15
  * bins) of the raw probabilities and of the calibrated ones (the model's
- * temperature, calib.h). Exit status: 0 ok, 1 runtime failure (model
- * or data unreadable), 2 usage or configuration error.
+ * temperature, calib.h). A bad line of DATA (unparsable, invalid
+ * UTF-8, empty text, no label) is reported on stderr as
+ * "sentistream eval: FILE:LINE: reason (line skipped)", the rest is evaluated,
+ * and the report counts the skipped lines. Exit status: 0 ok, 1 runtime failure
+ * (model or data unreadable, no good line), 2 usage or configuration error,
+ * 3 evaluated with some lines skipped (as `score` exits 3 with error records).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 
 #include "calib.h"
 #include "card.h"
+#include "cardfill.h"
 #include "cli_util.h"
 #include "cmd.h"
 #include "dataset.h"
@@ -24,6 +29,12 @@
 static void ss_eval_usage(FILE *out)
 {
         fprintf(out, "usage: sentistream eval MODEL DATA [--json] [--batch N] [key=value ...]\n");
+}
+
+static void ss_eval_on_bad_line(ss_err_t err, const char *msg, void *opaque)
+{
+        (void)opaque;
+        fprintf(stderr, "sentistream eval: %s [%s] (line skipped)\n", msg, ss_err2name(err));
 }
 
 /* Expected calibration error before and after the model's temperature. */
@@ -56,11 +67,14 @@ static ss_err_t ss_eval_score(ss_model_t *m, const ss_dataset_t *ds, size_t batc
 }
 
 static void ss_eval_print_table(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
-                                const ss_eval_t *e, const ss_eval_calib_t *cal)
+                                const ss_eval_t *e, size_t skipped, const ss_eval_calib_t *cal)
 {
         printf("model     %s  (%s, %s, %s)\n", model_path, ss_model_kind(m), ss_model_name(m),
                ss_model_version(m));
-        printf("data      %s  (%lld tweets)\n\n", ds->path, (long long)e->n);
+        printf("data      %s  (%lld tweets", ds->path, (long long)e->n);
+        if (skipped)
+                printf("; %zu bad lines skipped, see stderr", skipped);
+        printf(")\n\n");
         printf("AvgRec    %.4f\nF1-PN     %.4f\naccuracy  %.4f\nmacro-F1  %.4f\n\n", e->avgrec,
                e->f1_pn, e->accuracy, e->macro_f1);
         printf("confusion (rows = true label, columns = predicted)\n");
@@ -78,7 +92,7 @@ static void ss_eval_print_table(const ss_model_t *m, const char *model_path, con
 }
 
 static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
-                              const ss_eval_t *e, const ss_eval_calib_t *cal)
+                              const ss_eval_t *e, size_t skipped, const ss_eval_calib_t *cal)
 {
         cJSON *root = cJSON_CreateObject();
         cJSON *mo = cJSON_AddObjectToObject(root, "model");
@@ -90,6 +104,7 @@ static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const
         cJSON_AddStringToObject(d, "path", ds->path);
         cJSON_AddStringToObject(d, "sha256", ds->sha256);
         cJSON_AddNumberToObject(d, "n", (double)ds->n);
+        cJSON_AddNumberToObject(d, "skipped", (double)skipped);
         cJSON_AddItemToObject(root, "metrics", ss_card_eval_json(e));
         cJSON *c = cJSON_AddObjectToObject(root, "calibration");
         cJSON_AddNumberToObject(c, "temperature", cal->temperature);
@@ -149,8 +164,10 @@ int ss_cmd_eval(int argc, char **argv)
         char err[1024];
         int rc = 1;
         ss_dataset_t *ds = NULL;
+        size_t skipped = 0;
         ss_model_t *m = ss_model_load(pos[0], err, sizeof(err));
-        if (!m || !(ds = ss_dataset_load(pos[1], err, sizeof(err)))) {
+        if (!m || !(ds = ss_dataset_load_lenient(pos[1], ss_eval_on_bad_line, NULL, &skipped, err,
+                                                 sizeof(err)))) {
                 fprintf(stderr, "sentistream eval: %s\n", err);
                 goto out;
         }
@@ -161,11 +178,13 @@ int ss_cmd_eval(int argc, char **argv)
                 goto out;
         }
         if (json)
-                rc = ss_eval_print_json(m, pos[0], ds, &e, &cal);
+                rc = ss_eval_print_json(m, pos[0], ds, &e, skipped, &cal);
         else {
-                ss_eval_print_table(m, pos[0], ds, &e, &cal);
+                ss_eval_print_table(m, pos[0], ds, &e, skipped, &cal);
                 rc = 0;
         }
+        if (rc == 0 && skipped)
+                rc = 3;
 out:
         ss_dataset_destroy(ds);
         ss_model_destroy(m);

@@ -24,19 +24,12 @@
 #include "cmd.h"
 #include "mstate.h"
 #include "ss_log.h"
+#include "ss_stop.h"
 #include "ss_util.h"
 
 #define LABEL_QUEUE_MAX 1000000
 #define LABEL_DELAY_MAX 3600.0
 #define ID_MAX          128
-
-static volatile sig_atomic_t ss_label_stop;
-
-static void ss_label_on_signal(int sig)
-{
-        (void)sig;
-        ss_label_stop = 1;
-}
 
 typedef struct label_item {
         double due; /* monotonic seconds */
@@ -75,7 +68,7 @@ static const char *label_name(const char *s, size_t n)
  * to the old end move to the new end, so the ring stays in order. */
 static int queue_grow(label_queue_t *q, size_t max)
 {
-        if (q->cap >= max)
+        if (q->cap == 0 || q->cap >= max)
                 return -1;
         size_t ncap = q->cap * 2 > max ? max : q->cap * 2;
         label_item_t *ni = realloc(q->items, sizeof(label_item_t) * ncap);
@@ -98,7 +91,7 @@ static int push(ss_mstate_t *r, const label_item_t *it, const char *source)
                 if (ss_mstate_labels_add(r, it->id, it->label, ss_time_now_ms(), source, err,
                                          sizeof(err)) == SS_OK)
                         return 0;
-                if (ss_time_mono() > until || ss_label_stop) {
+                if (ss_time_mono() > until || ss_stop_requested()) {
                         fprintf(stderr, "sentistream label: %s\n", err);
                         return -1;
                 }
@@ -116,7 +109,7 @@ static int drain(ss_mstate_t *r, label_queue_t *q, const char *source, int flush
                         if (!flush)
                                 return 0;
                         usleep((useconds_t)((it->due - now) * 1e6) + 1);
-                        if (ss_label_stop)
+                        if (ss_stop_requested())
                                 return -1;
                         continue;
                 }
@@ -193,7 +186,7 @@ static int label_run(ss_mstate_t *r, const label_opts_t *o, FILE *f, const char 
         uint64_t pushed = 0;
         double start = ss_time_mono();
         int status = 0;
-        while (!ss_label_stop && (o->limit == 0 || read < o->limit) &&
+        while (!ss_stop_requested() && (o->limit == 0 || read < o->limit) &&
                (n = getline(&line, &cap, f)) >= 0) {
                 lineno++;
                 while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -214,7 +207,7 @@ static int label_run(ss_mstate_t *r, const label_opts_t *o, FILE *f, const char 
                 if (o->rate > 0) {
                         double due = start + (double)read / o->rate;
                         double now = ss_time_mono();
-                        while (due > now && !ss_label_stop) {
+                        while (due > now && !ss_stop_requested()) {
                                 /* push what falls due while waiting for the next read */
                                 if (drain(r, &q, source, 0, &pushed)) {
                                         status = 1;
@@ -286,11 +279,7 @@ int ss_cmd_label(int argc, char **argv)
                                        (int)ss_config_get_int(c, "redis.timeout.ms"),
                                        (int)ss_config_get_int(c, "redis.backoff.max.ms"),
                                        ss_config_get_str(c, "redis.prefix"));
-        struct sigaction sa = {0};
-        sa.sa_handler = ss_label_on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        ss_stop_install();
         int status = r ? label_run(r, &o, f, source) : 1;
         ss_mstate_destroy(r);
         free(fcopy);

@@ -15,14 +15,7 @@
 #include "cmd.h"
 #include "monitor.h"
 #include "ss_log.h"
-
-static volatile sig_atomic_t ss_monitor_stop;
-
-static void ss_monitor_on_signal(int sig)
-{
-        (void)sig;
-        ss_monitor_stop = 1;
-}
+#include "ss_stop.h"
 
 static void ss_monitor_usage(FILE *out)
 {
@@ -80,23 +73,16 @@ int ss_cmd_monitor(int argc, char **argv)
         if (!c)
                 return 2;
         char *schema_dir = ss_cli_schema_dir(c, config_dir);
-        struct sigaction sa = {0};
-        sa.sa_handler = ss_monitor_on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        ss_stop_install();
 
         int status = 0;
         if (events) {
                 status = ss_cli_tail_topic(c, schema_dir, ss_config_get_str(c, "topics.retrain"), 0,
-                                           timeout_s, &ss_monitor_stop);
+                                           timeout_s, ss_stop_flag());
         } else {
                 char err[1024];
                 ss_monitor_t *m = ss_monitor_new(c, schema_dir, err, sizeof(err));
-                if (!m) {
-                        fprintf(stderr, "sentistream monitor: %s\n", err);
-                        status = 1;
-                } else if (ss_monitor_run(m, &ss_monitor_stop, err, sizeof(err)) != SS_OK) {
+                if (!m || ss_monitor_run(m, ss_stop_flag(), err, sizeof(err)) != SS_OK) {
                         fprintf(stderr, "sentistream monitor: %s\n", err);
                         status = 1;
                 }

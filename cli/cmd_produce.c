@@ -99,14 +99,9 @@ static ss_err_t ss_produce_encode_json(const ss_tweet_t *t, ss_serde_buf_t *out)
                 return SS_ERR_NOMEM;
         size_t n = strlen(js);
         ss_serde_buf_reset(out);
-        if (out->cap < n) {
-                uint8_t *p = realloc(out->data, n);
-                if (!p) {
-                        free(js);
-                        return SS_ERR_NOMEM;
-                }
-                out->data = p;
-                out->cap = n;
+        if (ss_array_grow((void **)&out->data, &out->cap, n + 1, 1, 256)) {
+                free(js);
+                return SS_ERR_NOMEM;
         }
         memcpy(out->data, js, n);
         out->len = n;

@@ -29,6 +29,7 @@
 #include "cmd.h"
 #include "dataset.h"
 #include "model.h"
+#include "ss_util.h"
 #include "tok.h"
 
 typedef struct ss_slot {
@@ -56,17 +57,7 @@ typedef struct ss_score_ctx {
 
 static int ss_out_reserve(ss_score_ctx_t *c, size_t more)
 {
-        if (c->out_len + more <= c->out_cap)
-                return 0;
-        size_t cap = c->out_cap ? c->out_cap : 1 << 16;
-        while (cap < c->out_len + more)
-                cap *= 2;
-        char *p = realloc(c->out, cap);
-        if (!p)
-                return -1;
-        c->out = p;
-        c->out_cap = cap;
-        return 0;
+        return ss_array_grow((void **)&c->out, &c->out_cap, c->out_len + more, 1, 1 << 16);
 }
 
 static void ss_out_raw(ss_score_ctx_t *c, const char *s, size_t n)

@@ -16,13 +16,7 @@
 
 #include "cli_util.h"
 #include "cmd.h"
-
-static volatile sig_atomic_t ss_tail_stop;
-
-static void ss_tail_on_signal(int sig)
-{
-        ss_tail_stop = 1;
-}
+#include "ss_stop.h"
 
 static void ss_tail_usage(FILE *out)
 {
@@ -75,9 +69,8 @@ int ss_cmd_tail(int argc, char **argv)
         if (!schema_dir) {
                 fprintf(stderr, "sentistream tail: out of memory\n");
         } else {
-                signal(SIGINT, ss_tail_on_signal);
-                signal(SIGTERM, ss_tail_on_signal);
-                status = ss_cli_tail_topic(c, schema_dir, topic, max, timeout_s, &ss_tail_stop);
+                ss_stop_install();
+                status = ss_cli_tail_topic(c, schema_dir, topic, max, timeout_s, ss_stop_flag());
         }
         free(schema_dir);
         ss_config_destroy(c);

@@ -253,15 +253,6 @@ static void ss_conf_fmt_num(double v, char *buf, size_t size)
                 snprintf(buf, size, "%.15g", v);
 }
 
-static char *ss_conf_strdup(const char *s)
-{
-        size_t n = strlen(s) + 1;
-        char *d = malloc(n);
-        if (d)
-                memcpy(d, s, n);
-        return d;
-}
-
 /*
  * Checks text against row `row` and stores it in the slot with its origin.
  * where: "file:line" or "command line" for messages.
@@ -314,7 +305,7 @@ static ss_err_t ss_conf_slot_set(ss_config_t *c, int row, const char *text, cons
         case SS_CONF_STRING:
                 break;
         }
-        char *t = ss_conf_strdup(text), *o = ss_conf_strdup(where);
+        char *t = strdup(text), *o = strdup(where);
         if (!t || !o) {
                 free(t);
                 free(o);
@@ -349,12 +340,12 @@ static ss_err_t ss_conf_pass_set(ss_config_t *c, const char *name, const char *v
                 }
                 p = &c->pass[c->npass];
                 memset(p, 0, sizeof(*p));
-                if (!(p->name = ss_conf_strdup(name)))
+                if (!(p->name = strdup(name)))
                         return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "%s: out of memory",
                                           name);
                 c->npass++;
         }
-        char *v = ss_conf_strdup(value), *o = ss_conf_strdup(where);
+        char *v = strdup(value), *o = strdup(where);
         if (!v || !o) {
                 free(v);
                 free(o);
@@ -411,7 +402,7 @@ static int ss_conf_seen_add(ss_conf_seen_t *s, const char *key, int line)
                 s->lines = l;
                 s->cap = cap;
         }
-        char *d = ss_conf_strdup(key);
+        char *d = strdup(key);
         if (!d)
                 return 0;
         s->keys[s->n] = d;
@@ -774,7 +765,8 @@ static ss_err_t ss_conf_compose(ss_config_t *c, const char *config_dir, int nove
         /* group=option overrides re-select (or add) a group before group files are read */
         for (int i = 0; i < noverrides; i++) {
                 char *k, *v;
-                ss_conf_override_split(overrides[i], buf, sizeof(buf), &k, &v, NULL, 0);
+                if (ss_conf_override_split(overrides[i], buf, sizeof(buf), &k, &v, NULL, 0))
+                        continue; /* cannot happen: every override was checked above */
                 if (!ss_conf_is_group(config_dir, k, groups, ngroups))
                         continue;
                 ss_conf_group_t *g = NULL;
@@ -803,7 +795,8 @@ static ss_err_t ss_conf_compose(ss_config_t *c, const char *config_dir, int nove
         /* key=value overrides, last */
         for (int i = 0; i < noverrides; i++) {
                 char *k, *v;
-                ss_conf_override_split(overrides[i], buf, sizeof(buf), &k, &v, NULL, 0);
+                if (ss_conf_override_split(overrides[i], buf, sizeof(buf), &k, &v, NULL, 0))
+                        continue; /* cannot happen: every override was checked above */
                 if (ss_conf_is_group(config_dir, k, groups, ngroups))
                         continue;
                 if ((err = ss_conf_set(c, k, v, "command line", errstr, errstr_size)))

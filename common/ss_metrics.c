@@ -23,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ss_log.h"
+#include "ss_util.h"
+
 typedef enum { SS_MT_COUNTER, SS_MT_GAUGE, SS_MT_HISTOGRAM } ss_mtype_t;
 
 static const char *ss_mtype_names[] = {"counter", "gauge", "histogram"};
@@ -63,17 +66,9 @@ static void ss_buf_put(ss_buf_t *b, const char *s, size_t n)
 {
         if (b->oom)
                 return;
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 4096;
-                while (cap < b->len + n + 1)
-                        cap *= 2;
-                char *p = realloc(b->p, cap);
-                if (!p) {
-                        b->oom = 1;
-                        return;
-                }
-                b->p = p;
-                b->cap = cap;
+        if (ss_array_grow((void **)&b->p, &b->cap, b->len + n + 1, 1, 4096)) {
+                b->oom = 1;
+                return;
         }
         memcpy(b->p + b->len, s, n);
         b->len += n;
@@ -312,24 +307,43 @@ out:
         return s;
 }
 
+/* The registration policy (ss_metrics.h): a failure is logged here, once, for every caller. */
+static struct ss_series *ss_series_register(ss_metrics_t *r, ss_mtype_t type, const char *name,
+                                            const char *help, const double *bounds, size_t nbounds,
+                                            const char *const *labels, char *errstr,
+                                            size_t errstr_size)
+{
+        char local[256] = "";
+        if (!errstr || !errstr_size) {
+                errstr = local;
+                errstr_size = sizeof(local);
+        }
+        struct ss_series *s =
+            ss_series_get(r, type, name, help, bounds, nbounds, labels, errstr, errstr_size);
+        if (!s)
+                ss_warn("metrics", "not registered (its updates are dropped): %s", errstr);
+        return s;
+}
+
 ss_counter_t *ss_metrics_counter(ss_metrics_t *r, const char *name, const char *help,
                                  const char *const *labels, char *errstr, size_t errstr_size)
 {
-        return ss_series_get(r, SS_MT_COUNTER, name, help, NULL, 0, labels, errstr, errstr_size);
+        return ss_series_register(r, SS_MT_COUNTER, name, help, NULL, 0, labels, errstr,
+                                  errstr_size);
 }
 
 ss_gauge_t *ss_metrics_gauge(ss_metrics_t *r, const char *name, const char *help,
                              const char *const *labels, char *errstr, size_t errstr_size)
 {
-        return ss_series_get(r, SS_MT_GAUGE, name, help, NULL, 0, labels, errstr, errstr_size);
+        return ss_series_register(r, SS_MT_GAUGE, name, help, NULL, 0, labels, errstr, errstr_size);
 }
 
 ss_histogram_t *ss_metrics_histogram(ss_metrics_t *r, const char *name, const char *help,
                                      const double *bounds, size_t nbounds,
                                      const char *const *labels, char *errstr, size_t errstr_size)
 {
-        return ss_series_get(r, SS_MT_HISTOGRAM, name, help, bounds, nbounds, labels, errstr,
-                             errstr_size);
+        return ss_series_register(r, SS_MT_HISTOGRAM, name, help, bounds, nbounds, labels, errstr,
+                                  errstr_size);
 }
 
 void ss_metrics_remove(ss_metrics_t *r, ss_gauge_t *series)

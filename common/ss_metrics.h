@@ -42,6 +42,11 @@ void ss_metrics_destroy(ss_metrics_t *r);
  * reason in errstr on a bad name, a type or label-name mismatch with the
  * existing family, or no memory. The pointer is owned by the registry and
  * valid until ss_metrics_destroy() (or ss_metrics_remove() of that series).
+ *
+ * The registration policy, the same for every caller: a series that cannot be
+ * registered is logged here (a warning naming the metric and the reason) and
+ * its NULL series is a no-op for every update function, so metrics never stop
+ * the product. errstr may be NULL.
  */
 ss_counter_t *ss_metrics_counter(ss_metrics_t *r, const char *name, const char *help,
                                  const char *const *labels, char *errstr, size_t errstr_size);

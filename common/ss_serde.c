@@ -113,17 +113,9 @@ static ss_err_t buf_reserve(ss_serde_buf_t *b, size_t extra, char *errstr, size_
         if (extra > SIZE_MAX - b->len)
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "serde: message too large");
         size_t need = b->len + extra;
-        if (need <= b->cap)
-                return SS_OK;
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < need)
-                cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        uint8_t *p = realloc(b->data, cap);
-        if (!p)
+        if (ss_array_grow((void **)&b->data, &b->cap, need, 1, 256))
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
-                                  "serde: cannot grow output buffer to %zu bytes", cap);
-        b->data = p;
-        b->cap = cap;
+                                  "serde: cannot grow output buffer to %zu bytes", need);
         return SS_OK;
 }
 
@@ -167,19 +159,7 @@ static const char *store_copy(ss_serde_store_t *st, const void *src, size_t n)
 /* Grows st->arr[i] to at least n elements of size elem. */
 static void *store_array(ss_serde_store_t *st, int i, size_t n, size_t elem)
 {
-        if (n <= st->arr_cap[i])
-                return st->arr[i];
-        size_t cap = st->arr_cap[i] ? st->arr_cap[i] : 4;
-        while (cap < n)
-                cap *= 2;
-        if (cap > SIZE_MAX / elem)
-                return NULL;
-        void *p = realloc(st->arr[i], cap * elem);
-        if (!p)
-                return NULL;
-        st->arr[i] = p;
-        st->arr_cap[i] = cap;
-        return p;
+        return ss_array_grow(&st->arr[i], &st->arr_cap[i], n, elem, 4) ? NULL : st->arr[i];
 }
 
 void ss_tweet_clear(ss_tweet_t *t)

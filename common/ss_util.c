@@ -6,6 +6,7 @@
 #include "ss_util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,7 +136,7 @@ void ss_progress_init(ss_progress_t *p, const char *label, uint64_t total)
         p->label = label;
         p->total = total;
         p->start = p->last = ss_time_mono();
-        p->enabled = env ? atoi(env) != 0 : isatty(STDERR_FILENO);
+        p->enabled = env ? strtol(env, NULL, 10) != 0 : isatty(STDERR_FILENO);
 }
 
 void ss_progress_update(ss_progress_t *p, uint64_t step, const char *extra)
@@ -167,6 +168,26 @@ void ss_progress_done(ss_progress_t *p)
                 fprintf(stderr, "\r\033[K");
                 fflush(stderr);
         }
+}
+
+int ss_array_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
+{
+        if (need <= *cap)
+                return 0;
+        size_t n = *cap ? *cap : (min_cap ? min_cap : 1);
+        while (n < need) {
+                if (n > SIZE_MAX / 2)
+                        return -1;
+                n *= 2;
+        }
+        if (elem == 0 || n > SIZE_MAX / elem)
+                return -1;
+        void *q = realloc(*p, n * elem);
+        if (!q)
+                return -1;
+        *p = q;
+        *cap = n;
+        return 0;
 }
 
 int ss_file_mkdir_parent(const char *path)

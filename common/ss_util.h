@@ -1,6 +1,8 @@
 /*
  * ss_util: small helpers shared by every layer: clocks, sha256, whole-file
- * reads, and a progress line for long work that shows only on a terminal.
+ * reads, the growable array, mkdir -p, and a progress line for long work that
+ * shows only on a terminal. Strings are duplicated with POSIX strdup()/strndup()
+ * (enabled project-wide by _GNU_SOURCE), never a private copy.
  */
 #ifndef SS_UTIL_H
 #define SS_UTIL_H
@@ -32,6 +34,14 @@ ss_err_t ss_sha256_file_hex(const char *path, char hex[65], char *errstr, size_t
 /* Reads a whole file into a NUL-terminated buffer; caller frees *out. */
 ss_err_t ss_file_read_all(const char *path, char **out, size_t *len, char *errstr,
                           size_t errstr_size);
+
+/*
+ * The one growable array: makes *p (capacity *cap elements of elem bytes)
+ * hold at least need elements; the capacity doubles from min_cap and the
+ * contents are kept. Returns 0, or -1 when out of memory or when the size
+ * would overflow (then *p and *cap are unchanged).
+ */
+int ss_array_grow(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap);
 
 /* mkdir -p of the directory part of path ("a/b/c.ssm" creates a/ and a/b/). Returns 0, or
  * -1 with errno set. */

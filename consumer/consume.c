@@ -45,14 +45,10 @@
 #include "ss_log.h"
 #include "ss_metrics.h"
 #include "ss_serde.h"
+#include "ss_stop.h"
 #include "ss_util.h"
 
-static volatile sig_atomic_t ss_consume_stop_flag, ss_consume_reload_flag;
-
-void ss_consume_request_stop(void)
-{
-        ss_consume_stop_flag = 1;
-}
+static volatile sig_atomic_t ss_consume_reload_flag;
 
 void ss_consume_request_reload(void)
 {
@@ -160,18 +156,16 @@ static ss_err_t ss_consume_metrics_init(ss_consume_t *s, char *errstr, size_t er
             ss_metrics_histogram(r, "sentistream_end_to_end_seconds",
                                  "Seconds from a tweet's created_at to its scored_at.",
                                  ss_e2e_bounds, SS_N(ss_e2e_bounds), NULL, errstr, errstr_size);
-        if (!m->consumed || !m->scored || !m->produce_errors || !m->batch_size ||
-            !m->scoring_seconds || !m->end_to_end_seconds)
-                return SS_ERR_INVALID_ARG;
         /* Families that get their series later are declared now, so that a scrape shows
          * them from the start (HELP and TYPE lines). */
-        ss_counter_t *c = ss_metrics_counter(
-            r, "sentistream_model_reload_total", "Model reloads by result (ok, error).",
-            (const char *[]){"result", "ok", NULL}, errstr, errstr_size);
-        ss_counter_t *c2 =
-            ss_metrics_counter(r, "sentistream_model_reload_total", "",
-                               (const char *[]){"result", "error", NULL}, errstr, errstr_size);
-        return c && c2 ? SS_OK : SS_ERR_INVALID_ARG;
+        ss_metrics_counter(r, "sentistream_model_reload_total",
+                           "Model reloads by result (ok, error).",
+                           (const char *[]){"result", "ok", NULL}, errstr, errstr_size);
+        ss_metrics_counter(r, "sentistream_model_reload_total", "",
+                           (const char *[]){"result", "error", NULL}, errstr, errstr_size);
+        /* A metric that cannot be registered was logged by the registry and counts nothing
+         * (ss_metrics.h): metrics never stop the scorer. */
+        return SS_OK;
 }
 
 static void ss_consume_count_dead(ss_consume_t *s, ss_err_t err)
@@ -404,7 +398,7 @@ static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
 {
         b->n_items = 0;
         double deadline = 0;
-        while (b->n_items < (size_t)s->batch_size && !ss_consume_stop_flag) {
+        while (b->n_items < (size_t)s->batch_size && !ss_stop_requested()) {
                 int timeout_ms = s->scoring ? 0 : 100; /* idle: wake up to check the signals */
                 if (b->n_items > 0) {
                         double left = deadline - ss_time_mono();
@@ -548,7 +542,8 @@ static void ss_consume_emit_prediction(ss_consume_t *s, const ss_batch_t *b, ss_
                 ss_error("consume", "out of memory producing prediction of %s [%d] offset %lld",
                          s->topic_in, (int)it->rkm->partition, (long long)it->rkm->offset);
         ss_counter_inc(s->m.scored);
-        ss_histogram_observe(s->m.end_to_end_seconds, (scored_at - pred.created_at) / 1000.0);
+        ss_histogram_observe(s->m.end_to_end_seconds,
+                             (double)(scored_at - pred.created_at) / 1000.0);
 }
 
 static void ss_consume_emit_dead_letter(ss_consume_t *s, ss_item_t *it, int64_t now)
@@ -795,7 +790,7 @@ ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size)
         ss_err_t rc = ss_consume_subscribe(s, errstr, errstr_size);
         if (rc)
                 return rc;
-        while (!ss_consume_stop_flag) {
+        while (!ss_stop_requested()) {
                 ss_consume_model_check(s);
                 ss_consume_step(s);
                 ss_consume_lag_update(s);
@@ -813,7 +808,7 @@ ss_err_t ss_consume_run(ss_consume_t *s, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "%s", err2);
                 rc = rc2;
         }
-        ss_consume_stop_flag = 0; /* this run consumed the request */
+        ss_stop_clear(); /* this run consumed the request */
         ss_info("consume", "stopped");
         return rc;
 }

@@ -34,7 +34,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                              size_t errstr_size);
 
 /*
- * Runs until ss_consume_request_stop() or a fatal Kafka error. Returns SS_OK
+ * Runs until ss_stop_request() (ss_stop.h) or a fatal Kafka error. Returns SS_OK
  * after a clean stop (everything acknowledged was committed), otherwise the
  * error with the reason in errstr.
  */
@@ -46,9 +46,8 @@ ss_metrics_t *ss_consume_metrics(ss_consume_t *s);
 /* Closes the consumer (if running ended without it) and frees everything. NULL is allowed. */
 void ss_consume_destroy(ss_consume_t *s);
 
-/* Async-signal-safe requests to the running scorer of this process. A stop request is
- * consumed by the run it stops. */
-void ss_consume_request_stop(void);
+/* Async-signal-safe request to the running scorer of this process to reload its model.
+ * Stopping is the process's stop request (ss_stop.h), consumed by the run it stops. */
 void ss_consume_request_reload(void);
 
 #endif /* SS_CONSUME_H */

@@ -75,7 +75,9 @@ static void *ss_pool_worker_main(void *arg)
         ss_worker_t *w = arg;
         ss_pool_t *p = w->pool;
         pthread_mutex_lock(&p->mu);
-        unsigned long seen = p->gen;
+        /* Generation 0 is the one before any batch: a worker that starts late (after the first
+         * ss_pool_start()) must still see that batch as new, so it never reads p->gen here. */
+        unsigned long seen = 0;
         for (;;) {
                 while (p->gen == seen && !p->quit)
                         pthread_cond_wait(&p->go, &p->mu);

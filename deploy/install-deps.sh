@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libopenblas-dev libhiredis-dev libyaml-dev
       libcjson-dev libmicrohttpd-dev libssl-dev
+      clang-format clang-tidy
       redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl
       chromium)
 

@@ -23,10 +23,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "dataset.h"
 #include "evalm.h"
 #include "mfile.h"
 #include "model.h"
-#include "train.h"
+#include "ss_config.h"
 
 typedef struct ss_model_kind {
         const char *kind; /* the kind string stored in the model file */
@@ -39,6 +40,23 @@ typedef struct ss_model_kind {
                                 size_t errstr_size);
         void (*destroy)(void *impl);
 } ss_model_kind_t;
+
+/* What a kind's trainer gets from the training pipeline (train.c). */
+typedef struct ss_train_job {
+        const ss_config_t *cfg;
+        const ss_dataset_t *train; /* what the final model is fitted on */
+        const ss_dataset_t *fit;   /* train minus tune (train itself with a held-out split) */
+        const ss_dataset_t *tune;  /* the tune split (early stopping, hyper-parameter choice) */
+        uint64_t seed;
+        int threads;
+        const char *config_dir; /* relative data paths not found from here are tried beside it */
+        /* [tune n][C]: a trainer whose final model also trained on the tune rows writes here
+         * the probabilities of its tune-time model (which did not) and sets *tune_probs_set;
+         * the temperature is then fitted on those (calib.h). Otherwise the final model
+         * scores the tune split. */
+        float *tune_probs;
+        int *tune_probs_set;
+} ss_train_job_t;
 
 /*
  * A kind's trainer: adds the kind's sections to mf, records its

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ss_util.h"
+
 void ss_mbuf_init(ss_mbuf_t *b)
 {
         memset(b, 0, sizeof(*b));
@@ -29,17 +31,9 @@ void ss_mbuf_put(ss_mbuf_t *b, const void *p, size_t n)
 {
         if (b->failed)
                 return;
-        if (b->len + n > b->cap) {
-                size_t cap = b->cap ? b->cap : 256;
-                while (cap < b->len + n)
-                        cap *= 2;
-                uint8_t *d = realloc(b->data, cap);
-                if (!d) {
-                        b->failed = 1;
-                        return;
-                }
-                b->data = d;
-                b->cap = cap;
+        if (ss_array_grow((void **)&b->data, &b->cap, b->len + n, 1, 256)) {
+                b->failed = 1;
+                return;
         }
         if (n)
                 memcpy(b->data + b->len, p, n);

@@ -189,15 +189,6 @@ struct ss_mcore {
         ss_counter_t *c_labels, *c_label_errors[3]; /* [tweet_id|label|labeled_at] */
 };
 
-static char *dup_str(const char *s)
-{
-        size_t n = strlen(s) + 1;
-        char *d = malloc(n);
-        if (d)
-                memcpy(d, s, n);
-        return d;
-}
-
 void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
 {
         memset(mc, 0, sizeof(*mc));
@@ -305,25 +296,17 @@ static int stat_raises(const ss_mcore_t *m, const char *stat)
 static ss_counter_t *counter(ss_mcore_t *m, const char *name, const char *help,
                              const char *const *labels)
 {
-        char err[256];
         if (!m->metrics)
                 return NULL;
-        ss_counter_t *c = ss_metrics_counter(m->metrics, name, help, labels, err, sizeof(err));
-        if (!c)
-                ss_warn("monitor", "metric %s: %s", name, err);
-        return c;
+        return ss_metrics_counter(m->metrics, name, help, labels, NULL, 0);
 }
 
 static ss_gauge_t *gauge(ss_mcore_t *m, const char *name, const char *help,
                          const char *const *labels)
 {
-        char err[256];
         if (!m->metrics)
                 return NULL;
-        ss_gauge_t *g = ss_metrics_gauge(m->metrics, name, help, labels, err, sizeof(err));
-        if (!g)
-                ss_warn("monitor", "metric %s: %s", name, err);
-        return g;
+        return ss_metrics_gauge(m->metrics, name, help, labels, NULL, 0);
 }
 
 static void cinc(ss_counter_t *c, double v)
@@ -456,7 +439,7 @@ static int name_find_or_add(ss_mcore_t *m, const char *name)
         m->names = n;
         mname_t *nm = &m->names[m->nnames];
         memset(nm, 0, sizeof(*nm));
-        if (!(nm->name = dup_str(name)))
+        if (!(nm->name = strdup(name)))
                 return -1;
         ss_trigger_init(&nm->trig, &m->cfg.trigger);
         nm->report_model = -1;
@@ -675,7 +658,7 @@ void ss_mcore_sent_add(ss_mcore_t *m, const char *event_id)
                 m->sent = s;
                 m->cap_sent = cap;
         }
-        char *d = dup_str(event_id);
+        char *d = strdup(event_id);
         if (d)
                 m->sent[m->nsent++] = d;
 }
@@ -698,6 +681,8 @@ void ss_mcore_event_done(ss_mcore_t *m)
         ss_mcore_sent_add(m, e->event_id);
         ss_serde_buf_free(&e->value);
         free(e);
+        /* an array of pointers: the element size is a pointer's */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
         memmove(m->events, m->events + 1, sizeof(*m->events) * (m->nevents - 1));
         m->nevents--;
 }
@@ -776,6 +761,8 @@ static void event_queue(ss_mcore_t *m, mmodel_t *mm, int stream, const mreason_t
                                       i ? "," : "", reasons[i].metric, reasons[i].value);
         if (m->nevents == m->cap_events) {
                 size_t cap = m->cap_events ? 2 * m->cap_events : 8;
+                /* an array of pointers: the element size is a pointer's */
+                // NOLINTNEXTLINE(bugprone-sizeof-expression)
                 ss_mcore_event_t **q = realloc(m->events, sizeof(*q) * cap);
                 if (!q) {
                         ss_serde_buf_free(&e->value);
@@ -1155,7 +1142,7 @@ static void unknown_version(ss_mcore_t *m, const ss_prediction_t *p)
                 if (!strcmp(m->unknown[i], p->model_version.ptr))
                         return;
         if (m->nunknown < MAX_UNKNOWN_LOGGED &&
-            (m->unknown[m->nunknown] = dup_str(p->model_version.ptr)))
+            (m->unknown[m->nunknown] = strdup(p->model_version.ptr)))
                 m->nunknown++;
         ss_warn("monitor", "predictions of model %s version %s have no card: counted and skipped",
                 p->model_name.ptr, p->model_version.ptr);

@@ -31,23 +31,14 @@ struct ss_mstate {
         int was_up;      /* for one log line per transition */
 };
 
-static char *dup_str(const char *s)
-{
-        size_t n = strlen(s) + 1;
-        char *d = malloc(n);
-        if (d)
-                memcpy(d, s, n);
-        return d;
-}
-
 ss_mstate_t *ss_mstate_new(const char *host, int port, int timeout_ms, int backoff_max_ms,
                            const char *prefix)
 {
         ss_mstate_t *s = calloc(1, sizeof(*s));
         if (!s)
                 return NULL;
-        s->host = dup_str(host);
-        s->prefix = dup_str(prefix);
+        s->host = strdup(host);
+        s->prefix = strdup(prefix);
         if (!s->host || !s->prefix) {
                 ss_mstate_destroy(s);
                 return NULL;

@@ -4,7 +4,6 @@
  * the configuration, converts the MiniLM embeddings first if they are
  * missing, and trains the CNN with early stopping on the tune split (cnn.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "minilm.h"
 #include "model_impl.h"
 #include "ss_util.h"
+#include "train.h"
 
 /* Kim-2014 text CNN (models/cnn/cnn.h) on all-MiniLM-L6-v2 token embeddings, PCA-projected; the
  * encoder file is converted from model.minilm.source first if it is missing. */

@@ -7,7 +7,7 @@
  *
  *   {"format", "model": {"kind","name","version","file","file_sha256"},
  *    "created_at" (ISO-8601 UTC), "git_commit", "hyperparameters": {...},
- *    "training_data": {"path","sha256","n"[,"files": [{"path","sha256","n"}...]]},
+ *    "training_data": {"path","sha256","n","files": [{"path","sha256","n"}...]},
  *    "validation_data": {"path","sha256","n"[,"split": {...}]},
  *    "metrics": {"tune": {...}, "validation": {"n","avgrec","f1_pn","accuracy",
  *                "macro_f1","confusion": [[CxC, rows = true label]],
@@ -22,6 +22,14 @@
  * reference data (the true class mix and the confusion matrix the drift
  * monitor's label-shift estimate needs); a reader of an older card without
  * them takes metrics.validation.confusion, measured on the same split.
+ *
+ * training_data: "path" the comma-separated files, "sha256" that of the one
+ * file or, for several, of their sha256sum listing ("<sha256>  <path>\n" each),
+ * "n" the rows trained on, "files" each file as loaded (older cards lack it).
+ * validation_data.split, when present: how the validation set was carved from
+ * the training files ({"of","rule","share","seed","used_for"}, the release
+ * layout) or {"overlap_with_training": N} when it shares N tweet ids with them
+ * (allowed only with data.allow_overlap=true).
  *
  * "labels" gives the classes and their order; a reader takes the number of
  * classes from it. Reference distributions (raw counts over the validation

@@ -4,15 +4,14 @@
  * the configuration, tunes the L2 strength on the tune split
  * (warm-started), refits on every training row and fills the model container.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "logreg.h"
 #include "model_impl.h"
 #include "ss_util.h"
+#include "train.h"
 
 static int logreg_job_run(const ss_train_job_t *job, ss_logreg_train_config_t *tcp, ss_mfile_t *mf,
                           cJSON *hyper, ss_eval_t *tune, int *has_tune)

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "model_impl.h"
+#include "ss_util.h"
 #include "tok.h"
 
 #define SS_MINILM_DEFAULT_TOKENS 4096
@@ -443,21 +444,6 @@ ss_err_t ss_minilm_forward(ss_minilm_t *e, const int32_t *ids, const size_t *off
         return SS_OK;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-        if (need <= *cap)
-                return 0;
-        size_t n = *cap ? *cap : 256;
-        while (n < need)
-                n *= 2;
-        void *q = realloc(*p, n * elem);
-        if (!q)
-                return -1;
-        *p = q;
-        *cap = n;
-        return 0;
-}
-
 ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t *lens, size_t n,
                          int normalize, float *pooled_out, ss_input_stats_t *stats_out,
                          char *errstr, size_t errstr_size)
@@ -478,8 +464,8 @@ ss_err_t ss_minilm_embed(ss_minilm_t *e, const char *const *texts, const size_t 
         }
         size_t total = 0;
         for (size_t i = 0; i < n; i++) {
-                if (grow((void **)&s->ids, &s->ids_cap, total + (size_t)c->max_seq_len,
-                         sizeof(*s->ids)))
+                if (ss_array_grow((void **)&s->ids, &s->ids_cap, total + (size_t)c->max_seq_len,
+                                  sizeof(*s->ids), 256))
                         return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                           "minilm: out of memory tokenizing");
                 ss_wp_stats_t st;

@@ -367,7 +367,8 @@ static ss_err_t add_all(conv_ctx_t *cx, char *errstr, size_t errstr_size)
                 int known = !strncmp(n, "embeddings.", 11);
                 int layer;
                 char rest[200];
-                if (sscanf(n, "encoder.layer.%d.%199s", &layer, rest) == 2)
+                /* the layer number is range-checked on the next line */
+                if (sscanf(n, "encoder.layer.%d.%199s", &layer, rest) == 2) // NOLINT(cert-err34-c)
                         known = layer >= 0 && layer < c->n_layers;
                 if (!known)
                         return ss_err_set(errstr, errstr_size, SS_ERR_UNSUPPORTED,

@@ -4,7 +4,6 @@
  * the configuration, converts the encoder first if it is missing, and
  * trains the softmax head over the frozen encoder (minilm_train.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "minilm_train.h"
 #include "model_impl.h"
 #include "ss_util.h"
+#include "train.h"
 
 /* Frozen all-MiniLM-L6-v2 encoder + softmax-regression head (models/minilm/minilm_train.h). The
  * encoder file is converted from model.minilm.source first if it is missing. */

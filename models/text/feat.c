@@ -185,8 +185,9 @@ ss_feat_t *ss_feat_new(const ss_feat_config_t *cfg, const float *idf)
         f->dim = 1u << cfg->dim_bits;
         f->mask = f->dim - 1;
         for (int k = 0; k < 4; k++) { /* distinct, well-mixed 64-bit seeds per key family */
-                uint64_t x = ((uint64_t)mm_fmix(cfg->seed + 2 * k + 1) << 32) |
-                             mm_fmix(cfg->seed ^ (0x9e3779b9u * (k + 1)));
+                uint32_t uk = (uint32_t)k;
+                uint64_t x = ((uint64_t)mm_fmix(cfg->seed + 2 * uk + 1) << 32) |
+                             mm_fmix(cfg->seed ^ (0x9e3779b9u * (uk + 1)));
                 if (k < 3)
                         f->seed_w[k] = x;
                 else

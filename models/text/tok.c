@@ -369,7 +369,7 @@ static size_t entity_decode(const uint8_t *s, size_t n, uint32_t *cp)
                 if (is_digit(c))
                         v = v * (hex ? 16 : 10) + (c - '0');
                 else if (hex && ((c | 32) >= 'a' && (c | 32) <= 'f'))
-                        v = v * 16 + ((c | 32) - 'a' + 10);
+                        v = v * 16 + (uint32_t)((c | 32) - 'a' + 10);
                 else
                         break;
         }

@@ -277,24 +277,9 @@ int32_t ss_wp_unk_id(const ss_wp_t *wp)
 
 /* ---- scratch ---- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-        if (need <= *cap)
-                return 0;
-        size_t n = *cap ? *cap : 64;
-        while (n < need)
-                n *= 2;
-        void *q = realloc(*p, n * elem);
-        if (!q)
-                return -1;
-        *p = q;
-        *cap = n;
-        return 0;
-}
-
 static int ids_push(ss_wp_t *wp, int32_t id)
 {
-        if (grow((void **)&wp->ids, &wp->ids_cap, wp->ids_n + 1, sizeof(*wp->ids)))
+        if (ss_array_grow((void **)&wp->ids, &wp->ids_cap, wp->ids_n + 1, sizeof(*wp->ids), 64))
                 return -1;
         wp->ids[wp->ids_n++] = id;
         return 0;
@@ -358,7 +343,7 @@ static long clean_text(ss_wp_t *wp, const char *text, size_t len)
 {
         /* each input byte gives at most 3 code points (a CJK char is >= 3 bytes) */
         if (len > ((size_t)-1) / 4 / sizeof(uint32_t) ||
-            grow((void **)&wp->cps, &wp->cps_cap, 3 * len + 3, sizeof(uint32_t)))
+            ss_array_grow((void **)&wp->cps, &wp->cps_cap, 3 * len + 3, sizeof(uint32_t), 64))
                 return -1;
         uint32_t *out = wp->cps;
         size_t n = 0, i = 0, adv;
@@ -397,7 +382,7 @@ static long clean_text(ss_wp_t *wp, const char *text, size_t len)
  * reference does (no final sigma); returns the count or -1. */
 static long fold_token(ss_wp_t *wp, const uint32_t *tok, size_t n)
 {
-        if (grow((void **)&wp->fold, &wp->fold_cap, 3 * n, sizeof(uint32_t)))
+        if (ss_array_grow((void **)&wp->fold, &wp->fold_cap, 3 * n, sizeof(uint32_t), 64))
                 return -1;
         uint32_t *out = wp->fold;
         size_t m = 0;
@@ -455,7 +440,7 @@ static int word_pieces(ss_wp_t *wp, const uint32_t *w, size_t n)
                 return 0;
         if (n > SS_WP_MAX_WORD_CHARS)
                 return ids_push(wp, wp->unk);
-        if (grow((void **)&wp->wbuf, &wp->wbuf_cap, 2 + 4 * n, 1))
+        if (ss_array_grow((void **)&wp->wbuf, &wp->wbuf_cap, 2 + 4 * n, 1, 64))
                 return -1;
         char *b = wp->wbuf + 2; /* two spare bytes so "##" fits before the first piece too */
         uint32_t *off = wp->woff;
@@ -539,7 +524,7 @@ const int32_t *ss_wp_tokenize(ss_wp_t *wp, const char *text, size_t len, size_t 
                         return NULL;
                 i = j;
         }
-        if (grow((void **)&wp->ids, &wp->ids_cap, 1, sizeof(*wp->ids)))
+        if (ss_array_grow((void **)&wp->ids, &wp->ids_cap, 1, sizeof(*wp->ids), 64))
                 return NULL;
         *n = wp->ids_n;
         return wp->ids;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "ss_types.h"
 #include "ss_util.h"
 
 /* ---- arena ---- */
@@ -389,7 +389,9 @@ ss_err_t ss_dataset_add(ss_dataset_t *ds, const char *id, const char *text, size
         return ss_dataset_push(ds, i, t, len, label, line);
 }
 
-ss_dataset_t *ss_dataset_load(const char *path, char *errstr, size_t errstr_size)
+/* The loader; bad == NULL: the first bad line fails the load. */
+static ss_dataset_t *ss_dataset_read(const char *path, ss_dataset_bad_fn bad, void *opaque,
+                                     size_t *nbad, char *errstr, size_t errstr_size)
 {
         ss_dataset_t *ds = ss_dataset_new();
         if (!ds) {
@@ -411,9 +413,17 @@ ss_dataset_t *ss_dataset_load(const char *path, char *errstr, size_t errstr_size
                 char msg[256];
                 ss_err_t err =
                     ss_record_parse(p, (size_t)(le - p), 1, &ds->arena_, &rec, msg, sizeof(msg));
-                if (err) {
+                if (err && (bad == NULL || err == SS_ERR_NOMEM)) {
                         ss_err_set(errstr, errstr_size, err, "%s:%u: %s", path, lineno, msg);
                         goto fail;
+                }
+                if (err) {
+                        char where[1024];
+                        snprintf(where, sizeof(where), "%s:%u: %s", path, lineno, msg);
+                        bad(err, where, opaque);
+                        (*nbad)++;
+                        p = le + 1;
+                        continue;
                 }
                 /* TSV fields live in the buffer: terminate them in place. */
                 if (rec.id >= ds->buf_ && rec.id < end)
@@ -434,6 +444,18 @@ ss_dataset_t *ss_dataset_load(const char *path, char *errstr, size_t errstr_size
 fail:
         ss_dataset_destroy(ds);
         return NULL;
+}
+
+ss_dataset_t *ss_dataset_load(const char *path, char *errstr, size_t errstr_size)
+{
+        return ss_dataset_read(path, NULL, NULL, NULL, errstr, errstr_size);
+}
+
+ss_dataset_t *ss_dataset_load_lenient(const char *path, ss_dataset_bad_fn bad, void *opaque,
+                                      size_t *nbad, char *errstr, size_t errstr_size)
+{
+        *nbad = 0;
+        return ss_dataset_read(path, bad, opaque, nbad, errstr, errstr_size);
 }
 
 void ss_dataset_label_counts(const ss_dataset_t *ds, int64_t *counts)

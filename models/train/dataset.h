@@ -81,6 +81,18 @@ typedef struct ss_dataset {
  */
 ss_dataset_t *ss_dataset_load(const char *path, char *errstr, size_t errstr_size);
 
+/* Called for each line a lenient load skips, with "path:line: reason" and its error code. */
+typedef void (*ss_dataset_bad_fn)(ss_err_t err, const char *msg, void *opaque);
+
+/*
+ * Like ss_dataset_load(), but a bad line (unparsable, invalid UTF-8, empty
+ * text, no label) is handed to bad and skipped, and the rest loads; *nbad
+ * counts them. A file that cannot be read, no memory, or no good line at all
+ * still fail the load.
+ */
+ss_dataset_t *ss_dataset_load_lenient(const char *path, ss_dataset_bad_fn bad, void *opaque,
+                                      size_t *nbad, char *errstr, size_t errstr_size);
+
 /* A new empty data set, filled by ss_dataset_add() (tests, splits). Strings are copied. */
 ss_dataset_t *ss_dataset_new(void);
 ss_err_t ss_dataset_add(ss_dataset_t *ds, const char *id, const char *text, size_t len, int label,

@@ -1,8 +1,14 @@
 /*
  * train: the training pipeline behind `sentistream train` (train.h).
  *
- *   1. load data.train and data.validation; carve the tune split
- *      (data.tune.share of data.train, by a hash of the tweet id and model.seed);
+ *   1. load the files of data.train as one set and data.validation; refuse
+ *      when the two share a tweet id (data.allow_overlap=true only warns);
+ *      carve the tune split (data.tune.share of the training set, by a hash of
+ *      the tweet id and model.seed). With data.holdout.share > 0 (the release
+ *      configuration) there is no validation file: a held-out split of the
+ *      training set by the same hash is both the validation set (metrics,
+ *      reference distributions) and the tune split (early stopping), and the
+ *      model is trained on the rest;
  *   2. the kind's trainer (the registry, model_impl.h) picks its
  *      hyper-parameters on the tune split, then trains and fills the model
  *      container;
@@ -12,6 +18,7 @@
  */
 #include "train.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -63,6 +70,221 @@ void ss_train_resolve_path(const char *path, const char *config_dir, char *out, 
                 snprintf(out, size, "%s", cand);
 }
 
+/* The data of one run. Every set in owned[] is destroyed at the end. */
+typedef struct train_data {
+        ss_dataset_t *files[SS_CARD_MAX_FILES]; /* data.train, one set per file */
+        int nfiles;
+        ss_dataset_t *all;   /* their union (files[0] itself when there is one) */
+        ss_dataset_t *train; /* what the final model is fitted on */
+        ss_dataset_t *fit, *tune;
+        ss_dataset_t *val;
+        ss_dataset_t *owned[SS_CARD_MAX_FILES + 6];
+        int nowned;
+} train_data_t;
+
+static ss_dataset_t *train_data_own(train_data_t *d, ss_dataset_t *ds)
+{
+        assert(d->nowned < (int)(sizeof(d->owned) / sizeof(d->owned[0])));
+        d->owned[d->nowned++] = ds;
+        return ds;
+}
+
+static void train_data_free(train_data_t *d)
+{
+        for (int i = 0; i < d->nowned; i++)
+                ss_dataset_destroy(d->owned[i]);
+}
+
+/* The union of several data sets, described as "a,b" with the sha256 of their sha256sum-style
+ * listing ("<sha256>  <path>\n" per file). */
+static ss_dataset_t *train_data_union(ss_dataset_t *const *files, int n, char *err, size_t size)
+{
+        ss_dataset_t *u = ss_dataset_new();
+        char *listing = malloc((size_t)n * 1100);
+        if (!u || !listing)
+                goto nomem;
+        listing[0] = '\0';
+        size_t len = 0;
+        for (int f = 0; f < n; f++) {
+                for (size_t i = 0; i < files[f]->n; i++)
+                        if (ss_dataset_add(u, files[f]->ids[i], files[f]->texts[i],
+                                           files[f]->lens[i], files[f]->labels[i],
+                                           files[f]->lines[i]))
+                                goto nomem;
+                size_t pl = strlen(u->path);
+                snprintf(u->path + pl, sizeof(u->path) - pl, "%s%s", f ? "," : "", files[f]->path);
+                len += (size_t)sprintf(listing + len, "%s  %.1000s\n", files[f]->sha256,
+                                       files[f]->path);
+        }
+        ss_sha256_hex(listing, len, u->sha256);
+        free(listing);
+        return u;
+nomem:
+        free(listing);
+        ss_dataset_destroy(u);
+        ss_err_set(err, size, SS_ERR_NOMEM, "out of memory joining the training files");
+        return NULL;
+}
+
+/* Loads the comma-separated files of data.train and their union. Returns 0, or prints
+ * the error and returns the exit status. */
+static int train_data_load_train(const ss_config_t *cfg, const char *config_dir, train_data_t *d)
+{
+        char err[1024], list[4096], path[2100];
+        snprintf(list, sizeof(list), "%s", ss_config_get_str(cfg, "data.train"));
+        char *save = NULL;
+        for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                tok += strspn(tok, " ");
+                size_t n = strlen(tok);
+                while (n && tok[n - 1] == ' ')
+                        tok[--n] = '\0';
+                if (!n)
+                        continue;
+                if (d->nfiles == SS_CARD_MAX_FILES) {
+                        fprintf(stderr, "sentistream train: data.train: more than %d files\n",
+                                SS_CARD_MAX_FILES);
+                        return 2;
+                }
+                ss_train_resolve_path(tok, config_dir, path, sizeof(path));
+                ss_dataset_t *ds = ss_dataset_load(path, err, sizeof(err));
+                if (!ds) {
+                        fprintf(stderr, "sentistream train: data.train: %s\n", err);
+                        return 1;
+                }
+                d->files[d->nfiles++] = train_data_own(d, ds);
+        }
+        if (d->nfiles == 0) {
+                fprintf(stderr, "sentistream train: data.train: no file named\n");
+                return 2;
+        }
+        d->all = d->files[0];
+        if (d->nfiles > 1 && !(d->all = train_data_own(
+                                   d, train_data_union(d->files, d->nfiles, err, sizeof(err))))) {
+                fprintf(stderr, "sentistream train: %s\n", err);
+                return 1;
+        }
+        return 0;
+}
+
+static int ss_id_cmp(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Tweet ids of val also in train: the count, and the first one in example. -1: no memory. */
+static long train_data_overlap(const ss_dataset_t *train, const ss_dataset_t *val,
+                               const char **example)
+{
+        const char **ids = malloc(train->n * sizeof(*ids)); /* [train->n], sorted */
+        if (!ids)
+                return -1;
+        memcpy(ids, train->ids, train->n * sizeof(*ids));
+        qsort(ids, train->n, sizeof(*ids), ss_id_cmp);
+        long n = 0;
+        for (size_t i = 0; i < val->n; i++) {
+                if (bsearch(&val->ids[i], ids, train->n, sizeof(*ids), ss_id_cmp)) {
+                        if (!n)
+                                *example = val->ids[i];
+                        n++;
+                }
+        }
+        free(ids);
+        return n;
+}
+
+/* Validation from data.validation: loaded, and checked to share no tweet id with training. */
+static int train_data_load_validation(const ss_config_t *cfg, const char *config_dir,
+                                      train_data_t *d, ss_card_t *card)
+{
+        char err[1024], path[2100];
+        ss_train_resolve_path(ss_config_get_str(cfg, "data.validation"), config_dir, path,
+                              sizeof(path));
+        if (!(d->val = train_data_own(d, ss_dataset_load(path, err, sizeof(err))))) {
+                fprintf(stderr, "sentistream train: data.validation: %s\n", err);
+                return 1;
+        }
+        const char *example = NULL;
+        long n = train_data_overlap(d->all, d->val, &example);
+        if (n < 0) {
+                fprintf(stderr, "sentistream train: out of memory\n");
+                return 1;
+        }
+        if (n == 0)
+                return 0;
+        int allow = ss_config_get_bool(cfg, "data.allow_overlap");
+        fprintf(stderr,
+                "sentistream train: %s: data.validation %s shares %ld tweet ids with data.train "
+                "(e.g. %s): its figures and reference distributions would be measured on "
+                "training data%s\n",
+                allow ? "warning" : "refused", d->val->path, n, example,
+                allow ? " (data.allow_overlap=true)"
+                      : "; use separate files, data.holdout.share, or data.allow_overlap=true");
+        if (!allow)
+                return 2;
+        card->validation_split = cJSON_CreateObject();
+        cJSON_AddNumberToObject(card->validation_split, "overlap_with_training", (double)n);
+        return 0;
+}
+
+/* Carves fit/tune (and, with data.holdout.share, the validation set) from the training set. */
+static int train_data_split(const ss_config_t *cfg, const char *config_dir, train_data_t *d,
+                            ss_card_t *card)
+{
+        char err[1024];
+        uint64_t seed = (uint64_t)ss_config_get_int(cfg, "model.seed");
+        double holdout = ss_config_get_double(cfg, "data.holdout.share");
+        if (holdout > 0) {
+                if (*ss_config_get_str(cfg, "data.validation")) {
+                        fprintf(stderr,
+                                "sentistream train: data.holdout.share=%g and "
+                                "data.validation are exclusive: set data.validation=\"\" "
+                                "to validate on the held-out split\n",
+                                holdout);
+                        return 2;
+                }
+                ss_dataset_t *rest = NULL, *held = NULL;
+                if (ss_dataset_split(d->all, holdout, seed, &rest, &held, err, sizeof(err))) {
+                        fprintf(stderr, "sentistream train: %s\n", err);
+                        return 1;
+                }
+                d->train = d->fit = train_data_own(d, rest);
+                d->val = d->tune = train_data_own(d, held);
+                snprintf(held->path, sizeof(held->path), "held-out split of %.480s", d->all->path);
+                card->validation_split = cJSON_CreateObject();
+                cJSON *vs = card->validation_split;
+                cJSON_AddStringToObject(vs, "of", "training_data.files");
+                cJSON_AddStringToObject(vs, "rule", "seeded hash of the tweet id < share");
+                cJSON_AddNumberToObject(vs, "share", holdout);
+                cJSON_AddNumberToObject(vs, "seed", (double)seed);
+                cJSON_AddStringToObject(vs, "used_for",
+                                        "validation metrics, reference distributions, tune split");
+                return 0;
+        }
+        int rc = train_data_load_validation(cfg, config_dir, d, card);
+        if (rc)
+                return rc;
+        d->train = d->all;
+        if (ss_dataset_split(d->all, ss_config_get_double(cfg, "data.tune.share"), seed, &d->fit,
+                             &d->tune, err, sizeof(err))) {
+                fprintf(stderr, "sentistream train: %s\n", err);
+                return 1;
+        }
+        train_data_own(d, d->fit);
+        train_data_own(d, d->tune);
+        return 0;
+}
+
+/* The card's description of the data: the training set, each file, the validation set. */
+static void train_data_describe(const train_data_t *d, ss_card_t *card)
+{
+        ss_cardfill_data(&card->training, d->all);
+        card->training.n = (int64_t)d->train->n;
+        for (int i = 0; i < d->nfiles; i++)
+                ss_cardfill_data(&card->train_files[i], d->files[i]);
+        card->n_train_files = d->nfiles;
+        ss_cardfill_data(&card->validation, d->val);
+}
+
 /*
  * Temperature scaling on the tune split (calib.h): on the probabilities the trainer left in
  * job->tune_probs (its tune-time model), else on the tune split scored by the model just
@@ -112,7 +334,7 @@ static int train_calibrate(const ss_train_job_t *job, int have_probs, ss_mfile_t
 
 int ss_train_run(const ss_config_t *cfg, const char *config_dir)
 {
-        char err[1024], path[2100], vpath[2100], model_path[1024], card_path[1100];
+        char err[1024], model_path[1024], card_path[1100];
         const char *kind = ss_config_get_str(cfg, "model.kind");
         const ss_model_entry_t *entry = ss_model_entry_find(kind);
         if (!entry) {
@@ -126,12 +348,9 @@ int ss_train_run(const ss_config_t *cfg, const char *config_dir)
         else
                 snprintf(model_path, sizeof(model_path), "models-out/%s.ssm", kind);
         ss_card_path(model_path, card_path, sizeof(card_path));
-        ss_train_resolve_path(ss_config_get_str(cfg, "data.train"), config_dir, path, sizeof(path));
-        ss_train_resolve_path(ss_config_get_str(cfg, "data.validation"), config_dir, vpath,
-                              sizeof(vpath));
         double t_start = ss_time_mono();
         int rc = 1;
-        ss_dataset_t *train = NULL, *val = NULL, *fit = NULL, *tune = NULL;
+        train_data_t d = {0};
         ss_mfile_t *mf = NULL;
         ss_model_t *m = NULL;
         float *tune_probs = NULL; /* [tune n][C] */
@@ -139,28 +358,33 @@ int ss_train_run(const ss_config_t *cfg, const char *config_dir)
         ss_card_t card;
         ss_card_init(&card);
         card.hyperparameters = cJSON_CreateObject();
-        if (!(train = ss_dataset_load(path, err, sizeof(err))) ||
-            !(val = ss_dataset_load(vpath, err, sizeof(err)))) {
-                fprintf(stderr, "sentistream train: %s\n", err);
+        int drc = train_data_load_train(cfg, config_dir, &d);
+        if (!drc)
+                drc = train_data_split(cfg, config_dir, &d, &card);
+        if (drc) {
+                rc = drc;
                 goto out;
         }
         uint64_t seed = (uint64_t)ss_config_get_int(cfg, "model.seed");
         double share = ss_config_get_double(cfg, "data.tune.share");
-        if (ss_dataset_split(train, share, seed, &fit, &tune, err, sizeof(err))) {
-                fprintf(stderr, "sentistream train: %s\n", err);
-                goto out;
-        }
-        printf("data       train %s: %zu tweets (fit %zu, tune %zu); validation %s: %zu\n", path,
-               train->n, fit->n, tune->n, vpath, val->n);
+        double holdout = ss_config_get_double(cfg, "data.holdout.share");
+        printf("data       train %s: %zu tweets (fit %zu, tune %zu); validation %s: %zu\n",
+               d.all->path, d.train->n, d.fit->n, d.tune->n, d.val->path, d.val->n);
         fflush(stdout);
-        tune_probs = malloc((tune->n ? tune->n : 1) * SS_NUM_CLASSES * sizeof(float));
+        tune_probs = malloc((d.tune->n ? d.tune->n : 1) * SS_NUM_CLASSES * sizeof(float));
         if (!tune_probs) {
                 fprintf(stderr, "sentistream train: out of memory\n");
                 goto out;
         }
-        ss_train_job_t job = {cfg,        train,      fit,
-                              tune,       seed,       (int)ss_config_get_int(cfg, "train.threads"),
-                              config_dir, tune_probs, &tune_probs_set};
+        ss_train_job_t job = {cfg,
+                              d.train,
+                              d.fit,
+                              d.tune,
+                              seed,
+                              (int)ss_config_get_int(cfg, "train.threads"),
+                              config_dir,
+                              tune_probs,
+                              &tune_probs_set};
         mf = ss_mfile_new(kind, ss_config_get_str(cfg, "model.name"), NULL);
         if (!mf) {
                 fprintf(stderr, "sentistream train: out of memory\n");
@@ -172,7 +396,10 @@ int ss_train_run(const ss_config_t *cfg, const char *config_dir)
                 goto out;
         }
         cJSON_AddNumberToObject(card.hyperparameters, "seed", (double)seed);
-        cJSON_AddNumberToObject(card.hyperparameters, "tune_share", share);
+        if (holdout > 0)
+                cJSON_AddNumberToObject(card.hyperparameters, "holdout_share", holdout);
+        else
+                cJSON_AddNumberToObject(card.hyperparameters, "tune_share", share);
         char *hjson = cJSON_PrintUnformatted(card.hyperparameters);
         ss_err_t e = hjson ? ss_mfile_add(mf, "hyperparameters", SS_MF_STR, hjson, strlen(hjson),
                                           err, sizeof(err))
@@ -193,8 +420,8 @@ int ss_train_run(const ss_config_t *cfg, const char *config_dir)
         size_t batch = (size_t)ss_config_get_int(cfg, "train.batch.size");
         if (train_calibrate(&job, tune_probs_set, mf, model_path, batch, &m, &card))
                 goto out;
-        if (ss_cardfill_evaluate(m, val, batch, &card.validation_eval, &card.ref, "validation", err,
-                                 sizeof(err)) ||
+        if (ss_cardfill_evaluate(m, d.val, batch, &card.validation_eval, &card.ref, "validation",
+                                 err, sizeof(err)) ||
             ss_cardfill_model(&card, m, model_path, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: %s\n", err);
                 goto out;
@@ -203,8 +430,7 @@ int ss_train_run(const ss_config_t *cfg, const char *config_dir)
         char repo[1024];
         snprintf(repo, sizeof(repo), "%s", config_dir ? config_dir : ".");
         ss_card_git_commit(dirname(repo), card.git_commit, sizeof(card.git_commit));
-        ss_cardfill_data(&card.training, train);
-        ss_cardfill_data(&card.validation, val);
+        train_data_describe(&d, &card);
         if (ss_card_write(&card, card_path, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: %s\n", err);
                 goto out;
@@ -222,10 +448,7 @@ out:
         free(tune_probs);
         ss_model_destroy(m);
         ss_mfile_destroy(mf);
-        ss_dataset_destroy(train);
-        ss_dataset_destroy(val);
-        ss_dataset_destroy(fit);
-        ss_dataset_destroy(tune);
+        train_data_free(&d);
         ss_card_clear(&card);
         return rc;
 }

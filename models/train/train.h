@@ -3,7 +3,8 @@
  * the data, runs the trainer of model.kind (found in the registry of model
  * kinds, models/model.c), writes the model file, loads it back, evaluates it
  * and writes its card. The CLI only parses its arguments and calls
- * ss_train_run(); a new model kind needs nothing here.
+ * ss_train_run(); a new model kind needs nothing here (its trainer gets an
+ * ss_train_job_t, model_impl.h).
  */
 #ifndef SS_TRAIN_H
 #define SS_TRAIN_H
@@ -11,25 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dataset.h"
 #include "ss_config.h"
-
-/* What a kind's trainer gets (see ss_model_train_fn in model_impl.h). */
-typedef struct ss_train_job {
-        const ss_config_t *cfg;
-        const ss_dataset_t *train; /* every training row */
-        const ss_dataset_t *fit;   /* train minus tune */
-        const ss_dataset_t *tune;  /* the tune split (early stopping, hyper-parameter choice) */
-        uint64_t seed;
-        int threads;
-        const char *config_dir; /* relative data paths not found from here are tried beside it */
-        /* [tune n][C]: a trainer whose final model also trained on the tune rows writes here
-         * the probabilities of its tune-time model (which did not) and sets *tune_probs_set;
-         * the temperature is then fitted on those (calib.h). Otherwise the final model
-         * scores the tune split. */
-        float *tune_probs;
-        int *tune_probs_set;
-} ss_train_job_t;
 
 /*
  * Trains model.kind as configured and writes model.out (default

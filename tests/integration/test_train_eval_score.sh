@@ -31,6 +31,17 @@ grep -q "<- chosen" "$tmp/train.out" || fail "no chosen l2"
 for w in AvgRec F1-PN accuracy macro-F1 confusion precision; do
   grep -q "$w" "$tmp/eval.txt" || fail "eval table lacks $w"
 done
+# a bad line (invalid UTF-8) is reported with file:line and skipped; the rest is evaluated
+{ head -n 5 "$tmp/val.tsv"; printf '999\tpositive\tbad \377 byte\n'; sed -n 6,10p "$tmp/val.tsv"; } \
+  > "$tmp/val_bad.tsv"
+set +e
+"$SS_BIN" eval "$tmp/m/lr.ssm" "$tmp/val_bad.tsv" --json > "$tmp/eval_bad.json" 2> "$tmp/eval_bad.err"
+rc=$?
+set -e
+[ "$rc" = 3 ] || fail "eval with a bad line exited $rc, want 3: $(cat "$tmp/eval_bad.err")"
+grep -q "val_bad.tsv:6: invalid UTF-8 at byte .*(line skipped)" "$tmp/eval_bad.err" ||
+  fail "eval did not name the bad line: $(cat "$tmp/eval_bad.err")"
+grep -q '"n":10,"skipped":1' "$tmp/eval_bad.json" || fail "eval_bad: $(cat "$tmp/eval_bad.json")"
 
 # ---- score: the validation slice with bad lines mixed in ----
 {

@@ -16,6 +16,7 @@
 #include "ss_kafka.h" /* rdkafka.h first: rdkafka_mock.h needs it */
 #include <librdkafka/rdkafka_mock.h>
 #include "ss_serde.h"
+#include "ss_stop.h"
 #include "ss_test.h"
 #include "ss_util.h"
 
@@ -182,7 +183,7 @@ int main(void)
         }
         CHECK(all);
         sleep(1); /* a commit interval passes */
-        ss_consume_request_stop();
+        ss_stop_request();
         pthread_join(th, NULL);
         CHECK(run.rc == SS_OK);
         if (run.rc)

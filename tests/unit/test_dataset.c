@@ -101,6 +101,22 @@ static void test_utf8(void)
         CHECK(ss_utf8_check("\xe0\x80\x80", 3) == 0);      /* overlong 3-byte */
 }
 
+typedef struct bad_seen {
+        int n;
+        char msg[4][256];
+        ss_err_t err[4];
+} bad_seen_t;
+
+static void on_bad(ss_err_t err, const char *msg, void *opaque)
+{
+        bad_seen_t *s = opaque;
+        if (s->n < 4) {
+                snprintf(s->msg[s->n], sizeof(s->msg[0]), "%s", msg);
+                s->err[s->n] = err;
+        }
+        s->n++;
+}
+
 static void test_load_file(void)
 {
         char path[128], err[512];
@@ -135,6 +151,26 @@ static void test_load_file(void)
         char want[160];
         snprintf(want, sizeof(want), "%s:3: empty line", path);
         CHECK_STR_EQ(err, want);
+        /* the lenient load reports each bad line with file:line and keeps the rest */
+        const char mixed[] = "1\tpositive\tok\n2\tnegative\tbad \xff byte\n\n4\tneutral\tx\n";
+        write_tmp(mixed, sizeof(mixed) - 1, path, sizeof(path));
+        bad_seen_t seen = {0};
+        size_t nbad = 99;
+        ss_dataset_t *ld = ss_dataset_load_lenient(path, on_bad, &seen, &nbad, err, sizeof(err));
+        CHECK(ld != NULL && ld->n == 2 && nbad == 2 && seen.n == 2);
+        CHECK(ld && ld->lines[0] == 1 && ld->lines[1] == 4);
+        snprintf(want, sizeof(want), "%s:2: invalid UTF-8", path);
+        CHECK(strncmp(seen.msg[0], want, strlen(want)) == 0 && seen.err[0] == SS_ERR_UTF8);
+        snprintf(want, sizeof(want), "%s:3: empty line", path);
+        CHECK_STR_EQ(seen.msg[1], want);
+        ss_dataset_destroy(ld);
+        write_tmp(bad, 14, path, sizeof(path)); /* "1\tpositive\tok\n" only: nothing bad */
+        ld = ss_dataset_load_lenient(path, on_bad, &seen, &nbad, err, sizeof(err));
+        CHECK(ld != NULL && nbad == 0);
+        ss_dataset_destroy(ld);
+        write_tmp("\n\n", 2, path, sizeof(path)); /* no good line: still an error */
+        CHECK(ss_dataset_load_lenient(path, on_bad, &seen, &nbad, err, sizeof(err)) == NULL);
+        CHECK(strstr(err, "no data lines") != NULL);
         const char bad2[] = "1\tpositive\tok\n2\tpositiv\tok\n";
         write_tmp(bad2, sizeof(bad2) - 1, path, sizeof(path));
         CHECK(ss_dataset_load(path, err, sizeof(err)) == NULL);
