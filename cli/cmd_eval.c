@@ -51,7 +51,7 @@ static ss_err_t ss_eval_score(ss_model_t *m, const ss_dataset_t *ds, size_t batc
         if (!probs)
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
         ss_err_t err =
-            ss_calib_score_raw(m, ds->texts, ds->lens, ds->n, batch, probs, errstr, errstr_size);
+            ss_model_score_raw(m, ds->texts, ds->lens, ds->n, batch, probs, errstr, errstr_size);
         if (!err) {
                 ss_eval_init(e);
                 for (size_t i = 0; i < ds->n; i++)

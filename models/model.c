@@ -179,6 +179,24 @@ void ss_model_set_temperature(ss_model_t *m, double t)
         m->temperature = t > 0 ? t : 1;
 }
 
+ss_err_t ss_model_score_raw(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
+                            size_t batch, float *probs_out, char *errstr, size_t errstr_size)
+{
+        double t = m->temperature;
+        m->temperature = 1;
+        ss_err_t err = SS_OK;
+        if (batch == 0)
+                batch = 512;
+        for (size_t lo = 0; lo < n && !err; lo += batch) {
+                size_t nb = n - lo < batch ? n - lo : batch;
+                err = ss_model_score_batch(m, texts + lo, lens + lo, nb,
+                                           probs_out + lo * SS_NUM_CLASSES, NULL, errstr,
+                                           errstr_size);
+        }
+        m->temperature = t;
+        return err;
+}
+
 const char *ss_model_kind(const ss_model_t *m)
 {
         return m->kind->kind;

@@ -64,6 +64,14 @@ ss_err_t ss_model_score_batch(ss_model_t *m, const char *const *texts, const siz
 double ss_model_temperature(const ss_model_t *m);
 void ss_model_set_temperature(ss_model_t *m, double t);
 
+/*
+ * Scores texts[n] in batches of batch into probs_out[n][SS_NUM_CLASSES] at temperature 1,
+ * whatever the model's own: the raw probabilities (to fit a temperature, or to measure the
+ * calibration error before it). Same errors as ss_model_score_batch().
+ */
+ss_err_t ss_model_score_raw(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
+                            size_t batch, float *probs_out, char *errstr, size_t errstr_size);
+
 /* Model kind ("logreg", "cnn", "minilm"). Pointer valid until ss_model_destroy(). */
 const char *ss_model_kind(const ss_model_t *m);
 

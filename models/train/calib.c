@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define C         SS_NUM_CLASSES
-#define LOG_FLOOR -60.0 /* ln of a probability that rounded to 0 */
+#define LOG_FLOOR (-60.0) /* ln of a probability that rounded to 0 */
 
 static double logp(float p)
 {
@@ -94,7 +94,7 @@ double ss_calib_ece(const float *probs, const int8_t *labels, size_t n, int nbin
         for (size_t i = 0; i < n; i++) {
                 const float *p = probs + i * C;
                 int best = ss_probs_argmax(p);
-                int b = (int)(p[best] * nbins);
+                int b = (int)((double)p[best] * nbins);
                 if (b >= nbins)
                         b = nbins - 1;
                 if (b < 0)
@@ -108,21 +108,4 @@ double ss_calib_ece(const float *probs, const int8_t *labels, size_t n, int nbin
                 if (cnt[b] > 0)
                         ece += fabs(acc[b] - conf[b]) / (double)n;
         return ece;
-}
-
-ss_err_t ss_calib_score_raw(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
-                            size_t batch, float *probs, char *errstr, size_t errstr_size)
-{
-        double t = ss_model_temperature(m);
-        ss_model_set_temperature(m, 1);
-        ss_err_t err = SS_OK;
-        if (batch == 0)
-                batch = 512;
-        for (size_t lo = 0; lo < n && !err; lo += batch) {
-                size_t nb = n - lo < batch ? n - lo : batch;
-                err = ss_model_score_batch(m, texts + lo, lens + lo, nb, probs + lo * C, NULL,
-                                           errstr, errstr_size);
-        }
-        ss_model_set_temperature(m, t);
-        return err;
 }

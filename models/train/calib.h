@@ -21,8 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
-#include "ss_err.h"
+#include "ss_types.h"
 
 #define SS_CALIB_ECE_BINS 15
 
@@ -37,13 +36,5 @@ double ss_calib_fit(const float *probs, const int8_t *labels, size_t n);
 
 /* ECE over nbins equal-width confidence bins (0 for n == 0). */
 double ss_calib_ece(const float *probs, const int8_t *labels, size_t n, int nbins);
-
-/*
- * Scores texts[n] with m in batches of batch into probs[n][C], at temperature 1
- * whatever the model's own (the raw probabilities, for fitting and for "ECE
- * before"). Returns SS_OK or the model's error.
- */
-ss_err_t ss_calib_score_raw(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
-                            size_t batch, float *probs, char *errstr, size_t errstr_size);
 
 #endif /* SS_CALIB_H */

@@ -301,7 +301,7 @@ static int train_calibrate(const ss_train_job_t *job, int have_probs, ss_mfile_t
                 return 0;
         }
         float *probs = job->tune_probs;
-        if (!have_probs && ss_calib_score_raw(*m, tune->texts, tune->lens, tune->n, batch, probs,
+        if (!have_probs && ss_model_score_raw(*m, tune->texts, tune->lens, tune->n, batch, probs,
                                               err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: scoring the tune split: %s\n", err);
                 return 1;
@@ -376,15 +376,9 @@ int ss_train_run(const ss_config_t *cfg, const char *config_dir)
                 fprintf(stderr, "sentistream train: out of memory\n");
                 goto out;
         }
-        ss_train_job_t job = {cfg,
-                              d.train,
-                              d.fit,
-                              d.tune,
-                              seed,
-                              (int)ss_config_get_int(cfg, "train.threads"),
-                              config_dir,
-                              tune_probs,
-                              &tune_probs_set};
+        ss_train_job_t job = {cfg,        d.train,    d.fit,
+                              d.tune,     seed,       (int)ss_config_get_int(cfg, "train.threads"),
+                              config_dir, tune_probs, &tune_probs_set};
         mf = ss_mfile_new(kind, ss_config_get_str(cfg, "model.name"), NULL);
         if (!mf) {
                 fprintf(stderr, "sentistream train: out of memory\n");
