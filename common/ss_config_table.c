@@ -215,7 +215,7 @@ const ss_conf_def_t ss_conf_table[] = {
         {"monitor.label_shift.kl.threshold", SS_CONF_DOUBLE, 0, 100, NULL, "0.05",
          "fixed KL threshold of the estimated against the reference true class mix; a breach needs KL above this and above its critical value"},
         {"monitor.label_shift.min.samples", SS_CONF_INT, 1, 100000000, NULL, "2000",
-         "fewest predictions in a window before its label-shift estimate can count (the inversion amplifies noise, and a topic cluster fills a small window)"},
+         "fewest predictions in a window before its label-shift estimate can count (the inversion amplifies noise, and a topic cluster fills a small window); a full sliding window smaller than this counts"},
         {"monitor.label_shift.psi.threshold", SS_CONF_DOUBLE, 0, 100, NULL, "0.1",
          "fixed PSI threshold of the estimated against the reference true class mix; a breach needs PSI above this and above its critical value"},
         {"monitor.labels.batch", SS_CONF_INT, 1, 100000, NULL, "2000",

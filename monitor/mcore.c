@@ -901,8 +901,11 @@ static void eval_classes(ss_mcore_t *m, mmodel_t *mm, int w, mreason_t *reasons,
                 ss_bbse_est_t *e = &cr->ls;
                 double pred[3] = {(double)cw->npred[0], (double)cw->npred[1], (double)cw->npred[2]};
                 ss_bbse_estimate(&mm->bbse, pred, m->cfg.false_alarm, CI_ALPHA, e);
-                cr->ls_evaluated =
-                    n >= (double)m->cfg.min_samples && n >= (double)m->cfg.ls_min_samples;
+                /* a full sliding window always counts, even one smaller than the minimum */
+                uint64_t need = m->cfg.ls_min_samples;
+                if (w == SS_MSTREAM_SLIDING && need > m->cfg.window_size)
+                        need = m->cfg.window_size;
+                cr->ls_evaluated = n >= (double)m->cfg.min_samples && n >= (double)need;
                 int bp =
                     cr->ls_evaluated && e->psi > m->cfg.ls_psi_threshold && e->psi > e->psi_crit;
                 int bk = cr->ls_evaluated && e->kl > m->cfg.ls_kl_threshold && e->kl > e->kl_crit;
