@@ -83,17 +83,19 @@ static ss_err_t prepare(bench_t *b, char *err, size_t errsize)
         b->truth = calloc(b->n, 1);
         if (!b->msgs || !b->ids || !b->truth)
                 return ss_err_set(err, errsize, SS_ERR_NOMEM, "out of memory");
-        int pc = ss_card_view_find(b->card, "predicted_class");
         int64_t t0 = ss_time_now_ms();
         for (size_t i = 0; i < b->n; i++) {
                 ss_prediction_t p = {0};
                 snprintf(b->ids[i], sizeof(b->ids[i]), "%llu",
                          (unsigned long long)(620000000000000000ULL + i * 7919));
                 p.tweet_id = ss_str_c(b->ids[i]);
-                p.label = pc >= 0 ? draw(b->card->dists[pc].counts, 3) : (int)(uni() * 3);
                 p.probs[0] = (float)hist_value(b->card, "prob.negative", 0.2);
                 p.probs[1] = (float)hist_value(b->card, "prob.neutral", 0.5);
                 p.probs[2] = (float)hist_value(b->card, "prob.positive", 0.3);
+                float sum = p.probs[0] + p.probs[1] + p.probs[2];
+                for (int k = 0; k < 3; k++) /* valid probabilities sum to 1 */
+                        p.probs[k] /= sum;
+                p.label = ss_probs_argmax(p.probs); /* a prediction's label is its argmax */
                 p.model_name = ss_str_c(b->card->name);
                 p.model_version = ss_str_c(b->card->version);
                 p.created_at = t0 - 1000;

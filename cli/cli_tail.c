@@ -86,7 +86,7 @@ static void ss_tail_add_dead_letter(cJSON *o, const ss_dead_letter_t *d)
         cJSON_AddNumberToObject(o, "failed_at", (double)d->failed_at);
 }
 
-static void ss_tail_add_event(cJSON *o, const ss_retrain_event_t *e)
+void ss_cli_event_json(cJSON *o, const ss_retrain_event_t *e)
 {
         ss_json_add_str(o, "event_id", e->event_id);
         ss_json_add_str(o, "model_name", e->model_name);
@@ -101,6 +101,10 @@ static void ss_tail_add_event(cJSON *o, const ss_retrain_event_t *e)
                         cJSON_AddNumberToObject(r, "critical_value", e->reasons[i].critical_value);
                 else
                         cJSON_AddNullToObject(r, "critical_value");
+                ss_json_add_str(r, "family", e->reasons[i].family);
+                ss_json_add_str(r, "statistic", e->reasons[i].statistic);
+                cJSON_AddNumberToObject(r, "window_n", (double)e->reasons[i].window_n);
+                cJSON_AddNumberToObject(r, "reference_n", (double)e->reasons[i].reference_n);
                 cJSON_AddItemToArray(reasons, r);
         }
         cJSON *metrics = cJSON_AddArrayToObject(o, "metrics");
@@ -156,7 +160,7 @@ static ss_err_t ss_tail_decode(ss_tail_t *t, const rd_kafka_message_t *m, cJSON 
                 if (!(e = ss_serde_retrain_event_decode(t->serde, m->payload, m->len, &t->event,
                                                         err, errsize))) {
                         cJSON_AddStringToObject(o, "record", "RetrainEvent");
-                        ss_tail_add_event(o, &t->event);
+                        ss_cli_event_json(o, &t->event);
                 }
         } else {
                 e = ss_err_set(err, errsize, SS_ERR_UNSUPPORTED, "unknown schema id %d", (int)id);

@@ -32,6 +32,11 @@ char *ss_cli_schema_dir(const ss_config_t *c, const char *config_dir);
 int ss_cli_tail_topic(const ss_config_t *c, const char *schema_dir, const char *topic,
                       long long max, double timeout_s, volatile sig_atomic_t *stop);
 
+/* Adds a decoded RetrainEvent's fields to o (what `tail` prints for one event). */
+struct cJSON;
+struct ss_retrain_event;
+void ss_cli_event_json(struct cJSON *o, const struct ss_retrain_event *e);
+
 /* The arguments every subcommand shares: --config-dir DIR and key=value overrides. */
 typedef struct ss_cli_args {
         const char *config_dir; /* NULL: ss_cli_config_dir_default() */

@@ -14,6 +14,9 @@ int ss_cmd_score(int argc, char **argv);
 int ss_cmd_consume(int argc, char **argv);
 int ss_cmd_produce(int argc, char **argv);
 int ss_cmd_monitor(int argc, char **argv);
+/* `monitor replay` and `monitor report`, reached through ss_cmd_monitor(). */
+int ss_cmd_monitor_replay(int argc, char **argv);
+int ss_cmd_monitor_report(int argc, char **argv);
 int ss_cmd_label(int argc, char **argv);
 int ss_cmd_convert(int argc, char **argv);
 int ss_cmd_tail(int argc, char **argv);

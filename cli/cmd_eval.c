@@ -5,7 +5,9 @@
  * file and prints AvgRec, F1-PN, accuracy, macro-F1, per-class precision /
  * recall / F1 and the confusion matrix: a table for people, or one JSON object
  * with --json ({"model": {...}, "data": {...}, "metrics": {...}}, the metrics
- * object having the card's layout). A bad line of DATA (unparsable, invalid
+ * object having the card's layout), and the expected calibration error (15
+ * bins) of the raw probabilities and of the calibrated ones (the model's
+ * temperature, calib.h). A bad line of DATA (unparsable, invalid
  * UTF-8, empty text, no label) is reported on stderr as
  * "sentistream eval: FILE:LINE: reason (line skipped)", the rest is evaluated,
  * and the report counts the skipped lines. Exit status: 0 ok, 1 runtime failure
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib.h"
+#include "card.h"
 #include "cardfill.h"
 #include "cli_util.h"
 #include "cmd.h"
@@ -33,8 +37,37 @@ static void ss_eval_on_bad_line(ss_err_t err, const char *msg, void *opaque)
         fprintf(stderr, "sentistream eval: %s [%s] (line skipped)\n", msg, ss_err2name(err));
 }
 
+/* Expected calibration error before and after the model's temperature. */
+typedef struct ss_eval_calib {
+        double temperature, ece_before, ece_after;
+} ss_eval_calib_t;
+
+/* Scores ds once at temperature 1: the metrics (temperature changes no argmax) and the ECE
+ * of the raw and of the calibrated probabilities. */
+static ss_err_t ss_eval_score(ss_model_t *m, const ss_dataset_t *ds, size_t batch, ss_eval_t *e,
+                              ss_eval_calib_t *cal, char *errstr, size_t errstr_size)
+{
+        float *probs = malloc((ds->n ? ds->n : 1) * SS_NUM_CLASSES * sizeof(float)); /* [n][C] */
+        if (!probs)
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
+        ss_err_t err =
+            ss_model_score_raw(m, ds->texts, ds->lens, ds->n, batch, probs, errstr, errstr_size);
+        if (!err) {
+                ss_eval_init(e);
+                for (size_t i = 0; i < ds->n; i++)
+                        ss_eval_add(e, ds->labels[i], ss_probs_argmax(probs + i * SS_NUM_CLASSES));
+                ss_eval_finish(e);
+                cal->temperature = ss_model_temperature(m);
+                cal->ece_before = ss_calib_ece(probs, ds->labels, ds->n, SS_CALIB_ECE_BINS);
+                ss_calib_apply(probs, ds->n, cal->temperature);
+                cal->ece_after = ss_calib_ece(probs, ds->labels, ds->n, SS_CALIB_ECE_BINS);
+        }
+        free(probs);
+        return err;
+}
+
 static void ss_eval_print_table(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
-                                const ss_eval_t *e, size_t skipped)
+                                const ss_eval_t *e, size_t skipped, const ss_eval_calib_t *cal)
 {
         printf("model     %s  (%s, %s, %s)\n", model_path, ss_model_kind(m), ss_model_name(m),
                ss_model_version(m));
@@ -54,10 +87,12 @@ static void ss_eval_print_table(const ss_model_t *m, const char *model_path, con
         for (int c = 0; c < SS_NUM_CLASSES; c++)
                 printf("%-10s %10.4f %10.4f %10.4f %10lld\n", ss_label_name(c), e->precision[c],
                        e->recall[c], e->f1[c], (long long)e->support[c]);
+        printf("\ncalibration temperature %.4f: ECE (%d bins) %.4f before, %.4f after\n",
+               cal->temperature, SS_CALIB_ECE_BINS, cal->ece_before, cal->ece_after);
 }
 
 static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
-                              const ss_eval_t *e, size_t skipped)
+                              const ss_eval_t *e, size_t skipped, const ss_eval_calib_t *cal)
 {
         cJSON *root = cJSON_CreateObject();
         cJSON *mo = cJSON_AddObjectToObject(root, "model");
@@ -71,6 +106,11 @@ static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const
         cJSON_AddNumberToObject(d, "n", (double)ds->n);
         cJSON_AddNumberToObject(d, "skipped", (double)skipped);
         cJSON_AddItemToObject(root, "metrics", ss_card_eval_json(e));
+        cJSON *c = cJSON_AddObjectToObject(root, "calibration");
+        cJSON_AddNumberToObject(c, "temperature", cal->temperature);
+        cJSON_AddNumberToObject(c, "ece_bins", SS_CALIB_ECE_BINS);
+        cJSON_AddNumberToObject(c, "ece_before", cal->ece_before);
+        cJSON_AddNumberToObject(c, "ece_after", cal->ece_after);
         char *s = cJSON_PrintUnformatted(root);
         cJSON_Delete(root);
         if (!s)
@@ -132,14 +172,15 @@ int ss_cmd_eval(int argc, char **argv)
                 goto out;
         }
         ss_eval_t e;
-        if (ss_cardfill_evaluate(m, ds, (size_t)batch, &e, NULL, "eval", err, sizeof(err))) {
+        ss_eval_calib_t cal = {1, 0, 0};
+        if (ss_eval_score(m, ds, (size_t)batch, &e, &cal, err, sizeof(err))) {
                 fprintf(stderr, "sentistream eval: %s\n", err);
                 goto out;
         }
         if (json)
-                rc = ss_eval_print_json(m, pos[0], ds, &e, skipped);
+                rc = ss_eval_print_json(m, pos[0], ds, &e, skipped, &cal);
         else {
-                ss_eval_print_table(m, pos[0], ds, &e, skipped);
+                ss_eval_print_table(m, pos[0], ds, &e, skipped, &cal);
                 rc = 0;
         }
         if (rc == 0 && skipped)

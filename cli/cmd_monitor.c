@@ -23,18 +23,29 @@ static void ss_monitor_usage(FILE *out)
             out,
             "usage: sentistream monitor [--config-dir DIR] [key=value ...]\n"
             "       sentistream monitor events [--timeout S] [--config-dir DIR] [key=value ...]\n"
+            "       sentistream monitor replay MODEL DATA [--labels] [--report FILE] [key=value "
+            "...]\n"
+            "       sentistream monitor report --html FILE [--json REPORT] [key=value ...]\n"
             "  monitor: watches topics.output for drift (PSI, KL against the model card) and\n"
             "           falling F1 (labels from Redis <redis.prefix>labels); retraining\n"
             "           events go to topics.retrain, the latest report to Redis\n"
             "           <redis.prefix>monitor:report:<model name>\n"
             "  events:  prints every event of topics.retrain as one JSON line and exits\n"
             "           (after the end of the topic, or S seconds, default 10)\n"
+            "  replay:  scores DATA with MODEL through the monitor offline; events as JSON\n"
+            "           lines, the final report to FILE\n"
+            "  report:  the drift report as one self-contained HTML page, from the report in\n"
+            "           Redis (model.name) or a saved report JSON\n"
             "  e.g. sentistream monitor monitor.card=models-out/logreg.card.json "
             "monitor.metrics.port=9465\n");
 }
 
 int ss_cmd_monitor(int argc, char **argv)
 {
+        if (argc > 0 && !strcmp(argv[0], "replay"))
+                return ss_cmd_monitor_replay(argc - 1, argv + 1);
+        if (argc > 0 && !strcmp(argv[0], "report"))
+                return ss_cmd_monitor_report(argc - 1, argv + 1);
         int events = 0;
         double timeout_s = 10;
         ss_cli_args_t args;

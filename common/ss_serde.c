@@ -222,7 +222,8 @@ static const struct {
     {"retrain_event.avsc", "RetrainEvent",
      "io.sentistream.RetrainEvent{event_id:string,model_name:string,model_version:string,"
      "reasons:array[Reason{metric:string,value:double,threshold:double,"
-     "critical_value:union[null,double]}],metrics:array[MetricSnapshot{name:string,"
+     "critical_value:union[null,double],family:string,statistic:string,window_n:long,"
+     "reference_n:long}],metrics:array[MetricSnapshot{name:string,"
      "value:double,n:long,reference_n:long}],window_start:long,window_end:long,"
      "triggered_at:long}"},
 };
@@ -643,7 +644,9 @@ ss_err_t ss_serde_retrain_event_encode(const ss_serde_t *s, const ss_retrain_eve
         size_str(&z, e->model_version, "model_version");
         for (size_t i = 0; i < e->n_reasons; i++) {
                 size_str(&z, e->reasons[i].metric, "reasons.metric");
-                size_add(&z, 8 + 8 + VARINT_MAX + 8, "reasons");
+                size_str(&z, e->reasons[i].family, "reasons.family");
+                size_str(&z, e->reasons[i].statistic, "reasons.statistic");
+                size_add(&z, 8 + 8 + VARINT_MAX + 8 + 2 * VARINT_MAX, "reasons");
         }
         for (size_t i = 0; i < e->n_metrics; i++) {
                 size_str(&z, e->metrics[i].name, "metrics.name");
@@ -667,6 +670,10 @@ ss_err_t ss_serde_retrain_event_encode(const ss_serde_t *s, const ss_retrain_eve
                         p = put_long(p, r->has_critical_value ? 1 : 0);
                         if (r->has_critical_value)
                                 p = put_double(p, r->critical_value);
+                        p = put_str(p, r->family);
+                        p = put_str(p, r->statistic);
+                        p = put_long(p, r->window_n);
+                        p = put_long(p, r->reference_n);
                 }
         }
         p = put_long(p, 0);
@@ -1075,8 +1082,9 @@ static void rd_reasons(reader_t *r, ss_retrain_event_t *e)
 {
         ss_retrain_reason_t *arr = NULL;
         size_t n = 0, k;
-        /* one Reason takes at least: metric length (1) + 2 doubles (16) + union index (1) */
-        while (!r->err && (k = rd_block(r, "reasons", 18)) > 0) {
+        /* one Reason takes at least: metric length (1) + 2 doubles (16) + union index (1) +
+         * family and statistic lengths (2) + window_n and reference_n (2) */
+        while (!r->err && (k = rd_block(r, "reasons", 22)) > 0) {
                 arr = store_array(r->st, 0, n + k, sizeof(*arr));
                 if (!arr) {
                         r->err = ss_err_set(r->errstr, r->errstr_size, SS_ERR_NOMEM,
@@ -1091,6 +1099,10 @@ static void rd_reasons(reader_t *r, ss_retrain_event_t *e)
                         x->has_critical_value = rd_optional(r, "reasons.critical_value");
                         x->critical_value =
                             x->has_critical_value ? rd_double(r, "reasons.critical_value") : 0.0;
+                        x->family = rd_str(r, "reasons.family", true);
+                        x->statistic = rd_str(r, "reasons.statistic", true);
+                        x->window_n = rd_long(r, "reasons.window_n");
+                        x->reference_n = rd_long(r, "reasons.reference_n");
                 }
                 n += k;
         }

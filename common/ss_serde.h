@@ -146,6 +146,10 @@ typedef struct ss_retrain_reason {
         double threshold;
         bool has_critical_value; /* false = critical_value null */
         double critical_value;
+        ss_str_t family;     /* label_shift, prediction, input, performance ("" from old writers) */
+        ss_str_t statistic;  /* what moved, e.g. "label_shift", "input.has_url" */
+        int64_t window_n;    /* values in the window */
+        int64_t reference_n; /* values in the reference (0: none) */
 } ss_retrain_reason_t;
 
 /* io.sentistream.MetricSnapshot */

@@ -7,7 +7,8 @@
 #   4. start the scorer (`sentistream consume`) and the drift monitor (`sentistream monitor`),
 #      replay data/semeval-2016test.tsv into the tweets topic and its labels into Redis;
 #   5. show predictions flowing (counts, decoded predictions, throughput, latency), the
-#      monitor's report, then stop everything cleanly.
+#      monitor's report, writes the drift report as one HTML page and prints its path, then
+#      stops everything cleanly.
 #
 # Ports (env): SS_KAFKA_PORT 9092, SS_KAFKA_CONTROLLER_PORT 9093, SS_REDIS_PORT 6380,
 # SS_METRICS_PORT 9464 (scorer), SS_MONITOR_METRICS_PORT 9465. SS_DEMO_LIMIT=N replays only
@@ -156,6 +157,12 @@ report=$(redis-cli -p "$SS_REDIS_PORT" --raw GET "sentistream:monitor:report:$($
 if [ -n "$report" ]; then
         echo "monitor report (Redis):"
         python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(json.dumps(r, indent=1)[:1500])' "$report" || echo "$report" | head -c 1500
+fi
+if $bin monitor report --html "$logs/drift-report.html" "${common[@]}" model="$kind" \
+        > /dev/null 2> "$logs/report.log"; then
+        echo "drift report (one HTML page): $(cd "$logs" && pwd)/drift-report.html"
+else
+        echo "drift report not written: $(cat "$logs/report.log")"
 fi
 echo
 echo "logs: $logs/; metrics were served on :$mport (scorer) and :$monport (monitor)"

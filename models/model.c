@@ -12,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib.h"
+
 struct ss_model {
         const ss_model_kind_t *kind;
         void *impl;
         ss_mfile_t *mf;
-        int forked; /* mf belongs to the model this one was forked from */
+        int forked;         /* mf belongs to the model this one was forked from */
+        double temperature; /* applied after the kind's softmax; 1 = none */
 };
 
 /* The registry of model kinds: one line per kind (inference, trainer, configuration keys). */
@@ -88,6 +91,22 @@ ss_model_t *ss_model_from_mfile(ss_mfile_t *mf, char *errstr, size_t errstr_size
         }
         m->kind = kind;
         m->mf = mf;
+        m->temperature = 1;
+        uint64_t cnt = 0;
+        char ignored[8];
+        const float *t = ss_mfile_get(mf, SS_MODEL_TEMPERATURE_SECTION, SS_MF_F32, 1, &cnt, ignored,
+                                      sizeof(ignored));
+        if (t) {
+                if (!(*t > 0.01f && *t < 100.0f)) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                                   "%s: section %s holds %g, not a temperature in (0.01, 100)",
+                                   what, SS_MODEL_TEMPERATURE_SECTION, (double)*t);
+                        ss_mfile_destroy(mf);
+                        free(m);
+                        return NULL;
+                }
+                m->temperature = *t;
+        }
         m->impl = kind->load(mf, errstr, errstr_size);
         if (!m->impl) {
                 ss_mfile_destroy(mf);
@@ -115,6 +134,7 @@ ss_model_t *ss_model_fork(const ss_model_t *m, char *errstr, size_t errstr_size)
         f->kind = m->kind;
         f->mf = m->mf;
         f->forked = 1;
+        f->temperature = m->temperature;
         f->impl = m->kind->load(m->mf, errstr, errstr_size);
         if (!f->impl) {
                 free(f);
@@ -142,8 +162,39 @@ ss_err_t ss_model_score_batch(ss_model_t *m, const char *const *texts, const siz
         if (!m || !texts || !lens || !probs_out)
                 return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
                                   "ss_model_score_batch: NULL argument");
-        return m->kind->score_batch(m->impl, texts, lens, n, probs_out, stats_out, errstr,
-                                    errstr_size);
+        ss_err_t err = m->kind->score_batch(m->impl, texts, lens, n, probs_out, stats_out, errstr,
+                                            errstr_size);
+        if (!err && m->temperature != 1)
+                ss_calib_apply(probs_out, n, m->temperature);
+        return err;
+}
+
+double ss_model_temperature(const ss_model_t *m)
+{
+        return m->temperature;
+}
+
+void ss_model_set_temperature(ss_model_t *m, double t)
+{
+        m->temperature = t > 0 ? t : 1;
+}
+
+ss_err_t ss_model_score_raw(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
+                            size_t batch, float *probs_out, char *errstr, size_t errstr_size)
+{
+        double t = m->temperature;
+        m->temperature = 1;
+        ss_err_t err = SS_OK;
+        if (batch == 0)
+                batch = 512;
+        for (size_t lo = 0; lo < n && !err; lo += batch) {
+                size_t nb = n - lo < batch ? n - lo : batch;
+                err = ss_model_score_batch(m, texts + lo, lens + lo, nb,
+                                           probs_out + lo * SS_NUM_CLASSES, NULL, errstr,
+                                           errstr_size);
+        }
+        m->temperature = t;
+        return err;
 }
 
 const char *ss_model_kind(const ss_model_t *m)

@@ -46,13 +46,31 @@ void ss_model_destroy(ss_model_t *m);
 /*
  * Scores n texts (texts[i] holds lens[i] bytes, not necessarily NUL-terminated;
  * invalid UTF-8 is tolerated and replaced by the tokenizer).
- *   probs_out: [n][SS_NUM_CLASSES], row-major, each row sums to 1.
+ *   probs_out: [n][SS_NUM_CLASSES], row-major, each row sums to 1; calibrated by the
+ *              model's temperature (see ss_model_temperature()).
  *   stats_out: [n] input statistics, or NULL if not wanted.
  * Scratch grows on demand and is reused across calls.
  */
 ss_err_t ss_model_score_batch(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
                               float *probs_out, ss_input_stats_t *stats_out, char *errstr,
                               size_t errstr_size);
+
+/*
+ * Temperature applied to every scored row (calib.h): the model file's
+ * "calibration.temperature" section (f32, one value) when it has one, else 1.
+ * Setting it changes only this model object (e.g. 1 for the raw probabilities).
+ */
+#define SS_MODEL_TEMPERATURE_SECTION "calibration.temperature"
+double ss_model_temperature(const ss_model_t *m);
+void ss_model_set_temperature(ss_model_t *m, double t);
+
+/*
+ * Scores texts[n] in batches of batch into probs_out[n][SS_NUM_CLASSES] at temperature 1,
+ * whatever the model's own: the raw probabilities (to fit a temperature, or to measure the
+ * calibration error before it). Same errors as ss_model_score_batch().
+ */
+ss_err_t ss_model_score_raw(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
+                            size_t batch, float *probs_out, char *errstr, size_t errstr_size);
 
 /* Model kind ("logreg", "cnn", "minilm"). Pointer valid until ss_model_destroy(). */
 const char *ss_model_kind(const ss_model_t *m);

@@ -50,6 +50,12 @@ typedef struct ss_train_job {
         uint64_t seed;
         int threads;
         const char *config_dir; /* relative data paths not found from here are tried beside it */
+        /* [tune n][C]: a trainer whose final model also trained on the tune rows writes here
+         * the probabilities of its tune-time model (which did not) and sets *tune_probs_set;
+         * the temperature is then fitted on those (calib.h). Otherwise the final model
+         * scores the tune split. */
+        float *tune_probs;
+        int *tune_probs_set;
 } ss_train_job_t;
 
 /*

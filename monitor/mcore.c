@@ -15,6 +15,14 @@
  * The chi-square quantile of each distribution is computed once per card
  * (it depends only on the degrees of freedom and the false-alarm rate); an
  * evaluation then costs a pass over the bins.
+ *
+ * Beside the bin rows, each window keeps its class side (cbpe.h: predicted
+ * counts and the expected confusion matrix, the probabilities quantised once
+ * per prediction), from which an evaluation estimates the true class mix
+ * (bbse.h, against the card's reference confusion matrix) and the macro-F1.
+ * Every breach is named by family and statistic; only those of the families
+ * in monitor.event.families reach the trigger. The latest sliding and
+ * performance evaluations are kept in a ring for the report's history.
  */
 #include "mcore.h"
 
@@ -24,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbse.h"
+#include "cbpe.h"
 #include "drift.h"
 #include "join.h"
 #include "perf.h"
@@ -31,16 +41,24 @@
 #include "ss_util.h"
 #include "window.h"
 
-#define MAX_REASONS        (2 * SS_CARD_MAX_DISTS + 1)
-#define MAX_METRICS        (2 * SS_CARD_MAX_DISTS + 8)
+#define MAX_REASONS        (2 * SS_CARD_MAX_DISTS + 4)
+#define MAX_METRICS        (2 * SS_CARD_MAX_DISTS + 16)
 #define MAX_UNKNOWN_LOGGED 16
+#define STAT_MAX           48
+#define FAMILY_MAX         16
+#define CI_ALPHA           0.05 /* the class-mix intervals are 95 % */
+#define HIST_MAX           240  /* sliding and perf evaluations kept for the report */
 
 static const char *const stream_names[SS_MSTREAM__COUNT] = {"sliding", "time", "perf"};
 
 typedef struct mreason {
         char metric[64];
+        char family[FAMILY_MAX];
+        char statistic[STAT_MAX];
         double value, threshold, critical;
         int has_critical;
+        int64_t n, reference_n;
+        int raises; /* its family may raise an event (monitor.event.families) */
 } mreason_t;
 
 typedef struct mmetric {
@@ -55,6 +73,30 @@ typedef struct drift_res {
         uint32_t n;
         int evaluated, breach_psi, breach_kl;
 } drift_res_t;
+
+/* Label shift and estimated performance of one window. */
+typedef struct class_res {
+        ss_bbse_est_t ls;
+        int ls_evaluated, ls_breach;
+        ss_cbpe_est_t ce;
+        int ce_evaluated, ce_breach;
+} class_res_t;
+
+/* One sliding-window evaluation as the report's history keeps it. */
+typedef struct hist_drift {
+        int64_t t;
+        uint64_t count;
+        float ls_psi, ls_crit, pc_psi, pc_crit, in_psi, in_crit, est_f1;
+        float mix[3];
+        int8_t in_dist; /* the input distribution with the largest PSI / critical ratio */
+        uint8_t breach; /* any raising breach */
+} hist_drift_t;
+
+typedef struct hist_perf {
+        int64_t t;
+        uint64_t count;
+        float f1, coverage, lag_p50;
+} hist_perf_t;
 
 /* The latest evaluation of one stream of one model. */
 typedef struct eval_state {
@@ -88,11 +130,35 @@ typedef struct mmodel {
         ss_gauge_t *g_psi[2][SS_CARD_MAX_DISTS], *g_kl[2][SS_CARD_MAX_DISTS];
         ss_gauge_t *g_f1, *g_cov, *g_lag[2];
         int gauges_made[SS_MSTREAM__COUNT];
+        /* statistics: names and whether they may raise an event */
+        char stat[SS_CARD_MAX_DISTS][STAT_MAX];
+        int raises[SS_CARD_MAX_DISTS];
+        int ls_raises, est_raises, f1_raises;
+        /* label shift (has_bbse: the card has a usable confusion matrix) and CBPE */
+        ss_bbse_ref_t bbse;
+        int has_bbse;
+        double est_f1_threshold; /* NAN: no card F1 */
+        ss_cbpe_t *cw[2];        /* [sliding|time] */
+        class_res_t cres[2];
+        ss_gauge_t *g_ls_psi[2], *g_mix[2][3], *g_est_f1[2];
+        hist_drift_t *hist; /* [HIST_MAX] ring of sliding evaluations */
+        size_t hist_len, hist_head;
+        hist_perf_t *phist; /* [HIST_MAX] ring of perf evaluations */
+        size_t phist_len, phist_head;
 } mmodel_t;
+
+#define EVENTS_KEPT 16
 
 typedef struct mname {
         char *name;
         ss_trigger_t trig;
+        /* the latest events queued, for the report */
+        struct {
+                char id[192];
+                int64_t t;
+                char summary[256];
+        } recent[EVENTS_KEPT];
+        int nrecent;
         int report_model; /* newest evaluated version, -1 before any evaluation */
         int changed;
         ss_counter_t *c_triggers;
@@ -119,7 +185,8 @@ struct ss_mcore {
         ss_mcore_stats_t st;
         ss_join_stats_t join_published; /* join counters already added to the metrics */
         ss_counter_t *c_predictions, *c_unknown, *c_decode, *c_joined, *c_expired[2];
-        ss_counter_t *c_labels, *c_label_errors;
+        ss_counter_t *c_invalid[4];
+        ss_counter_t *c_labels, *c_label_errors[3]; /* [tweet_id|label|labeled_at] */
 };
 
 void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
@@ -137,11 +204,91 @@ void ss_mcore_config_from(ss_mcore_config_t *mc, const ss_config_t *c)
         mc->perf_eval_every = (uint64_t)ss_config_get_int(c, "monitor.perf.eval.every");
         mc->f1_threshold = ss_config_get_double(c, "monitor.f1.threshold");
         mc->f1_max_drop = ss_config_get_double(c, "monitor.f1.max_drop");
+        mc->label_shift = ss_config_get_bool(c, "monitor.label_shift.enabled");
+        mc->cbpe = ss_config_get_bool(c, "monitor.cbpe.enabled");
+        mc->ls_psi_threshold = ss_config_get_double(c, "monitor.label_shift.psi.threshold");
+        mc->ls_kl_threshold = ss_config_get_double(c, "monitor.label_shift.kl.threshold");
+        mc->ls_min_samples = (uint64_t)ss_config_get_int(c, "monitor.label_shift.min.samples");
+        snprintf(mc->event_families, sizeof(mc->event_families), "%s",
+                 ss_config_get_str(c, "monitor.event.families"));
         mc->trigger.k = (int)ss_config_get_int(c, "monitor.trigger.k");
         mc->trigger.n = (int)ss_config_get_int(c, "monitor.trigger.n");
         mc->trigger.cooldown_ms = ss_config_get_int(c, "monitor.trigger.cooldown.s") * 1000;
         mc->join_max_pending = (size_t)ss_config_get_int(c, "monitor.join.max.pending");
         mc->join_ttl_ms = ss_config_get_int(c, "monitor.join.ttl.s") * 1000;
+}
+
+/* ---- statistics and families --------------------------------------------------------- */
+
+static const char *const families[] = {"label_shift", "prediction", "input", "performance"};
+
+/* The statistic a card distribution measures: predicted_class -> prediction.class,
+ * prob.X -> prediction.prob.X, input.X as it is. */
+static void stat_of_dist(const char *dist, char *buf, size_t size)
+{
+        if (!strcmp(dist, "predicted_class"))
+                snprintf(buf, size, "prediction.class");
+        else if (!strncmp(dist, "prob.", 5))
+                snprintf(buf, size, "prediction.%s", dist);
+        else
+                snprintf(buf, size, "%s", dist);
+}
+
+/* The family of a statistic: what comes before its first dot. */
+static void family_of(const char *stat, char *buf, size_t size)
+{
+        size_t n = strcspn(stat, ".");
+        snprintf(buf, size, "%.*s", (int)n, stat);
+}
+
+/* Calls fn on each comma-separated, space-trimmed entry of list; stops at a non-zero. */
+static int families_each(const char *list, int (*fn)(const char *e, size_t n, void *arg), void *arg)
+{
+        const char *p = list;
+        while (*p) {
+                size_t n = strcspn(p, ",");
+                const char *e = p;
+                size_t k = n;
+                while (k && (*e == ' ' || *e == '\t'))
+                        e++, k--;
+                while (k && (e[k - 1] == ' ' || e[k - 1] == '\t'))
+                        k--;
+                if (k) {
+                        int rc = fn(e, k, arg);
+                        if (rc)
+                                return rc;
+                }
+                p += n;
+                if (*p == ',')
+                        p++;
+        }
+        return 0;
+}
+
+static int entry_known(const char *e, size_t n, void *arg)
+{
+        (void)arg;
+        for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+                size_t fl = strlen(families[i]);
+                if (n >= fl && !strncmp(e, families[i], fl) && (n == fl || e[fl] == '.'))
+                        return 0;
+        }
+        return 1;
+}
+
+static int entry_matches(const char *e, size_t n, void *arg)
+{
+        const char *stat = arg;
+        char fam[FAMILY_MAX];
+        family_of(stat, fam, sizeof(fam));
+        return (strlen(stat) == n && !strncmp(stat, e, n)) ||
+               (strlen(fam) == n && !strncmp(fam, e, n));
+}
+
+/* True if a breach of stat may raise an event (its family or itself is listed). */
+static int stat_raises(const ss_mcore_t *m, const char *stat)
+{
+        return families_each(m->cfg.event_families, entry_matches, (void *)stat);
 }
 
 /* ---- construction -------------------------------------------------------------------- */
@@ -187,6 +334,14 @@ ss_mcore_t *ss_mcore_new(const ss_mcore_config_t *cfg, const ss_serde_t *serde,
                            SS_TRIG_MAX_N);
                 return NULL;
         }
+        if (families_each(cfg->event_families, entry_known, NULL)) {
+                ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
+                           "monitor.event.families=%s: each entry must be a family (label_shift, "
+                           "prediction, input, performance) or one of its statistics (e.g. "
+                           "input.has_url)",
+                           cfg->event_families);
+                return NULL;
+        }
         ss_mcore_t *m = calloc(1, sizeof(*m));
         if (!m)
                 goto nomem;
@@ -212,10 +367,21 @@ ss_mcore_t *ss_mcore_new(const ss_mcore_config_t *cfg, const ss_serde_t *serde,
         m->c_expired[1] = counter(m, "sentistream_monitor_expired_total",
                                   "join entries that left unmatched (TTL or pending bound)",
                                   (const char *[]){"kind", "label", NULL});
+        static const char *const why[4] = {"not_finite", "negative", "not_normalised", "label"};
+        for (int i = 0; i < 4; i++)
+                m->c_invalid[i] =
+                    counter(m, "sentistream_monitor_invalid_predictions_total",
+                            "predictions refused: probabilities NaN/infinite, negative or not "
+                            "summing to 1, or a label out of range (kept out of every window)",
+                            (const char *[]){"reason", why[i], NULL});
         m->c_labels = counter(m, "sentistream_monitor_labels_total",
                               "labels read from the labels stream", NULL);
-        m->c_label_errors = counter(m, "sentistream_monitor_label_errors_total",
-                                    "labels refused (bad tweet id or label value)", NULL);
+        static const char *const lwhy[3] = {"tweet_id", "label", "labeled_at"};
+        for (int i = 0; i < 3; i++)
+                m->c_label_errors[i] =
+                    counter(m, "sentistream_monitor_label_errors_total",
+                            "labels refused: bad tweet id, label value or labeled_at",
+                            (const char *[]){"reason", lwhy[i], NULL});
         return m;
 nomem:
         ss_mcore_destroy(m);
@@ -230,6 +396,10 @@ static void model_free(mmodel_t *mm)
         free(mm->slide_t);
         ss_tumble_destroy(mm->tumble);
         ss_perf_destroy(mm->perf);
+        ss_cbpe_destroy(mm->cw[0]);
+        ss_cbpe_destroy(mm->cw[1]);
+        free(mm->hist);
+        free(mm->phist);
 }
 
 void ss_mcore_destroy(ss_mcore_t *m)
@@ -301,6 +471,23 @@ static void stream_gauges(ss_mcore_t *m, mmodel_t *mm, int stream)
                                      (const char *[]){"model", name, "quantile", "0.95", NULL});
                 return;
         }
+        if (mm->has_bbse) {
+                mm->g_ls_psi[stream] =
+                    gauge(m, "sentistream_monitor_label_shift_psi",
+                          "PSI of the estimated true class mix against the card's reference mix",
+                          (const char *[]){"model", name, "window", stream_names[stream], NULL});
+                for (int k = 0; k < 3; k++)
+                        mm->g_mix[stream][k] =
+                            gauge(m, "sentistream_monitor_class_mix_estimated",
+                                  "estimated true class share of the latest window (label shift)",
+                                  (const char *[]){"model", name, "window", stream_names[stream],
+                                                   "class", ss_label_name(k), NULL});
+        }
+        if (m->cfg.cbpe)
+                mm->g_est_f1[stream] = gauge(
+                    m, "sentistream_monitor_estimated_f1",
+                    "macro-F1 of the latest window estimated from the probabilities (no labels)",
+                    (const char *[]){"model", name, "window", stream_names[stream], NULL});
         for (int d = 0; d < mm->card->ndists; d++) {
                 const char *dn = mm->card->dists[d].name;
                 if (mm->card->dists[d].src == SS_CARD_SRC_UNKNOWN)
@@ -315,6 +502,49 @@ static void stream_gauges(ss_mcore_t *m, mmodel_t *mm, int stream)
                     gauge(m, "sentistream_monitor_kl",
                           "KL(current || reference) of the latest window", labels);
         }
+}
+
+static int confusion3(const ss_card_view_t *card, double conf[SS_BBSE_K][SS_BBSE_K])
+{
+        for (int t = 0; t < SS_BBSE_K; t++)
+                for (int k = 0; k < SS_BBSE_K; k++)
+                        conf[t][k] = card->confusion[t][k];
+        return 1;
+}
+
+/* Statistic names, raising flags, the label-shift reference and the estimated-F1 threshold
+ * of a card. */
+static void card_statistics(ss_mcore_t *m, mmodel_t *mm)
+{
+        const ss_card_view_t *card = mm->card;
+        for (int d = 0; d < card->ndists; d++) {
+                stat_of_dist(card->dists[d].name, mm->stat[d], STAT_MAX);
+                mm->raises[d] = stat_raises(m, mm->stat[d]);
+        }
+        mm->ls_raises = stat_raises(m, "label_shift");
+        mm->est_raises = stat_raises(m, "performance.estimated_f1");
+        mm->f1_raises = stat_raises(m, "performance.f1");
+        mm->has_bbse = 0;
+        double conf[SS_BBSE_K][SS_BBSE_K];
+        if (m->cfg.label_shift) {
+                if (!card->has_confusion)
+                        ss_warn("monitor",
+                                "%s: no reference confusion matrix in the card: no label-shift "
+                                "estimate for %s",
+                                card->path, card->version);
+                else if (card->nclasses != SS_BBSE_K || !confusion3(card, conf) ||
+                         ss_bbse_ref_init(&mm->bbse, conf))
+                        ss_warn("monitor",
+                                "%s: the reference confusion matrix is not 3 x 3, singular or "
+                                "misses a class: no label-shift estimate for %s",
+                                card->path, card->version);
+                else
+                        mm->has_bbse = 1;
+        }
+        mm->est_f1_threshold = m->cfg.f1_threshold > 0 ? m->cfg.f1_threshold
+                               : isnan(card->val_macro_f1)
+                                   ? NAN
+                                   : card->val_macro_f1 - m->cfg.f1_max_drop;
 }
 
 ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, size_t errstr_size)
@@ -347,8 +577,13 @@ ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, si
         mm->slide_t = calloc(m->cfg.window_size, sizeof(int64_t));
         mm->tumble = ss_tumble_new(&mm->layout, m->cfg.window_ms);
         mm->perf = ss_perf_new(m->cfg.perf_window);
+        mm->cw[0] = ss_cbpe_new(m->cfg.window_size);
+        mm->cw[1] = ss_cbpe_new(0);
+        mm->hist = calloc(HIST_MAX, sizeof(*mm->hist));
+        mm->phist = calloc(HIST_MAX, sizeof(*mm->phist));
         mm->name_idx = name_find_or_add(m, card->name);
-        if (!mm->slide || !mm->slide_t || !mm->tumble || !mm->perf || mm->name_idx < 0) {
+        if (!mm->slide || !mm->slide_t || !mm->tumble || !mm->perf || !mm->cw[0] || !mm->cw[1] ||
+            !mm->hist || !mm->phist || mm->name_idx < 0) {
                 model_free(mm);
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
         }
@@ -363,6 +598,7 @@ ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, si
                         "%s: no validation macro_f1 in the card and "
                         "monitor.f1.threshold is 0: F1 drops of %s cannot trigger",
                         card->path, card->version);
+        card_statistics(m, mm);
         mm->g_cov = gauge(m, "sentistream_monitor_label_coverage",
                           "share of the version's predictions joined with a label",
                           (const char *[]){"model", card->name, NULL});
@@ -459,6 +695,18 @@ static int event_queued(const ss_mcore_t *m, const char *id)
         return 0;
 }
 
+static void event_remember(mname_t *nm, const ss_mcore_event_t *e, int64_t t)
+{
+        if (nm->nrecent == EVENTS_KEPT) {
+                memmove(nm->recent, nm->recent + 1, sizeof(nm->recent[0]) * (EVENTS_KEPT - 1));
+                nm->nrecent--;
+        }
+        snprintf(nm->recent[nm->nrecent].id, sizeof(nm->recent[0].id), "%s", e->event_id);
+        snprintf(nm->recent[nm->nrecent].summary, sizeof(nm->recent[0].summary), "%s", e->summary);
+        nm->recent[nm->nrecent].t = t;
+        nm->nrecent++;
+}
+
 /* Encodes and queues an event; skipped when its id was already sent or queued. */
 static void event_queue(ss_mcore_t *m, mmodel_t *mm, int stream, const mreason_t *reasons,
                         int nreasons, const mmetric_t *metrics, int nmetrics)
@@ -474,9 +722,15 @@ static void event_queue(ss_mcore_t *m, mmodel_t *mm, int stream, const mreason_t
         ss_retrain_reason_t rr[MAX_REASONS];
         ss_metric_snapshot_t ms[MAX_METRICS];
         for (int i = 0; i < nreasons; i++)
-                rr[i] = (ss_retrain_reason_t){ss_str_c(reasons[i].metric), reasons[i].value,
-                                              reasons[i].threshold, reasons[i].has_critical != 0,
-                                              reasons[i].critical};
+                rr[i] = (ss_retrain_reason_t){ss_str_c(reasons[i].metric),
+                                              reasons[i].value,
+                                              reasons[i].threshold,
+                                              reasons[i].has_critical != 0,
+                                              reasons[i].critical,
+                                              ss_str_c(reasons[i].family),
+                                              ss_str_c(reasons[i].statistic),
+                                              reasons[i].n,
+                                              reasons[i].reference_n};
         for (int i = 0; i < nmetrics; i++)
                 ms[i] = (ss_metric_snapshot_t){ss_str_c(metrics[i].name), metrics[i].value,
                                                metrics[i].n, metrics[i].reference_n};
@@ -520,18 +774,24 @@ static void event_queue(ss_mcore_t *m, mmodel_t *mm, int stream, const mreason_t
         }
         m->events[m->nevents++] = e;
         m->st.events++;
+        event_remember(&m->names[mm->name_idx], e, ev->end);
         cinc(m->names[mm->name_idx].c_triggers, 1);
 }
 
 /* ---- evaluations --------------------------------------------------------------------- */
 
-/* Feeds the trigger and, on a fire, queues the event. */
+/* Feeds the trigger and, on a fire, queues the event. Of the breaches in all[nall], those
+ * that may raise an event count: the trigger sees a breach only if one of them does. */
 static void eval_finish(ss_mcore_t *m, mmodel_t *mm, int stream, int64_t event_time,
-                        const mreason_t *reasons, int nreasons, const mmetric_t *metrics,
-                        int nmetrics)
+                        const mreason_t *all, int nall, const mmetric_t *metrics, int nmetrics)
 {
         eval_state_t *ev = &mm->ev[stream];
         mname_t *nm = &m->names[mm->name_idx];
+        mreason_t reasons[MAX_REASONS];
+        int nreasons = 0;
+        for (int i = 0; i < nall; i++)
+                if (all[i].raises)
+                        reasons[nreasons++] = all[i];
         ev->valid = 1;
         ev->breach = nreasons > 0;
         if (nreasons > 0) {
@@ -586,6 +846,150 @@ static void log_drift(const ss_mcore_t *m, const mmodel_t *mm, int w, const char
                 ss_trigger_breaches(&nm->trig, w), nm->trig.cfg.n);
 }
 
+static void reason_add(mreason_t *reasons, int *nr, const char *measure, const char *stat,
+                       double value, double threshold, double critical, double n, double ref_n,
+                       int raises)
+{
+        mreason_t *x = &reasons[(*nr)++];
+        *x = (mreason_t){.value = value,
+                         .threshold = threshold,
+                         .critical = isfinite(critical) ? critical : 0,
+                         .has_critical = !isnan(critical) && isfinite(critical),
+                         .n = (int64_t)n,
+                         .reference_n = (int64_t)ref_n,
+                         .raises = raises};
+        if (measure)
+                snprintf(x->metric, sizeof(x->metric), "%s.%s", measure, stat);
+        else
+                snprintf(x->metric, sizeof(x->metric), "%s", stat);
+        snprintf(x->statistic, sizeof(x->statistic), "%s", stat);
+        family_of(stat, x->family, sizeof(x->family));
+}
+
+static void metric_add(mmetric_t *metrics, int *nmet, const char *measure, const char *stat,
+                       double value, double n, double ref_n)
+{
+        mmetric_t *p = &metrics[(*nmet)++];
+        *p = (mmetric_t){.value = value, .n = (int64_t)n, .reference_n = (int64_t)ref_n};
+        if (measure)
+                snprintf(p->name, sizeof(p->name), "%s.%s", measure, stat);
+        else
+                snprintf(p->name, sizeof(p->name), "%s", stat);
+}
+
+/* Appends a breached statistic to the log line's list; one that may not raise an event is
+ * marked "(reported)". */
+static void breaches_add(char *buf, size_t *bo, size_t size, const char *stat, int raises)
+{
+        if (*bo < size)
+                *bo += (size_t)snprintf(buf + *bo, size - *bo, "%s%s%s", *bo ? "," : "", stat,
+                                        raises ? "" : "(reported)");
+        if (*bo >= size)
+                *bo = size - 1;
+}
+
+/* Label shift and estimated performance of window w, from its class counts and
+ * expected confusion matrix. */
+static void eval_classes(ss_mcore_t *m, mmodel_t *mm, int w, mreason_t *reasons, int *nr,
+                         mmetric_t *metrics, int *nmet, char *breaches, size_t *bo, size_t size)
+{
+        class_res_t *cr = &mm->cres[w];
+        const ss_cbpe_t *cw = mm->cw[w];
+        double n = (double)ss_cbpe_n(cw);
+        cr->ls_evaluated = cr->ls_breach = cr->ce_evaluated = cr->ce_breach = 0;
+        if (mm->has_bbse && n > 0) {
+                ss_bbse_est_t *e = &cr->ls;
+                double pred[3] = {(double)cw->npred[0], (double)cw->npred[1], (double)cw->npred[2]};
+                ss_bbse_estimate(&mm->bbse, pred, m->cfg.false_alarm, CI_ALPHA, e);
+                /* a full sliding window always counts, even one smaller than the minimum */
+                uint64_t need = m->cfg.ls_min_samples;
+                if (w == SS_MSTREAM_SLIDING && need > m->cfg.window_size)
+                        need = m->cfg.window_size;
+                cr->ls_evaluated = n >= (double)m->cfg.min_samples && n >= (double)need;
+                int bp =
+                    cr->ls_evaluated && e->psi > m->cfg.ls_psi_threshold && e->psi > e->psi_crit;
+                int bk = cr->ls_evaluated && e->kl > m->cfg.ls_kl_threshold && e->kl > e->kl_crit;
+                cr->ls_breach = bp || bk;
+                if (bp)
+                        reason_add(reasons, nr, "psi", "label_shift", e->psi,
+                                   m->cfg.ls_psi_threshold, e->psi_crit, n, mm->bbse.m,
+                                   mm->ls_raises);
+                if (bk)
+                        reason_add(reasons, nr, "kl", "label_shift", e->kl, m->cfg.ls_kl_threshold,
+                                   e->kl_crit, n, mm->bbse.m, mm->ls_raises);
+                if (cr->ls_breach)
+                        breaches_add(breaches, bo, size, "label_shift", mm->ls_raises);
+                metric_add(metrics, nmet, "psi", "label_shift", e->psi, n, mm->bbse.m);
+                metric_add(metrics, nmet, "kl", "label_shift", e->kl, n, mm->bbse.m);
+                static const char *const mix[3] = {"label_shift.negative", "label_shift.neutral",
+                                                   "label_shift.positive"};
+                for (int k = 0; k < 3; k++) {
+                        metric_add(metrics, nmet, NULL, mix[k], e->w[k], n, mm->bbse.m);
+                        gset(mm->g_mix[w][k], e->w[k]);
+                }
+                gset(mm->g_ls_psi[w], e->psi);
+        }
+        if (m->cfg.cbpe && n > 0) {
+                ss_cbpe_estimate(cw, &cr->ce);
+                cr->ce_evaluated = n >= (double)m->cfg.min_samples;
+                cr->ce_breach = cr->ce_evaluated && !isnan(mm->est_f1_threshold) &&
+                                cr->ce.macro_f1 < mm->est_f1_threshold;
+                if (cr->ce_breach) {
+                        reason_add(reasons, nr, NULL, "performance.estimated_f1", cr->ce.macro_f1,
+                                   mm->est_f1_threshold, NAN, n, (double)mm->card->ref_n,
+                                   mm->est_raises);
+                        breaches_add(breaches, bo, size, "performance.estimated_f1",
+                                     mm->est_raises);
+                }
+                metric_add(metrics, nmet, NULL, "performance.estimated_f1", cr->ce.macro_f1, n,
+                           (double)mm->card->ref_n);
+                metric_add(metrics, nmet, NULL, "performance.estimated_avgrec", cr->ce.avgrec, n,
+                           (double)mm->card->ref_n);
+                gset(mm->g_est_f1[w], cr->ce.macro_f1);
+        }
+}
+
+/* Appends the latest sliding evaluation to the report's history. */
+static void hist_drift_add(const ss_mcore_t *m, mmodel_t *mm)
+{
+        hist_drift_t *h = &mm->hist[mm->hist_head];
+        const class_res_t *cr = &mm->cres[SS_MSTREAM_SLIDING];
+        memset(h, 0, sizeof(*h));
+        h->t = mm->ev[SS_MSTREAM_SLIDING].end;
+        h->count = mm->predictions;
+        h->breach = (uint8_t)mm->ev[SS_MSTREAM_SLIDING].breach;
+        h->ls_psi = h->ls_crit = h->est_f1 = NAN;
+        h->pc_psi = h->pc_crit = h->in_psi = h->in_crit = NAN;
+        if (cr->ls_evaluated || (mm->has_bbse && cr->ls.n > 0)) {
+                h->ls_psi = (float)cr->ls.psi;
+                h->ls_crit = (float)cr->ls.psi_crit;
+                for (int k = 0; k < 3; k++)
+                        h->mix[k] = (float)cr->ls.w[k];
+        }
+        if (m->cfg.cbpe && cr->ce.n > 0)
+                h->est_f1 = (float)cr->ce.macro_f1;
+        double best = -1;
+        h->in_dist = -1;
+        for (int d = 0; d < mm->card->ndists; d++) {
+                const drift_res_t *r = &mm->res[SS_MSTREAM_SLIDING][d];
+                if (!r->n)
+                        continue;
+                if (mm->card->dists[d].src == SS_CARD_SRC_PRED_CLASS) {
+                        h->pc_psi = (float)r->psi;
+                        h->pc_crit = (float)r->psi_crit;
+                } else if (!strncmp(mm->stat[d], "input.", 6) && r->psi_crit > 0 &&
+                           r->psi / r->psi_crit > best) {
+                        best = r->psi / r->psi_crit;
+                        h->in_psi = (float)r->psi;
+                        h->in_crit = (float)r->psi_crit;
+                        h->in_dist = (int8_t)d;
+                }
+        }
+        mm->hist_head = (mm->hist_head + 1) % HIST_MAX;
+        if (mm->hist_len < HIST_MAX)
+                mm->hist_len++;
+}
+
 /* Drift evaluation of window w (0 sliding, 1 time) over counts/n. */
 static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *counts,
                        const uint32_t *n, uint32_t rows, int64_t start, int64_t end)
@@ -620,39 +1024,25 @@ static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *count
                 r->breach_kl = r->evaluated && r->kl > m->cfg.kl_threshold && r->kl > r->kl_crit;
                 gset(mm->g_psi[w][d], r->psi);
                 gset(mm->g_kl[w][d], r->kl);
-                if (r->breach_psi) {
-                        mreason_t *x = &reasons[nr++];
-                        *x = (mreason_t){.value = r->psi,
-                                         .threshold = m->cfg.psi_threshold,
-                                         .critical = r->psi_crit,
-                                         .has_critical = 1};
-                        snprintf(x->metric, sizeof(x->metric), "psi.%s", rd->name);
-                }
-                if (r->breach_kl) {
-                        mreason_t *x = &reasons[nr++];
-                        *x = (mreason_t){.value = r->kl,
-                                         .threshold = m->cfg.kl_threshold,
-                                         .critical = r->kl_crit,
-                                         .has_critical = 1};
-                        snprintf(x->metric, sizeof(x->metric), "kl.%s", rd->name);
-                }
+                const char *st = mm->stat[d];
+                if (r->breach_psi)
+                        reason_add(reasons, &nr, "psi", st, r->psi, m->cfg.psi_threshold,
+                                   r->psi_crit, r->n, rd->n, mm->raises[d]);
+                if (r->breach_kl)
+                        reason_add(reasons, &nr, "kl", st, r->kl, m->cfg.kl_threshold, r->kl_crit,
+                                   r->n, rd->n, mm->raises[d]);
                 if (r->breach_psi || r->breach_kl)
-                        bo += (size_t)snprintf(breaches + bo,
-                                               bo < sizeof(breaches) ? sizeof(breaches) - bo : 0,
-                                               "%s%s", bo ? "," : "", rd->name);
-                if (bo >= sizeof(breaches))
-                        bo = sizeof(breaches) - 1;
-                mmetric_t *p = &metrics[nmet++];
-                *p = (mmetric_t){.value = r->psi, .n = r->n, .reference_n = (int64_t)rd->n};
-                snprintf(p->name, sizeof(p->name), "psi.%s", rd->name);
-                p = &metrics[nmet++];
-                *p = (mmetric_t){.value = r->kl, .n = r->n, .reference_n = (int64_t)rd->n};
-                snprintf(p->name, sizeof(p->name), "kl.%s", rd->name);
+                        breaches_add(breaches, &bo, sizeof(breaches), st, mm->raises[d]);
+                metric_add(metrics, &nmet, "psi", st, r->psi, r->n, rd->n);
+                metric_add(metrics, &nmet, "kl", st, r->kl, r->n, rd->n);
         }
+        eval_classes(m, mm, w, reasons, &nr, metrics, &nmet, breaches, &bo, sizeof(breaches));
         int64_t event_time = end;
         eval_finish(m, mm, w, event_time, reasons, nr, metrics, nmet);
         if (mm->ev[w].trig != SS_TRIG_STALE)
                 log_drift(m, mm, w, breaches);
+        if (w == SS_MSTREAM_SLIDING && mm->ev[w].trig != SS_TRIG_STALE)
+                hist_drift_add(m, mm);
 }
 
 static void eval_sliding(ss_mcore_t *m, mmodel_t *mm)
@@ -690,11 +1080,14 @@ static void eval_perf(ss_mcore_t *m, mmodel_t *mm)
         ev->end = r->t_last;
         int evaluated = r->n >= m->cfg.perf_min_labels;
         mm->perf_breach = evaluated && !isnan(mm->f1_threshold) && r->macro_f1 < mm->f1_threshold;
-        mreason_t reason = {.value = r->macro_f1, .threshold = mm->f1_threshold};
-        snprintf(reason.metric, sizeof(reason.metric), "macro_f1");
+        mreason_t reason;
+        int nr = 0;
+        if (mm->perf_breach)
+                reason_add(&reason, &nr, NULL, "performance.f1", r->macro_f1, mm->f1_threshold, NAN,
+                           (double)r->n, (double)mm->card->ref_n, mm->f1_raises);
         int64_t n = (int64_t)r->n, refn = mm->card->ref_n;
         mmetric_t metrics[] = {
-            {"macro_f1", r->macro_f1, n, refn},
+            {"performance.f1", r->macro_f1, n, refn},
             {"avgrec", r->avgrec, n, refn},
             {"f1_pn", r->f1_pn, n, refn},
             {"accuracy", r->accuracy, n, refn},
@@ -706,10 +1099,16 @@ static void eval_perf(ss_mcore_t *m, mmodel_t *mm)
         gset(mm->g_cov, coverage(mm));
         gset(mm->g_lag[0], r->lag_p50_s);
         gset(mm->g_lag[1], r->lag_p95_s);
-        eval_finish(m, mm, SS_MSTREAM_PERF, r->t_last, &reason, mm->perf_breach, metrics,
+        eval_finish(m, mm, SS_MSTREAM_PERF, r->t_last, &reason, nr, metrics,
                     (int)(sizeof(metrics) / sizeof(metrics[0])));
         if (ev->trig == SS_TRIG_STALE)
                 return;
+        hist_perf_t *h = &mm->phist[mm->phist_head];
+        *h = (hist_perf_t){r->t_last, mm->joined, (float)r->macro_f1, (float)coverage(mm),
+                           (float)r->lag_p50_s};
+        mm->phist_head = (mm->phist_head + 1) % HIST_MAX;
+        if (mm->phist_len < HIST_MAX)
+                mm->phist_len++;
         const mname_t *nm = &m->names[mm->name_idx];
         ss_info("monitor",
                 "eval model=%s version=%s window=perf:%s n=%zu macro_f1=%.4f threshold=%.4f "
@@ -717,7 +1116,8 @@ static void eval_perf(ss_mcore_t *m, mmodel_t *mm)
                 "%d-of-%d",
                 mm->card->name, mm->card->version, ev->window_id, r->n, r->macro_f1,
                 mm->f1_threshold, r->avgrec, coverage(mm), r->lag_p50_s, r->lag_p95_s,
-                mm->perf_breach ? "macro_f1" : (evaluated ? "none" : "none(too few labels)"),
+                mm->perf_breach ? (mm->f1_raises ? "performance.f1" : "performance.f1(reported)")
+                                : (evaluated ? "none" : "none(too few labels)"),
                 ss_trig_result_name(ev->trig), ss_trigger_breaches(&nm->trig, SS_MSTREAM_PERF),
                 nm->trig.cfg.n);
 }
@@ -764,8 +1164,66 @@ static void on_pair(ss_mcore_t *m, const ss_join_pair_t *pair)
                 eval_perf(m, mm);
 }
 
+/* What is wrong with a decoded prediction: NULL if nothing, else the reason (the counter's
+ * label) with a description in buf. */
+static const char *prediction_check(const ss_prediction_t *p, int *why, char *buf, size_t size)
+{
+        /* the common case in a few comparisons: NaN fails every one, an infinity the sum's */
+        const float *q = p->probs;
+        if (p->label >= 0 && p->label <= 2 && q[0] >= 0 && q[1] >= 0 && q[2] >= 0 &&
+            fabsf(q[0] + q[1] + q[2] - 1) <= 1e-3f)
+                return NULL;
+        double sum = 0;
+        if (p->label < 0 || p->label > 2) {
+                *why = 3;
+                snprintf(buf, size, "label %d is not negative/neutral/positive", (int)p->label);
+                return buf;
+        }
+        for (int k = 0; k < 3; k++) {
+                float v = p->probs[k];
+                if (!isfinite(v)) {
+                        *why = 0;
+                        snprintf(buf, size, "probability of %s is %g", ss_label_name(k), (double)v);
+                        return buf;
+                }
+                if (v < 0) {
+                        *why = 1;
+                        snprintf(buf, size, "probability of %s is negative (%g)", ss_label_name(k),
+                                 (double)v);
+                        return buf;
+                }
+                sum += v;
+        }
+        if (fabs(sum - 1) > 1e-3) {
+                *why = 2;
+                snprintf(buf, size, "probabilities sum to %.6g, not 1", sum);
+                return buf;
+        }
+        return NULL;
+}
+
+static void invalid_prediction(ss_mcore_t *m, const ss_prediction_t *p, int why, const char *msg)
+{
+        m->st.invalid++;
+        cinc(m->c_invalid[why], 1);
+        uint64_t k = m->st.invalid;
+        if (k <= 10 || k % 1000 == 0)
+                ss_warn("monitor",
+                        "invalid prediction (%llu so far) for tweet %.*s of model version %.*s: "
+                        "%s; kept out of every window",
+                        (unsigned long long)k, (int)p->tweet_id.len,
+                        p->tweet_id.ptr ? p->tweet_id.ptr : "", (int)p->model_version.len,
+                        p->model_version.ptr ? p->model_version.ptr : "", msg);
+}
+
 ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t *p, int64_t now_ms)
 {
+        char why_msg[128];
+        int why = 0;
+        if (prediction_check(p, &why, why_msg, sizeof(why_msg))) {
+                invalid_prediction(m, p, why, why_msg);
+                return SS_MCORE_INVALID;
+        }
         /* "<card version>@NAME/VERSION" from a registry model: the card is the part before '@' */
         const char *at = memchr(p->model_version.ptr, '@', p->model_version.len);
         int mi = model_find(m, p->model_version.ptr,
@@ -795,10 +1253,15 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
         if (ss_tumble_due(mm->tumble, t)) {
                 eval_time(m, mm);
                 ss_tumble_roll(mm->tumble, t);
+                ss_cbpe_clear(mm->cw[1]);
         }
+        uint32_t q[3];
+        ss_cbpe_quantize(p->probs, q);
         ss_tumble_add(mm->tumble, t, row);
+        ss_cbpe_add_fixed(mm->cw[1], p->label, q);
         mm->slide_t[mm->slide->head] = t;
         ss_slide_add(mm->slide, row);
+        ss_cbpe_add_fixed(mm->cw[0], p->label, q);
         mm->predictions++;
         mm->last_pred_wall_ms = now_ms;
         if (mm->predictions % m->cfg.eval_every == 0)
@@ -827,12 +1290,28 @@ ss_mcore_outcome_t ss_mcore_ingest_prediction(ss_mcore_t *m, const void *buf, si
         return ss_mcore_ingest_decoded(m, &m->pred, now_ms);
 }
 
+void ss_mcore_label_refused(ss_mcore_t *m, ss_mcore_label_error_t why)
+{
+        m->st.label_errors++;
+        if ((unsigned)why < 3)
+                cinc(m->c_label_errors[why], 1);
+}
+
+void ss_mcore_report_touch(ss_mcore_t *m)
+{
+        for (int i = 0; i < m->nnames; i++)
+                m->names[i].changed = 1;
+}
+
 int ss_mcore_ingest_label(ss_mcore_t *m, const char *tweet_id, size_t len, int label,
                           int64_t labeled_at_ms, int64_t now_ms)
 {
-        if (label < 0 || label > 2 || !tweet_id || len == 0 || len > SS_JOIN_KEY_MAX) {
-                m->st.label_errors++;
-                cinc(m->c_label_errors, 1);
+        if (!tweet_id || len == 0 || len > SS_JOIN_KEY_MAX) {
+                ss_mcore_label_refused(m, SS_MCORE_LABEL_BAD_ID);
+                return -1;
+        }
+        if (label < 0 || label > 2) {
+                ss_mcore_label_refused(m, SS_MCORE_LABEL_BAD_LABEL);
                 return -1;
         }
         ss_join_label_t jl = {(uint8_t)label, labeled_at_ms};
@@ -869,6 +1348,7 @@ void ss_mcore_tick(ss_mcore_t *m, int64_t now_ms)
                         int64_t end = ss_tumble_end(t);
                         eval_time(m, mm);
                         ss_tumble_roll(t, end);
+                        ss_cbpe_clear(mm->cw[1]);
                 }
                 if (mm->predictions)
                         gset(mm->g_cov, coverage(mm));
@@ -892,6 +1372,125 @@ static void json_time(cJSON *o, const char *key, int64_t ms)
         cJSON_AddStringToObject(o, key, buf);
 }
 
+static cJSON *json_triple(const double *v)
+{
+        return cJSON_CreateDoubleArray(v, 3);
+}
+
+/* The label-shift estimate and the estimated performance of window w. */
+static void json_classes(const ss_mcore_t *m, const mmodel_t *mm, int w, cJSON *o)
+{
+        const class_res_t *cr = &mm->cres[w];
+        if (mm->has_bbse && cr->ls.n > 0) {
+                const ss_bbse_est_t *e = &cr->ls;
+                cJSON *x = cJSON_AddObjectToObject(o, "label_shift");
+                cJSON_AddStringToObject(x, "statistic", "label_shift");
+                cJSON_AddStringToObject(x, "family", "label_shift");
+                cJSON_AddBoolToObject(x, "raises_events", mm->ls_raises);
+                cJSON_AddNumberToObject(x, "n", e->n);
+                cJSON_AddNumberToObject(x, "reference_n", mm->bbse.m);
+                cJSON_AddItemToObject(x, "predicted_mix", json_triple(e->q));
+                cJSON_AddItemToObject(x, "estimated_mix", json_triple(e->w));
+                cJSON_AddItemToObject(x, "estimated_mix_unconstrained", json_triple(e->w_raw));
+                cJSON_AddItemToObject(x, "interval_low", json_triple(e->lo));
+                cJSON_AddItemToObject(x, "interval_high", json_triple(e->hi));
+                cJSON_AddNumberToObject(x, "interval_level", 1 - CI_ALPHA);
+                cJSON_AddItemToObject(x, "reference_mix", json_triple(mm->bbse.pi));
+                cJSON_AddNumberToObject(x, "psi", e->psi);
+                cJSON_AddNumberToObject(x, "psi_threshold", m->cfg.ls_psi_threshold);
+                cJSON_AddNumberToObject(x, "psi_critical", e->psi_crit);
+                cJSON_AddNumberToObject(x, "kl", e->kl);
+                cJSON_AddNumberToObject(x, "kl_threshold", m->cfg.ls_kl_threshold);
+                cJSON_AddNumberToObject(x, "kl_critical", e->kl_crit);
+                cJSON_AddBoolToObject(x, "evaluated", cr->ls_evaluated);
+                cJSON_AddBoolToObject(x, "breach", cr->ls_breach);
+        }
+        if (m->cfg.cbpe && cr->ce.n > 0) {
+                cJSON *x = cJSON_AddObjectToObject(o, "estimated_performance");
+                cJSON_AddStringToObject(x, "statistic", "performance.estimated_f1");
+                cJSON_AddStringToObject(x, "family", "performance");
+                cJSON_AddBoolToObject(x, "raises_events", mm->est_raises);
+                cJSON_AddNumberToObject(x, "n", cr->ce.n);
+                cJSON_AddNumberToObject(x, "macro_f1", cr->ce.macro_f1);
+                cJSON_AddNumberToObject(x, "avgrec", cr->ce.avgrec);
+                cJSON_AddNumberToObject(x, "accuracy", cr->ce.accuracy);
+                if (isnan(mm->est_f1_threshold))
+                        cJSON_AddNullToObject(x, "f1_threshold");
+                else
+                        cJSON_AddNumberToObject(x, "f1_threshold", mm->est_f1_threshold);
+                cJSON_AddItemToObject(x, "expected_true_mix", json_triple(cr->ce.true_mix));
+                cJSON_AddBoolToObject(x, "evaluated", cr->ce_evaluated);
+                cJSON_AddBoolToObject(x, "breach", cr->ce_breach);
+        }
+}
+
+/* A float for JSON: NaN (not evaluated) becomes null. */
+static cJSON *json_num(double v)
+{
+        return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+}
+
+/* The report's history: the latest sliding and performance evaluations, oldest first, as
+ * columns. */
+static cJSON *json_history(const mmodel_t *mm)
+{
+        cJSON *o = cJSON_CreateObject();
+        cJSON *sl = cJSON_AddObjectToObject(o, "sliding");
+        static const char *const cols[] = {"t",
+                                           "count",
+                                           "label_shift_psi",
+                                           "label_shift_critical",
+                                           "prediction_class_psi",
+                                           "prediction_class_critical",
+                                           "input_psi",
+                                           "input_critical",
+                                           "input_statistic",
+                                           "estimated_f1",
+                                           "mix_negative",
+                                           "mix_neutral",
+                                           "mix_positive",
+                                           "breach"};
+        cJSON *c[sizeof(cols) / sizeof(cols[0])];
+        for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
+                c[k] = cJSON_AddArrayToObject(sl, cols[k]);
+        size_t first = (mm->hist_head + HIST_MAX - mm->hist_len) % HIST_MAX;
+        for (size_t i = 0; i < mm->hist_len; i++) {
+                const hist_drift_t *h = &mm->hist[(first + i) % HIST_MAX];
+                cJSON_AddItemToArray(c[0], cJSON_CreateNumber((double)h->t));
+                cJSON_AddItemToArray(c[1], cJSON_CreateNumber((double)h->count));
+                cJSON_AddItemToArray(c[2], json_num(h->ls_psi));
+                cJSON_AddItemToArray(c[3], json_num(h->ls_crit));
+                cJSON_AddItemToArray(c[4], json_num(h->pc_psi));
+                cJSON_AddItemToArray(c[5], json_num(h->pc_crit));
+                cJSON_AddItemToArray(c[6], json_num(h->in_psi));
+                cJSON_AddItemToArray(c[7], json_num(h->in_crit));
+                cJSON_AddItemToArray(c[8], h->in_dist >= 0
+                                               ? cJSON_CreateString(mm->stat[h->in_dist])
+                                               : cJSON_CreateNull());
+                cJSON_AddItemToArray(c[9], json_num(h->est_f1));
+                for (int k = 0; k < 3; k++)
+                        cJSON_AddItemToArray(c[10 + k],
+                                             json_num(isnan(h->ls_psi) ? NAN : h->mix[k]));
+                cJSON_AddItemToArray(c[13], cJSON_CreateBool(h->breach));
+        }
+        cJSON *pf = cJSON_AddObjectToObject(o, "perf");
+        static const char *const pcols[] = {"t", "count", "f1", "label_coverage",
+                                            "label_lag_p50_s"};
+        cJSON *pc[5];
+        for (int k = 0; k < 5; k++)
+                pc[k] = cJSON_AddArrayToObject(pf, pcols[k]);
+        first = (mm->phist_head + HIST_MAX - mm->phist_len) % HIST_MAX;
+        for (size_t i = 0; i < mm->phist_len; i++) {
+                const hist_perf_t *h = &mm->phist[(first + i) % HIST_MAX];
+                cJSON_AddItemToArray(pc[0], cJSON_CreateNumber((double)h->t));
+                cJSON_AddItemToArray(pc[1], cJSON_CreateNumber((double)h->count));
+                cJSON_AddItemToArray(pc[2], json_num(h->f1));
+                cJSON_AddItemToArray(pc[3], json_num(h->coverage));
+                cJSON_AddItemToArray(pc[4], json_num(h->lag_p50));
+        }
+        return o;
+}
+
 static cJSON *json_drift(const ss_mcore_t *m, const mmodel_t *mm, int w)
 {
         const eval_state_t *ev = &mm->ev[w];
@@ -908,7 +1507,12 @@ static cJSON *json_drift(const ss_mcore_t *m, const mmodel_t *mm, int w)
                 if (mm->card->dists[d].src == SS_CARD_SRC_UNKNOWN || !r->n)
                         continue;
                 cJSON *x = cJSON_CreateObject();
+                char fam[FAMILY_MAX];
+                family_of(mm->stat[d], fam, sizeof(fam));
                 cJSON_AddStringToObject(x, "name", mm->card->dists[d].name);
+                cJSON_AddStringToObject(x, "statistic", mm->stat[d]);
+                cJSON_AddStringToObject(x, "family", fam);
+                cJSON_AddBoolToObject(x, "raises_events", mm->raises[d]);
                 cJSON_AddNumberToObject(x, "n", r->n);
                 cJSON_AddNumberToObject(x, "reference_n", mm->card->dists[d].n);
                 cJSON_AddNumberToObject(x, "psi", r->psi);
@@ -919,8 +1523,20 @@ static cJSON *json_drift(const ss_mcore_t *m, const mmodel_t *mm, int w)
                 cJSON_AddNumberToObject(x, "kl_critical", r->kl_crit);
                 cJSON_AddBoolToObject(x, "evaluated", r->evaluated);
                 cJSON_AddBoolToObject(x, "breach", r->breach_psi || r->breach_kl);
+                if (mm->card->dists[d].counts) {
+                        cJSON_AddItemToObject(x, "reference_counts",
+                                              cJSON_CreateDoubleArray(mm->card->dists[d].counts,
+                                                                      mm->card->dists[d].nbins));
+                        const uint32_t *cc =
+                            (w == SS_MSTREAM_SLIDING ? mm->slide->counts : mm->tumble->counts) +
+                            mm->layout.off[d];
+                        cJSON *ca = cJSON_AddArrayToObject(x, "current_counts");
+                        for (int b = 0; b < mm->card->dists[d].nbins; b++)
+                                cJSON_AddItemToArray(ca, cJSON_CreateNumber(cc[b]));
+                }
                 cJSON_AddItemToArray(arr, x);
         }
+        json_classes(m, mm, w, o);
         return o;
 }
 
@@ -980,6 +1596,13 @@ char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name)
         cJSON_AddNumberToObject(o, "predictions", (double)mm->predictions);
         cJSON_AddNumberToObject(o, "joined", (double)mm->joined);
         cJSON_AddNumberToObject(o, "label_coverage", coverage(mm));
+        cJSON *ref = cJSON_AddObjectToObject(o, "reference");
+        cJSON_AddNumberToObject(ref, "n", (double)mm->card->ref_n);
+        if (!isnan(mm->card->val_macro_f1))
+                cJSON_AddNumberToObject(ref, "macro_f1", mm->card->val_macro_f1);
+        if (mm->has_bbse)
+                cJSON_AddItemToObject(ref, "class_mix", json_triple(mm->bbse.pi));
+        cJSON_AddStringToObject(ref, "event_families", m->cfg.event_families);
         cJSON *win = cJSON_AddObjectToObject(o, "windows");
         for (int w = 0; w < 2; w++)
                 if (mm->ev[w].valid)
@@ -997,11 +1620,21 @@ char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name)
         cJSON *br = cJSON_AddObjectToObject(tr, "breaches");
         for (int s = 0; s < SS_MSTREAM__COUNT; s++)
                 cJSON_AddNumberToObject(br, stream_names[s], ss_trigger_breaches(&nm->trig, s));
+        cJSON *evs = cJSON_AddArrayToObject(o, "events_recent");
+        for (int i = 0; i < nm->nrecent; i++) {
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddStringToObject(x, "event_id", nm->recent[i].id);
+                json_time(x, "window_end", nm->recent[i].t);
+                cJSON_AddStringToObject(x, "reasons", nm->recent[i].summary);
+                cJSON_AddItemToArray(evs, x);
+        }
+        cJSON_AddItemToObject(o, "history", json_history(mm));
         const ss_join_stats_t *js = ss_join_stats(m->join);
         cJSON *mo = cJSON_AddObjectToObject(o, "monitor");
         cJSON_AddNumberToObject(mo, "predictions", (double)m->st.predictions);
         cJSON_AddNumberToObject(mo, "unknown_version", (double)m->st.unknown_version);
         cJSON_AddNumberToObject(mo, "decode_errors", (double)m->st.decode_errors);
+        cJSON_AddNumberToObject(mo, "invalid_predictions", (double)m->st.invalid);
         cJSON_AddNumberToObject(mo, "labels", (double)m->st.labels);
         cJSON_AddNumberToObject(mo, "label_errors", (double)m->st.label_errors);
         cJSON_AddNumberToObject(mo, "joined", (double)js->joined);
@@ -1011,7 +1644,9 @@ char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name)
         cJSON_AddNumberToObject(mo, "evicted_label", (double)js->evicted_label);
         cJSON_AddNumberToObject(mo, "pending_prediction", (double)js->pending_pred);
         cJSON_AddNumberToObject(mo, "pending_label", (double)js->pending_label);
-        cJSON_AddNumberToObject(mo, "events", (double)m->st.events);
+        /* distinct events sent (the sent set lives in Redis, so this survives restarts) and
+         * those still waiting for the broker */
+        cJSON_AddNumberToObject(mo, "events", (double)(m->nsent + m->nevents));
         cJSON_AddNumberToObject(mo, "events_deduplicated", (double)m->st.events_deduped);
         char *s = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
@@ -1021,13 +1656,13 @@ char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name)
 /* ---- snapshot ------------------------------------------------------------------------ */
 
 #define SNAP_MAGIC   0x434d5353u /* "SSMC" */
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u
 
 static void put_stats(ss_mbuf_t *b, const ss_mcore_stats_t *st)
 {
-        const uint64_t v[] = {st->predictions, st->unknown_version, st->decode_errors,
-                              st->labels,      st->label_errors,    st->evaluations,
-                              st->events,      st->events_deduped,  st->stale};
+        const uint64_t v[] = {
+            st->predictions, st->unknown_version, st->decode_errors,  st->labels, st->label_errors,
+            st->evaluations, st->events,          st->events_deduped, st->stale,  st->invalid};
         for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
                 ss_mbuf_put_u64(b, v[i]);
 }
@@ -1036,7 +1671,8 @@ static void get_stats(ss_mreader_t *r, ss_mcore_stats_t *st)
 {
         uint64_t *v[] = {&st->predictions, &st->unknown_version, &st->decode_errors,
                          &st->labels,      &st->label_errors,    &st->evaluations,
-                         &st->events,      &st->events_deduped,  &st->stale};
+                         &st->events,      &st->events_deduped,  &st->stale,
+                         &st->invalid};
         for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
                 *v[i] = ss_mreader_u64(r);
 }
@@ -1069,6 +1705,8 @@ static void model_save(const mmodel_t *mm, ss_mbuf_t *b)
                 ss_mbuf_put_i64(b, mm->slide_t[(first + i) % s->cap]);
         ss_tumble_save(mm->tumble, b);
         ss_perf_save(mm->perf, b);
+        ss_cbpe_save(mm->cw[0], b);
+        ss_cbpe_save(mm->cw[1], b);
 }
 
 static int model_load(mmodel_t *mm, ss_mreader_t *r)
@@ -1080,7 +1718,8 @@ static int model_load(mmodel_t *mm, ss_mreader_t *r)
                 return -1;
         for (size_t i = 0; i < mm->slide->len; i++)
                 mm->slide_t[i] = ss_mreader_i64(r);
-        if (ss_tumble_load(mm->tumble, r) || ss_perf_load(mm->perf, r) || r->failed)
+        if (ss_tumble_load(mm->tumble, r) || ss_perf_load(mm->perf, r) ||
+            ss_cbpe_load(mm->cw[0], r) || ss_cbpe_load(mm->cw[1], r) || r->failed)
                 return -1;
         return 0;
 }
@@ -1096,6 +1735,9 @@ static void model_reset(mmodel_t *mm)
         ss_perf_load(mm->perf, &empty); /* fails, and leaves it empty */
         mm->predictions = mm->joined = 0;
         mm->last_pred_wall_ms = 0;
+        ss_cbpe_clear(mm->cw[0]);
+        ss_cbpe_clear(mm->cw[1]);
+        mm->hist_len = mm->hist_head = mm->phist_len = mm->phist_head = 0;
         memset(mm->ev, 0, sizeof(mm->ev));
 }
 

@@ -16,7 +16,17 @@
  * A drift evaluation computes PSI and KL(current || reference) of every card
  * distribution with their critical values (drift.h); a metric breaches when
  * the window holds >= min_samples values for it and the value is above both
- * its fixed threshold and its critical value. A performance evaluation
+ * its fixed threshold and its critical value. The same evaluation estimates
+ * the window's true class mix (label_shift, bbse.h; same two-condition rule
+ * with its own thresholds) and its macro-F1 from the probabilities
+ * (performance.estimated_f1, cbpe.h; a breach below the card's validation
+ * macro-F1 minus f1_max_drop).
+ *
+ * Every statistic belongs to a family: label_shift, prediction
+ * (prediction.class, prediction.prob.*), input (input.*) and performance
+ * (performance.f1, performance.estimated_f1). All breaches are reported and
+ * logged; only those whose family or statistic is listed in event_families
+ * count towards the trigger and become an event's reasons. A performance evaluation
  * breaches when >= perf_min_labels pairs are in the window and macro-F1 is
  * below the F1 threshold (f1_threshold, or when that is 0 the card's
  * validation macro-F1 minus f1_max_drop). Each evaluation goes to the model
@@ -56,6 +66,10 @@ typedef struct ss_mcore_config {
         uint64_t perf_min_labels;
         uint64_t perf_eval_every;
         double f1_threshold, f1_max_drop;
+        int label_shift, cbpe; /* monitor.label_shift.enabled, monitor.cbpe.enabled */
+        double ls_psi_threshold, ls_kl_threshold; /* monitor.label_shift.*.threshold */
+        uint64_t ls_min_samples;                  /* monitor.label_shift.min.samples */
+        char event_families[256];                 /* monitor.event.families */
         ss_trigger_config_t trigger;
         size_t join_max_pending;
         int64_t join_ttl_ms;
@@ -79,9 +93,11 @@ const ss_card_view_t *ss_mcore_card(const ss_mcore_t *m, int i);
 
 /* Outcome of ingesting one prediction. */
 typedef enum {
-        SS_MCORE_OK = 0,         /* counted in its model's windows */
-        SS_MCORE_UNDECODABLE,    /* counted in decode_errors, skipped */
-        SS_MCORE_UNKNOWN_VERSION /* no card for its model version: counted, skipped */
+        SS_MCORE_OK = 0,          /* counted in its model's windows */
+        SS_MCORE_UNDECODABLE,     /* counted in decode_errors, skipped */
+        SS_MCORE_UNKNOWN_VERSION, /* no card for its model version: counted, skipped */
+        SS_MCORE_INVALID          /* NaN, infinite, negative or unnormalised probabilities, or
+                                   * a label out of range: counted, logged, kept out of windows */
 } ss_mcore_outcome_t;
 
 /* Decodes one Prediction message and feeds it; now_ms is the wall clock (for the join's
@@ -93,9 +109,19 @@ ss_mcore_outcome_t ss_mcore_ingest_prediction(ss_mcore_t *m, const void *buf, si
 ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t *p, int64_t now_ms);
 
 /* Feeds one label. Returns 1 if it joined a waiting prediction, 0 if it now waits, -1 if
- * refused (bad id or label; counted in label_errors). */
+ * refused (bad id or label; counted in label_errors with its reason). */
 int ss_mcore_ingest_label(ss_mcore_t *m, const char *tweet_id, size_t len, int label,
                           int64_t labeled_at_ms, int64_t now_ms);
+
+/* Why a label was refused (the reason label of sentistream_monitor_label_errors_total). */
+typedef enum {
+        SS_MCORE_LABEL_BAD_ID = 0,
+        SS_MCORE_LABEL_BAD_LABEL = 1,
+        SS_MCORE_LABEL_BAD_TIME = 2, /* labeled_at present but not a positive integer */
+} ss_mcore_label_error_t;
+
+/* Counts a label refused before ss_mcore_ingest_label() (e.g. a bad labeled_at). */
+void ss_mcore_label_refused(ss_mcore_t *m, ss_mcore_label_error_t why);
 
 /* Periodic work by the wall clock: join expiry, closing a tumbling window that has seen no
  * prediction for window_ms. */
@@ -123,6 +149,7 @@ typedef struct ss_mcore_stats {
         uint64_t predictions;     /* decoded and matched to a card */
         uint64_t unknown_version; /* decoded, no card for the version */
         uint64_t decode_errors;
+        uint64_t invalid;      /* decoded but refused (see SS_MCORE_INVALID) */
         uint64_t labels;       /* labels accepted */
         uint64_t label_errors; /* labels refused (bad id or label value) */
         uint64_t evaluations;
@@ -142,6 +169,8 @@ const struct ss_join_stats *ss_mcore_join_stats(const ss_mcore_t *m);
  * renders it (caller frees) and clears its changed flag.
  */
 int ss_mcore_report_next(const ss_mcore_t *m);
+/* Marks every model name's report as changed (a final write at shutdown). */
+void ss_mcore_report_touch(ss_mcore_t *m);
 char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name);
 int ss_mcore_nnames(const ss_mcore_t *m);
 const char *ss_mcore_name(const ss_mcore_t *m, int name_idx);

@@ -68,6 +68,7 @@ struct ss_monitor {
         ss_counter_t *c_kafka_errors, *c_snapshots;
         uint64_t kafka_errors;
         int restored;
+        int nassigned; /* partitions held now: 0 = never write shared state */
 };
 
 static int conf_has_key(const char *key)
@@ -220,6 +221,8 @@ static ss_err_t snapshot_save(ss_monitor_t *m)
         char err[512];
         if (ss_mcore_events_pending(m->core) || m->nunrecorded)
                 return SS_ERR_STATE; /* never snapshot a fired trigger before its event */
+        if (m->nassigned == 0)
+                return SS_ERR_STATE; /* holding no partition: the state belongs to another */
         snapshot_encode(m);
         if (m->snap.failed)
                 return SS_ERR_NOMEM;
@@ -328,6 +331,9 @@ static void on_assign(ss_monitor_t *m, rd_kafka_t *rk, rd_kafka_topic_partition_
                         r ? "restored offset " : "committed/earliest ",
                         (long long)(r ? r->offset : p->offset));
         }
+        m->nassigned =
+            (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") ? m->nassigned : 0) +
+            parts->cnt;
         if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
                 rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
                 if (e) {
@@ -368,6 +374,10 @@ static void on_revoke(ss_monitor_t *m, rd_kafka_t *rk, rd_kafka_topic_partition_
                 rd_kafka_topic_partition_list_del(m->consumed, parts->elems[i].topic,
                                                   parts->elems[i].partition);
         }
+        m->nassigned =
+            !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") && m->nassigned > parts->cnt
+                ? m->nassigned - parts->cnt
+                : 0;
         if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
                 rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
                 if (e) {
@@ -454,13 +464,23 @@ static void label_cb(void *opaque, const ss_label_entry_t *e)
         int label = label_parse(e->label);
         int64_t at = 0;
         if (e->labeled_at) {
+                /* present: it must be epoch milliseconds; a bad one is refused, not stamped */
                 char *end;
+                errno = 0;
                 at = strtoll(e->labeled_at, &end, 10);
-                if (*end || end == e->labeled_at)
-                        at = 0;
+                if (*end || end == e->labeled_at || errno || at <= 0) {
+                        ss_mcore_label_refused(m->core, SS_MCORE_LABEL_BAD_TIME);
+                        uint64_t k = ss_mcore_stats(m->core)->label_errors;
+                        if (k <= 10 || k % 1000 == 0)
+                                ss_warn("monitor",
+                                        "label %s refused (%llu so far): labeled_at=\"%s\" is "
+                                        "not epoch milliseconds",
+                                        e->id, (unsigned long long)k, e->labeled_at);
+                        return;
+                }
+        } else {
+                at = strtoll(e->id, NULL, 10); /* absent: the stream id's milliseconds */
         }
-        if (at <= 0)
-                at = strtoll(e->id, NULL, 10); /* the stream id's milliseconds */
         int rc = ss_mcore_ingest_label(m->core, e->tweet_id, e->tweet_id ? e->tweet_id_len : 0,
                                        label, at, ss_time_now_ms());
         if (rc < 0) {
@@ -572,6 +592,8 @@ static void reports_write(ss_monitor_t *m)
 {
         int idx;
         char err[512];
+        if (m->nassigned == 0)
+                return; /* holding no partition: the reports belong to the instance that does */
         while ((idx = ss_mcore_report_next(m->core)) >= 0) {
                 const char *name;
                 char *json = ss_mcore_report_json(m->core, idx, &name);
@@ -856,6 +878,7 @@ static void shutdown_flush(ss_monitor_t *m)
                         "%zu retraining events not delivered at shutdown; the "
                         "snapshot is not updated so they fire again after a restart",
                         ss_mcore_events_pending(m->core));
+        ss_mcore_report_touch(m->core); /* the final counters, even without a new evaluation */
         reports_write(m);
         /* the snapshot's offsets are what a restart resumes from; its commit is
          * asynchronous (a synchronous one could hang on a broker that went away) */

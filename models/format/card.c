@@ -199,7 +199,7 @@ static void ss_add_cat(cJSON *arr, const char *name, const char *const *cats, in
         cJSON_AddItemToArray(arr, d);
 }
 
-static cJSON *ss_json_reference(const ss_card_ref_t *r)
+static cJSON *ss_json_reference(const ss_card_ref_t *r, const ss_eval_t *e)
 {
         const char *labels[SS_NUM_CLASSES];
         for (int c = 0; c < SS_NUM_CLASSES; c++)
@@ -220,6 +220,15 @@ static cJSON *ss_json_reference(const ss_card_ref_t *r)
         ss_add_cat(arr, "input.has_url", noyes, 2, r->has_url);
         ss_add_cat(arr, "input.has_mention", noyes, 2, r->has_mention);
         ss_add_cat(arr, "input.has_emoji", noyes, 2, r->has_emoji);
+        int64_t truth[SS_NUM_CLASSES] = {0};
+        cJSON *conf = cJSON_CreateArray();
+        for (int t = 0; t < SS_NUM_CLASSES; t++) {
+                for (int k = 0; k < SS_NUM_CLASSES; k++)
+                        truth[t] += e->confusion[t][k];
+                cJSON_AddItemToArray(conf, ss_json_int_array(e->confusion[t], SS_NUM_CLASSES));
+        }
+        cJSON_AddItemToObject(o, "true_class", ss_json_int_array(truth, SS_NUM_CLASSES));
+        cJSON_AddItemToObject(o, "confusion", conf);
         return o;
 }
 
@@ -261,7 +270,16 @@ cJSON *ss_card_to_json(const ss_card_t *c)
                               c->has_tune ? ss_card_eval_json(&c->tune) : cJSON_CreateObject());
         cJSON_AddItemToObject(met, "validation", ss_card_eval_json(&c->validation_eval));
         cJSON_AddItemToObject(root, "labels", ss_json_str_array(labels, SS_NUM_CLASSES));
-        cJSON_AddItemToObject(root, "reference", ss_json_reference(&c->ref));
+        if (c->has_calibration) {
+                cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
+                cJSON_AddStringToObject(cal, "method", "temperature");
+                cJSON_AddNumberToObject(cal, "temperature", c->temperature);
+                cJSON_AddStringToObject(cal, "fit_on", "tune");
+                cJSON_AddNumberToObject(cal, "n", (double)c->calib_n);
+                cJSON_AddNumberToObject(cal, "ece_before", c->calib_ece_before);
+                cJSON_AddNumberToObject(cal, "ece_after", c->calib_ece_after);
+        }
+        cJSON_AddItemToObject(root, "reference", ss_json_reference(&c->ref, &c->validation_eval));
         return root;
 }
 
@@ -676,6 +694,44 @@ static ss_err_t parse_reference(parse_ctx_t *p, const cJSON *root, ss_card_view_
         return SS_OK;
 }
 
+/* reference.confusion, else metrics.validation.confusion: optional, but when present a
+ * C x C array of non-negative integer counts. */
+static ss_err_t parse_confusion(parse_ctx_t *p, const cJSON *root, ss_card_view_t *c)
+{
+        const char *path = "reference.confusion";
+        const cJSON *conf = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(root, "reference"), "confusion");
+        if (!conf) {
+                path = "metrics.validation.confusion";
+                const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+                conf = cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(m, "validation"), "confusion");
+        }
+        const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
+        c->temperature = opt_num(cal, "temperature");
+        if (!conf)
+                return SS_OK;
+        int k = c->nclasses;
+        int ok = cJSON_IsArray(conf) && cJSON_GetArraySize(conf) == k;
+        for (int t = 0; ok && t < k; t++) {
+                const cJSON *row = cJSON_GetArrayItem(conf, t);
+                ok = cJSON_IsArray(row) && cJSON_GetArraySize(row) == k;
+                for (int j = 0; ok && j < k; j++) {
+                        const cJSON *v = cJSON_GetArrayItem(row, j);
+                        ok = cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+                             v->valuedouble == floor(v->valuedouble);
+                        if (ok)
+                                c->confusion[t][j] = v->valuedouble;
+                }
+        }
+        if (!ok)
+                return ss_err_set(p->errstr, p->errstr_size, SS_ERR_FORMAT,
+                                  "%s: %s: not a %d x %d array of non-negative integer counts",
+                                  p->origin, path, k, k);
+        c->has_confusion = 1;
+        return SS_OK;
+}
+
 ss_card_view_t *ss_card_view_parse(const char *json, const char *origin, char *errstr,
                                    size_t errstr_size)
 {
@@ -705,7 +761,7 @@ ss_card_view_t *ss_card_view_parse(const char *json, const char *origin, char *e
                 goto fail;
         }
         if (parse_identity(&p, root, c) || parse_labels(&p, root, c) ||
-            parse_reference(&p, root, c))
+            parse_reference(&p, root, c) || parse_confusion(&p, root, c))
                 goto fail;
         cJSON_Delete(root);
         return c;

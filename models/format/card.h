@@ -13,7 +13,15 @@
  *                "macro_f1","confusion": [[CxC, rows = true label]],
  *                "per_class": {"negative": {"precision","recall","f1","support"},...}}},
  *    "labels": ["negative","neutral","positive"],
- *    "reference": {"split": "validation", "n": N, "distributions": [...]}}
+ *    "calibration": {"method": "temperature", "temperature", "fit_on": "tune", "n",
+ *                    "ece_before", "ece_after"}   (when the model has a temperature),
+ *    "reference": {"split": "validation", "n": N, "distributions": [...],
+ *                  "true_class": [C counts], "confusion": [[CxC, rows = true label]]}}
+ *
+ * reference.true_class and reference.confusion are the labelled side of the
+ * reference data (the true class mix and the confusion matrix the drift
+ * monitor's label-shift estimate needs); a reader of an older card without
+ * them takes metrics.validation.confusion, measured on the same split.
  *
  * training_data: "path" the comma-separated files, "sha256" that of the one
  * file or, for several, of their sha256sum listing ("<sha256>  <path>\n" each),
@@ -115,6 +123,11 @@ typedef struct ss_card {
         ss_eval_t tune;          /* on the tune split (the model that chose hyper-parameters) */
         ss_eval_t validation_eval;
         ss_card_ref_t ref; /* over the validation split */
+        /* temperature scaling (calib.h); has_calibration 0: none */
+        int has_calibration;
+        double temperature;
+        int64_t calib_n; /* rows it was fitted on */
+        double calib_ece_before, calib_ece_after;
 } ss_card_t;
 
 /* Zeroes a card and sets git_commit to "unknown". */
@@ -180,6 +193,11 @@ typedef struct ss_card_view {
         int nclasses;          /* entries of labels, 2..SS_CARD_MAX_CLASSES */
         char *labels[SS_CARD_MAX_CLASSES];
         int64_t ref_n; /* reference.n */
+        /* reference.confusion (or metrics.validation.confusion): counts [true][predicted] on
+         * the reference data; has_confusion 0 if the card has neither */
+        int has_confusion;
+        double confusion[SS_CARD_MAX_CLASSES][SS_CARD_MAX_CLASSES];
+        double temperature; /* calibration.temperature, NAN if absent */
         int ndists;
         ss_card_dist_t *dists; /* [ndists] */
         int n_unknown;         /* distributions with SS_CARD_SRC_UNKNOWN */

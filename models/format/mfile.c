@@ -581,6 +581,12 @@ const char *ss_mfile_name(const ss_mfile_t *mf)
         return mf->name;
 }
 
+void ss_mfile_version_reset(ss_mfile_t *mf)
+{
+        free(mf->version);
+        mf->version = NULL;
+}
+
 const char *ss_mfile_version(const ss_mfile_t *mf)
 {
         return mf->version ? mf->version : "";

@@ -80,6 +80,10 @@ ss_err_t ss_mfile_add(ss_mfile_t *mf, const char *section, ss_mf_type_t type, co
 ss_err_t ss_mfile_serialize(ss_mfile_t *mf, uint8_t **out, size_t *out_len, char *errstr,
                             size_t errstr_size);
 
+/* Forgets the version, so that the next serialisation derives it again from the payload
+ * (after a section was added to a container already written). */
+void ss_mfile_version_reset(ss_mfile_t *mf);
+
 /* Serialises and writes atomically (temp file + rename). */
 ss_err_t ss_mfile_write(ss_mfile_t *mf, const char *path, char *errstr, size_t errstr_size);
 

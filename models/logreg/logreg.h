@@ -157,6 +157,9 @@ typedef struct ss_logreg_train_config {
         const float *warm;       /* start point by table row, [D + L][C] then [C] bias, or NULL */
         const ss_lexicon_t *lex; /* the lexicon when model.lex_feats > 0 */
         float lex_scale;         /* lexicon features are multiplied by this while training */
+        /* NULL, or [tune n][C]: ss_logreg_tune() writes the chosen grid point's probabilities
+         * on the tune split (a model that never saw those rows: what calibration needs) */
+        float *tune_probs_out;
 } ss_logreg_train_config_t;
 
 void ss_logreg_train_config_default(ss_logreg_train_config_t *tc);

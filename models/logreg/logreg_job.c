@@ -50,6 +50,7 @@ static int logreg_job_run(const ss_train_job_t *job, ss_logreg_train_config_t *t
                         free(warm);
                         return 2;
                 }
+                tc.tune_probs_out = job->tune_probs;
                 if (ss_logreg_tune(&tc, grid, ng, job->fit, job->tune, res, &best, warm, err,
                                    sizeof(err))) {
                         fprintf(stderr, "sentistream train: tuning: %s\n", err);
@@ -66,6 +67,9 @@ static int logreg_job_run(const ss_train_job_t *job, ss_logreg_train_config_t *t
                 fflush(stdout);
                 *tune = res[best].tune;
                 *has_tune = 1;
+                if (job->tune_probs_set)
+                        *job->tune_probs_set = job->tune_probs != NULL;
+                tc.tune_probs_out = NULL;
         }
         tc.l2 = grid[best];
         ss_logreg_t *lr = NULL;

@@ -676,11 +676,16 @@ ss_err_t ss_logreg_tune(const ss_logreg_train_config_t *tc, const double *grid, 
                         goto out;
                 }
                 err = ss_logreg_evaluate(lr, tune, &r->tune, errstr, errstr_size);
+                int better = !err && (*best < 0 || r->tune.avgrec > results[*best].tune.avgrec);
+                for (size_t i = 0; better && tc->tune_probs_out && i < tune->n && !err; i++)
+                        err =
+                            ss_logreg_score(lr, &tune->texts[i], &tune->lens[i], 1,
+                                            tc->tune_probs_out + i * C, NULL, errstr, errstr_size);
                 ss_logreg_destroy(lr);
                 if (err)
                         goto out;
                 r->seconds = ss_time_mono() - t0;
-                if (*best < 0 || r->tune.avgrec > results[*best].tune.avgrec) {
+                if (better) {
                         *best = g;
                         if (warm_out) {
                                 size_t R = ss_logreg_rows(cfg);

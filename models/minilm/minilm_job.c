@@ -65,6 +65,8 @@ int ss_minilm_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper,
         if (tc.cache_dir[0] && ss_file_mkdir_parent(tc.cache_dir) == 0)
                 mkdir(tc.cache_dir, 0755);
         ss_minilm_train_result_t res;
+        /* the tune split here is the job's (same share, seed and row order) */
+        tc.tune_probs_out = job->tune_probs;
         double t0 = ss_time_mono();
         if (ss_minilm_train(&tc, job->train, mf, hyper, &res, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: %s\n", err);
@@ -77,5 +79,7 @@ int ss_minilm_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper,
         fflush(stdout);
         *tune = res.tune;
         *has_tune = 1;
+        if (job->tune_probs_set)
+                *job->tune_probs_set = job->tune_probs != NULL;
         return 0;
 }

@@ -472,6 +472,15 @@ ss_err_t ss_minilm_train(const ss_minilm_train_config_t *tc, const ss_dataset_t 
                         res->tune = ev;
                 }
         }
+        if (tc->tune_probs_out) {
+                if (isnan(ss_minilm_head_fit(Xf, yf, nf, D, res->l2, tc->epochs, W, b))) {
+                        cJSON_Delete(grid);
+                        err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                         "minilm: out of memory fitting the head");
+                        goto done;
+                }
+                ss_minilm_head_apply(Xt, nt, D, W, b, tc->tune_probs_out);
+        }
         if (isnan(ss_minilm_head_fit(X, train->labels, n, D, res->l2, tc->epochs, W, b)) ||
             eval_rows(X, train->labels, n, D, W, b, &res->train)) {
                 cJSON_Delete(grid);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calib.h"
 #include "cardfill.h"
 #include "model_impl.h"
 #include "ss_util.h"
@@ -284,6 +285,53 @@ static void train_data_describe(const train_data_t *d, ss_card_t *card)
         ss_cardfill_data(&card->validation, d->val);
 }
 
+/*
+ * Temperature scaling on the tune split (calib.h): on the probabilities the trainer left in
+ * job->tune_probs (its tune-time model), else on the tune split scored by the model just
+ * written. Adds the section and writes the model again (its version is derived anew from
+ * the payload); *m is the reloaded model. Returns 0, or prints the error and returns 1.
+ */
+static int train_calibrate(const ss_train_job_t *job, int have_probs, ss_mfile_t *mf,
+                           const char *model_path, size_t batch, ss_model_t **m, ss_card_t *card)
+{
+        char err[1024];
+        const ss_dataset_t *tune = job->tune;
+        if (tune->n == 0) {
+                printf("calibrate  no tune split: temperature 1\n");
+                return 0;
+        }
+        float *probs = job->tune_probs;
+        if (!have_probs && ss_model_score_raw(*m, tune->texts, tune->lens, tune->n, batch, probs,
+                                              err, sizeof(err))) {
+                fprintf(stderr, "sentistream train: scoring the tune split: %s\n", err);
+                return 1;
+        }
+        double t = ss_calib_fit(probs, tune->labels, tune->n);
+        card->has_calibration = 1;
+        card->temperature = t;
+        card->calib_n = (int64_t)tune->n;
+        card->calib_ece_before = ss_calib_ece(probs, tune->labels, tune->n, SS_CALIB_ECE_BINS);
+        ss_calib_apply(probs, tune->n, t);
+        card->calib_ece_after = ss_calib_ece(probs, tune->labels, tune->n, SS_CALIB_ECE_BINS);
+        printf("calibrate  temperature %.4f on the tune split (%zu, %s): ECE %.4f -> %.4f\n", t,
+               tune->n, have_probs ? "tune-time model" : "final model", card->calib_ece_before,
+               card->calib_ece_after);
+        float tf = (float)t;
+        ss_model_destroy(*m);
+        *m = NULL;
+        ss_mfile_version_reset(mf);
+        if (ss_mfile_add(mf, SS_MODEL_TEMPERATURE_SECTION, SS_MF_F32, &tf, 1, err, sizeof(err)) ||
+            ss_mfile_write(mf, model_path, err, sizeof(err))) {
+                fprintf(stderr, "sentistream train: %s: %s\n", model_path, err);
+                return 1;
+        }
+        if (!(*m = ss_model_load(model_path, err, sizeof(err)))) {
+                fprintf(stderr, "sentistream train: written model does not load: %s\n", err);
+                return 1;
+        }
+        return 0;
+}
+
 int ss_train_run(const ss_config_t *cfg, const char *config_dir)
 {
         return ss_train_run_hook(cfg, config_dir, NULL, NULL);
@@ -311,6 +359,8 @@ int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_d
         train_data_t d = {0};
         ss_mfile_t *mf = NULL;
         ss_model_t *m = NULL;
+        float *tune_probs = NULL; /* [tune n][C] */
+        int tune_probs_set = 0;
         ss_card_t card;
         ss_card_init(&card);
         card.hyperparameters = cJSON_CreateObject();
@@ -327,9 +377,14 @@ int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_d
         printf("data       train %s: %zu tweets (fit %zu, tune %zu); validation %s: %zu\n",
                d.all->path, d.train->n, d.fit->n, d.tune->n, d.val->path, d.val->n);
         fflush(stdout);
-        ss_train_job_t job = {cfg,       d.train, d.fit,
-                              d.tune,    seed,    (int)ss_config_get_int(cfg, "train.threads"),
-                              config_dir};
+        tune_probs = malloc((d.tune->n ? d.tune->n : 1) * SS_NUM_CLASSES * sizeof(float));
+        if (!tune_probs) {
+                fprintf(stderr, "sentistream train: out of memory\n");
+                goto out;
+        }
+        ss_train_job_t job = {cfg,        d.train,    d.fit,
+                              d.tune,     seed,       (int)ss_config_get_int(cfg, "train.threads"),
+                              config_dir, tune_probs, &tune_probs_set};
         mf = ss_mfile_new(kind, ss_config_get_str(cfg, "model.name"), NULL);
         if (!mf) {
                 fprintf(stderr, "sentistream train: out of memory\n");
@@ -363,6 +418,8 @@ int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_d
                 goto out;
         }
         size_t batch = (size_t)ss_config_get_int(cfg, "train.batch.size");
+        if (train_calibrate(&job, tune_probs_set, mf, model_path, batch, &m, &card))
+                goto out;
         if (ss_cardfill_evaluate(m, d.val, batch, &card.validation_eval, &card.ref, "validation",
                                  err, sizeof(err)) ||
             ss_cardfill_model(&card, m, model_path, err, sizeof(err))) {
@@ -390,6 +447,7 @@ int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_d
 out:
         if (done && done(rc == 0, &card, model_path, card_path, opaque) && rc == 0)
                 rc = 1;
+        free(tune_probs);
         ss_model_destroy(m);
         ss_mfile_destroy(mf);
         train_data_free(&d);

@@ -64,8 +64,11 @@ int main(int argc, char **argv)
                 abort();
         ss_seed_write(argv[1], "avro_prediction", "stats", &b);
 
-        ss_retrain_reason_t reasons[2] = {{ss_str_c("psi_predicted_class"), 0.3, 0.2, true, 0.25},
-                                          {ss_str_c("f1_drop"), 0.5, 0.6, false, 0}};
+        ss_retrain_reason_t reasons[2] = {
+            {ss_str_c("psi.label_shift"), 0.3, 0.2, true, 0.25, ss_str_c("label_shift"),
+             ss_str_c("label_shift"), 2000, 3000},
+            {ss_str_c("performance.f1"), 0.5, 0.6, false, 0, ss_str_c("performance"),
+             ss_str_c("performance.f1"), 2000, 0}};
         ss_metric_snapshot_t metrics[1] = {{ss_str_c("psi_predicted_class"), 0.3, 2000, 3000}};
         ss_retrain_event_t e = {0};
         e.event_id = ss_str_c("logreg-20261207-abcdef01:42");

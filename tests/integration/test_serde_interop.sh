@@ -33,6 +33,10 @@ SS_BINARY_DIR=$work SS_SERDE_BENCH_N=0 "$test_serde" >"$work/test_serde.log" 2>&
 "$venv/bin/python" "$src/tests/integration/avro_decode.py" "$src/schemas" \
         "$work/serde_interop.bin" "$work/serde_interop.json"
 
+# RetrainEvent schema evolution: new events through the old schema and back (defaults).
+"$venv/bin/python" "$src/tests/integration/schema_evolution.py" "$src/schemas/retrain_event.avsc" \
+        "$src/tests/fixtures/retrain_event.v1.avsc" "$work/serde_interop.bin"
+
 # The same check on a copy with one byte of the third message's body changed must fail.
 cp "$work/serde_interop.bin" "$work/corrupt.bin"
 python3 - "$work/corrupt.bin" <<'EOF'

@@ -13,6 +13,7 @@
  *   - undecodable messages and unknown versions are counted and skipped;
  *   - tumbling windows close on a later prediction's time.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,10 +76,13 @@ static void make_pred(const ss_card_view_t *c, const double *class_w, ss_predict
         p->tweet_id = ss_str_c(id);
         p->label = draw(class_w ? class_w : pc->counts, 3);
         const char *pn[3] = {"prob.negative", "prob.neutral", "prob.positive"};
+        float sum = 0;
         for (int k = 0; k < 3; k++) {
                 const ss_card_dist_t *d = dist(c, pn[k]);
-                p->probs[k] = (float)in_bin(d, draw(d->counts, d->nbins));
+                sum += p->probs[k] = (float)in_bin(d, draw(d->counts, d->nbins));
         }
+        for (int k = 0; k < 3; k++) /* a valid prediction's probabilities sum to 1 */
+                p->probs[k] /= sum;
         p->model_name = ss_str_c(c->name);
         p->model_version = ss_str_c(c->version);
         p->created_at = scored_at - 1000;
@@ -122,6 +126,15 @@ static ss_mcore_config_t config(void)
             .perf_eval_every = 100,
             .f1_threshold = 0,
             .f1_max_drop = 0.1,
+            /* the class-mix tests below switch label shift and CBPE on; these keep to the
+             * per-distribution statistics (the normalised probabilities above no longer
+             * follow the card's prob.* histograms, so those do not raise) */
+            .label_shift = 0,
+            .cbpe = 0,
+            .ls_psi_threshold = 0.1,
+            .ls_kl_threshold = 0.05,
+            .ls_min_samples = 2000,
+            .event_families = "prediction.class,input,performance",
             .trigger = {3, 5, 3600 * 1000},
             .join_max_pending = 100000,
             .join_ttl_ms = 3600 * 1000,
@@ -240,8 +253,13 @@ static void test_prior_drift(void)
                 char metric[64];
                 snprintf(metric, sizeof(metric), "%.*s", (int)ev.reasons[i].metric.len,
                          ev.reasons[i].metric.ptr);
-                if (!strcmp(metric, "psi.predicted_class")) {
+                if (!strcmp(metric, "psi.prediction.class")) {
                         has_psi = 1;
+                        CHECK(ev.reasons[i].family.len == 10 &&
+                              !memcmp(ev.reasons[i].family.ptr, "prediction", 10));
+                        CHECK(ev.reasons[i].statistic.len == 16 &&
+                              !memcmp(ev.reasons[i].statistic.ptr, "prediction.class", 16));
+                        CHECK(ev.reasons[i].window_n == 2000 && ev.reasons[i].reference_n == 1000);
                         CHECK(ev.reasons[i].value > 0.2);
                         CHECK(ev.reasons[i].threshold == 0.2);
                         CHECK(ev.reasons[i].has_critical_value);
@@ -292,8 +310,11 @@ static void test_perf_drift(void)
         CHECK(!strcmp(ids, "logreg-20261125T073000Z-1a2b3c4d:l1400") ||
               !strcmp(ids, "logreg-20261125T073000Z-1a2b3c4d:l1500"));
         CHECK(ev.n_reasons == 1);
-        CHECK(ev.n_reasons == 1 && ev.reasons[0].metric.len == 8 &&
-              !memcmp(ev.reasons[0].metric.ptr, "macro_f1", 8));
+        CHECK(ev.n_reasons == 1 && ev.reasons[0].metric.len == 14 &&
+              !memcmp(ev.reasons[0].metric.ptr, "performance.f1", 14));
+        CHECK(ev.n_reasons == 1 && ev.reasons[0].family.len == 11 &&
+              !memcmp(ev.reasons[0].family.ptr, "performance", 11));
+        CHECK(ev.n_reasons == 1 && ev.reasons[0].window_n == 400);
         CHECK(ev.n_reasons == 1 && ev.reasons[0].value < 0.3);
         CHECK_NEAR(ev.n_reasons == 1 ? ev.reasons[0].threshold : 0, 0.595 - 0.1, 1e-12);
         CHECK(ev.n_reasons == 1 && !ev.reasons[0].has_critical_value);
@@ -491,6 +512,243 @@ static void test_new_version(void)
         ss_mcore_destroy(m);
 }
 
+/* ---- label shift, estimated performance, invalid predictions -------------------------- */
+
+/* A model like the project's LR: C[pred][true], the rare classes under-predicted. */
+static const double C_LR[3][3] = {{0.55, 0.08, 0.04}, {0.38, 0.70, 0.30}, {0.07, 0.22, 0.66}};
+static const double PI_REF[3] = {0.157, 0.501, 0.342};
+
+/* The fixture card with a reference confusion matrix of C_LR over 20000 examples of PI_REF. */
+static ss_mcore_t *make_core_bbse(const ss_mcore_config_t *mc)
+{
+        char err[512];
+        ss_card_view_t *c = load_card();
+        for (int t = 0; t < 3; t++)
+                for (int k = 0; k < 3; k++)
+                        c->confusion[t][k] = C_LR[k][t] * PI_REF[t] * 20000;
+        c->has_confusion = 1;
+        ss_mcore_t *m = ss_mcore_new(mc, serde, NULL, err, sizeof(err));
+        if (!m || ss_mcore_add_card(m, c, err, sizeof(err))) {
+                fprintf(stderr, "%s\n", err);
+                exit(1);
+        }
+        return m;
+}
+
+/* n predictions whose true class is drawn from mix and the predicted class from C_LR. */
+static void run_truth(ss_mcore_t *m, long from, long to, const double *mix)
+{
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
+        ss_prediction_t p;
+        char id[32];
+        for (long i = from; i < to; i++) {
+                make_pred(c, NULL, &p, id, sizeof(id), i, 1700000000000 + i);
+                int t = draw(mix, 3);
+                double col[3] = {C_LR[0][t], C_LR[1][t], C_LR[2][t]};
+                int k = draw(col, 3);
+                if (k != p.label) { /* keep the probabilities valid, the argmax on k */
+                        float x = p.probs[k];
+                        p.probs[k] = p.probs[p.label];
+                        p.probs[p.label] = x;
+                        p.label = k;
+                }
+                if (p.probs[k] < p.probs[(k + 1) % 3] || p.probs[k] < p.probs[(k + 2) % 3]) {
+                        int j =
+                            p.probs[(k + 1) % 3] > p.probs[(k + 2) % 3] ? (k + 1) % 3 : (k + 2) % 3;
+                        float x = p.probs[k];
+                        p.probs[k] = p.probs[j];
+                        p.probs[j] = x;
+                }
+                CHECK(feed(m, &p, 1700000000000 + i) == SS_MCORE_OK);
+        }
+}
+
+/* The first number after "key": in json, or NAN. */
+static double json_num_after(const char *json, const char *key, int nth)
+{
+        char pat[64];
+        snprintf(pat, sizeof(pat), "\"%s\":", key);
+        const char *q = json;
+        for (int i = 0; q && i <= nth; i++) {
+                q = strstr(q, pat);
+                if (q && i < nth)
+                        q += strlen(pat);
+        }
+        if (!q)
+                return NAN;
+        q += strlen(pat);
+        while (*q == '[')
+                q++;
+        return strtod(q, NULL);
+}
+
+static void test_label_shift(void)
+{
+        ss_mcore_config_t mc = config();
+        mc.label_shift = 1;
+        mc.window_size = 6000; /* the +-0.03 check below needs a window this large */
+        snprintf(mc.event_families, sizeof(mc.event_families), "label_shift,performance");
+        ss_mcore_t *m = make_core_bbse(&mc);
+        char ids[4096] = "";
+        rng = 4242;
+        /* no shift: the true mix is the reference's -> no event, the estimate near it */
+        run_truth(m, 0, 6000, PI_REF);
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        const char *name;
+        char *json = ss_mcore_report_json(m, 0, &name);
+        double w0 = json ? json_num_after(json, "estimated_mix", 0) : NAN;
+        printf("label shift, no shift: estimated negative share %.4f (true %.3f)\n", w0, PI_REF[0]);
+        CHECK_NEAR(w0, PI_REF[0], 0.03);
+        CHECK(json && strstr(json, "\"label_shift\":{\"statistic\":\"label_shift\""));
+        CHECK(json && strstr(json, "\"history\":{\"sliding\":{\"t\":["));
+        free(json);
+        /* shift to .32/.48/.20: an event naming label_shift, the estimate within 0.03 */
+        double shifted[3] = {0.32, 0.48, 0.20};
+        ss_retrain_event_t ev = {0};
+        run_truth(m, 6000, 12000, shifted);
+        drain_events(m, ids, sizeof(ids), &ev);
+        printf("label shift events: %s\n", ids);
+        CHECK(ids[0] != '\0');
+        int has_ls = 0;
+        for (size_t i = 0; i < ev.n_reasons; i++) {
+                const ss_retrain_reason_t *r = &ev.reasons[i];
+                has_ls |= r->statistic.len == 11 && !memcmp(r->statistic.ptr, "label_shift", 11);
+                /* prediction.class may breach too, but its family does not raise events */
+                CHECK(r->family.len == 11 && !memcmp(r->family.ptr, "label_shift", 11));
+                CHECK(r->window_n >= 2000 && r->reference_n == 20000);
+                CHECK(r->has_critical_value && r->value > r->critical_value &&
+                      r->value > r->threshold);
+        }
+        CHECK(has_ls);
+        json = ss_mcore_report_json(m, 0, &name);
+        for (int k = 0; k < 3; k++) {
+                double w = json ? json_num_after(json, "estimated_mix", 0) : NAN;
+                if (k) { /* the k-th element of the array */
+                        const char *q = strstr(json, "\"estimated_mix\":[");
+                        for (int j = 0; q && j < k; j++)
+                                q = strchr(q + 1, ',');
+                        w = q ? strtod(q + 1, NULL) : NAN;
+                }
+                double lo = json_num_after(json, "interval_low", 0),
+                       hi = json_num_after(json, "interval_high", 0);
+                printf("label shift, shifted: estimated share %d %.4f (true %.2f)\n", k, w,
+                       shifted[k]);
+                CHECK_NEAR(w, shifted[k], 0.03);
+                if (k == 0)
+                        CHECK(lo < shifted[0] && shifted[0] < hi && hi - lo < 0.1);
+        }
+        CHECK(json && strstr(json, "\"event_id\":\"logreg-20261125T073000Z-1a2b3c4d:n"));
+        free(json);
+        ss_retrain_event_clear(&ev);
+        ss_mcore_destroy(m);
+}
+
+/* A calibrated model: true labels drawn from the probabilities. Sharp probabilities, then
+ * nearly flat ones (a model that stopped knowing): estimated F1 falls, without a label. */
+static void test_estimated_f1(void)
+{
+        ss_mcore_config_t mc = config();
+        mc.cbpe = 1;
+        snprintf(mc.event_families, sizeof(mc.event_families), "performance.estimated_f1");
+        ss_mcore_t *m = make_core(&mc);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
+        ss_prediction_t p;
+        char id[32], ids[4096] = "";
+        long conf[3][3] = {{0}};
+        ss_retrain_event_t ev = {0};
+        rng = 555;
+        for (long i = 0; i < 8000; i++) {
+                make_pred(c, NULL, &p, id, sizeof(id), i, 1700000000000 + i);
+                double e[3], s = 0, sharp = i < 3000 ? 4 : 0.1;
+                for (int k = 0; k < 3; k++)
+                        s += e[k] = pow(uni() + 1e-3, sharp);
+                int best = 0;
+                for (int k = 0; k < 3; k++) {
+                        p.probs[k] = (float)(e[k] / s);
+                        if (p.probs[k] > p.probs[best])
+                                best = k;
+                }
+                p.label = best;
+                double pr[3] = {p.probs[0], p.probs[1], p.probs[2]};
+                int truth = draw(pr, 3);
+                if (i >= 8000 - 2000)
+                        conf[truth][best]++;
+                CHECK(feed(m, &p, 1700000000000 + i) == SS_MCORE_OK);
+        }
+        drain_events(m, ids, sizeof(ids), &ev);
+        printf("estimated F1 events: %s\n", ids);
+        CHECK(ids[0] != '\0');
+        CHECK(ev.n_reasons == 1 && ev.reasons[0].statistic.len == 24 &&
+              !memcmp(ev.reasons[0].statistic.ptr, "performance.estimated_f1", 24));
+        CHECK(ev.n_reasons == 1 && ev.reasons[0].value < 0.495 &&
+              fabs(ev.reasons[0].threshold - 0.495) < 1e-12);
+        /* the estimate of the last window against the F1 its drawn labels give */
+        double f1 = 0;
+        for (int k = 0; k < 3; k++) {
+                double tp = (double)conf[k][k], pred = 0, truth = 0;
+                for (int j = 0; j < 3; j++) {
+                        pred += (double)conf[j][k];
+                        truth += (double)conf[k][j];
+                }
+                double pr = pred > 0 ? tp / pred : 0, re = truth > 0 ? tp / truth : 0;
+                f1 += pr + re > 0 ? 2 * pr * re / (pr + re) / 3 : 0;
+        }
+        const char *name;
+        char *json = ss_mcore_report_json(m, 0, &name);
+        const char *q = json ? strstr(json, "\"estimated_performance\"") : NULL;
+        double est = q ? json_num_after(q, "macro_f1", 0) : NAN;
+        printf("estimated macro-F1 %.4f, from the labels %.4f\n", est, f1);
+        CHECK_NEAR(est, f1, 0.03);
+        free(json);
+        ss_retrain_event_clear(&ev);
+        ss_mcore_destroy(m);
+}
+
+static void test_invalid(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        const ss_card_view_t *c = ss_mcore_card(m, 0);
+        ss_prediction_t p;
+        char id[32];
+        make_pred(c, NULL, &p, id, sizeof(id), 1, 1700000000000);
+        CHECK(feed(m, &p, 0) == SS_MCORE_OK);
+        ss_prediction_t bad = p;
+        bad.probs[1] = NAN;
+        CHECK(ss_mcore_ingest_decoded(m, &bad, 0) == SS_MCORE_INVALID);
+        bad = p;
+        bad.probs[0] = INFINITY;
+        CHECK(ss_mcore_ingest_decoded(m, &bad, 0) == SS_MCORE_INVALID);
+        bad = p;
+        bad.probs[0] = -0.1f;
+        bad.probs[1] += 0.1f;
+        CHECK(ss_mcore_ingest_decoded(m, &bad, 0) == SS_MCORE_INVALID);
+        bad = p;
+        bad.probs[2] += 0.5f;
+        CHECK(ss_mcore_ingest_decoded(m, &bad, 0) == SS_MCORE_INVALID);
+        bad = p;
+        bad.label = 7;
+        CHECK(ss_mcore_ingest_decoded(m, &bad, 0) == SS_MCORE_INVALID);
+        const ss_mcore_stats_t *st = ss_mcore_stats(m);
+        CHECK(st->invalid == 5 && st->predictions == 1);
+        /* labels: a bad id, a bad value, a bad labeled_at (refused by the caller) */
+        CHECK(ss_mcore_ingest_label(m, "", 0, 1, 1, 1) == -1);
+        CHECK(ss_mcore_ingest_label(m, "42", 2, 5, 1, 1) == -1);
+        ss_mcore_label_refused(m, SS_MCORE_LABEL_BAD_TIME);
+        CHECK(st->label_errors == 3 && st->labels == 0);
+        /* a final report is written even without a new evaluation */
+        ss_mcore_t *fresh = make_core(&mc);
+        CHECK(ss_mcore_report_next(fresh) == -1);
+        ss_mcore_destroy(fresh);
+        /* an unknown family in the configuration is refused with the key named */
+        char err[512];
+        snprintf(mc.event_families, sizeof(mc.event_families), "label_shift,inputs");
+        CHECK(ss_mcore_new(&mc, serde, NULL, err, sizeof(err)) == NULL);
+        CHECK(strstr(err, "monitor.event.families=label_shift,inputs") != NULL);
+        ss_mcore_destroy(m);
+}
+
 int main(void)
 {
         char dir[1024], err[512];
@@ -509,6 +767,9 @@ int main(void)
         test_snapshot_replay();
         test_tumbling();
         test_new_version();
+        test_label_shift();
+        test_estimated_f1();
+        test_invalid();
         ss_serde_destroy(serde);
         return ss_test_finish();
 }

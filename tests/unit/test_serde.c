@@ -110,8 +110,16 @@ static ss_dead_letter_t dead_letter_fixture(int with_key)
 }
 
 static const ss_retrain_reason_t reasons_fixture[2] = {
-    {{"psi.predicted_class", 19}, 0.31, 0.2, false, 0.0},
-    {{"kl.prob.positive", 16}, 0.12, 0.1, true, 0.05},
+    {{"psi.predicted_class", 19}, 0.31, 0.2, false, 0.0, {"", 0}, {"", 0}, 0, 0},
+    {{"kl.label_shift", 14},
+     0.12,
+     0.1,
+     true,
+     0.05,
+     {"label_shift", 11},
+     {"label_shift", 11},
+     2000,
+     20556},
 };
 static const ss_metric_snapshot_t metrics_fixture[3] = {
     {{"psi.predicted_class", 19}, 0.31, 5000, 3547},
@@ -332,6 +340,14 @@ static void test_roundtrip_retrain(void)
                         CHECK(out.reasons[i].has_critical_value ==
                               in.reasons[i].has_critical_value);
                         CHECK(out.reasons[i].critical_value == in.reasons[i].critical_value);
+                        CHECK(out.reasons[i].family.len == in.reasons[i].family.len &&
+                              !memcmp(out.reasons[i].family.ptr, in.reasons[i].family.ptr,
+                                      in.reasons[i].family.len));
+                        CHECK(out.reasons[i].statistic.len == in.reasons[i].statistic.len &&
+                              !memcmp(out.reasons[i].statistic.ptr, in.reasons[i].statistic.ptr,
+                                      in.reasons[i].statistic.len));
+                        CHECK(out.reasons[i].window_n == in.reasons[i].window_n);
+                        CHECK(out.reasons[i].reference_n == in.reasons[i].reference_n);
                 }
                 for (size_t i = 0; i < out.n_metrics && i < in.n_metrics; i++) {
                         CHECK(out.metrics[i].name.len == in.metrics[i].name.len &&
@@ -358,22 +374,24 @@ static void test_roundtrip_retrain(void)
 static void test_retrain_blocks(void)
 {
         static const uint8_t msg[] = {
-            0,    0,    0,    0, 4, /* header, schema id 4 */
-            0x02, 'e',              /* event_id "e" */
-            0x02, 'm',              /* model_name "m" */
-            0x02, 'v',              /* model_version "v" */
-            0x01, 0x24,             /* reasons: count -1 (zigzag 1), block size 18 (0x24) */
-            0x02, 'a',              /*   metric "a" */
-            0,    0,    0,    0, 0, 0, 0xf0, 0x3f,             /* value 1.0 */
-            0,    0,    0,    0, 0, 0, 0,    0x40,             /* threshold 2.0 */
-            0x00,                                              /*   critical_value null */
-            0x02,                                              /* next block: count 1 */
-            0x02, 'b',  0,    0, 0, 0, 0,    0,    0x08, 0x40, /* 3.0 */
-            0,    0,    0,    0, 0, 0, 0x10, 0x40,             /* 4.0 */
-            0x02, 0,    0,    0, 0, 0, 0,    0x14, 0x40,       /* critical_value 5.0 */
-            0x00,                                              /* end of reasons */
-            0x00,                                              /* metrics: empty */
-            0x02, 0x04, 0x06, /* window_start 1, window_end 2, triggered_at 3 */
+            0,    0,    0,    0,    4, /* header, schema id 4 */
+            0x02, 'e',                 /* event_id "e" */
+            0x02, 'm',                 /* model_name "m" */
+            0x02, 'v',                 /* model_version "v" */
+            0x01, 0x2c,                /* reasons: count -1 (zigzag 1), block size 22 (0x2c) */
+            0x02, 'a',                 /*   metric "a" */
+            0,    0,    0,    0,    0,    0,    0xf0, 0x3f, /* value 1.0 */
+            0,    0,    0,    0,    0,    0,    0,    0x40, /* threshold 2.0 */
+            0x00,                                           /*   critical_value null */
+            0x00, 0x00, 0x00, 0x00, /* family "", statistic "", window_n 0, reference_n 0 */
+            0x02,                   /* next block: count 1 */
+            0x02, 'b',  0,    0,    0,    0,    0,    0,    0x08, 0x40, /* 3.0 */
+            0,    0,    0,    0,    0,    0,    0x10, 0x40,             /* 4.0 */
+            0x02, 0,    0,    0,    0,    0,    0,    0x14, 0x40,       /* critical_value 5.0 */
+            0x02, 'f',  0x02, 's',  0x14, 0x06, /* family "f", statistic "s", 10, 3 */
+            0x00,                               /* end of reasons */
+            0x00,                               /* metrics: empty */
+            0x02, 0x04, 0x06,                   /* window_start 1, window_end 2, triggered_at 3 */
         };
         ss_retrain_event_t e = {0};
         CHECK(ss_serde_retrain_event_decode(serde, msg, sizeof(msg), &e, err, sizeof(err)) ==
@@ -384,6 +402,8 @@ static void test_retrain_blocks(void)
                       e.reasons[0].threshold == 2.0 && !e.reasons[0].has_critical_value);
                 CHECK(str_eq(e.reasons[1].metric, "b") && e.reasons[1].value == 3.0 &&
                       e.reasons[1].has_critical_value && e.reasons[1].critical_value == 5.0);
+                CHECK(str_eq(e.reasons[1].family, "f") && str_eq(e.reasons[1].statistic, "s") &&
+                      e.reasons[1].window_n == 10 && e.reasons[1].reference_n == 3);
         }
         CHECK(e.window_start == 1 && e.window_end == 2 && e.triggered_at == 3);
         /* an array count the message cannot hold is refused before any allocation */
@@ -1233,6 +1253,10 @@ static void write_interop(void)
                                                         e.reasons[i].critical_value);
                         else
                                 cJSON_AddNullToObject(r, "critical_value");
+                        cJSON_AddItemToObject(r, "family", str_json(e.reasons[i].family, 0));
+                        cJSON_AddItemToObject(r, "statistic", str_json(e.reasons[i].statistic, 0));
+                        cJSON_AddNumberToObject(r, "window_n", (double)e.reasons[i].window_n);
+                        cJSON_AddNumberToObject(r, "reference_n", (double)e.reasons[i].reference_n);
                         cJSON_AddItemToArray(ra, r);
                 }
                 cJSON *ma = cJSON_AddArrayToObject(f, "metrics");
