@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Installs everything sentistream needs on a fresh Debian 12 machine. Idempotent:
 # a second run only checks. Needs root (or sudo) for apt-get.
+#   deploy/install-deps.sh               what the build and the default test run need
+#   deploy/install-deps.sh --containers  also podman, runc and mmdebstrap (the container image
+#                                        and the compose stack: deploy/container/, deploy/compose.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+containers=0
+[ "${1:-}" = --containers ] && containers=1
 
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libopenblas-dev libhiredis-dev libyaml-dev
       libcjson-dev libmicrohttpd-dev libssl-dev
-      redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl)
+      redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl
+      shellcheck)
+if [ "$containers" = 1 ]; then
+  pkgs+=(podman runc uidmap fuse-overlayfs slirp4netns passt mmdebstrap)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,11 +4,17 @@
 # (unit tests, then integration tests that start their own Kafka and Redis).
 #   tests/run.sh                 all tests
 #   tests/run.sh -L unit         only unit tests (any ctest arguments pass through)
+#   SS_TEST_CONTAINERS=1 tests/run.sh   also build and run the container image and the compose
+#                                       stack with podman (minutes; skipped otherwise)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-deploy/install-deps.sh
+if [ "${SS_TEST_CONTAINERS:-0}" = 1 ]; then
+  deploy/install-deps.sh --containers
+else
+  deploy/install-deps.sh
+fi
 
 build=${SS_TEST_BUILD_DIR:-build/asan}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_SANITIZE=ON >/dev/null
