@@ -3,6 +3,7 @@
 # later calls only check) and prints the path of each one asked for, one per line:
 #   actionlint           .tools/bin/actionlint    (Go module proxy, go install)
 #   kubeconform          .tools/bin/kubeconform   (Go module proxy, go install)
+#   kustomize            .tools/bin/kustomize     (Go module proxy, go install)
 #   kubernetes-validate  .venv-deploy/bin/kubernetes-validate (PyPI)
 #   podman-compose       .venv-deploy/bin/podman-compose      (PyPI)
 # Go: the `go` on PATH or /usr/local/go/bin when it is at least $go_min; otherwise (no Go, or
@@ -16,6 +17,7 @@ tools=$root/.tools
 venv=$root/.venv-deploy
 actionlint_version=v1.7.12
 kubeconform_version=v0.7.0
+kustomize_version=v5.7.1
 go_min=1.25
 go_toolchain=v0.0.1-go1.25.14.linux-amd64
 py_pins=(podman-compose==1.6.0 python-dotenv==1.2.4 PyYAML==6.0.4 kubernetes-validate==1.37.0
@@ -87,11 +89,12 @@ py_tools() {
         fi
 }
 
-[ $# -ge 1 ] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 for t in "$@"; do
         case $t in
         actionlint) go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$actionlint_version" ;;
         kubeconform) go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$kubeconform_version" ;;
+        kustomize) go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$kustomize_version" ;;
         kubernetes-validate | podman-compose) py_tools && echo "$venv/bin/$t" ;;
         *) log "unknown tool $t"; exit 2 ;;
         esac
