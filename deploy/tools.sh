@@ -72,7 +72,7 @@ go_tool() { # go_tool NAME MODULE/cmd/NAME VERSION
                 g=$(go_bin)
                 log "go install $2@$3"
                 mkdir -p "$tools/bin"
-                GOBIN=$tools/bin GOTOOLCHAIN=local GOFLAGS= "$g" install "$2@$3"
+                GOBIN=$tools/bin GOTOOLCHAIN=local GOFLAGS='' "$g" install "$2@$3"
                 echo "$3" >"$bin.version"
         fi
         echo "$bin"
