@@ -149,9 +149,8 @@ int main(int argc, char **argv)
                1e6 * best_feat / n);
         printf("tokenize + raw:      %10.0f tweets/s  %.3f us/tweet  (raw counts)\n", n / best_raw,
                1e6 * best_raw / n);
-        printf(
-            "tokenize + unordered:%10.0f tweets/s  %.3f us/tweet  (raw counts, slot table)\n",
-            n / best_unord, 1e6 * best_unord / n);
+        printf("tokenize + unordered:%10.0f tweets/s  %.3f us/tweet  (raw counts, slot table)\n",
+               n / best_unord, 1e6 * best_unord / n);
         printf("best of %d passes, dim_bits %u, thread CPU time\n", rounds, cfg.dim_bits);
         printf("checksum: %.6f\n", check);
         ss_sparse_free(&v);
