@@ -56,11 +56,13 @@ go_bin() {
                         GOFLAGS=-mod=mod GOTOOLCHAIN=local "$g" mod download -json "golang.org/toolchain@$go_toolchain") >"$tmp/out.json"
                 dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' "$tmp/out.json")
                 rm -rf "$tmp"
-                [ -x "$dir/bin/go" ] || { log "no go binary in the toolchain module ($dir)"; exit 1; }
+                [ -f "$dir/bin/go" ] || { log "no go binary in the toolchain module ($dir)"; exit 1; }
                 mkdir -p "$tools"
                 rm -rf "$tools/go"
                 cp -r "$dir" "$tools/go"
+                # module zips keep no file modes: the programs get theirs back, as go does
                 chmod -R u+w "$tools/go"
+                chmod +x "$tools/go/bin/"* "$tools/go/pkg/tool/"*/*
         fi
         echo "$tc"
 }
