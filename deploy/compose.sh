@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The compose stack (deploy/compose.yaml) with podman-compose, pinned in .venv-deploy.
-#   deploy/compose.sh up      build the images if missing (base, sentistream, services), train
-#                             models-out/logreg.ssm if missing, start the stack, wait until
-#                             every sentistream process answers /readyz
+#   deploy/compose.sh up      build the images if missing (base, sentistream, services,
+#                             mlflow), train models-out/logreg.ssm if missing, start the
+#                             stack, wait until every sentistream process answers /readyz
+#                             and MLflow /health
 #   deploy/compose.sh demo    up, replay tweets (SS_DEMO_LIMIT, default 2000) and their labels
 #                             from the host, show the predictions, the scorers' and the
 #                             monitor's counts and Prometheus' targets, then down
@@ -10,8 +11,9 @@
 #   deploy/compose.sh ps|logs [SERVICE]
 # Ports (all on 127.0.0.1): SS_COMPOSE_KAFKA_PORT (19094), SS_COMPOSE_REDIS_PORT (16379),
 # SS_COMPOSE_SCORER1_PORT (19464), SS_COMPOSE_SCORER2_PORT (19466), SS_COMPOSE_MONITOR_PORT
-# (19465), SS_COMPOSE_PROMETHEUS_PORT (19090); SS_COMPOSE_PORT_BASE=B sets them all to
-# B+94, B+79, B+64, B+66, B+65, B+90. SS_MODELS_DIR: the models mounted at /models.
+# (19465), SS_COMPOSE_PROMETHEUS_PORT (19090), SS_COMPOSE_MLFLOW_PORT (15000);
+# SS_COMPOSE_PORT_BASE=B sets them all to B+94, B+79, B+64, B+66, B+65, B+90, B+50.
+# SS_MODELS_DIR: the models mounted at /models.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -21,6 +23,7 @@ if [ -n "${SS_COMPOSE_PORT_BASE:-}" ]; then
         export SS_COMPOSE_KAFKA_PORT=$((b + 94)) SS_COMPOSE_REDIS_PORT=$((b + 79))
         export SS_COMPOSE_SCORER1_PORT=$((b + 64)) SS_COMPOSE_SCORER2_PORT=$((b + 66))
         export SS_COMPOSE_MONITOR_PORT=$((b + 65)) SS_COMPOSE_PROMETHEUS_PORT=$((b + 90))
+        export SS_COMPOSE_MLFLOW_PORT=$((b + 50))
 fi
 kport=${SS_COMPOSE_KAFKA_PORT:-19094}
 rport=${SS_COMPOSE_REDIS_PORT:-16379}
@@ -28,6 +31,7 @@ s1=${SS_COMPOSE_SCORER1_PORT:-19464}
 s2=${SS_COMPOSE_SCORER2_PORT:-19466}
 mport=${SS_COMPOSE_MONITOR_PORT:-19465}
 pport=${SS_COMPOSE_PROMETHEUS_PORT:-19090}
+fport=${SS_COMPOSE_MLFLOW_PORT:-15000}
 export SS_MODELS_DIR=${SS_MODELS_DIR:-$root/models-out}
 bin=${SS_BIN:-$root/build/rel/cli/sentistream}
 pc=
@@ -62,6 +66,7 @@ build_host_binary() {
 cmd_up() {
         "$here/container/build.sh" localhost/sentistream:latest
         "$here/compose/services-image.sh"
+        "$here/compose/mlflow-image.sh"
         if [ ! -f "$SS_MODELS_DIR/logreg.ssm" ]; then
                 build_host_binary
                 say "training $SS_MODELS_DIR/logreg.ssm"
@@ -71,6 +76,14 @@ cmd_up() {
         wait_ready "$s1" scorer-1 180
         wait_ready "$s2" scorer-2 60
         wait_ready "$mport" monitor 60
+        local h=
+        for _ in $(seq 1 120); do
+                h=$(curl -s --max-time 3 "http://127.0.0.1:$fport/health" || true)
+                [ "$h" = OK ] && { say "mlflow ready (127.0.0.1:$fport)"; return 0; }
+                sleep 0.5
+        done
+        compose logs mlflow 2>&1 | tail -n 20 >&2 || true
+        die "mlflow: GET /health answered '${h:-nothing}' within 60 s"
 }
 
 cmd_down() {
@@ -120,10 +133,15 @@ cmd_demo() {
         [ "$a" != 0 ] && [ "$b" != 0 ] || die "one scorer scored nothing ($a, $b): not one group sharing the partitions"
         [ "$m" = "$n" ] || die "the monitor read $m of $n predictions"
         [ "$up" = 3 ] || die "Prometheus: $up of 3 targets up"
+        # MLflow as the other containers reach it (its allowed-hosts check included)
+        local h
+        h=$(compose exec -T mlflow curl -s --max-time 5 http://mlflow:5000/health 2>/dev/null || true)
+        [ "$h" = OK ] || die "MLflow at mlflow:5000 inside the compose network answered '${h:-nothing}'"
+        say "MLflow answers at mlflow:5000 inside the network and 127.0.0.1:$fport outside"
         say "demo ok"
 }
 
-[ $# -ge 1 ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 pc=$("$here/tools.sh" podman-compose)
 case $1 in
 up) cmd_up ;;

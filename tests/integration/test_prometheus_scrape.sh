@@ -7,8 +7,9 @@
 #   - Prometheus (Debian's server, on loopback) loads deploy/prometheus/rules.yml, scrapes
 #     both processes (target `up` = 1 for each), and its HTTP API returns the scorer's
 #     sentistream_scored_total = the tweets produced and the monitor's predictions count;
-#   - with the broker stopped, the scorer's /readyz turns 503 ("broker unreachable") while
-#     /healthz stays 200.
+#   - with Redis stopped, the monitor's /readyz turns 503 ("Redis unreachable"); with the
+#     broker stopped, the scorer's /readyz turns 503 ("broker unreachable"); /healthz of both
+#     stays 200.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/consume_lib.sh"
 
@@ -112,6 +113,14 @@ g = json.load(sys.stdin)["data"]["groups"]
 print(sum(len(x["rules"]) for x in g), sum(r.get("health") != "ok" and r.get("health") != "unknown" for x in g for r in x["rules"]))')
 [ "${rules% *}" -ge 8 ] && [ "${rules#* }" = 0 ] || fail "rules loaded / unhealthy: $rules"
 echo "Prometheus: scored_total=$s, monitor predictions=$p, targets up=$u, rules (loaded unhealthy)=$rules"
+
+# Redis gone: the monitor stays alive and says it is not ready.
+redis stop >/dev/null 2>&1
+wait_code "$mport" /readyz 503 60
+curl -s "http://127.0.0.1:$mport/readyz" | grep -qx 'not ready: Redis unreachable' ||
+        fail "monitor /readyz reason: $(curl -s "http://127.0.0.1:$mport/readyz")"
+[ "$(code "$mport" /healthz)" = 200 ] || fail "monitor /healthz while Redis is away"
+echo "Redis stopped: monitor /readyz: $(curl -s "http://127.0.0.1:$mport/readyz")"
 
 # Broker gone: the scorer stays alive and says it is not ready.
 "$kafka_sh" stop >/dev/null 2>&1
