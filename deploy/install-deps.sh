@@ -15,7 +15,9 @@ pkgs=(build-essential cmake pkg-config git
       redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl
       shellcheck)
 if [ "$containers" = 1 ]; then
-  pkgs+=(podman runc uidmap fuse-overlayfs slirp4netns passt mmdebstrap)
+  # dnsname: container names resolve on the compose network (podman 4.3 with CNI)
+  pkgs+=(podman runc uidmap fuse-overlayfs slirp4netns passt mmdebstrap
+        golang-github-containernetworking-plugin-dnsname dnsmasq-base)
 fi
 
 missing=()
