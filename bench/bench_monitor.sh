@@ -53,8 +53,8 @@ kafka start
 redis start
 kafka create-topic bench-predictions 1 > /dev/null
 kafka create-topic bench-retrain 1 > /dev/null
-ov=(kafka.bootstrap.servers=127.0.0.1:$kport topics.output=bench-predictions
-        topics.retrain=bench-retrain redis.port=$rport redis.prefix=bench:
+ov=(kafka.bootstrap.servers=127.0.0.1:"$kport" topics.output=bench-predictions
+        topics.retrain=bench-retrain redis.port="$rport" redis.prefix=bench:
         monitor.group.id=bench-monitor)
 card=$root/tests/fixtures/drift/card_valid.json
 "$bench" load --n "$n" --card "$card" "${ov[@]}"
@@ -70,7 +70,7 @@ t0=$(now)
         monitor.join.max.pending=$((2 * n)) monitor.metrics.port="$mport" \
         > "$build/bench_monitor_run.log" 2>&1 &
 mon=$!
-t_first= t_pred= t_join=
+t_first='' t_pred='' t_join=''
 while [ -z "$t_join" ] || [ -z "$t_pred" ]; do
         kill -0 "$mon" 2> /dev/null || { tail "$build/bench_monitor_run.log"; exit 1; }
         p=$(metric sentistream_monitor_predictions_total)

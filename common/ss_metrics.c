@@ -10,7 +10,11 @@
  * the hot loop updates concurrently.
  *
  * The HTTP endpoint is libmicrohttpd with its internal polling thread; each
- * request renders a fresh copy that libmicrohttpd frees.
+ * request renders a fresh copy that libmicrohttpd frees. The probes are
+ * answered beside /metrics: /healthz needs nothing but the thread, /readyz
+ * calls the readiness callback under its own mutex (not the registry's, so a
+ * slow check never holds up the hot loop's series lookups), which is what
+ * lets ss_metrics_ready_set() promise that a cleared callback is not running.
  */
 #include "ss_metrics.h"
 
@@ -55,6 +59,9 @@ struct ss_metrics {
         ss_family_t *head, *tail;
         struct MHD_Daemon *daemon;
         int port;
+        pthread_mutex_t ready_lock; /* guards ready_fn, ready_opaque and their calls */
+        ss_metrics_ready_fn ready_fn;
+        void *ready_opaque;
 };
 
 /* A growable text buffer for rendering. */
@@ -155,6 +162,7 @@ ss_metrics_t *ss_metrics_new(void)
         if (!r)
                 return NULL;
         pthread_mutex_init(&r->lock, NULL);
+        pthread_mutex_init(&r->ready_lock, NULL);
         return r;
 }
 
@@ -184,6 +192,7 @@ void ss_metrics_destroy(ss_metrics_t *r)
                 free(f);
         }
         pthread_mutex_destroy(&r->lock);
+        pthread_mutex_destroy(&r->ready_lock);
         free(r);
 }
 
@@ -496,6 +505,38 @@ ss_err_t ss_metrics_render(ss_metrics_t *r, char **out, size_t *len)
         return SS_OK;
 }
 
+void ss_metrics_ready_set(ss_metrics_t *r, ss_metrics_ready_fn fn, void *opaque)
+{
+        pthread_mutex_lock(&r->ready_lock);
+        r->ready_fn = fn;
+        r->ready_opaque = opaque;
+        pthread_mutex_unlock(&r->ready_lock);
+}
+
+/* The response of a probe path (/healthz, /readyz), or NULL for any other url. */
+static struct MHD_Response *ss_metrics_probe(ss_metrics_t *r, const char *url, unsigned int *status)
+{
+        char text[256];
+        if (!strcmp(url, "/healthz")) {
+                snprintf(text, sizeof(text), "ok\n");
+        } else if (!strcmp(url, "/readyz")) {
+                char why[192] = "starting";
+                pthread_mutex_lock(&r->ready_lock);
+                int ready = r->ready_fn && r->ready_fn(r->ready_opaque, why, sizeof(why));
+                pthread_mutex_unlock(&r->ready_lock);
+                if (!ready)
+                        *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+                snprintf(text, sizeof(text), ready ? "ready\n" : "not ready: %s\n", why);
+        } else {
+                return NULL;
+        }
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+        if (resp)
+                MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+        return resp;
+}
+
 static enum MHD_Result ss_metrics_answer(void *cls, struct MHD_Connection *conn, const char *url,
                                          const char *method, const char *version,
                                          const char *upload_data, size_t *upload_data_size,
@@ -524,8 +565,11 @@ static enum MHD_Result ss_metrics_answer(void *cls, struct MHD_Connection *conn,
                 static char msg[] = "method not allowed\n";
                 status = MHD_HTTP_METHOD_NOT_ALLOWED;
                 resp = MHD_create_response_from_buffer(strlen(msg), msg, MHD_RESPMEM_PERSISTENT);
+        } else if ((resp = ss_metrics_probe(r, url, &status)) != NULL) {
+                /* /healthz or /readyz */
         } else if (strcmp(url, "/metrics")) {
-                static char msg[] = "not found: the metrics are at /metrics\n";
+                static char msg[] = "not found: the metrics are at /metrics, probes at /healthz "
+                                    "and /readyz\n";
                 status = MHD_HTTP_NOT_FOUND;
                 resp = MHD_create_response_from_buffer(strlen(msg), msg, MHD_RESPMEM_PERSISTENT);
         } else {

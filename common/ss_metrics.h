@@ -13,7 +13,10 @@
  * pointer. Rendering (text exposition format 0.0.4) takes the mutex too.
  *
  * ss_metrics_serve() starts a libmicrohttpd daemon (its own thread) that
- * answers GET /metrics with the rendered text.
+ * answers GET /metrics with the rendered text, and the two probes used by
+ * container orchestrators: GET /healthz (200 while the process answers at
+ * all) and GET /readyz (200 when the process's readiness callback says it can
+ * do its work, 503 with the reason otherwise; see ss_metrics_ready_set()).
  */
 #ifndef SS_METRICS_H
 #define SS_METRICS_H
@@ -115,6 +118,23 @@ ss_err_t ss_metrics_serve(ss_metrics_t *r, int port, char *errstr, size_t errstr
 #define SS_METRICS_TIMEOUT_S         5
 ss_err_t ss_metrics_serve_on(ss_metrics_t *r, const char *bind, int port, char *errstr,
                              size_t errstr_size);
+
+/*
+ * Readiness callback: returns 1 when the process can do its work, else 0 with
+ * a short reason in why (e.g. "no partitions assigned"). Called from the
+ * endpoint's thread for each GET /readyz, so it must only read state that is
+ * safe to read from another thread (atomics, thread-safe library calls) and
+ * return within about a second.
+ */
+typedef int (*ss_metrics_ready_fn)(void *opaque, char *why, size_t why_size);
+
+/*
+ * Sets (or with fn NULL clears) the readiness callback. Without one, /readyz
+ * answers 503 "starting". When this returns, a previous callback is neither
+ * running nor called again, so the caller may free what it reads: clear it
+ * before destroying that state.
+ */
+void ss_metrics_ready_set(ss_metrics_t *r, ss_metrics_ready_fn fn, void *opaque);
 
 /* The port the endpoint listens on, or 0 when not serving. */
 int ss_metrics_port(const ss_metrics_t *r);

@@ -35,6 +35,11 @@
  * loaded model) is retried tweet by tweet, and a tweet that still fails goes
  * to the dead-letter topic with the error, so that one input cannot stall the
  * stream.
+ *
+ * Readiness (/readyz on the metrics port) is answered from the endpoint's
+ * thread: a model is loaded (or passthrough), partitions are assigned
+ * (rd_kafka_assignment) and a broker answers a metadata request within a
+ * second; all three are thread-safe reads of librdkafka's state.
  */
 #include "consume.h"
 #include "modelsrc.h"
@@ -128,6 +133,7 @@ struct ss_consume {
         ss_metrics_t *metrics;
         ss_consume_metrics_t m;
         ss_ratelog_t *dead_log; /* one dead-letter line per reason per interval */
+        atomic_int model_ready; /* a model is serving (read by the readiness check) */
 
         /* two batches: one being collected, the other being scored (pipelined) or idle */
         ss_batch_t batch[2];
@@ -389,6 +395,35 @@ static void ss_consume_model_check(ss_consume_t *s)
         struct stat st;
         if (stat(s->model_path, &st) == 0 && ss_consume_stat_changed(&st, &s->model_st))
                 ss_consume_model_reload(s, "file changed");
+}
+
+/* ---- readiness --------------------------------------------------------------------- */
+
+/* ss_metrics_ready_fn, on the metrics endpoint's thread. */
+static int ss_consume_ready(void *opaque, char *why, size_t why_size)
+{
+        ss_consume_t *s = opaque;
+        if (!atomic_load(&s->model_ready)) {
+                snprintf(why, why_size, "no model loaded");
+                return 0;
+        }
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_assignment(s->consumer, &parts);
+        int assigned = !err && parts ? parts->cnt : 0;
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
+        if (!assigned) {
+                snprintf(why, why_size, "no partitions of %s assigned", s->topic_in);
+                return 0;
+        }
+        const struct rd_kafka_metadata *md = NULL;
+        err = rd_kafka_metadata(s->consumer, 0, NULL, &md, 1000);
+        if (err) {
+                snprintf(why, why_size, "broker unreachable: %s", rd_kafka_err2str(err));
+                return 0;
+        }
+        rd_kafka_metadata_destroy(md);
+        return 1;
 }
 
 /* ---- rebalance ---------------------------------------------------------------------- */
@@ -906,6 +941,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                                    "uniform (benchmark baseline)");
         }
         ss_consume_model_info(s);
+        atomic_store(&s->model_ready, 1);
 
         ss_serde_ids_t ids = ss_serde_ids_from_config(c);
         s->serde =
@@ -998,6 +1034,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                 goto fail;
 
         int port = (int)ss_config_get_int(c, "metrics.port");
+        ss_metrics_ready_set(s->metrics, ss_consume_ready, s);
         if (port > 0) {
                 if (ss_metrics_serve_on(s->metrics, ss_config_get_str(c, "metrics.bind"), port,
                                         errstr, errstr_size) != SS_OK)
@@ -1076,6 +1113,8 @@ void ss_consume_destroy(ss_consume_t *s)
 {
         if (!s)
                 return;
+        if (s->metrics) /* the readiness check reads the consumer */
+                ss_metrics_ready_set(s->metrics, NULL, NULL);
         ss_pool_destroy(s->pool); /* first: no worker may still read a batch */
         s->pool = NULL;
         ss_modelsrc_destroy(s->src);

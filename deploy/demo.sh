@@ -103,7 +103,7 @@ deploy/local/kafka.sh create-topic tweet-predictions 4
 deploy/local/kafka.sh create-topic tweets-dlq 1
 deploy/local/kafka.sh create-topic model-retrain-triggers 1
 
-common=(kafka.bootstrap.servers=127.0.0.1:$SS_KAFKA_PORT redis.port=$SS_REDIS_PORT)
+common=(kafka.bootstrap.servers=127.0.0.1:"$SS_KAFKA_PORT" redis.port="$SS_REDIS_PORT")
 serve=(consumer.model.path="$model")
 card=${model%.ssm}.card.json
 if [ "$mlflow_on" = 1 ]; then

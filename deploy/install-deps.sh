@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Installs everything sentistream needs on a fresh Debian 12 machine. Idempotent:
 # a second run only checks. Needs root (or sudo) for apt-get.
+#   deploy/install-deps.sh               what the build and the default test run need
+#   deploy/install-deps.sh --containers  also podman, runc and mmdebstrap (the container image
+#                                        and the compose stack: deploy/container/, deploy/compose.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+containers=0
+[ "${1:-}" = --containers ] && containers=1
 
 pkgs=(build-essential cmake pkg-config git
       librdkafka-dev libavro-dev libopenblas-dev libhiredis-dev libyaml-dev
       libcjson-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev
       clang-format clang-tidy clang libclang-rt-14-dev openssl
       redis-server kcat prometheus openjdk-17-jre-headless maven python3 python3-venv curl
-      chromium)
+      chromium shellcheck)
+if [ "$containers" = 1 ]; then
+  # dnsname: container names resolve on the compose network (podman 4.3 with CNI)
+  pkgs+=(podman runc uidmap fuse-overlayfs slirp4netns passt mmdebstrap
+        golang-github-containernetworking-plugin-dnsname dnsmasq-base)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -11,6 +11,11 @@
  * backoff. Partition assignment goes through a rebalance callback that seeks
  * each partition to the offset the snapshot holds for it, or, for a partition
  * this process held before, to where it stopped reading it.
+ *
+ * Readiness (/readyz on the metrics port), answered on the endpoint's thread
+ * once the consumer exists: partitions of the predictions topic are assigned
+ * (rd_kafka_assignment, thread-safe) and Redis answered on the loop's last
+ * turn (the redis_up gauge, an atomic).
  */
 #include "monitor.h"
 
@@ -699,6 +704,26 @@ static ss_err_t kafka_setup(ss_monitor_t *m, char *errstr, size_t errstr_size)
         return m->producer ? SS_OK : SS_ERR_KAFKA;
 }
 
+/* ss_metrics_ready_fn, on the metrics endpoint's thread. */
+static int monitor_ready(void *opaque, char *why, size_t why_size)
+{
+        ss_monitor_t *m = opaque;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_assignment(m->consumer, &parts);
+        int assigned = !err && parts ? parts->cnt : 0;
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
+        if (!assigned) {
+                snprintf(why, why_size, "no partitions of %s assigned", m->topic_pred);
+                return 0;
+        }
+        if (!m->g_redis_up || ss_metrics_value(m->g_redis_up) < 1) {
+                snprintf(why, why_size, "Redis unreachable");
+                return 0;
+        }
+        return 1;
+}
+
 /* Waits for Redis at start: the snapshot and the sent ids decide where to resume. */
 static ss_err_t redis_wait(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errstr,
                            size_t errstr_size)
@@ -769,6 +794,19 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
                                "consumer errors reported by librdkafka", NULL, NULL, 0);
         m->c_snapshots = ss_metrics_counter(m->metrics, "sentistream_monitor_snapshots_total",
                                             "state snapshots saved to Redis", NULL, NULL, 0);
+        /* The fixed drift thresholds, so that alerts and dashboards compare the statistics
+         * with what this monitor was configured with. */
+        static const char *const stats[] = {"psi", "kl"};
+        for (int i = 0; i < 2; i++) {
+                char key[64];
+                snprintf(key, sizeof(key), "monitor.%s.threshold", stats[i]);
+                ss_gauge_set(ss_metrics_gauge(m->metrics, "sentistream_monitor_drift_threshold",
+                                              "fixed drift threshold of a statistic "
+                                              "(monitor.psi.threshold, monitor.kl.threshold)",
+                                              (const char *[]){"statistic", stats[i], NULL}, NULL,
+                                              0),
+                             ss_config_get_double(c, key));
+        }
         m->redis = ss_mstate_new(ss_config_get_str(c, "redis.host"),
                                  (int)ss_config_get_int(c, "redis.port"),
                                  (int)ss_config_get_int(c, "redis.timeout.ms"),
@@ -816,6 +854,8 @@ void ss_monitor_destroy(ss_monitor_t *m)
 {
         if (!m)
                 return;
+        if (m->metrics) /* the readiness check reads the consumer */
+                ss_metrics_ready_set(m->metrics, NULL, NULL);
         if (m->consumer)
                 consumer_close(m->consumer, 10000);
         if (m->producer)
@@ -894,6 +934,7 @@ ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errs
         if ((e = restore_state(m, errstr, errstr_size)) ||
             (e = kafka_setup(m, errstr, errstr_size)))
                 return e;
+        ss_metrics_ready_set(m->metrics, monitor_ready, m);
         ss_info("monitor", "reading %s (group %s), labels from Redis, events to %s", m->topic_pred,
                 m->group, m->topic_retrain);
         int64_t now = ss_time_now_ms();

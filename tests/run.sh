@@ -6,11 +6,17 @@
 #   tests/run.sh -L unit         only unit tests (any ctest arguments pass through)
 # A full run (no arguments) ends with a short libFuzzer smoke of every fuzz target
 # (tests/fuzz/run.sh, SS_FUZZ_SMOKE_SECONDS each, default 10; SS_FUZZ_SMOKE_SECONDS=0 skips it).
+#   SS_TEST_CONTAINERS=1 tests/run.sh   also build and run the container image and the compose
+#                                       stack with podman (minutes; skipped otherwise)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-deploy/install-deps.sh
+if [ "${SS_TEST_CONTAINERS:-0}" = 1 ]; then
+  deploy/install-deps.sh --containers
+else
+  deploy/install-deps.sh
+fi
 
 build=${SS_TEST_BUILD_DIR:-build/asan}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_SANITIZE=ON >/dev/null

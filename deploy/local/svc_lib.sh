@@ -1,3 +1,5 @@
+# shellcheck shell=bash disable=SC2154
+# (the variables named below come from the sourcing script)
 # Shared by kafka.sh and redis.sh (sourced): the life cycle of one local service process.
 # The sourcing script sets: svc (its name, for messages), what (e.g. "broker"), addr
 # (host:port), run (state dir), here (deploy/local), pidfile, keep, timeout, and defines

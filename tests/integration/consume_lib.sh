@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by tests/integration/test_consume_*.sh (sourced, not a test itself): a real Kafka
 # broker on 127.0.0.1:BASE+92 (controller BASE+93; BASE is SS_TEST_PORT_BASE, default 19000) started by the test and always stopped by the
 # trap, a small logistic-regression model trained on a slice, helpers to run the scorer in
@@ -9,7 +10,8 @@ src=$SS_SOURCE_DIR
 # by side: SS_TEST_PORT_BASE=21000 tests/run.sh.
 ss_port_base=${SS_TEST_PORT_BASE:-19000}
 ss_port() { echo $((ss_port_base + $1)); }
-export SS_KAFKA_PORT=$(ss_port 92) SS_KAFKA_CONTROLLER_PORT=$(ss_port 93)
+SS_KAFKA_PORT=$(ss_port 92) SS_KAFKA_CONTROLLER_PORT=$(ss_port 93)
+export SS_KAFKA_PORT SS_KAFKA_CONTROLLER_PORT
 kafka_sh=$src/deploy/local/kafka.sh
 bs=127.0.0.1:$SS_KAFKA_PORT
 work=$(mktemp -d "${TMPDIR:-/tmp}/ss-consume-test.XXXXXX")
@@ -65,6 +67,7 @@ ss_venv() {
                         "$venv/bin/pip" install -q --disable-pip-version-check fastavro
                 fi
         ) 9>"${TMPDIR:-/tmp}/sentistream-test-venv.lock"
+        # shellcheck disable=SC2034 # read by the tests that source this file
         py=$venv/bin/python
 }
 

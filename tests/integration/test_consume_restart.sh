@@ -12,7 +12,7 @@ data=$src/data/semeval-2016test.tsv
 n=$(wc -l <"$data")
 port=$(ss_port 466)
 # A killed member must leave the group quickly for the restart to get its partitions.
-opts=(metrics.port=$port consumer.lag.interval.ms=200 kafka.session.timeout.ms=10000
+opts=(metrics.port="$port" consumer.lag.interval.ms=200 kafka.session.timeout.ms=10000
       kafka.heartbeat.interval.ms=1000)
 
 ss_venv

@@ -36,6 +36,7 @@ set -e
 # ---- train (the encoder is converted from model.minilm.source on first use) ----
 head -n 240 "$SS_SOURCE_DIR/data/semeval-train.tsv" > "$tmp/train.tsv"
 head -n 90 "$SS_SOURCE_DIR/data/semeval-2016test.tsv" > "$tmp/val.tsv"
+# shellcheck disable=SC2054 # the commas are part of a value (a list of l2 values)
 common=(model=minilm data.train="$tmp/train.tsv" data.validation="$tmp/val.tsv"
         model.out="$tmp/m/minilm.ssm" model.minilm.source="$src"
         model.minilm.encoder="$tmp/m/enc.ssm" model.minilm.cache_dir="$tmp/cache"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2046,SC2206 # kafka_args is split into words on purpose; pids and topic names have no spaces
 # The drift monitor end to end on a real Kafka broker and Redis (test ports), through the
 # scorer: `sentistream produce` -> `consume` (a small LR model trained here) -> predictions
 # topic -> `sentistream monitor` <- labels pushed by `sentistream label`; retraining events

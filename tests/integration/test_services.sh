@@ -9,6 +9,7 @@
 #   Both stop cleanly and leave no process, pid file or run directory behind.
 set -euo pipefail
 src=${SS_SOURCE_DIR:?SS_SOURCE_DIR not set}
+# shellcheck disable=SC2034 # the check that the build dir is set is the point
 bin=${SS_BINARY_DIR:?SS_BINARY_DIR not set}
 base=${SS_TEST_PORT_BASE:-19000}
 kport=${SS_TEST_KAFKA_PORT:-$((base + 92))}
@@ -75,6 +76,7 @@ n=$(wc -l <"$work/second")
 grep -qx "value-103" "$work/second" || fail "second group run missed value-103"
 
 step "librdkafka $(pkg-config --modversion rdkafka) from C: idempotence, group, transactions"
+# shellcheck disable=SC2046 # pkg-config prints one word per flag
 cc -std=c11 -D_GNU_SOURCE -O1 -Wall -Wextra -Wno-unused-parameter -Werror \
         "$src/tests/integration/rdkafka_check.c" -o "$work/rdkafka_check" \
         $(pkg-config --cflags --libs rdkafka)

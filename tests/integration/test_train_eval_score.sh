@@ -12,6 +12,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 head -n 3000 "$SS_SOURCE_DIR/data/semeval-train.tsv" > "$tmp/train.tsv"
 head -n 1000 "$SS_SOURCE_DIR/data/semeval-2016test.tsv" > "$tmp/val.tsv"
+# shellcheck disable=SC2054 # the commas are part of a value (a list of l2 values)
 common=(data.train="$tmp/train.tsv" data.validation="$tmp/val.tsv" model.out="$tmp/m/lr.ssm"
         model.logreg.dim_bits=16 model.logreg.max_iter=30 model.logreg.l2=1e-4,1e-5)
 

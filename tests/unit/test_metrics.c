@@ -1,7 +1,8 @@
 /*
  * Tests of ss_metrics: exposition text (names, labels, escaping, histogram
  * buckets), concurrent updates from several threads, the HTTP endpoint, and
- * `promtool check metrics` on a rendered registry when promtool is installed.
+ * `promtool check metrics` on a rendered registry when promtool is installed,
+ * and the probes /healthz and /readyz with and without a readiness callback.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -259,11 +260,69 @@ static void test_http_and_promtool(void)
         ss_metrics_destroy(r);
 }
 
+typedef struct {
+        int ready, calls;
+} ss_ready_state_t;
+
+static int ss_test_ready(void *opaque, char *why, size_t why_size)
+{
+        ss_ready_state_t *st = opaque;
+        st->calls++;
+        if (!st->ready)
+                snprintf(why, why_size, "no partitions assigned");
+        return st->ready;
+}
+
+static void test_probes(void)
+{
+        ss_metrics_t *r = ss_metrics_new();
+        char err[256];
+        CHECK(ss_metrics_serve(r, 0, err, sizeof(err)) == SS_OK);
+        int port = ss_metrics_port(r);
+
+        char *resp = ss_http_get(port, "/healthz");
+        CHECK(resp && strstr(resp, " 200 ") && strstr(resp, "\r\n\r\nok\n"));
+        free(resp);
+        /* no callback yet: not ready */
+        resp = ss_http_get(port, "/readyz");
+        CHECK(resp && strstr(resp, " 503 ") && strstr(resp, "not ready: starting\n"));
+        free(resp);
+
+        ss_ready_state_t st = {0, 0};
+        ss_metrics_ready_set(r, ss_test_ready, &st);
+        resp = ss_http_get(port, "/readyz");
+        CHECK(resp && strstr(resp, " 503 ") && strstr(resp, "not ready: no partitions assigned\n"));
+        free(resp);
+        CHECK(st.calls == 1);
+        st.ready = 1;
+        resp = ss_http_get(port, "/readyz");
+        CHECK(resp && strstr(resp, " 200 ") && strstr(resp, "\r\n\r\nready\n"));
+        free(resp);
+        /* liveness does not consult the callback */
+        resp = ss_http_get(port, "/healthz");
+        CHECK(resp && strstr(resp, " 200 "));
+        free(resp);
+        CHECK(st.calls == 2);
+
+        /* cleared: never called again */
+        ss_metrics_ready_set(r, NULL, NULL);
+        resp = ss_http_get(port, "/readyz");
+        CHECK(resp && strstr(resp, " 503 "));
+        free(resp);
+        CHECK(st.calls == 2);
+        /* the probes are exact paths */
+        resp = ss_http_get(port, "/readyz/x");
+        CHECK(resp && strstr(resp, " 404 "));
+        free(resp);
+        ss_metrics_destroy(r);
+}
+
 int main(void)
 {
         test_counter_gauge_text();
         test_histogram();
         test_concurrent_updates();
         test_http_and_promtool();
+        test_probes();
         return ss_test_finish();
 }
