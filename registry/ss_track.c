@@ -315,6 +315,12 @@ static ss_err_t ss_track_finish(ss_track_t *t, const ss_card_t *card, const char
         ss_track_eval_metrics(b, "validation", &card->validation_eval);
         if (card->has_tune)
                 ss_track_eval_metrics(b, "tune", &card->tune);
+        if (card->has_calibration) { /* temperature scaling, fitted and measured on the tune split
+                                      */
+                ss_mlflow_batch_metric(b, "calibration_temperature", card->temperature, 0, 0);
+                ss_mlflow_batch_metric(b, "tune_ece_before", card->calib_ece_before, 0, 0);
+                ss_mlflow_batch_metric(b, "tune_ece_after", card->calib_ece_after, 0, 0);
+        }
         char mb[256], cb[256], key[128];
         snprintf(mb, sizeof(mb), "%s", model_path);
         snprintf(cb, sizeof(cb), "%s", card_path);

@@ -90,6 +90,10 @@ card_avgrec=$(json "$work/lr.card.json" "d['metrics']['validation']['avgrec']")
 run_avgrec=$(json "$work/run.json" "{m['key']: m['value'] for m in d['run']['data']['metrics']}['validation_avgrec']")
 python3 -c "import sys; sys.exit(abs($card_avgrec - $run_avgrec) > 1e-12)" ||
         fail "validation_avgrec $run_avgrec, card $card_avgrec"
+card_ece=$(json "$work/lr.card.json" "d['calibration']['ece_after']")
+run_ece=$(json "$work/run.json" "{m['key']: m['value'] for m in d['run']['data']['metrics']}.get('tune_ece_after', -1)")
+python3 -c "import sys; sys.exit(abs($card_ece - $run_ece) > 1e-12)" ||
+        fail "tune_ece_after $run_ece, card's calibration.ece_after $card_ece"
 api "metrics/get-history?run_id=$run&metric_key=lbfgs_loss" "$work/loss.json"
 nsteps=$(json "$work/loss.json" "len(set(m['step'] for m in d['metrics']))")
 [ "$nsteps" -ge 10 ] || fail "lbfgs_loss curve has $nsteps steps"
