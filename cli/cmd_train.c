@@ -25,6 +25,7 @@
 #include "cnn.h"
 #include "dataset.h"
 #include "logreg.h"
+#include "minilm_ft_train.h"
 #include "minilm_train.h"
 #include "model_impl.h"
 #include "ss_util.h"
@@ -56,6 +57,13 @@ static int ss_train_minilm(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyp
                            int *has_tune);
 static int ss_train_cnn(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
                         int *has_tune);
+/* Fine-tuned MiniLM encoder + head (models/minilm/minilm_ft_train.h). */
+static int ss_train_minilm_ft(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper,
+                              ss_eval_t *tune, int *has_tune)
+{
+        return ss_minilm_ft_train_from_config(job->cfg, job->fit, job->tune, job->seed, mf, hyper,
+                                              tune, has_tune);
+}
 
 static const struct {
         const char *kind;
@@ -64,6 +72,7 @@ static const struct {
     {"logreg", ss_train_logreg},
     {"minilm", ss_train_minilm},
     {"cnn", ss_train_cnn},
+    {"minilm_ft", ss_train_minilm_ft},
 };
 
 /* ---- logreg ---- */

@@ -23,6 +23,7 @@ static const ss_model_kind_t *const ss_model_kinds[] = {
     &ss_logreg_kind,
     &ss_minilm_kind,
     &ss_cnn_kind,
+    &ss_minilm_ft_kind,
 };
 
 static const char *const ss_label_names[SS_NUM_CLASSES] = {"negative", "neutral", "positive"};

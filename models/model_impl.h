@@ -32,6 +32,7 @@ typedef struct ss_model_kind {
 extern const ss_model_kind_t ss_logreg_kind;
 extern const ss_model_kind_t ss_minilm_kind;
 extern const ss_model_kind_t ss_cnn_kind;
+extern const ss_model_kind_t ss_minilm_ft_kind; /* minilm.c: the minilm kind, fine-tuned */
 
 /* The registered kind with this name, or NULL. */
 const ss_model_kind_t *ss_model_kind_find(const char *kind);

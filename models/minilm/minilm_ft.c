@@ -1029,11 +1029,11 @@ void ss_minilm_ft_head_init(ss_minilm_ft_t *ft, uint64_t seed, float std)
 }
 
 ss_err_t ss_minilm_ft_save(const ss_minilm_ft_t *ft, ss_mfile_t *mf, const char *config_json,
-                           const char *vocab, size_t vocab_len, const char *extra_json,
-                           char *errstr, size_t errstr_size)
+                           size_t config_len, const char *vocab, size_t vocab_len,
+                           const char *extra_json, char *errstr, size_t errstr_size)
 {
-        ss_err_t err = ss_mfile_add(mf, "config", SS_MF_STR, config_json, strlen(config_json),
-                                    errstr, errstr_size);
+        ss_err_t err =
+            ss_mfile_add(mf, "config", SS_MF_STR, config_json, config_len, errstr, errstr_size);
         if (!err)
                 err = ss_mfile_add(mf, "vocab", SS_MF_STR, vocab, vocab_len, errstr, errstr_size);
         size_t D = (size_t)ft->cfg.dim;
@@ -1042,8 +1042,8 @@ ss_err_t ss_minilm_ft_save(const ss_minilm_ft_t *ft, ss_mfile_t *mf, const char 
                 const float *src = ft->params + t->off;
                 const char *dot = strrchr(t->name, '.');
                 if (strncmp(dot - 3, "qkv", 3)) {
-                        err = ss_mfile_add(mf, t->name, SS_MF_F32, src, t->count * sizeof(float),
-                                           errstr, errstr_size);
+                        err = ss_mfile_add(mf, t->name, SS_MF_F32, src, t->count, errstr,
+                                           errstr_size);
                         continue;
                 }
                 size_t cnt = dot[1] == 'w' ? D * D : D;
@@ -1051,8 +1051,8 @@ ss_err_t ss_minilm_ft_save(const ss_minilm_ft_t *ft, ss_mfile_t *mf, const char 
                         char nm[40];
                         snprintf(nm, sizeof(nm), "%.*s%c.%c", (int)(dot - 3 - t->name), t->name,
                                  "qkv"[k], dot[1]);
-                        err = ss_mfile_add(mf, nm, SS_MF_F32, src + k * cnt, cnt * sizeof(float),
-                                           errstr, errstr_size);
+                        err = ss_mfile_add(mf, nm, SS_MF_F32, src + k * cnt, cnt, errstr,
+                                           errstr_size);
                 }
         }
         if (err)

@@ -52,9 +52,9 @@ ss_minilm_ft_t *ss_minilm_ft_new(const ss_minilm_config_t *cfg, int n_train_laye
 void ss_minilm_ft_destroy(ss_minilm_ft_t *ft);
 
 /*
- * Copies the encoder weights from a container of kind "minilm-encoder" or "minilm" (its
- * config must equal the model's), and its head when it has a head.w of [3][D] on the last
- * layer alone; otherwise the head keeps its values. Errors name the section.
+ * Copies the encoder weights from a container of kind "minilm-encoder" or "minilm" (every
+ * section's size is checked against the model's config; errors name the section). The head
+ * keeps its values.
  */
 ss_err_t ss_minilm_ft_load(ss_minilm_ft_t *ft, const ss_mfile_t *mf, char *errstr,
                            size_t errstr_size);
@@ -63,14 +63,15 @@ ss_err_t ss_minilm_ft_load(ss_minilm_ft_t *ft, const ss_mfile_t *mf, char *errst
 void ss_minilm_ft_head_init(ss_minilm_ft_t *ft, uint64_t seed, float std);
 
 /*
- * Adds the sections of a scoreable "minilm" model (encoder + head) to mf: config_json and
- * vocab as given, every tensor (the fused QKV split back into q, k, v) and head.config =
+ * Adds the sections of a scoreable "minilm" model (encoder + head) to mf: config_json
+ * (config_len bytes) and vocab as given, every tensor (the fused QKV split back into q, k, v) and
+ * head.config =
  * {"pool_layers": [n_layers], "normalize": false} merged with the members of extra (may
  * be NULL; not consumed).
  */
 ss_err_t ss_minilm_ft_save(const ss_minilm_ft_t *ft, ss_mfile_t *mf, const char *config_json,
-                           const char *vocab, size_t vocab_len, const char *extra_json,
-                           char *errstr, size_t errstr_size);
+                           size_t config_len, const char *vocab, size_t vocab_len,
+                           const char *extra_json, char *errstr, size_t errstr_size);
 
 const ss_minilm_config_t *ss_minilm_ft_config(const ss_minilm_ft_t *ft);
 

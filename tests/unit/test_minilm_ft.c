@@ -10,7 +10,10 @@
  *     numpy model, tests/gen_minilm_grad_fixtures.py) within 1e-3 relative error per tensor,
  *     and its loss;
  *   - top-K: training the top layer from cached lower states (ss_minilm_ft_hidden) gives the
- *     same gradients as the full model for the trained tensors, and none elsewhere.
+ *     same gradients as the full model for the trained tensors, and none elsewhere;
+ *   - the written model: ss_minilm_ft_save's sections load as a "minilm_ft" model whose
+ *     scores equal the fine-tuning forward pass (fp32), and with "quantize": "int8" stay
+ *     close to them.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -20,7 +23,10 @@
 #include <string.h>
 
 #include "minilm_ft.h"
+#include "model.h"
+#include "model_impl.h"
 #include "ss_test.h"
+#include "wordpiece.h"
 #include "ss_util.h"
 
 static float frand(uint64_t *s)
@@ -357,6 +363,65 @@ static void test_top_k(void)
         ss_minilm_ft_destroy(top);
 }
 
+/* The tiny model written as a model file, loaded through model.h, scored from text. */
+static void test_saved_model(void)
+{
+        static const char vocab[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ngood\nbad\nday\nthe\n"
+                                    "movie\nnot\n!\n,\n.\nlove\nhate\nit\nis\nso\nvery\n"
+                                    "##s\n##ly\ni\na\nan\nand\nor\nbut\nwas\nok\n";
+        static const char cfg[] = "{\"dim\":12,\"n_layers\":2,\"n_heads\":3,\"ffn_dim\":20,"
+                                  "\"vocab_size\":30,\"max_pos\":16,\"type_vocab\":2,"
+                                  "\"ln_eps\":1e-12,\"max_seq_len\":16,\"pooling\":\"mean\"}";
+        const char *texts[3] = {"I love the movie!", "not good, very bad day", "ok"};
+        size_t lens[3] = {strlen(texts[0]), strlen(texts[1]), strlen(texts[2])};
+        char err[512];
+        ss_wp_t *wp = ss_wp_new(vocab, sizeof(vocab) - 1, err, sizeof(err));
+        CHECK(wp != NULL);
+        if (!wp)
+                return;
+        int32_t ids[48];
+        int len[3], r = 0;
+        for (int i = 0; i < 3; i++) {
+                len[i] = ss_wp_encode(wp, texts[i], lens[i], ids + r, 16, NULL);
+                r += len[i];
+        }
+        ss_wp_destroy(wp);
+        for (int q = 0; q < 2; q++) {
+                ss_minilm_ft_t *ft = tiny_model(2, 0, 21);
+                float want[9], got[9];
+                ss_minilm_ft_batch_t b = {3, len, ids, NULL, NULL};
+                CHECK(ss_minilm_ft_forward(ft, &b, 0, want, NULL, err, sizeof(err)) == SS_OK);
+                ss_mfile_t *mf = ss_mfile_new("minilm_ft", "tiny", NULL);
+                CHECK(ss_minilm_ft_save(ft, mf, cfg, strlen(cfg), vocab, sizeof(vocab) - 1,
+                                        q ? "{\"quantize\":\"int8\"}" : NULL, err,
+                                        sizeof(err)) == SS_OK);
+                uint8_t *buf;
+                size_t blen;
+                CHECK(ss_mfile_serialize(mf, &buf, &blen, err, sizeof(err)) == SS_OK);
+                ss_mfile_destroy(mf);
+                ss_mfile_t *mf2 = ss_mfile_parse(buf, blen, "tiny", err, sizeof(err));
+                ss_model_t *m = mf2 ? ss_model_from_mfile(mf2, err, sizeof(err)) : NULL;
+                CHECK(m != NULL);
+                if (!m) {
+                        fprintf(stderr, "%s\n", err);
+                        ss_minilm_ft_destroy(ft);
+                        continue;
+                }
+                CHECK_STR_EQ(ss_model_kind(m), "minilm_ft");
+                CHECK(ss_model_score_batch(m, texts, lens, 3, got, NULL, err, sizeof(err)) ==
+                      SS_OK);
+                double md = 0;
+                for (int i = 0; i < 9; i++)
+                        md = fmax(md, fabs(got[i] - want[i]));
+                printf("minilm_ft: saved model (%s) vs training forward: max prob diff %.2e\n",
+                       q ? "int8" : "fp32", md);
+                CHECK(md < (q ? 3e-2 : 1e-5));
+                CHECK(q || md < 1e-5);
+                ss_model_destroy(m);
+                ss_minilm_ft_destroy(ft);
+        }
+}
+
 int main(void)
 {
         test_kernels();
@@ -365,5 +430,6 @@ int main(void)
         test_paths_agree();
         test_reference_fixture();
         test_top_k();
+        test_saved_model();
         return ss_test_finish();
 }
