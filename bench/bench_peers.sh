@@ -56,7 +56,7 @@ py=$out/venv-peers/bin/python
 if ! "$py" -c "import fasttext, vowpalwabbit" 2> /dev/null; then
   echo "bench: installing fasttext-numpy2 and vowpalwabbit into $out/venv-peers"
   python3 -m venv "$out/venv-peers"
-  "$out/venv-peers/bin/pip" install -q fasttext-numpy2 vowpalwabbit
+  "$out/venv-peers/bin/pip" install -q fasttext-numpy2==0.10.4 vowpalwabbit==9.11.9
 fi
 taskset -c 0 env OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$py" bench/peer_fasttext_vw.py \
   --train "$train" --validation "$val" --threads 1 --repeats "$reps" --peers "$peers" \

@@ -559,6 +559,16 @@ static int eval_point(train_state_t *st, const char *sig, int step, double epoch
         return st->bad_evals >= st->tc->patience;
 }
 
+/* A resumed run with nothing left to train (the cache is then not needed). */
+static int training_done(train_state_t *st, int step, const ss_minilm_ft_train_result_t *res)
+{
+        const ss_minilm_ft_train_config_t *tc = st->tc;
+        size_t nb0 = batches_make(&st->fit, tc->batch_size, tc->max_tokens, tc->seed, st->order,
+                                  st->batches);
+        int total = tc->max_steps > 0 ? tc->max_steps : tc->epochs * (int)nb0;
+        return step > 0 && (step >= total || (res->n_log > 0 && st->bad_evals >= tc->patience));
+}
+
 static ss_err_t train_loop(train_state_t *st, const char *sig, int step,
                            ss_minilm_ft_train_result_t *res, char *errstr, size_t errstr_size)
 {
@@ -645,7 +655,14 @@ ss_err_t ss_minilm_ft_train(const ss_minilm_ft_train_config_t *tc, const ss_data
                 return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
                                   "minilm_ft: the tune split is empty (early stopping needs it)");
         ss_err_t err = state_init(&st, fit, tune, errstr, errstr_size);
-        if (!err && ss_minilm_ft_first_layer(st.ft) > 0) {
+        char sig[1024];
+        int step = 0;
+        if (!err) {
+                signature(&st, fit, sig, sizeof(sig));
+                if (tc->resume && tc->checkpoint && tc->checkpoint[0])
+                        step = res->resumed_step = checkpoint_read(&st, sig, res);
+        }
+        if (!err && ss_minilm_ft_first_layer(st.ft) > 0 && !training_done(&st, step, res)) {
                 double t = ss_time_mono();
                 if (!(err = tokset_cache(&st, &st.fit, "cache fit", errstr, errstr_size)))
                         err = tokset_cache(&st, &st.tune, "cache tune", errstr, errstr_size);
@@ -655,14 +672,8 @@ ss_err_t ss_minilm_ft_train(const ss_minilm_ft_train_config_t *tc, const ss_data
                        res->cache_seconds);
                 fflush(stdout);
         }
-        char sig[1024];
-        int step = 0;
-        if (!err) {
-                signature(&st, fit, sig, sizeof(sig));
-                if (tc->resume && tc->checkpoint && tc->checkpoint[0])
-                        step = res->resumed_step = checkpoint_read(&st, sig, res);
+        if (!err)
                 err = train_loop(&st, sig, step, res, errstr, errstr_size);
-        }
         if (!err) { /* the kept weights into the model file */
                 size_t n;
                 memcpy(ss_minilm_ft_params(st.ft, &n) + st.toff, st.best,
