@@ -605,7 +605,11 @@ ss_err_t ss_minilm_ft_forward(ss_minilm_ft_t *ft, const ss_minilm_ft_batch_t *b,
         ss_err_t err = batch_setup(ft, b->n, b->len, errstr, errstr_size);
         if (err)
                 return err;
-        if (!b->x0 && (err = ids_check(ft, b->ids, a->rows, errstr, errstr_size)))
+        if ((!b->x0 || ft->train_emb) && !b->ids)
+                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                  "minilm_ft: batch without token ids%s",
+                                  ft->train_emb ? " (the embeddings are trained)" : "");
+        if (b->ids && (err = ids_check(ft, b->ids, a->rows, errstr, errstr_size)))
                 return err;
         for (size_t s = 0; b->labels && s < b->n; s++)
                 if (b->labels[s] < 0 || b->labels[s] >= C_)
