@@ -358,6 +358,9 @@ static void test_top_k(void)
         ss_minilm_ft_batch_t bi = {1, two, bad_ids, NULL, NULL};
         CHECK(ss_minilm_ft_forward(full, &bi, 0, NULL, NULL, err, sizeof(err)) != SS_OK);
         CHECK(strstr(err, "id 30") != NULL);
+        ss_minilm_ft_batch_t bn = {1, two, NULL, NULL, NULL}; /* no ids, no cached states */
+        CHECK(ss_minilm_ft_forward(full, &bn, 0, NULL, NULL, err, sizeof(err)) != SS_OK);
+        CHECK(strstr(err, "without token ids") != NULL);
         free(x0);
         ss_minilm_ft_destroy(full);
         ss_minilm_ft_destroy(top);
