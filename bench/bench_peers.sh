@@ -4,10 +4,12 @@
 #
 #   bench/bench_peers.sh   (env: SS_BENCH_MODEL=models-out/logreg.ssm, trained if missing,
 #                           SS_BENCH_BUILD_DIR=build/bench, SS_BENCH_REPEATS=3,
+#                           SS_BENCH_REPS=5 copies of the validation file timed,
 #                           SS_BENCH_PEERS=fasttext,vw)
 #
-# Ours: `sentistream eval` for the metrics, `sentistream score` (TSV in, JSON lines out) on the
-# validation file for the speed, best of SS_BENCH_REPEATS runs. Peers: bench/peer_fasttext_vw.py
+# Ours: `sentistream eval` for the metrics, `sentistream score` (TSV in, JSON lines out) on
+# SS_BENCH_REPS copies of the validation file for the speed (the whole process: start, model
+# load, scoring, output), best of SS_BENCH_REPEATS runs; the peers time the same texts. Peers: bench/peer_fasttext_vw.py
 # (each picks its settings on the tune split, then predicts the validation texts through its
 # Python API, best of SS_BENCH_REPEATS runs). Everything runs on CPU 0 (taskset -c 0,
 # OPENBLAS_NUM_THREADS=1, fastText with 1 thread). The peers are installed with pip
@@ -18,6 +20,7 @@ cd "$root"
 build=${SS_BENCH_BUILD_DIR:-build/bench}
 model=${SS_BENCH_MODEL:-models-out/logreg.ssm}
 reps=${SS_BENCH_REPEATS:-3}
+copies=${SS_BENCH_REPS:-5}
 peers=${SS_BENCH_PEERS:-fasttext,vw}
 train=data/semeval-train.tsv
 val=data/semeval-2016test.tsv
@@ -33,7 +36,9 @@ if [ ! -s "$model" ]; then
 fi
 echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 
-n=$(wc -l < "$val")
+input=$out/peers-input.tsv
+for _ in $(seq "$copies"); do cat "$val"; done > "$input"
+n=$(wc -l < "$input")
 "$bin" eval "$model" "$val" --json > "$out/peers-eval.json"
 ours=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['metrics']; \
 print('%.4f %.4f %.4f %.4f' % (d['avgrec'], d['f1_pn'], d['accuracy'], \
@@ -44,7 +49,7 @@ best=""
 best_cpu=""
 for _ in $(seq "$reps"); do
   /usr/bin/time -f "%e %U %S" -o "$out/peers-time.txt" taskset -c 0 \
-    env OPENBLAS_NUM_THREADS=1 "$bin" score "$model" < "$val" > "$out/peers-score.jsonl"
+    env OPENBLAS_NUM_THREADS=1 "$bin" score "$model" < "$input" > "$out/peers-score.jsonl"
   read -r secs usr sys < "$out/peers-time.txt"
   cpu=$(awk "BEGIN{print $usr + $sys}")
   if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; fi
@@ -64,7 +69,8 @@ if ! "$py" -c "import fasttext, vowpalwabbit" 2> /dev/null; then
   "$out/venv-peers/bin/pip" install -q fasttext-numpy2==0.10.4 vowpalwabbit==9.11.9
 fi
 taskset -c 0 env OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$py" bench/peer_fasttext_vw.py \
-  --train "$train" --validation "$val" --threads 1 --repeats "$reps" --peers "$peers" \
+  --train "$train" --validation "$val" --score-input "$input" --threads 1 --repeats "$reps" \
+  --peers "$peers" \
   | tee "$out/peers.txt"
 
 echo
@@ -76,4 +82,5 @@ sed -n 's/^PEER name=\([^ ]*\) avgrec=\([^ ]*\) f1pn=\([^ ]*\) accuracy=\([^ ]*\
   awk -v n="$name" -v a="$a" -v f="$f" -v c="$c" -v r="$r" -v cr="$cr" -v ours="$cpu_rate" \
     'BEGIN{printf "| %s (Python API) | %s | %s | %s | %s | %s | %.1fx |\n", n, a, f, c, r, cr, ours / cr}'
 done
-echo "reproduce: bench/bench_peers.sh   (SS_BENCH_MODEL=$model SS_BENCH_REPEATS=$reps SS_BENCH_PEERS=$peers)"
+echo "timed: $n tweets ($copies x $val); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "reproduce: bench/bench_peers.sh   (SS_BENCH_MODEL=$model SS_BENCH_REPEATS=$reps SS_BENCH_REPS=$copies SS_BENCH_PEERS=$peers)"

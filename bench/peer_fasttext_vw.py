@@ -5,7 +5,7 @@ Both are trained on the training file minus the same tune split as `sentistream 
 (data.tune.share 0.1 by the same hash of the tweet id and seed 1), their settings chosen by
 AvgRec on the tune split from a small grid, then scored on the validation file: AvgRec
 (macro recall), F1-PN, accuracy, and prediction throughput through each library's Python API
-on the validation texts (best of --repeats runs). Prints one machine-readable line per peer:
+on the texts of --score-input (default: the validation file; best of --repeats runs). Prints one machine-readable line per peer:
     PEER name=<name> avgrec=<x> f1pn=<x> accuracy=<x> n=<tweets> seconds=<s> rate=<tweets/s>
          cpu_rate=<tweets per CPU-second>
 Run it on one core (taskset -c 0): bench/bench_peers.sh does.
@@ -142,6 +142,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="fastText training threads")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--peers", default="fasttext,vw")
+    ap.add_argument("--score-input", help="TSV whose texts are timed (default: validation)")
     a = ap.parse_args()
     train = read_tsv(a.train)
     val = read_tsv(a.validation)
@@ -150,6 +151,7 @@ def main():
     print(f"data: fit {len(fit)}, tune {len(tune)}, validation {len(val)}")
     vt = [r[2] for r in val]
     vy = [r[1] for r in val]
+    st = [r[2] for r in read_tsv(a.score_input)] if a.score_input else vt
     peers = a.peers.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         if "fasttext" in peers:
@@ -165,8 +167,8 @@ def main():
                     if best is None or s["avgrec"] > best[0]:
                         best = (s["avgrec"], m, f"lr {lr} epoch {epoch}")
             model = best[1]
-            secs = timed(lambda x: ft_predict(model, x), vt, a.repeats)
-            report("fasttext", metrics(vy, ft_predict(model, vt)), len(vt), secs, best[2])
+            secs = timed(lambda x: ft_predict(model, x), st, a.repeats)
+            report("fasttext", metrics(vy, ft_predict(model, vt)), len(st), secs, best[2])
         if "vw" in peers:
             from vowpalwabbit import pyvw
             best = None
@@ -180,8 +182,8 @@ def main():
                     if best is None or s["avgrec"] > best[0]:
                         best = (s["avgrec"], vw, f"lr {lr} passes {passes}")
             vw = best[1]
-            secs = timed(lambda x: vw_predict(vw, x), vt, a.repeats)
-            report("vw", metrics(vy, vw_predict(vw, vt)), len(vt), secs, best[2])
+            secs = timed(lambda x: vw_predict(vw, x), st, a.repeats)
+            report("vw", metrics(vy, vw_predict(vw, vt)), len(st), secs, best[2])
 
 
 if __name__ == "__main__":
