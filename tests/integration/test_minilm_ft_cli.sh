@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fine-tuned MiniLM through the CLI on a small slice (120 training, 40 validation tweets):
+# The fine-tuned MiniLM through the CLI on a small slice (80 training, 20 validation tweets):
 # train model=minilm_ft (top layer, 4 steps, an evaluation every 2, checkpoint), the model file
 # and card, score and eval agreeing, a rerun with the same settings resuming from the finished
 # checkpoint without training (and without the cache), model.minilm_ft.quantize=int8 writing an
@@ -18,12 +18,12 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
-head -n 120 "$SS_SOURCE_DIR/data/semeval-train.tsv" > "$tmp/train.tsv"
-head -n 40 "$SS_SOURCE_DIR/data/semeval-2016test.tsv" > "$tmp/val.tsv"
+head -n 80 "$SS_SOURCE_DIR/data/semeval-train.tsv" > "$tmp/train.tsv"
+head -n 20 "$SS_SOURCE_DIR/data/semeval-2016test.tsv" > "$tmp/val.tsv"
 common=(model=minilm_ft data.train="$tmp/train.tsv" data.validation="$tmp/val.tsv"
         model.minilm.source="$src" model.minilm.encoder="$tmp/m/enc.ssm"
         model.minilm_ft.checkpoint="$tmp/m/ft.ckpt" model.minilm_ft.train_layers=1
-        model.minilm_ft.max_steps=4 model.minilm_ft.eval_every=2 model.minilm_ft.batch_size=16
+        model.minilm_ft.max_steps=4 model.minilm_ft.eval_every=2 model.minilm_ft.batch_size=8
         data.tune.share=0.25)
 
 # ---- train ----
@@ -32,7 +32,7 @@ common=(model=minilm_ft data.train="$tmp/train.tsv" data.validation="$tmp/val.ts
 grep -q "^cache .*entering layer 5" "$tmp/train.out" || fail "no cache: $(cat "$tmp/train.out")"
 [ "$(grep -c '^eval  .*step' "$tmp/train.out")" = 2 ] || fail "evaluations: $(cat "$tmp/train.out")"
 grep -q "kept" "$tmp/train.out" || fail "no kept evaluation"
-grep -q "^validation n=40 " "$tmp/train.out" || fail "train output: $(cat "$tmp/train.out")"
+grep -q "^validation n=20 " "$tmp/train.out" || fail "train output: $(cat "$tmp/train.out")"
 for f in ft.ssm ft.card.json ft.ckpt; do [ -s "$tmp/m/$f" ] || fail "no $f"; done
 
 # ---- score and eval agree ----
@@ -78,7 +78,7 @@ if grep -q "^cache " "$tmp/train2.out"; then fail "the cache was rebuilt for a f
   > "$tmp/train8.out" 2> "$tmp/train8.err" || { cat "$tmp/train8.err"; fail "int8 train"; }
 grep -q "resuming at step 4" "$tmp/train8.out" || fail "int8 run did not resume"
 "$SS_BIN" score "$tmp/m/ft8.ssm" < "$tmp/val.tsv" > "$tmp/score8.out" || fail "int8 score"
-[ "$(wc -l < "$tmp/score8.out")" = 40 ] || fail "int8 score lines"
+[ "$(wc -l < "$tmp/score8.out")" = 20 ] || fail "int8 score lines"
 if cmp -s "$tmp/score.out" "$tmp/score8.out"; then fail "int8 scores equal fp32 bit for bit"; fi
 
 # ---- other settings: the checkpoint is not used ----
