@@ -357,14 +357,12 @@ static int fake_label(int i)
         return i % 3;
 }
 
-/* int8 linear layers: pooled embeddings of the fixture tweets against fp32. */
+/* int8 linear layers: normalised embeddings of 32 fixture tweets against PyTorch's (fp32). */
 static void test_int8(ss_minilm_t *e, const fixture_t *f)
 {
         char err[512];
-        size_t n = (size_t)f->n, D = (size_t)f->dim;
-        float *a = malloc(n * D * sizeof(float)), *q = malloc(n * D * sizeof(float));
-        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, n, 1, a, NULL, err,
-                              sizeof(err)) == SS_OK);
+        size_t n = f->n < 32 ? (size_t)f->n : 32, D = (size_t)f->dim;
+        float *q = malloc(n * D * sizeof(float));
         CHECK(ss_minilm_set_int8(e, 1, err, sizeof(err)) == SS_OK);
         CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, n, 1, q, NULL, err,
                               sizeof(err)) == SS_OK);
@@ -372,7 +370,7 @@ static void test_int8(ss_minilm_t *e, const fixture_t *f)
         for (size_t i = 0; i < n; i++) {
                 double dot = 0;
                 for (size_t j = 0; j < D; j++)
-                        dot += (double)a[i * D + j] * q[i * D + j];
+                        dot += (double)f->normed[i * D + j] * q[i * D + j];
                 sum += dot;
                 lo = fmin(lo, dot);
         }
@@ -381,11 +379,12 @@ static void test_int8(ss_minilm_t *e, const fixture_t *f)
         CHECK(sum / n >= 0.99);
         CHECK(lo >= 0.95);
         CHECK(sum / n < 0.999999); /* it did run in int8 */
+        /* switched off: the fp32 path again */
         CHECK(ss_minilm_set_int8(e, 0, err, sizeof(err)) == SS_OK);
         CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, n, 1, q, NULL, err,
                               sizeof(err)) == SS_OK);
-        CHECK(memcmp(a, q, n * D * sizeof(float)) == 0);
-        free(a), free(q);
+        CHECK(max_diff(q, f->normed, n * D) <= 1e-4);
+        free(q);
 }
 
 /* Head training, the embedding cache, and the `minilm` kind end to end. */
