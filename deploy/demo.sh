@@ -31,7 +31,7 @@ kind=${SS_DEMO_MODEL:-logreg}
 mlflow_on=${SS_DEMO_MLFLOW:-0}
 export SS_MLFLOW_PORT=${SS_MLFLOW_PORT:-5000}
 tracking=()
-[ "$mlflow_on" = 1 ] && tracking=(tracking.uri=http://127.0.0.1:$SS_MLFLOW_PORT)
+[ "$mlflow_on" = 1 ] && tracking=("tracking.uri=http://127.0.0.1:$SS_MLFLOW_PORT")
 case $kind in logreg | cnn | minilm) ;; *) echo "demo: SS_DEMO_MODEL must be logreg, cnn or minilm" >&2; exit 2 ;; esac
 model=models-out/$kind.ssm
 logs=build/demo

@@ -27,6 +27,7 @@ static const ss_model_entry_t ss_model_registry[] = {
     {&ss_logreg_kind, ss_logreg_train_job, "model.logreg."},
     {&ss_cnn_kind, ss_cnn_train_job, "model.cnn."},
     {&ss_minilm_kind, ss_minilm_train_job, "model.minilm."},
+    {&ss_minilm_ft_kind, ss_minilm_ft_train_job, "model.minilm_ft."},
 };
 
 void ss_softmax(float *row, int n)

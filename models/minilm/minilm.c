@@ -44,6 +44,12 @@
 #define SS_VECTOR_CLONES
 #endif
 
+/* A linear layer's weights quantised per output row: w[o][k] ~ q[o][k] scale[o]. */
+typedef struct ss_minilm_q8 {
+        int8_t *q;    /* [out][in] */
+        float *scale; /* [out] */
+} ss_minilm_q8_t;
+
 /* Weights of one transformer layer. Linear weights are [out][in]. */
 typedef struct ss_minilm_layer {
         float *wqkv;        /* [3D][D] query, key, value rows (owned copy) */
@@ -58,6 +64,8 @@ typedef struct ss_minilm_layer {
         const float *b2;    /* [D] */
         const float *ln2_w; /* [D] */
         const float *ln2_b; /* [D] */
+        /* int8 copies (ss_minilm_set_int8): qkv [3D][D], o [D][D], ff1 [F][D], ff2 [D][F] */
+        ss_minilm_q8_t q_qkv, q_o, q_ff1, q_ff2;
 } ss_minilm_layer_t;
 
 typedef struct ss_minilm_weights {
@@ -67,7 +75,8 @@ typedef struct ss_minilm_weights {
         const float *emb_ln_w; /* [D] */
         const float *emb_ln_b; /* [D] */
         ss_minilm_layer_t layer[SS_MINILM_MAX_LAYERS];
-        float *owned; /* [L][3D][D + 1] fused QKV weights and biases */
+        float *owned;   /* [L][3D][D + 1] fused QKV weights and biases */
+        void *q8_owned; /* int8 weights and their scales, all layers (NULL until asked for) */
 } ss_minilm_weights_t;
 
 typedef struct ss_minilm_scratch {
@@ -80,6 +89,8 @@ typedef struct ss_minilm_scratch {
         float *kt;      /* [head_dim][S] one head's keys, transposed (S = max_seq_len) */
         float *vh;      /* [S][head_dim] one head's values */
         float *att;     /* [S] one query's attention weights */
+        int8_t *xq;     /* [T][max(D, F)] int8 activations of one linear layer's input */
+        float *xscale;  /* [T] their per-row scales */
         /* tokenized batch, grown on demand */
         int32_t *ids; /* [ids_cap] packed ids of the batch */
         size_t ids_cap;
@@ -94,6 +105,7 @@ struct ss_minilm {
         ss_minilm_scratch_t s;
         ss_wp_t *wp;
         int reference;                             /* 1: plain kernels instead of OpenBLAS */
+        int int8;                                  /* 1: linear layers in int8 (q8 copies) */
         int pool_layers[SS_MINILM_MAX_LAYERS + 1]; /* hidden states mean-pooled, in output order */
         int n_pool;
 };
@@ -125,6 +137,73 @@ void ss_minilm_matmul_blas(float *out, const float *x, const float *w, const flo
                 for (int o = 0; o < d_out; o++)
                         row[o] += b[o];
         }
+}
+
+void ss_minilm_quantize_rows(int8_t *q, float *scale, const float *w, int rows, int cols)
+{
+        for (int o = 0; o < rows; o++) {
+                const float *row = w + (size_t)o * cols;
+                float mx = 0.0f;
+                for (int k = 0; k < cols; k++)
+                        mx = fmaxf(mx, fabsf(row[k]));
+                float s = mx > 0.0f ? mx / 127.0f : 1.0f, inv = 1.0f / s;
+                for (int k = 0; k < cols; k++)
+                        q[(size_t)o * cols + k] = (int8_t)lrintf(row[k] * inv);
+                scale[o] = s;
+        }
+}
+
+void ss_minilm_matmul_q8_ref(float *out, const float *x, const int8_t *wq, const float *ws,
+                             const float *b, int n, int d_in, int d_out, int8_t *xq, float *xs)
+{
+        ss_minilm_quantize_rows(xq, xs, x, n, d_in);
+        for (int i = 0; i < n; i++) {
+                for (int o = 0; o < d_out; o++) {
+                        int32_t acc = 0;
+                        for (int k = 0; k < d_in; k++)
+                                acc += (int32_t)xq[(size_t)i * d_in + k] * wq[(size_t)o * d_in + k];
+                        out[(size_t)i * d_out + o] = (float)acc * xs[i] * ws[o] + (b ? b[o] : 0.0f);
+                }
+        }
+}
+
+/* Four input rows against one weight row: 16-bit products summed into 32 bits, the pattern
+ * the vectorizer turns into multiply-add instructions. */
+SS_VECTOR_CLONES static void dot4_q8(int32_t *restrict acc, const int8_t *restrict x0,
+                                     const int8_t *restrict x1, const int8_t *restrict x2,
+                                     const int8_t *restrict x3, const int8_t *restrict w, int d)
+{
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (int k = 0; k < d; k++) {
+                int16_t wk = w[k];
+                a0 += (int16_t)x0[k] * wk;
+                a1 += (int16_t)x1[k] * wk;
+                a2 += (int16_t)x2[k] * wk;
+                a3 += (int16_t)x3[k] * wk;
+        }
+        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+void ss_minilm_matmul_q8(float *out, const float *x, const int8_t *wq, const float *ws,
+                         const float *b, int n, int d_in, int d_out, int8_t *xq, float *xs)
+{
+        ss_minilm_quantize_rows(xq, xs, x, n, d_in);
+        int i = 0;
+        for (; i + 4 <= n; i += 4) {
+                const int8_t *x0 = xq + (size_t)i * d_in;
+                for (int o = 0; o < d_out; o++) {
+                        int32_t acc[4];
+                        dot4_q8(acc, x0, x0 + d_in, x0 + 2 * (size_t)d_in, x0 + 3 * (size_t)d_in,
+                                wq + (size_t)o * d_in, d_in);
+                        float bo = b ? b[o] : 0.0f;
+                        for (int r = 0; r < 4; r++)
+                                out[(size_t)(i + r) * d_out + o] =
+                                    (float)acc[r] * xs[i + r] * ws[o] + bo;
+                }
+        }
+        if (i < n)
+                ss_minilm_matmul_q8_ref(out + (size_t)i * d_out, x + (size_t)i * d_in, wq, ws, b,
+                                        n - i, d_in, d_out, xq + (size_t)i * d_in, xs + i);
 }
 
 /*
@@ -293,10 +372,16 @@ SS_VECTOR_CLONES static void attention_fast(float *restrict ctx, const float *re
 
 /* ---- forward pass ---- */
 
-static void matmul(const ss_minilm_t *e, float *out, const float *x, const float *w, const float *b,
-                   int n, int d_in, int d_out)
+static void matmul(const ss_minilm_t *e, float *out, const float *x, const float *w,
+                   const ss_minilm_q8_t *q, const float *b, int n, int d_in, int d_out)
 {
-        if (e->reference)
+        if (e->int8 && e->reference)
+                ss_minilm_matmul_q8_ref(out, x, q->q, q->scale, b, n, d_in, d_out, e->s.xq,
+                                        e->s.xscale);
+        else if (e->int8)
+                ss_minilm_matmul_q8(out, x, q->q, q->scale, b, n, d_in, d_out, e->s.xq,
+                                    e->s.xscale);
+        else if (e->reference)
                 ss_minilm_matmul_ref(out, x, w, b, n, d_in, d_out);
         else
                 ss_minilm_matmul_blas(out, x, w, b, n, d_in, d_out);
@@ -325,7 +410,7 @@ static void attention_block(ss_minilm_t *e, const ss_minilm_layer_t *l, const in
 {
         const ss_minilm_config_t *c = &e->cfg;
         int D = c->dim;
-        matmul(e, e->s.qkv, e->s.x, l->wqkv, l->bqkv, n, D, 3 * D);
+        matmul(e, e->s.qkv, e->s.x, l->wqkv, &l->q_qkv, l->bqkv, n, D, 3 * D);
         size_t r = 0;
         for (size_t s = 0; s < nseq; s++) {
                 const float *q = e->s.qkv + r * 3 * D;
@@ -336,7 +421,7 @@ static void attention_block(ss_minilm_t *e, const ss_minilm_layer_t *l, const in
                         attention_fast(o, q, len[s], D, c->n_heads, e->s.kt, e->s.vh, e->s.att);
                 r += (size_t)len[s];
         }
-        matmul(e, e->s.tmp, e->s.ctx, l->wo, l->bo, n, D, D);
+        matmul(e, e->s.tmp, e->s.ctx, l->wo, &l->q_o, l->bo, n, D, D);
         add_layernorm(e->s.x, e->s.tmp, l->ln1_w, l->ln1_b, n, D, c->ln_eps);
 }
 
@@ -344,12 +429,12 @@ static void ffn_block(ss_minilm_t *e, const ss_minilm_layer_t *l, int n)
 {
         const ss_minilm_config_t *c = &e->cfg;
         int D = c->dim, F = c->ffn_dim;
-        matmul(e, e->s.ffn, e->s.x, l->w1, NULL, n, D, F);
+        matmul(e, e->s.ffn, e->s.x, l->w1, &l->q_ff1, NULL, n, D, F);
         if (e->reference)
                 ss_minilm_bias_gelu_ref(e->s.ffn, l->b1, n, F);
         else
                 ss_minilm_bias_gelu(e->s.ffn, l->b1, n, F);
-        matmul(e, e->s.tmp, e->s.ffn, l->w2, l->b2, n, F, D);
+        matmul(e, e->s.tmp, e->s.ffn, l->w2, &l->q_ff2, l->b2, n, F, D);
         add_layernorm(e->s.x, e->s.tmp, l->ln2_w, l->ln2_b, n, D, c->ln_eps);
 }
 
@@ -637,7 +722,10 @@ static ss_err_t scratch_alloc(ss_minilm_t *e, int max_tokens, char *errstr, size
         s->kt = malloc((size_t)c->head_dim * S * sizeof(float));
         s->vh = malloc(S * (size_t)c->head_dim * sizeof(float));
         s->att = malloc(S * sizeof(float));
-        if (!s->x || !s->qkv || !s->ctx || !s->tmp || !s->ffn || !s->kt || !s->vh || !s->att)
+        s->xq = malloc(T * (size_t)(c->ffn_dim > c->dim ? c->ffn_dim : c->dim));
+        s->xscale = malloc(T * sizeof(float));
+        if (!s->xq || !s->xscale || !s->x || !s->qkv || !s->ctx || !s->tmp || !s->ffn || !s->kt ||
+            !s->vh || !s->att)
                 return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                   "minilm: out of memory for scratch of %d tokens", max_tokens);
         return SS_OK;
@@ -694,6 +782,9 @@ void ss_minilm_destroy(ss_minilm_t *e)
         free(e->s.kt);
         free(e->s.vh);
         free(e->s.att);
+        free(e->s.xq);
+        free(e->s.xscale);
+        free(e->w.q8_owned);
         free(e->s.ids);
         free(e->s.off);
         free(e->s.len);
@@ -713,6 +804,38 @@ ss_wp_t *ss_minilm_wordpiece(ss_minilm_t *e)
 void ss_minilm_set_reference(ss_minilm_t *e, int on)
 {
         e->reference = on;
+}
+
+static void q8_take(ss_minilm_q8_t *q, char **p, const float *w, int rows, int cols)
+{
+        q->scale = (float *)*p;
+        *p += ((size_t)rows * sizeof(float) + 63) & ~(size_t)63;
+        q->q = (int8_t *)*p;
+        *p += ((size_t)rows * cols + 63) & ~(size_t)63;
+        ss_minilm_quantize_rows(q->q, q->scale, w, rows, cols);
+}
+
+ss_err_t ss_minilm_set_int8(ss_minilm_t *e, int on, char *errstr, size_t errstr_size)
+{
+        const ss_minilm_config_t *c = &e->cfg;
+        if (on && !e->w.q8_owned) {
+                size_t D = (size_t)c->dim, F = (size_t)c->ffn_dim;
+                size_t per = 4 * D * D + 2 * D * F + (4 * D + F + 8 * 64) * sizeof(float) + 8 * 64;
+                char *p = malloc(per * (size_t)c->n_layers);
+                if (!p)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                          "minilm: out of memory for the int8 weights");
+                e->w.q8_owned = p;
+                for (int i = 0; i < c->n_layers; i++) {
+                        ss_minilm_layer_t *l = &e->w.layer[i];
+                        q8_take(&l->q_qkv, &p, l->wqkv, 3 * c->dim, c->dim);
+                        q8_take(&l->q_o, &p, l->wo, c->dim, c->dim);
+                        q8_take(&l->q_ff1, &p, l->w1, c->ffn_dim, c->dim);
+                        q8_take(&l->q_ff2, &p, l->w2, c->dim, c->ffn_dim);
+                }
+        }
+        e->int8 = on != 0;
+        return SS_OK;
 }
 
 ss_err_t ss_minilm_set_pool_layers(ss_minilm_t *e, const int *layers, int n, char *errstr,
@@ -779,6 +902,7 @@ typedef struct minilm_model {
         ss_minilm_t *enc;
         const float *head_w; /* [3][E] */
         const float *head_b; /* [3] */
+        int normalize;       /* head.config "normalize": the head sees L2-normalised embeddings */
         float *emb;          /* [emb_cap][E] embeddings of the batch, E = ss_minilm_embed_dim */
         size_t emb_cap;
         ss_tok_buf_t tb; /* tweet tokenizer, for the has_url/mention/emoji flags */
@@ -795,9 +919,9 @@ static void minilm_kind_destroy(void *impl)
         free(m);
 }
 
-/* head.config's "pool_layers" (absent: the last layer only). */
-static ss_err_t pool_layers_from_head(ss_minilm_t *e, const ss_mfile_t *mf, char *errstr,
-                                      size_t errstr_size)
+/* head.config's "pool_layers" (absent: the last layer only) and "normalize" (absent: true). */
+static ss_err_t pool_layers_from_head(ss_minilm_t *e, const ss_mfile_t *mf, int *normalize,
+                                      char *errstr, size_t errstr_size)
 {
         const char *what = ss_mfile_path(mf)[0] ? ss_mfile_path(mf) : "model";
         uint64_t n;
@@ -806,7 +930,12 @@ static ss_err_t pool_layers_from_head(ss_minilm_t *e, const ss_mfile_t *mf, char
                 return SS_ERR_FORMAT;
         cJSON *o = cJSON_ParseWithLength(txt, n);
         const cJSON *pl = cJSON_GetObjectItemCaseSensitive(o, "pool_layers");
-        int layers[SS_MINILM_MAX_LAYERS + 1], nl = 0, bad = !o;
+        const cJSON *nz = cJSON_GetObjectItemCaseSensitive(o, "normalize");
+        const cJSON *qz = cJSON_GetObjectItemCaseSensitive(o, "quantize");
+        int layers[SS_MINILM_MAX_LAYERS + 1], nl = 0, bad = !o || (nz && !cJSON_IsBool(nz));
+        int int8 = cJSON_IsString(qz) && !strcmp(qz->valuestring, "int8");
+        bad = bad || (qz && !int8 && !(cJSON_IsString(qz) && !strcmp(qz->valuestring, "none")));
+        *normalize = !nz || cJSON_IsTrue(nz);
         if (!bad && pl) {
                 const cJSON *it;
                 bad = !cJSON_IsArray(pl) || cJSON_GetArraySize(pl) < 1 ||
@@ -823,7 +952,11 @@ static ss_err_t pool_layers_from_head(ss_minilm_t *e, const ss_mfile_t *mf, char
         char e2[256];
         if (bad || (nl && ss_minilm_set_pool_layers(e, layers, nl, e2, sizeof(e2)) != SS_OK))
                 return ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
-                                  "%s: section head.config: bad \"pool_layers\"", what);
+                                  "%s: section head.config: bad \"pool_layers\", \"normalize\" "
+                                  "or \"quantize\" (none|int8)",
+                                  what);
+        if (int8)
+                return ss_minilm_set_int8(e, 1, errstr, errstr_size);
         return SS_OK;
 }
 
@@ -838,7 +971,7 @@ static void *minilm_kind_load(const ss_mfile_t *mf, char *errstr, size_t errstr_
         m->enc = ss_minilm_new(mf, 0, errstr, errstr_size);
         if (!m->enc)
                 goto fail;
-        if (pool_layers_from_head(m->enc, mf, errstr, errstr_size) != SS_OK)
+        if (pool_layers_from_head(m->enc, mf, &m->normalize, errstr, errstr_size) != SS_OK)
                 goto fail;
         uint64_t D = (uint64_t)ss_minilm_embed_dim(m->enc), cnt;
         if (!(m->head_w = ss_mfile_get(mf, "head.w", SS_MF_F32, SS_NUM_CLASSES * D, &cnt, errstr,
@@ -866,8 +999,8 @@ static ss_err_t minilm_kind_score(void *impl, const char *const *texts, const si
                 m->emb = p;
                 m->emb_cap = n;
         }
-        ss_err_t err =
-            ss_minilm_embed(m->enc, texts, lens, n, 1, m->emb, stats_out, errstr, errstr_size);
+        ss_err_t err = ss_minilm_embed(m->enc, texts, lens, n, m->normalize, m->emb, stats_out,
+                                       errstr, errstr_size);
         if (err != SS_OK)
                 return err;
         ss_minilm_head_apply(m->emb, n, D, m->head_w, m->head_b, probs_out);
@@ -884,3 +1017,6 @@ static ss_err_t minilm_kind_score(void *impl, const char *const *texts, const si
 
 const ss_model_kind_t ss_minilm_kind = {SS_MINILM_KIND, minilm_kind_load, minilm_kind_score,
                                         minilm_kind_destroy};
+/* Written by `sentistream train model=minilm_ft` (minilm_ft_train.h): the same sections. */
+const ss_model_kind_t ss_minilm_ft_kind = {"minilm_ft", minilm_kind_load, minilm_kind_score,
+                                           minilm_kind_destroy};

@@ -80,6 +80,15 @@ ss_wp_t *ss_minilm_wordpiece(ss_minilm_t *e);
 void ss_minilm_set_reference(ss_minilm_t *e, int on);
 
 /*
+ * 1: run the linear layers (QKV, attention output, both feed-forward projections) in int8:
+ * weights quantised once per output row (symmetric, scale = max |w| / 127, copies made on the
+ * first call), activations per row at each product (dynamic), int32 accumulation; attention,
+ * LayerNorm, GELU and the head stay float. A model file selects it with head.config
+ * "quantize": "int8".
+ */
+ss_err_t ss_minilm_set_int8(ss_minilm_t *e, int on, char *errstr, size_t errstr_size);
+
+/*
  * Which hidden states are mean-pooled into the embedding, in output order:
  * layer 0 = the embedding LayerNorm output, n_layers = the last layer (the
  * default, {n_layers}: sentence-transformers' embedding). With several, the
@@ -137,6 +146,13 @@ void ss_minilm_matmul_ref(float *out, const float *x, const float *w, const floa
                           int d_in, int d_out);
 void ss_minilm_matmul_blas(float *out, const float *x, const float *w, const float *b, int n,
                            int d_in, int d_out);
+/* q[rows][cols], scale[rows]: symmetric int8 per row, w ~ q scale */
+void ss_minilm_quantize_rows(int8_t *q, float *scale, const float *w, int rows, int cols);
+/* out[n][d_out] = q8(x) . wq^T (int32) * row scale * ws[o] + b[o]; xq [n][d_in], xs [n] scratch */
+void ss_minilm_matmul_q8_ref(float *out, const float *x, const int8_t *wq, const float *ws,
+                             const float *b, int n, int d_in, int d_out, int8_t *xq, float *xs);
+void ss_minilm_matmul_q8(float *out, const float *x, const int8_t *wq, const float *ws,
+                         const float *b, int n, int d_in, int d_out, int8_t *xq, float *xs);
 /* x[i] = gelu(x[i] + b[i % d]) over n rows of d; _ref uses libm erff */
 void ss_minilm_bias_gelu(float *x, const float *b, int n, int d);
 void ss_minilm_bias_gelu_ref(float *x, const float *b, int n, int d);

@@ -147,7 +147,7 @@ produce_bg() {
 sc_kills() { # TOPIC MODE
         scorer s1 "$2" "$1"
         produce_bg "$1"
-        for i in $(seq 1 $kills); do
+        for _ in $(seq 1 "$kills"); do
                 sleep "$(rnd_s 300 $((2 * n / rate * 1000 / kills)))"
                 scorer_kill s1
                 scorer s1 "$2" "$1"
@@ -186,7 +186,7 @@ sc_group() { # TOPIC MODE
         [ "$2" = at_least_once ] && dynamic=1
         scorer g1 "$2" "$1"
         produce_bg "$1"
-        local live=(g1) steps=0
+        local steps=0
         while [ $steps -lt $group_steps ]; do
                 sleep "$(rnd_s 500 1500)"
                 steps=$((steps + 1))

@@ -26,7 +26,7 @@ head -n $n "$data" >"$work/in.tsv"
 "$SS_BIN" score "$model" <"$work/in.tsv" >"$work/offline.jsonl" || fail "offline score"
 
 eos=(consumer.delivery=exactly_once consumer.instance.id=a consumer.score.threads=2
-        consumer.batch.size=256 consumer.txn.max.ms=1000 metrics.port=$port)
+        consumer.batch.size=256 consumer.txn.max.ms=1000 "metrics.port=$port")
 
 # A kill -9 once the current process scored 3,000, twice, while the stream still flows.
 restarts=()

@@ -47,7 +47,7 @@ produce() { "$SS_BIN" produce "$1" kafka.bootstrap.servers="$bs" >/dev/null || f
 info() { curl -s "http://127.0.0.1:$port/metrics" | grep '^sentistream_model_info{' || true; }
 cache=$work/cache
 serve=(consumer.model.uri=models:/it-scorer@champion consumer.model.cache_dir="$cache"
-        "${R[@]}" metrics.port=$port)
+        "${R[@]}" "metrics.port=$port")
 
 echo "== startup: champion = version 1"
 ss_consume_bg "$work/consume1.log" "${serve[@]}"

@@ -34,7 +34,7 @@ JAAS
 "$kafka_sh" create-topic tweets 1 >/dev/null || { echo "create topic failed"; exit 1; }
 head -n 5 "$src/data/semeval-train.tsv" >"$work/in.tsv"
 
-sasl=(kafka.bootstrap.servers=127.0.0.1:$sasl_port kafka.security.protocol=SASL_PLAINTEXT)
+sasl=("kafka.bootstrap.servers=127.0.0.1:$sasl_port" kafka.security.protocol=SASL_PLAINTEXT)
 count() {
         kcat -C -b "127.0.0.1:$SS_KAFKA_PORT" -t tweets -o beginning -e -q -f '%o\n' 2>/dev/null | wc -l
 }

@@ -139,7 +139,7 @@ kafka_args() { # kafka_args ka|kb
 }
 report() { redis-cli -p "$rport" get "$1:monitor:report:sentiment-logreg"; }
 run_stream() { # run_stream ka|kb DATA N: scorer + monitor (defaults) over DATA until N counted
-        local k=$1 data=$2 want=$3 i p
+        local k=$1 data=$2 want=$3 p
         # shellcheck disable=SC2046
         "$bin" consume $(kafka_args "$k") consumer.model.path="$model" > "$work/$k-scorer.log" 2>&1 &
         pids+=($!)
@@ -148,10 +148,10 @@ run_stream() { # run_stream ka|kb DATA N: scorer + monitor (defaults) over DATA 
                 monitor.group.id="${k}_mo" consumer.model.path="$model" \
                 > "$work/$k-monitor.log" 2>&1 &
         local mon=$!
-        pids+=($mon)
+        pids+=("$mon")
         # shellcheck disable=SC2046
         "$bin" produce "$data" $(kafka_args "$k") > "$work/$k-produce.log" 2>&1 || fail "produce $k"
-        for i in $(seq 1800); do
+        for _ in $(seq 1800); do
                 p=$({ report "$k" | grep -o '"predictions":[0-9]*' || true; } | head -n 1 | cut -d: -f2)
                 [ "${p:-0}" -ge "$want" ] && break
                 kill -0 "$mon" 2>/dev/null || fail "the monitor exited"

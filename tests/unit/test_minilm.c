@@ -71,6 +71,23 @@ static void test_kernels(void)
         printf("minilm: gelu fast vs erff max abs diff %.3g\n", gd);
         CHECK(gd < 2e-6);
         CHECK_NEAR(g2[m / 2 + 1000], 1.0 * 0.5 * (1 + erf(1.0 / sqrt(2))), 1e-6);
+
+        /* int8: the blocked kernel equals the plain one exactly (integer sums), and both stay
+         * near the float product */
+        int8_t *wq = malloc((size_t)dout * din), *xq = malloc((size_t)n * din);
+        float *ws = malloc(sizeof(float) * dout), *xs = malloc(sizeof(float) * n);
+        float *o3 = malloc(sizeof(float) * n * dout);
+        ss_minilm_quantize_rows(wq, ws, w, dout, din);
+        ss_minilm_matmul_q8_ref(o2, x, wq, ws, b, n, din, dout, xq, xs);
+        ss_minilm_matmul_q8(o3, x, wq, ws, b, n, din, dout, xq, xs);
+        CHECK(memcmp(o2, o3, sizeof(float) * n * dout) == 0);
+        double num = 0, den = 0;
+        for (int i = 0; i < n * dout; i++)
+                num += (o3[i] - o1[i]) * (o3[i] - o1[i]), den += o1[i] * o1[i];
+        printf("minilm: int8 matmul vs float rel err %.3g\n", sqrt(num / den));
+        CHECK(sqrt(num / den) < 2e-2);
+        CHECK(wq[0] != 0 && abs(wq[0]) <= 127);
+        free(wq), free(xq), free(ws), free(xs), free(o3);
         free(x), free(w), free(b), free(o1), free(o2), free(g1), free(g2);
 }
 
@@ -340,6 +357,36 @@ static int fake_label(int i)
         return i % 3;
 }
 
+/* int8 linear layers: normalised embeddings of 32 fixture tweets against PyTorch's (fp32). */
+static void test_int8(ss_minilm_t *e, const fixture_t *f)
+{
+        char err[512];
+        size_t n = f->n < 32 ? (size_t)f->n : 32, D = (size_t)f->dim;
+        float *q = malloc(n * D * sizeof(float));
+        CHECK(ss_minilm_set_int8(e, 1, err, sizeof(err)) == SS_OK);
+        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, n, 1, q, NULL, err,
+                              sizeof(err)) == SS_OK);
+        double sum = 0, lo = 1;
+        for (size_t i = 0; i < n; i++) {
+                double dot = 0;
+                for (size_t j = 0; j < D; j++)
+                        dot += (double)f->normed[i * D + j] * q[i * D + j];
+                sum += dot;
+                lo = fmin(lo, dot);
+        }
+        printf("minilm: int8 vs fp32 embeddings over %zu tweets: mean cosine %.5f, min %.5f\n", n,
+               sum / n, lo);
+        CHECK(sum / n >= 0.99);
+        CHECK(lo >= 0.95);
+        CHECK(sum / n < 0.999999); /* it did run in int8 */
+        /* switched off: the fp32 path again */
+        CHECK(ss_minilm_set_int8(e, 0, err, sizeof(err)) == SS_OK);
+        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, n, 1, q, NULL, err,
+                              sizeof(err)) == SS_OK);
+        CHECK(max_diff(q, f->normed, n * D) <= 1e-4);
+        free(q);
+}
+
 /* Head training, the embedding cache, and the `minilm` kind end to end. */
 static void test_kind(const char *enc_path, const fixture_t *f)
 {
@@ -498,6 +545,7 @@ int main(void)
                 test_batching(mf, e, &f);
                 test_reference_forward(e);
                 test_pool_layers(e, &f);
+                test_int8(e, &f);
                 test_kind(path, &f);
         } else if (!e) {
                 fprintf(stderr, "%s\n", err);
