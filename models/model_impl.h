@@ -85,8 +85,8 @@ extern const ss_model_kind_t ss_cnn_kind;
 int ss_cnn_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
                      int *has_tune);
 extern const ss_model_kind_t ss_minilm_ft_kind; /* minilm.c: the minilm kind, fine-tuned */
-int ss_minilm_ft_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper,
-                           ss_eval_t *tune, int *has_tune);
+int ss_minilm_ft_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
+                           int *has_tune);
 
 /* The registry entry of the kind with this name, or NULL. */
 const ss_model_entry_t *ss_model_entry_find(const char *kind);

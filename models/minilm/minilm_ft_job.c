@@ -7,8 +7,8 @@
 #include "minilm_ft_train.h"
 #include "model_impl.h"
 
-int ss_minilm_ft_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper,
-                           ss_eval_t *tune, int *has_tune)
+int ss_minilm_ft_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper, ss_eval_t *tune,
+                           int *has_tune)
 {
         return ss_minilm_ft_train_from_config(job->cfg, job->fit, job->tune, job->seed, mf, hyper,
                                               tune, has_tune);

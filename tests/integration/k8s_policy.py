@@ -53,7 +53,10 @@ def check(docs, partitions):
                     errs.append(f"{where}: env {e['name']} has a literal value (use secretKeyRef)")
             for a in c.get("args") or []:
                 m = re.search(r"password=(.*)", a)
-                if m and not re.fullmatch(r"\$\([A-Z0-9_]+\)", m.group(1)):
+                # a reference only: $(VAR) (expanded by Kubernetes) or ${env:VAR} / ${file:PATH}
+                # (resolved by the configuration loader, so not in the process arguments)
+                ref = r"\$\([A-Z0-9_]+\)|\$\{env:[A-Za-z0-9_]+\}|\$\{file:[^}]+\}"
+                if m and not re.fullmatch(ref, m.group(1)):
                     errs.append(f"{where}: argument {a.split('=')[0]} carries a literal password")
             if comp in ("scorer", "monitor"):
                 for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):

@@ -69,7 +69,8 @@ run=$(sed -n 's/^tracking   run \([0-9a-f]*\) finished.*/\1/p' "$work/train.out"
 [ -n "$run" ] || fail "no finished run reported"
 api "runs/get?run_id=$run" "$work/run.json"
 [ "$(json "$work/run.json" "d['run']['info']['status']")" = FINISHED ] || fail "run not FINISHED"
-nkeys=$("$SS_BIN" config doc | grep -c '^| `[a-z]' || true)
+# the key table is the first table of `config doc` (a second one lists the values config/ sets)
+nkeys=$("$SS_BIN" config doc | sed '/^$/q' | grep -c '^| `[a-z]' || true)
 nparams=$(json "$work/run.json" "len(d['run']['data']['params'])")
 # every table key is a param (the doc table has one more row, `kafka.*`; pass-through keys add)
 [ "$nparams" -ge $((nkeys - 1)) ] || fail "$nparams params for $((nkeys - 1)) table keys"
