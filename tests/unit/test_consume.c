@@ -18,6 +18,7 @@
 #include "ss_serde.h"
 #include "ss_stop.h"
 #include "ss_test.h"
+#include "ss_test_kafka.h"
 #include "ss_util.h"
 
 #define N_TWEETS 200
@@ -33,44 +34,6 @@ static void *ss_run_thread(void *p)
         ss_run_t *r = p;
         r->rc = ss_consume_run(r->s, r->err, sizeof(r->err));
         return NULL;
-}
-
-/* Counts the messages of each topic partition from the beginning; fills seen[i] for keys
- * "t<i>". Returns the number of messages read. */
-static int ss_read_topic(const char *bs, const char *topic, int nparts, int *seen, int nseen)
-{
-        char err[512];
-        rd_kafka_conf_t *conf =
-            ss_kafka_conf_new(NULL, SS_KAFKA_CONSUMER, "reader", err, sizeof(err));
-        ss_kafka_conf_set(conf, "bootstrap.servers", bs, NULL, err, sizeof(err));
-        ss_kafka_conf_set(conf, "log_level", "2", NULL, err, sizeof(err));
-        rd_kafka_t *rk = ss_kafka_consumer_new(conf, err, sizeof(err));
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
-        for (int p = 0; p < nparts; p++)
-                rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, l);
-        rd_kafka_topic_partition_list_destroy(l);
-        int n = 0, idle = 0;
-        while (idle < 10) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                if (!m) {
-                        idle++;
-                        continue;
-                }
-                if (!m->err) {
-                        n++;
-                        idle = 0;
-                        if (seen && m->key_len > 1 && ((char *)m->key)[0] == 't') {
-                                int id = atoi((char *)m->key + 1);
-                                if (id >= 0 && id < nseen)
-                                        seen[id]++;
-                        }
-                }
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-        return n;
 }
 
 static void ss_produce_inputs(const char *bs, const ss_serde_t *serde)
@@ -101,13 +64,6 @@ static void ss_produce_inputs(const char *bs, const ss_serde_t *serde)
         CHECK(ss_producer_stats(p).acked == N_TWEETS + 1);
         ss_serde_buf_free(&buf);
         ss_producer_destroy(p, 1000);
-}
-
-static double ss_counter_value(ss_metrics_t *r, const char *name, const char *const *labels)
-{
-        char err[256];
-        ss_counter_t *c = ss_metrics_counter(r, name, "", labels, err, sizeof(err));
-        return c ? ss_metrics_value(c) : -1;
 }
 
 int main(void)
@@ -176,7 +132,7 @@ int main(void)
         int all = 0;
         for (int round = 0; round < 30 && !all; round++) {
                 memset(seen, 0, sizeof(seen));
-                ss_read_topic(bs, "tweet-predictions", 2, seen, N_TWEETS);
+                ss_test_topic_read(bs, "tweet-predictions", 2, NULL, 10, seen, N_TWEETS);
                 all = 1;
                 for (int i = 0; i < N_TWEETS; i++)
                         all &= seen[i] >= 1;
@@ -190,24 +146,24 @@ int main(void)
                 fprintf(stderr, "run: %s\n", run.err);
 
         ss_metrics_t *r = ss_consume_metrics(run.s);
-        double produce_errors = ss_counter_value(r, "sentistream_produce_errors_total", NULL);
+        double produce_errors = ss_test_counter_value(r, "sentistream_produce_errors_total", NULL);
         printf("produce errors (re-produced): %.0f\n", produce_errors);
         CHECK(produce_errors > 0); /* the fault was hit ... */
-        CHECK(ss_counter_value(r, "sentistream_consumed_total", NULL) >= N_TWEETS + 1);
-        CHECK(ss_counter_value(r, "sentistream_dead_lettered_total",
-                               (const char *[]){"reason", "SS_ERR_DECODE", NULL}) == 1);
+        CHECK(ss_test_counter_value(r, "sentistream_consumed_total", NULL) >= N_TWEETS + 1);
+        CHECK(ss_test_counter_value(r, "sentistream_dead_lettered_total",
+                                    (const char *[]){"reason", "SS_ERR_DECODE", NULL}) == 1);
         ss_consume_destroy(run.s);
 
         /* ... and nothing was lost: every tweet once or more, the bad one dead-lettered (also
          * at least once: its first delivery failed like the others) */
         memset(seen, 0, sizeof(seen));
-        int n_out = ss_read_topic(bs, "tweet-predictions", 2, seen, N_TWEETS);
+        int n_out = ss_test_topic_read(bs, "tweet-predictions", 2, NULL, 10, seen, N_TWEETS);
         int missing = 0;
         for (int i = 0; i < N_TWEETS; i++)
                 missing += seen[i] == 0;
         printf("outputs %d for %d tweets (duplicates %d)\n", n_out, N_TWEETS, n_out - N_TWEETS);
         CHECK(missing == 0);
-        CHECK(ss_read_topic(bs, "tweets-dlq", 1, NULL, 0) >= 1);
+        CHECK(ss_test_topic_read(bs, "tweets-dlq", 1, NULL, 10, NULL, 0) >= 1);
 
         /* the group's committed offsets cover every input message */
         rd_kafka_conf_t *conf =

@@ -33,6 +33,7 @@
 #include "ss_serde.h"
 #include "ss_stop.h"
 #include "ss_test.h"
+#include "ss_test_kafka.h"
 #include "ss_util.h"
 
 #define N_TWEETS 200
@@ -61,45 +62,6 @@ static void *ss_run_thread(void *p)
         return NULL;
 }
 
-/* Reads a topic from the start (read_uncommitted: the mock writes no markers); counts keys
- * "t<i>" into seen. Returns the messages read. */
-static int ss_read_topic(const char *bs, const char *topic, int nparts, int *seen)
-{
-        char err[512];
-        rd_kafka_conf_t *conf =
-            ss_kafka_conf_new(NULL, SS_KAFKA_CONSUMER, "reader", err, sizeof(err));
-        ss_kafka_conf_set(conf, "bootstrap.servers", bs, NULL, err, sizeof(err));
-        ss_kafka_conf_set(conf, "log_level", "2", NULL, err, sizeof(err));
-        ss_kafka_conf_set(conf, "isolation.level", "read_uncommitted", NULL, err, sizeof(err));
-        rd_kafka_t *rk = ss_kafka_consumer_new(conf, err, sizeof(err));
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
-        for (int p = 0; p < nparts; p++)
-                rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, l);
-        rd_kafka_topic_partition_list_destroy(l);
-        int n = 0, idle = 0;
-        while (idle < 5) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                if (!m) {
-                        idle++;
-                        continue;
-                }
-                if (!m->err) {
-                        n++;
-                        idle = 0;
-                        if (m->key_len > 1 && ((char *)m->key)[0] == 't') {
-                                int id = atoi((char *)m->key + 1);
-                                if (id >= 0 && id < N_TWEETS)
-                                        seen[id]++;
-                        }
-                }
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-        return n;
-}
-
 static void ss_produce_inputs(const char *bs, const ss_serde_t *serde)
 {
         char err[512];
@@ -124,13 +86,6 @@ static void ss_produce_inputs(const char *bs, const ss_serde_t *serde)
         CHECK(ss_producer_flush(p, 10000, err, sizeof(err)) == SS_OK);
         ss_serde_buf_free(&buf);
         ss_producer_destroy(p, 1000);
-}
-
-static double ss_counter_value(ss_metrics_t *r, const char *name, const char *const *labels)
-{
-        char err[256];
-        ss_counter_t *c = ss_metrics_counter(r, name, "", labels, err, sizeof(err));
-        return c ? ss_metrics_value(c) : -1;
 }
 
 /* The group's committed offsets of the input, summed over its 2 partitions. */
@@ -262,8 +217,10 @@ static void run_scenario(const scenario_t *sc, const char *schemas)
         } else {
                 for (int round = 0; round < 40 && !all && !run.done; round++) {
                         memset(seen, 0, sizeof(seen));
-                        ss_read_topic(bs, "tweet-predictions", 2, seen);
-                        ss_read_topic(bs, "tweets-dlq", 1, seen);
+                        ss_test_topic_read(bs, "tweet-predictions", 2, "read_uncommitted", 5, seen,
+                                           N_TWEETS);
+                        ss_test_topic_read(bs, "tweets-dlq", 1, "read_uncommitted", 5, seen,
+                                           N_TWEETS);
                         all = 1;
                         for (int i = 0; i < N_TWEETS; i++)
                                 all &= seen[i] >= 1;
@@ -281,10 +238,10 @@ static void run_scenario(const scenario_t *sc, const char *schemas)
                         fprintf(stderr, "run: %s\n", run.err);
         }
         ss_metrics_t *r = ss_consume_metrics(run.s);
-        double aborts = ss_counter_value(r, "sentistream_transactions_total",
-                                         (const char *[]){"result", "abort", NULL});
-        double commits = ss_counter_value(r, "sentistream_transactions_total",
-                                          (const char *[]){"result", "commit", NULL});
+        double aborts = ss_test_counter_value(r, "sentistream_transactions_total",
+                                              (const char *[]){"result", "abort", NULL});
+        double commits = ss_test_counter_value(r, "sentistream_transactions_total",
+                                               (const char *[]){"result", "commit", NULL});
         printf("transactions: %.0f committed, %.0f aborted\n", commits, aborts);
         if (sc->want_aborts)
                 CHECK(aborts >= 1);
@@ -293,8 +250,8 @@ static void run_scenario(const scenario_t *sc, const char *schemas)
         if (sc->expect_stop)
                 CHECK(aborts <= 2); /* no abort loop */
         if (sc->dead_reason) {
-                double d = ss_counter_value(r, "sentistream_dead_lettered_total",
-                                            (const char *[]){"reason", sc->dead_reason, NULL});
+                double d = ss_test_counter_value(r, "sentistream_dead_lettered_total",
+                                                 (const char *[]){"reason", sc->dead_reason, NULL});
                 printf("dead letters (%s): %.0f\n", sc->dead_reason, d);
                 CHECK(d >= 1);
         }

@@ -15,6 +15,7 @@
 #include "ss_serde.h"
 #include "ss_stop.h"
 #include "ss_test.h"
+#include "ss_test_kafka.h"
 #include "ss_util.h"
 
 #define N_GOOD    10
@@ -31,34 +32,6 @@ static void *ss_run_thread(void *p)
         ss_run_t *r = p;
         r->rc = ss_consume_run(r->s, r->err, sizeof(r->err));
         return NULL;
-}
-
-static int ss_count_topic(const char *bs, const char *topic)
-{
-        char err[512];
-        rd_kafka_conf_t *conf =
-            ss_kafka_conf_new(NULL, SS_KAFKA_CONSUMER, "reader", err, sizeof(err));
-        ss_kafka_conf_set(conf, "bootstrap.servers", bs, NULL, err, sizeof(err));
-        ss_kafka_conf_set(conf, "log_level", "2", NULL, err, sizeof(err));
-        rd_kafka_t *rk = ss_kafka_consumer_new(conf, err, sizeof(err));
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_assign(rk, l);
-        rd_kafka_topic_partition_list_destroy(l);
-        int n = 0, idle = 0;
-        while (idle < 5) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                if (!m) {
-                        idle++;
-                        continue;
-                }
-                n += !m->err;
-                idle = 0;
-                rd_kafka_message_destroy(m);
-        }
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-        return n;
 }
 
 static void ss_send_tweet(ss_producer_t *p, const ss_serde_t *serde, const char *id,
@@ -99,13 +72,6 @@ static void ss_produce_inputs(const char *bs, const ss_serde_t *serde)
                                        1000, err, sizeof(err)) == SS_OK);
         CHECK(ss_producer_flush(p, 10000, err, sizeof(err)) == SS_OK);
         ss_producer_destroy(p, 1000);
-}
-
-static double ss_counter_value(ss_metrics_t *r, const char *name, const char *const *labels)
-{
-        char err[256];
-        ss_counter_t *c = ss_metrics_counter(r, name, "", labels, err, sizeof(err));
-        return c ? ss_metrics_value(c) : -1;
 }
 
 static int ss_count_sub(const char *text, const char *sub)
@@ -199,16 +165,16 @@ int main(void)
         pthread_create(&th, NULL, ss_run_thread, &run);
         int want_dlq = 4 + N_GARBAGE, dlq = 0, out = 0;
         for (int round = 0; round < 30 && (dlq < want_dlq || out < N_GOOD); round++) {
-                dlq = ss_count_topic(bs, "tweets-dlq");
-                out = ss_count_topic(bs, "tweet-predictions");
+                dlq = ss_test_topic_read(bs, "tweets-dlq", 1, NULL, 5, NULL, 0);
+                out = ss_test_topic_read(bs, "tweet-predictions", 1, NULL, 5, NULL, 0);
         }
         ss_stop_request();
         pthread_join(th, NULL);
         ss_metrics_t *r = ss_consume_metrics(run.s);
-        double range = ss_counter_value(r, "sentistream_dead_lettered_total",
-                                        (const char *[]){"reason", "SS_ERR_RANGE", NULL});
-        double decode = ss_counter_value(r, "sentistream_dead_lettered_total",
-                                         (const char *[]){"reason", "SS_ERR_DECODE", NULL});
+        double range = ss_test_counter_value(r, "sentistream_dead_lettered_total",
+                                             (const char *[]){"reason", "SS_ERR_RANGE", NULL});
+        double decode = ss_test_counter_value(r, "sentistream_dead_lettered_total",
+                                              (const char *[]){"reason", "SS_ERR_DECODE", NULL});
         ss_consume_destroy(run.s);
 
         fflush(stderr);
