@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "model_impl.h"
+#include "q8gemm.h"
 #include "ss_util.h"
 #include "tok.h"
 
@@ -46,8 +47,9 @@
 
 /* A linear layer's weights quantised per output row: w[o][k] ~ q[o][k] scale[o]. */
 typedef struct ss_minilm_q8 {
-        int8_t *q;    /* [out][in] */
-        float *scale; /* [out] */
+        int8_t *q;            /* [out][in] */
+        float *scale;         /* [out] */
+        ss_q8gemm_pack_t *pk; /* q packed for the SIMD kernels (owned) */
 } ss_minilm_q8_t;
 
 /* Weights of one transformer layer. Linear weights are [out][in]. */
@@ -106,6 +108,7 @@ struct ss_minilm {
         ss_wp_t *wp;
         int reference;                             /* 1: plain kernels instead of OpenBLAS */
         int int8;                                  /* 1: linear layers in int8 (q8 copies) */
+        ss_q8gemm_isa_t q8_isa;                    /* the int8 kernel (the CPU's best SIMD) */
         int pool_layers[SS_MINILM_MAX_LAYERS + 1]; /* hidden states mean-pooled, in output order */
         int n_pool;
 };
@@ -378,7 +381,10 @@ static void matmul(const ss_minilm_t *e, float *out, const float *x, const float
         if (e->int8 && e->reference)
                 ss_minilm_matmul_q8_ref(out, x, q->q, q->scale, b, n, d_in, d_out, e->s.xq,
                                         e->s.xscale);
-        else if (e->int8)
+        else if (e->int8 && e->q8_isa != SS_Q8GEMM_PLAIN) {
+                ss_minilm_quantize_rows(e->s.xq, e->s.xscale, x, n, d_in);
+                ss_q8gemm_matmul(out, e->s.xq, e->s.xscale, q->pk, q->scale, b, n, e->q8_isa);
+        } else if (e->int8)
                 ss_minilm_matmul_q8(out, x, q->q, q->scale, b, n, d_in, d_out, e->s.xq,
                                     e->s.xscale);
         else if (e->reference)
@@ -768,6 +774,8 @@ fail:
         return NULL;
 }
 
+static void q8_free(ss_minilm_t *e);
+
 void ss_minilm_destroy(ss_minilm_t *e)
 {
         if (!e)
@@ -784,7 +792,7 @@ void ss_minilm_destroy(ss_minilm_t *e)
         free(e->s.att);
         free(e->s.xq);
         free(e->s.xscale);
-        free(e->w.q8_owned);
+        q8_free(e);
         free(e->s.ids);
         free(e->s.off);
         free(e->s.len);
@@ -806,13 +814,31 @@ void ss_minilm_set_reference(ss_minilm_t *e, int on)
         e->reference = on;
 }
 
-static void q8_take(ss_minilm_q8_t *q, char **p, const float *w, int rows, int cols)
+static int q8_take(ss_minilm_q8_t *q, char **p, const float *w, int rows, int cols)
 {
         q->scale = (float *)*p;
         *p += ((size_t)rows * sizeof(float) + 63) & ~(size_t)63;
         q->q = (int8_t *)*p;
         *p += ((size_t)rows * cols + 63) & ~(size_t)63;
         ss_minilm_quantize_rows(q->q, q->scale, w, rows, cols);
+        q->pk = ss_q8gemm_pack_new(q->q, rows, cols, NULL, 0);
+        return q->pk != NULL;
+}
+
+static void q8_free(ss_minilm_t *e)
+{
+        if (!e->w.q8_owned)
+                return;
+        for (int i = 0; i < e->cfg.n_layers; i++) {
+                ss_minilm_layer_t *l = &e->w.layer[i];
+                ss_q8gemm_pack_destroy(l->q_qkv.pk);
+                ss_q8gemm_pack_destroy(l->q_o.pk);
+                ss_q8gemm_pack_destroy(l->q_ff1.pk);
+                ss_q8gemm_pack_destroy(l->q_ff2.pk);
+                l->q_qkv.pk = l->q_o.pk = l->q_ff1.pk = l->q_ff2.pk = NULL;
+        }
+        free(e->w.q8_owned);
+        e->w.q8_owned = NULL;
 }
 
 ss_err_t ss_minilm_set_int8(ss_minilm_t *e, int on, char *errstr, size_t errstr_size)
@@ -826,15 +852,22 @@ ss_err_t ss_minilm_set_int8(ss_minilm_t *e, int on, char *errstr, size_t errstr_
                         return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                           "minilm: out of memory for the int8 weights");
                 e->w.q8_owned = p;
+                int ok = 1;
                 for (int i = 0; i < c->n_layers; i++) {
                         ss_minilm_layer_t *l = &e->w.layer[i];
-                        q8_take(&l->q_qkv, &p, l->wqkv, 3 * c->dim, c->dim);
-                        q8_take(&l->q_o, &p, l->wo, c->dim, c->dim);
-                        q8_take(&l->q_ff1, &p, l->w1, c->ffn_dim, c->dim);
-                        q8_take(&l->q_ff2, &p, l->w2, c->dim, c->ffn_dim);
+                        ok &= q8_take(&l->q_qkv, &p, l->wqkv, 3 * c->dim, c->dim);
+                        ok &= q8_take(&l->q_o, &p, l->wo, c->dim, c->dim);
+                        ok &= q8_take(&l->q_ff1, &p, l->w1, c->ffn_dim, c->dim);
+                        ok &= q8_take(&l->q_ff2, &p, l->w2, c->dim, c->ffn_dim);
+                }
+                if (!ok) {
+                        q8_free(e);
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
+                                          "minilm: out of memory packing the int8 weights");
                 }
         }
         e->int8 = on != 0;
+        e->q8_isa = ss_q8gemm_isa_best();
         return SS_OK;
 }
 
