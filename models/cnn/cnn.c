@@ -167,6 +167,7 @@ void ss_cnn_destroy(ss_cnn_t *m)
         free(m->a.hidden);
         free(m->a.logits);
         free(m->a.probs);
+        ss_cnn_table_disable(m);
         ss_cnn_grads_free(m->g);
         free(m);
 }
@@ -430,24 +431,13 @@ static ss_err_t ss_cnn_batch_check(const ss_cnn_t *m, const int32_t *ids, const 
         return SS_OK;
 }
 
-ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, int n, int train,
-                        char *errstr, size_t errstr_size)
+/* pooled [n][H] of the batch in m->a through one im2col and one sgemm per width (the argmax
+ * rows kept when training). */
+static void ss_cnn_conv_pool(ss_cnn_t *m, int n, int train)
 {
-        ss_err_t err = ss_cnn_batch_check(m, ids, lens, n, errstr, errstr_size);
-        if (err != SS_OK)
-                return err;
         const ss_cnn_config_t *c = &m->cfg;
         ss_cnn_acts_t *a = &m->a;
         int T = c->max_len, D = c->emb_dim, F = c->n_filters, H = ss_cnn_hidden(c);
-        a->batch = n;
-        a->train = train && c->dropout > 0.0f;
-        a->has_argmax = train != 0;
-        if (n == 0)
-                return SS_OK;
-        if (ids != a->ids)
-                memcpy(a->ids, ids, (size_t)n * (size_t)T * sizeof(int32_t));
-        if (lens != a->lens)
-                memcpy(a->lens, lens, (size_t)n * sizeof(int32_t));
         /* One im2col for every width: rows of kmax embeddings at the positions of the
          * narrowest width; width k reads the first k*D floats of each row. */
         int kmin = c->widths[0], kmax = ss_cnn_kmax(c);
@@ -459,6 +449,30 @@ ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, in
                                m->w.p.conv_b + (size_t)w * F, a->row_off, a->lens, k, n, F, H,
                                w * F);
         }
+}
+
+ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, int n, int train,
+                        char *errstr, size_t errstr_size)
+{
+        ss_err_t err = ss_cnn_batch_check(m, ids, lens, n, errstr, errstr_size);
+        if (err != SS_OK)
+                return err;
+        const ss_cnn_config_t *c = &m->cfg;
+        ss_cnn_acts_t *a = &m->a;
+        int T = c->max_len, H = ss_cnn_hidden(c);
+        a->batch = n;
+        a->train = train && c->dropout > 0.0f;
+        a->has_argmax = train != 0;
+        if (n == 0)
+                return SS_OK;
+        if (ids != a->ids)
+                memcpy(a->ids, ids, (size_t)n * (size_t)T * sizeof(int32_t));
+        if (lens != a->lens)
+                memcpy(a->lens, lens, (size_t)n * sizeof(int32_t));
+        if (m->tab && !train)
+                ss_cnn_table_pool(m, a->ids, a->lens, n, a->pooled);
+        else
+                ss_cnn_conv_pool(m, n, train);
         if (a->train)
                 ss_cnn_dropout(a->hidden, a->mask, a->pooled, (size_t)n * H, c->dropout, &m->rng);
         else
@@ -1073,6 +1087,8 @@ static void *ss_cnn_kind_load(const ss_mfile_t *mf, char *errstr, size_t errstr_
         cm->net =
             ss_cnn_load(mf, SS_CNN_SCORE_BATCH, &mode, &vocab, &vocab_len, errstr, errstr_size);
         if (!cm->net)
+                goto fail;
+        if (ss_cnn_table_enable(cm->net, errstr, errstr_size) != SS_OK)
                 goto fail;
         cm->tx = ss_cnn_text_new(vocab, vocab_len, mode, cm->net->cfg.max_len, msg, sizeof(msg));
         if (!cm->tx) {

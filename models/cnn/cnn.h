@@ -130,12 +130,15 @@ typedef struct ss_cnn_adam {
 /* lr 1e-3, emb_lr 1e-3, betas 0.9/0.999, eps 1e-8, no decay, max_norm 3. */
 void ss_cnn_adam_default(ss_cnn_adam_t *a);
 
+typedef struct ss_cnn_table ss_cnn_table_t;
+
 typedef struct ss_cnn {
         ss_cnn_config_t cfg;
         ss_cnn_weights_t w;
         ss_cnn_acts_t a;
-        ss_cnn_grads_t *g; /* NULL until ss_cnn_train_begin() */
-        uint64_t rng;      /* dropout random state (xorshift64*), set by ss_cnn_init_random */
+        ss_cnn_grads_t *g;   /* NULL until ss_cnn_train_begin() */
+        uint64_t rng;        /* dropout random state (xorshift64*), set by ss_cnn_init_random */
+        ss_cnn_table_t *tab; /* lookup table of the scoring forward pass (cnn_table.c), or NULL */
         size_t n_dense;
 } ss_cnn_t;
 
@@ -170,6 +173,23 @@ void ss_cnn_init_random(ss_cnn_t *m, uint64_t seed);
  */
 ss_err_t ss_cnn_forward(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, int n, int train,
                         char *errstr, size_t errstr_size);
+
+/*
+ * Scoring by table lookup (cnn_table.c): each (token id, width, offset) contributes a fixed
+ * vector of F filter responses; with a table enabled, ss_cnn_forward with train = 0 adds table
+ * rows instead of running the im2col sgemm (same results up to float rounding, several times
+ * faster). Rows are computed on first use of an id: memory grows by sum(widths) * F * 4 bytes
+ * per distinct id scored (4.8 KB at 3/4/5 x 100), at most vocab_size ids. Enable only once
+ * the weights are final (they are copied into the table); forward with train = 1 never uses
+ * it. ss_cnn_destroy frees it.
+ */
+ss_err_t ss_cnn_table_enable(ss_cnn_t *m, char *errstr, size_t errstr_size);
+void ss_cnn_table_disable(ss_cnn_t *m);
+/* Distinct ids whose rows are in the table. */
+int64_t ss_cnn_table_ids(const ss_cnn_t *m);
+/* pooled [n][H] = ReLU(max over time + bias) of the batch by table lookup (the table must be
+ * enabled; ids checked by the caller). */
+void ss_cnn_table_pool(ss_cnn_t *m, const int32_t *ids, const int32_t *lens, int n, float *pooled);
 
 /*
  * Weighted cross-entropy of the last forward pass:
