@@ -161,7 +161,7 @@ VNNI_TARGET static inline void vnni_tile(float *out, const int8_t *xq, const flo
                 int left = w->d_out - o;
                 if (left <= 0)
                         break;
-                __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+                __mmask16 m = (__mmask16)(left >= 16 ? 0xffffu : (1u << left) - 1u);
                 __m512i corr = _mm512_loadu_si512((const void *)(w->corr + o));
                 __m512 vs = _mm512_maskz_loadu_ps(m, ws + o);
                 __m512 vb = b ? _mm512_maskz_loadu_ps(m, b + o) : _mm512_setzero_ps();
