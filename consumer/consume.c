@@ -45,6 +45,7 @@
 #include "modelsrc.h"
 
 #include <malloc.h>
+#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -147,6 +148,7 @@ struct ss_consume {
 
         /* between batches */
         double next_lag, next_watch;
+        double lag_deadline;  /* end of the current lag refresh's time budget */
         struct stat model_st; /* model file as last loaded or checked */
         int closed;
 };
@@ -262,8 +264,8 @@ static ss_lag_gauge_t *ss_consume_lag_gauge(ss_consume_t *s, const char *topic, 
         g->committed = RD_KAFKA_OFFSET_INVALID;
         g->gauge =
             ss_metrics_gauge(s->metrics, "sentistream_consumer_lag",
-                             "Messages behind the high watermark, counted from the "
-                             "committable offset.",
+                             "Messages behind the broker's high watermark, counted from the "
+                             "committable offset; NaN while the broker does not answer.",
                              (const char *[]){"topic", topic, "partition", p, NULL}, e, sizeof(e));
         g->next = s->m.lag;
         s->m.lag = g;
@@ -293,13 +295,21 @@ static void ss_consume_lag_one(const char *topic, int32_t partition, int64_t com
                                int64_t last_entered, void *opaque)
 {
         ss_consume_t *s = opaque;
-        int64_t lo, hi;
-        /* Cached watermarks (updated by fetches): no broker round trip. */
-        if (rd_kafka_get_watermark_offsets(s->consumer, topic, partition, &lo, &hi) || hi < 0)
-                return;
         ss_lag_gauge_t *g = ss_consume_lag_gauge(s, topic, partition);
         if (!g)
                 return;
+        /* Fresh watermarks from the broker, each ask bounded by what is left of the refresh's
+         * budget. librdkafka's cached ones (rd_kafka_get_watermark_offsets) move only with
+         * fetches: right after a broker restart they are from before it and the lag would
+         * read 0 while input waits. Without an answer the lag is unknown (NaN). */
+        int64_t lo = -1, hi = -1;
+        int left_ms = (int)((s->lag_deadline - ss_time_mono()) * 1000.0);
+        if (left_ms <= 0 ||
+            rd_kafka_query_watermark_offsets(s->consumer, topic, partition, &lo, &hi, left_ms) ||
+            hi < 0) {
+                ss_gauge_set(g->gauge, NAN);
+                return;
+        }
         int64_t base = committable;
         if (base < 0 && last_entered >= 0)
                 base = last_entered; /* the first message entered is not done yet */
@@ -309,13 +319,16 @@ static void ss_consume_lag_one(const char *topic, int32_t partition, int64_t com
                 ss_gauge_set(g->gauge, (double)(hi > base ? hi - base : 0));
 }
 
-/* Refreshes the lag gauges every consumer.lag.interval.ms (not every batch). */
+/* Refreshes the lag gauges every consumer.lag.interval.ms (not every batch); the broker's
+ * answers for all partitions are waited for at most SS_CONSUME_LAG_BUDGET_MS in all. */
+#define SS_CONSUME_LAG_BUDGET_MS 1000
 static void ss_consume_lag_update(ss_consume_t *s)
 {
         double now = ss_time_mono();
         if (now < s->next_lag)
                 return;
         s->next_lag = now + s->lag_interval_ms / 1000.0;
+        s->lag_deadline = now + SS_CONSUME_LAG_BUDGET_MS / 1000.0;
         ss_sink_foreach_assigned(s->sink, ss_consume_lag_one, s);
 }
 
@@ -973,6 +986,19 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                                             "consumer.instance.id", errstr, errstr_size)) ||
             (!*instance && ss_consume_conf_default(cconf, c, "session.timeout.ms", "10000", errstr,
                                                    errstr_size))) {
+                rd_kafka_conf_destroy(cconf);
+                goto fail;
+        }
+        /* The consumer's prefetch queue is bounded at twice a batch's input (32 MiB by
+         * default, librdkafka's is 64 MiB): a spike of large inputs would otherwise sit
+         * there in full besides the batch in hand. Twice, not once: librdkafka 2.0.2
+         * stops fetching for about a second once the queue is full (see ss_kafka.c), and
+         * twice a batch holds more than a second of input at the scorer's flat-out rate. */
+        char qmkb[32];
+        size_t qkib = 2 * s->batch_max_bytes / 1024;
+        snprintf(qmkb, sizeof(qmkb), "%zu", qkib > 2097151 ? (size_t)2097151 : qkib);
+        if (ss_consume_conf_default(cconf, c, "queued.max.messages.kbytes", qmkb, errstr,
+                                    errstr_size)) {
                 rd_kafka_conf_destroy(cconf);
                 goto fail;
         }

@@ -13,7 +13,10 @@
  *   eos.produce.permanent    Produce answers MSG_SIZE_TOO_LARGE: the transaction is aborted
  *                            and the input, when it comes back, goes to the dead-letter topic
  *   eos.fatal                AddOffsetsToTxn answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED
- *                            (fatal): the run stops with an error within seconds, no loop
+ *                            (fatal) once: the transactional producer is re-created with the
+ *                            same transactional.id, the consumer rewound, and it goes on
+ *   eos.fatal.repeated       the same for every transaction: after 5 re-creations within
+ *                            60 s the run stops with an error within seconds, no loop
  *
  * Every scenario that goes on must end with every input covered (a prediction or a dead
  * letter); under at-least-once the group's committed offsets must be at the end of the
@@ -151,6 +154,13 @@ static void inj_add_offsets_fatal(rd_kafka_mock_cluster_t *mc)
         rd_kafka_mock_push_request_errors(mc, API_ADD_OFFSETS, 1,
                                           RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
 }
+static void inj_add_offsets_fatal_repeated(rd_kafka_mock_cluster_t *mc)
+{
+        for (int i = 0; i < 20; i++)
+                rd_kafka_mock_push_request_errors(
+                    mc, API_ADD_OFFSETS, 1,
+                    RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+}
 
 static void run_scenario(const scenario_t *sc, const char *schemas)
 {
@@ -248,7 +258,7 @@ static void run_scenario(const scenario_t *sc, const char *schemas)
         if (sc->eos && !sc->expect_stop)
                 CHECK(commits >= 1);
         if (sc->expect_stop)
-                CHECK(aborts <= 2); /* no abort loop */
+                CHECK(aborts <= 6); /* no abort loop: 5 re-creations, then the stop */
         if (sc->dead_reason) {
                 double d = ss_test_counter_value(r, "sentistream_dead_lettered_total",
                                                  (const char *[]){"reason", sc->dead_reason, NULL});
@@ -277,7 +287,8 @@ int main(int argc, char **argv)
             {"eos.addoffsets.abortable", 1, inj_add_offsets_abortable, 0, NULL, 1},
             {"eos.endtxn.retriable", 1, inj_end_txn_retriable, 0, NULL, 0},
             {"eos.produce.permanent", 1, inj_produce_too_large, 0, "SS_ERR_KAFKA", 1},
-            {"eos.fatal", 1, inj_add_offsets_fatal, 1, NULL, 0},
+            {"eos.fatal", 1, inj_add_offsets_fatal, 0, NULL, 1},
+            {"eos.fatal.repeated", 1, inj_add_offsets_fatal_repeated, 1, NULL, 1},
         };
         for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
                 if (argc < 2 || strstr(scenarios[i].name, argv[1]))
