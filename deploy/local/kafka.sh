@@ -226,6 +226,14 @@ EOF
         if [ -n "$sasl_port$sasl_ssl_port" ]; then
                 if [ ${#scram[@]} -gt 0 ]; then
                         echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" >>"$props"
+                        # every enabled mechanism needs its login module on the listener (the
+                        # JAAS file holds PLAIN's); without it the broker drops SCRAM logins
+                        local l m
+                        for l in ${sasl_port:+sasl_plaintext} ${sasl_ssl_port:+sasl_ssl}; do
+                                for m in scram-sha-256 scram-sha-512; do
+                                        echo "listener.name.$l.$m.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;" >>"$props"
+                                done
+                        done
                 else
                         echo "sasl.enabled.mechanisms=PLAIN" >>"$props"
                 fi
