@@ -55,6 +55,7 @@
 #include "model.h"
 #include "pool.h"
 #include "sink.h"
+#include "watermarks.h"
 #include "ss_kafka.h"
 #include "ss_log.h"
 #include "ss_metrics.h"
@@ -148,8 +149,9 @@ struct ss_consume {
 
         /* between batches */
         double next_lag, next_watch;
-        double lag_deadline;  /* end of the current lag refresh's time budget */
-        struct stat model_st; /* model file as last loaded or checked */
+        ss_watermarks_t *wm;                        /* the brokers' high watermarks */
+        rd_kafka_topic_partition_list_t *lag_parts; /* partitions of the lag refresh */
+        struct stat model_st;                       /* model file as last loaded or checked */
         int closed;
 };
 
@@ -272,6 +274,11 @@ static ss_lag_gauge_t *ss_consume_lag_gauge(ss_consume_t *s, const char *topic, 
         return g;
 }
 
+/* How old a watermark may be for the lag gauge: two refreshes and one bounded ask. */
+#define SS_CONSUME_LAG_ASK_MS 5000
+#define SS_CONSUME_LAG_MAX_AGE(s)                                                                  \
+        (2.0 * (s)->lag_interval_ms / 1000.0 + SS_CONSUME_LAG_ASK_MS / 1000.0)
+
 /* The group's committed offset of a partition nothing was consumed from yet: asked from the
  * broker once per assignment (a blocking call, bounded), then kept. */
 static int64_t ss_consume_lag_committed(ss_consume_t *s, ss_lag_gauge_t *g, int64_t lo)
@@ -298,15 +305,11 @@ static void ss_consume_lag_one(const char *topic, int32_t partition, int64_t com
         ss_lag_gauge_t *g = ss_consume_lag_gauge(s, topic, partition);
         if (!g)
                 return;
-        /* Fresh watermarks from the broker, each ask bounded by what is left of the refresh's
-         * budget. librdkafka's cached ones (rd_kafka_get_watermark_offsets) move only with
-         * fetches: right after a broker restart they are from before it and the lag would
-         * read 0 while input waits. Without an answer the lag is unknown (NaN). */
-        int64_t lo = -1, hi = -1;
-        int left_ms = (int)((s->lag_deadline - ss_time_mono()) * 1000.0);
-        if (left_ms <= 0 ||
-            rd_kafka_query_watermark_offsets(s->consumer, topic, partition, &lo, &hi, left_ms) ||
-            hi < 0) {
+        rd_kafka_topic_partition_list_add(s->lag_parts, topic, partition);
+        /* The broker's answer from the last rounds (watermarks.h); without one the lag is
+         * unknown (NaN), never a figure from before a broker restart. */
+        int64_t lo, hi;
+        if (!ss_watermarks_get(s->wm, topic, partition, SS_CONSUME_LAG_MAX_AGE(s), &lo, &hi)) {
                 ss_gauge_set(g->gauge, NAN);
                 return;
         }
@@ -319,17 +322,19 @@ static void ss_consume_lag_one(const char *topic, int32_t partition, int64_t com
                 ss_gauge_set(g->gauge, (double)(hi > base ? hi - base : 0));
 }
 
-/* Refreshes the lag gauges every consumer.lag.interval.ms (not every batch); the broker's
- * answers for all partitions are waited for at most SS_CONSUME_LAG_BUDGET_MS in all. */
-#define SS_CONSUME_LAG_BUDGET_MS 1000
+/* Refreshes the lag gauges every consumer.lag.interval.ms (not every batch) from the
+ * watermarks the broker gave, and asks it again for the partitions assigned now. */
 static void ss_consume_lag_update(ss_consume_t *s)
 {
         double now = ss_time_mono();
-        if (now < s->next_lag)
+        if (now < s->next_lag || !s->wm)
                 return;
         s->next_lag = now + s->lag_interval_ms / 1000.0;
-        s->lag_deadline = now + SS_CONSUME_LAG_BUDGET_MS / 1000.0;
+        s->lag_parts = rd_kafka_topic_partition_list_new(8);
         ss_sink_foreach_assigned(s->sink, ss_consume_lag_one, s);
+        ss_watermarks_refresh(s->wm, s->lag_parts);
+        rd_kafka_topic_partition_list_destroy(s->lag_parts);
+        s->lag_parts = NULL;
 }
 
 /* ---- model reload ------------------------------------------------------------------ */
@@ -1009,6 +1014,10 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         s->closed = 0;
         if (ss_kafka_auth_check(s->consumer, c, SS_KAFKA_AUTH_CHECK_MS, errstr, errstr_size))
                 goto fail;
+        if (!(s->wm = ss_watermarks_new(s->consumer, SS_CONSUME_LAG_ASK_MS))) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "cannot start the watermark thread");
+                goto fail;
+        }
 
         rd_kafka_conf_t *pconf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!pconf)
@@ -1144,6 +1153,7 @@ void ss_consume_destroy(ss_consume_t *s)
         ss_pool_destroy(s->pool); /* first: no worker may still read a batch */
         s->pool = NULL;
         ss_modelsrc_destroy(s->src);
+        ss_watermarks_destroy(s->wm); /* before the consumer it asks through */
         if (s->consumer && !s->closed)
                 rd_kafka_consumer_close(s->consumer);
         ss_sink_destroy(s->sink);
