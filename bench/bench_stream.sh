@@ -172,7 +172,10 @@ one() {
         case $sys in
         passthrough | scorer | eos)
                 local extra=()
-                [ "$sys" = passthrough ] && extra=(consumer.mode=passthrough)
+                # the baseline keeps librdkafka's own 64 MiB prefetch (the scorer's is 2 x
+                # consumer.batch.max.bytes = 32 MiB): the fastest consumer the broker allows
+                [ "$sys" = passthrough ] && extra=(consumer.mode=passthrough
+                        kafka.queued.max.messages.kbytes=65536)
                 [ "$sys" = scorer ] && extra=(consumer.score.threads="$score_threads")
                 [ "$sys" = eos ] && extra=(consumer.score.threads="$score_threads"
                         consumer.delivery=exactly_once consumer.instance.id="b-$run_id")
