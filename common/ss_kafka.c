@@ -56,6 +56,10 @@ static char ss_kafka_auth_reason[512];
 
 static void ss_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+        /* A broker that drops the connection in the middle of a SASL exchange (how Kafka 4
+         * answers the SCRAM proof of librdkafka before 2.6.1) refused the login too. */
+        if (err == RD_KAFKA_RESP_ERR__TRANSPORT && strstr(reason, "SASL authentication error"))
+                err = RD_KAFKA_RESP_ERR__AUTHENTICATION;
         if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
                 pthread_mutex_lock(&ss_kafka_auth_lock);
                 snprintf(ss_kafka_auth_reason, sizeof(ss_kafka_auth_reason), "%s", reason);
@@ -63,6 +67,16 @@ static void ss_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
                 ss_error("kafka",
                          "%s: authentication failed: %s (check kafka.sasl.username, "
                          "kafka.sasl.password, kafka.sasl.mechanism)",
+                         rd_kafka_name(rk), reason);
+        } else if (err == RD_KAFKA_RESP_ERR__SSL) {
+                /* a TLS handshake refused (the broker's certificate does not verify against
+                 * kafka.ssl.ca.location, or the broker refused ours): retrying cannot cure it */
+                pthread_mutex_lock(&ss_kafka_auth_lock);
+                snprintf(ss_kafka_auth_reason, sizeof(ss_kafka_auth_reason), "TLS: %s", reason);
+                pthread_mutex_unlock(&ss_kafka_auth_lock);
+                ss_error("kafka",
+                         "%s: TLS handshake failed: %s (check kafka.ssl.ca.location, "
+                         "kafka.security.protocol and the broker's certificate)",
                          rd_kafka_name(rk), reason);
         } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 char fatal[512];

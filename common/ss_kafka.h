@@ -68,9 +68,11 @@ int ss_kafka_fatal_check(rd_kafka_t *rk, const char *what);
  * Startup check of credentials, for a client just created (a consumer not yet subscribed):
  * when c sets kafka.security.protocol to anything but plaintext (SASL_PLAINTEXT, SASL_SSL,
  * SSL), waits up to timeout_ms for a metadata answer. An authentication failure reported
- * meanwhile is SS_ERR_KAFKA with librdkafka's reason (never the password), so that a wrong
- * password stops the process at startup instead of retrying forever; no answer at all is
- * only a warning (the broker may come later). SS_OK at once for plaintext.
+ * meanwhile (a refused SASL login, or a TLS handshake that failed, e.g. a broker certificate
+ * that does not verify against kafka.ssl.ca.location) is SS_ERR_KAFKA with librdkafka's
+ * reason (never the password), so that a wrong password or CA stops the process at startup
+ * instead of retrying forever; no answer at all is only a warning (the broker may come
+ * later). SS_OK at once for plaintext.
  */
 #define SS_KAFKA_AUTH_CHECK_MS 15000
 ss_err_t ss_kafka_auth_check(rd_kafka_t *rk, const ss_config_t *c, int timeout_ms, char *errstr,

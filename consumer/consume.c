@@ -45,6 +45,7 @@
 #include "modelsrc.h"
 
 #include <malloc.h>
+#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@
 #include "model.h"
 #include "pool.h"
 #include "sink.h"
+#include "watermarks.h"
 #include "ss_kafka.h"
 #include "ss_log.h"
 #include "ss_metrics.h"
@@ -147,7 +149,9 @@ struct ss_consume {
 
         /* between batches */
         double next_lag, next_watch;
-        struct stat model_st; /* model file as last loaded or checked */
+        ss_watermarks_t *wm;                        /* the brokers' high watermarks */
+        rd_kafka_topic_partition_list_t *lag_parts; /* partitions of the lag refresh */
+        struct stat model_st;                       /* model file as last loaded or checked */
         int closed;
 };
 
@@ -262,13 +266,18 @@ static ss_lag_gauge_t *ss_consume_lag_gauge(ss_consume_t *s, const char *topic, 
         g->committed = RD_KAFKA_OFFSET_INVALID;
         g->gauge =
             ss_metrics_gauge(s->metrics, "sentistream_consumer_lag",
-                             "Messages behind the high watermark, counted from the "
-                             "committable offset.",
+                             "Messages behind the broker's high watermark, counted from the "
+                             "committable offset; NaN while the broker does not answer.",
                              (const char *[]){"topic", topic, "partition", p, NULL}, e, sizeof(e));
         g->next = s->m.lag;
         s->m.lag = g;
         return g;
 }
+
+/* How old a watermark may be for the lag gauge: two refreshes and one bounded ask. */
+#define SS_CONSUME_LAG_ASK_MS 5000
+#define SS_CONSUME_LAG_MAX_AGE(s)                                                                  \
+        (2.0 * (s)->lag_interval_ms / 1000.0 + SS_CONSUME_LAG_ASK_MS / 1000.0)
 
 /* The group's committed offset of a partition nothing was consumed from yet: asked from the
  * broker once per assignment (a blocking call, bounded), then kept. */
@@ -293,13 +302,17 @@ static void ss_consume_lag_one(const char *topic, int32_t partition, int64_t com
                                int64_t last_entered, void *opaque)
 {
         ss_consume_t *s = opaque;
-        int64_t lo, hi;
-        /* Cached watermarks (updated by fetches): no broker round trip. */
-        if (rd_kafka_get_watermark_offsets(s->consumer, topic, partition, &lo, &hi) || hi < 0)
-                return;
         ss_lag_gauge_t *g = ss_consume_lag_gauge(s, topic, partition);
         if (!g)
                 return;
+        rd_kafka_topic_partition_list_add(s->lag_parts, topic, partition);
+        /* The broker's answer from the last rounds (watermarks.h); without one the lag is
+         * unknown (NaN), never a figure from before a broker restart. */
+        int64_t lo, hi;
+        if (!ss_watermarks_get(s->wm, topic, partition, SS_CONSUME_LAG_MAX_AGE(s), &lo, &hi)) {
+                ss_gauge_set(g->gauge, NAN);
+                return;
+        }
         int64_t base = committable;
         if (base < 0 && last_entered >= 0)
                 base = last_entered; /* the first message entered is not done yet */
@@ -309,14 +322,19 @@ static void ss_consume_lag_one(const char *topic, int32_t partition, int64_t com
                 ss_gauge_set(g->gauge, (double)(hi > base ? hi - base : 0));
 }
 
-/* Refreshes the lag gauges every consumer.lag.interval.ms (not every batch). */
+/* Refreshes the lag gauges every consumer.lag.interval.ms (not every batch) from the
+ * watermarks the broker gave, and asks it again for the partitions assigned now. */
 static void ss_consume_lag_update(ss_consume_t *s)
 {
         double now = ss_time_mono();
-        if (now < s->next_lag)
+        if (now < s->next_lag || !s->wm)
                 return;
         s->next_lag = now + s->lag_interval_ms / 1000.0;
+        s->lag_parts = rd_kafka_topic_partition_list_new(8);
         ss_sink_foreach_assigned(s->sink, ss_consume_lag_one, s);
+        ss_watermarks_refresh(s->wm, s->lag_parts);
+        rd_kafka_topic_partition_list_destroy(s->lag_parts);
+        s->lag_parts = NULL;
 }
 
 /* ---- model reload ------------------------------------------------------------------ */
@@ -976,6 +994,19 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                 rd_kafka_conf_destroy(cconf);
                 goto fail;
         }
+        /* The consumer's prefetch queue is bounded at twice a batch's input (32 MiB by
+         * default, librdkafka's is 64 MiB): a spike of large inputs would otherwise sit
+         * there in full besides the batch in hand. Twice, not once: librdkafka 2.0.2
+         * stops fetching for about a second once the queue is full (see ss_kafka.c), and
+         * twice a batch holds more than a second of input at the scorer's flat-out rate. */
+        char qmkb[32];
+        size_t qkib = 2 * s->batch_max_bytes / 1024;
+        snprintf(qmkb, sizeof(qmkb), "%zu", qkib > 2097151 ? (size_t)2097151 : qkib);
+        if (ss_consume_conf_default(cconf, c, "queued.max.messages.kbytes", qmkb, errstr,
+                                    errstr_size)) {
+                rd_kafka_conf_destroy(cconf);
+                goto fail;
+        }
         rd_kafka_conf_set_opaque(cconf, s);
         rd_kafka_conf_set_rebalance_cb(cconf, ss_consume_rebalance_cb);
         if (!(s->consumer = ss_kafka_consumer_new(cconf, errstr, errstr_size)))
@@ -983,6 +1014,10 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         s->closed = 0;
         if (ss_kafka_auth_check(s->consumer, c, SS_KAFKA_AUTH_CHECK_MS, errstr, errstr_size))
                 goto fail;
+        if (!(s->wm = ss_watermarks_new(s->consumer, SS_CONSUME_LAG_ASK_MS))) {
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "cannot start the watermark thread");
+                goto fail;
+        }
 
         rd_kafka_conf_t *pconf = ss_kafka_conf_new(c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!pconf)
@@ -1118,6 +1153,7 @@ void ss_consume_destroy(ss_consume_t *s)
         ss_pool_destroy(s->pool); /* first: no worker may still read a batch */
         s->pool = NULL;
         ss_modelsrc_destroy(s->src);
+        ss_watermarks_destroy(s->wm); /* before the consumer it asks through */
         if (s->consumer && !s->closed)
                 rd_kafka_consumer_close(s->consumer);
         ss_sink_destroy(s->sink);

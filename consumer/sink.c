@@ -22,6 +22,7 @@
 
 #include "ss_kafka.h"
 #include "ss_log.h"
+#include "ss_stop.h"
 #include "ss_util.h"
 
 /* The acknowledged offset of a partition this process gave up (revoked or lost). */
@@ -66,8 +67,14 @@ struct ss_sink {
         int txn_failed;             /* it must be aborted (failed delivery, abortable error) */
         double txn_started;         /* monotonic */
         int txn_inputs;             /* inputs produced for in it */
+        int txn_undelivered;        /* its outputs whose delivery failed */
         ss_sink_mem_t *txn_offsets; /* next input offset per partition produced for in it */
         ss_sink_mem_t *poison; /* inputs whose output was refused for good (offset = input's) */
+        rd_kafka_conf_t *producer_conf; /* a copy, to re-create the transactional producer */
+        int txn_fatal;                  /* the producer hit a fatal error: re-create it */
+        int txn_fenced;                 /* ... and it was a fencing (epoch) error */
+        double last_fenced;             /* monotonic time of the last fencing, 0: none */
+        double recreated[4];            /* monotonic times of the last re-creations */
 };
 
 static void ss_sink_retry_free(ss_retry_t *r)
@@ -189,6 +196,9 @@ static void ss_sink_note_failure(ss_sink_t *s, const char *topic, const char *wh
 
 /* ---- exactly-once -------------------------------------------------------------------- */
 
+static void ss_sink_dr(void *opaque, void *msg_opaque, rd_kafka_resp_err_t err,
+                       const rd_kafka_message_t *rkm);
+
 static void ss_sink_mem_free(ss_sink_mem_t **list)
 {
         for (ss_sink_mem_t *m = *list, *n; m; m = n) {
@@ -237,23 +247,24 @@ static int ss_sink_poison_take(ss_sink_t *s, const ss_ledger_entry_t *e)
         return 0;
 }
 
-/* Logs a transactional error; a fatal one fails the sink. Frees error. */
+static int ss_sink_err_fenced(rd_kafka_resp_err_t code)
+{
+        return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+               code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+/* Logs a transactional error; a fatal one marks the producer for re-creation
+ * (ss_sink_txn_reset), an abortable one the transaction for abort. Frees error. */
 static void ss_sink_txn_error(ss_sink_t *s, const char *what, rd_kafka_error_t *error)
 {
         if (rd_kafka_error_is_fatal(error)) {
-                rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-                ss_error("sink", "%s: fatal: %s%s", what, rd_kafka_error_string(error),
-                         code == RD_KAFKA_RESP_ERR__FENCED ||
-                                 code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-                                 code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH
-                             ? " (fenced: another process runs with this transactional.id; give "
-                               "each scorer its own consumer.instance.id)"
-                             : "");
-                s->failed = 1;
+                ss_error("sink", "%s: fatal: %s", what, rd_kafka_error_string(error));
+                s->txn_fatal = 1;
+                s->txn_fenced |= ss_sink_err_fenced(rd_kafka_error_code(error));
         } else {
                 ss_warn("sink", "%s: %s", what, rd_kafka_error_string(error));
-                s->txn_failed = 1;
         }
+        s->txn_failed = 1;
         rd_kafka_error_destroy(error);
 }
 
@@ -264,17 +275,20 @@ static void ss_sink_txn_begin(ss_sink_t *s)
         rd_kafka_error_t *error = rd_kafka_begin_transaction(ss_producer_handle(s->producer));
         if (error) {
                 ss_sink_txn_error(s, "begin transaction", error);
-                s->failed = 1; /* begin only fails on a state that no abort cures */
+                s->txn_fatal = 1; /* begin only fails on a state that no abort cures */
                 return;
         }
         s->txn_open = 1;
         s->txn_failed = 0;
         s->txn_inputs = 0;
+        s->txn_undelivered = 0;
         s->txn_started = ss_time_mono();
 }
 
 /* Seeks every assigned partition back to its committed offset (the start when none) and
- * gives the ledger fresh partitions, so that the batches in hand are skipped. */
+ * gives the ledger fresh partitions, so that the batches in hand are skipped. The group
+ * coordinator may be unavailable for a while (a broker restart): asked again until it
+ * answers or the scorer is asked to stop. */
 static void ss_sink_rewind(ss_sink_t *s)
 {
         rd_kafka_topic_partition_list_t *a = NULL;
@@ -289,10 +303,8 @@ static void ss_sink_rewind(ss_sink_t *s)
                 ss_ledger_assign(s->ledger, a->elems[i].topic, a->elems[i].partition);
         }
         if (a->cnt > 0) {
-                /* The broker may be restarting: ask again for up to 6 transaction timeouts. */
-                double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
                 while ((err = rd_kafka_committed(s->consumer, a, s->cfg.txn_timeout_ms)) &&
-                       ss_time_mono() < deadline) {
+                       !ss_stop_requested()) {
                         ss_warn("sink", "rewind: committed offsets: %s; again",
                                 rd_kafka_err2str(err));
                         ss_producer_poll(s->producer, 500);
@@ -317,32 +329,137 @@ static void ss_sink_rewind(ss_sink_t *s)
         rd_kafka_topic_partition_list_destroy(a);
 }
 
+/* Initialises transactions on the current producer: fences an earlier producer with the
+ * same transactional.id and aborts what it left open. A coordinator that does not answer
+ * (timeout: retriable) is asked again, each try bounded by consumer.txn.timeout.ms, until
+ * it answers or (forever = 0, at startup) 6 tries have passed or a stop is requested. */
+static ss_err_t ss_sink_txn_init(ss_sink_t *s, int forever, char *errstr, size_t errstr_size)
+{
+        double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
+        rd_kafka_error_t *error;
+        while ((error = rd_kafka_init_transactions(ss_producer_handle(s->producer),
+                                                   s->cfg.txn_timeout_ms)) &&
+               !rd_kafka_error_is_fatal(error) && !ss_stop_requested() &&
+               (forever || ss_time_mono() < deadline)) {
+                ss_warn("sink", "init transactions: %s; again", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        if (!error)
+                return SS_OK;
+        ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "init transactions: %s",
+                   rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return SS_ERR_KAFKA;
+}
+
+/* Waits up to 2 heartbeats for the consumer's own fatal error. A live process with the same
+ * consumer.instance.id also took this one's group.instance.id, which the group coordinator
+ * answers with FENCED_INSTANCE_ID (fatal) at this consumer's next heartbeat. Returns 1 then. */
+static int ss_sink_fenced_by_live_instance(ss_sink_t *s)
+{
+        double deadline = ss_time_mono() + 7.0;
+        for (;;) {
+                if (rd_kafka_fatal_error(s->consumer, NULL, 0))
+                        return 1;
+                if (ss_time_mono() >= deadline || ss_stop_requested())
+                        return 0;
+                ss_producer_poll(s->producer, 100);
+        }
+}
+
+/*
+ * Recovers from a fatal error of the transactional producer (a fencing, or an abort that
+ * could not finish because the coordinator stayed away): the producer is destroyed (its
+ * open transaction with it), a new one with the same transactional.id is created, and its
+ * init_transactions bumps the producer epoch, which fences the old one and aborts what it
+ * left open on the broker; then the consumer is rewound to the committed offsets, as after
+ * an abort. Stops instead (s->failed) when another live process runs with this
+ * transactional.id (its consumer took ours: see above; or a second fencing within 60 s),
+ * when the new producer's init fails for good (not authorised...), or after 4
+ * re-creations within 60 s.
+ */
+static void ss_sink_txn_reset(ss_sink_t *s, int rewind)
+{
+        double now = ss_time_mono();
+        int fenced = s->txn_fenced;
+        s->txn_fatal = s->txn_fenced = 0;
+        if (fenced) {
+                if (ss_sink_fenced_by_live_instance(s) ||
+                    (s->last_fenced > 0 && now - s->last_fenced < 60.0)) {
+                        ss_error("sink", "fenced: another process runs with this transactional.id "
+                                         "(give each scorer its own consumer.instance.id); "
+                                         "stopping");
+                        s->failed = 1;
+                        return;
+                }
+                s->last_fenced = now;
+        }
+        if (s->recreated[0] > 0 && now - s->recreated[0] < 60.0) {
+                ss_error("sink", "the transactional producer failed 5 times within 60 s; "
+                                 "stopping");
+                s->failed = 1;
+                return;
+        }
+        memmove(s->recreated, s->recreated + 1, sizeof(s->recreated) - sizeof(s->recreated[0]));
+        s->recreated[3] = now;
+        ss_warn("sink",
+                "re-creating the transactional producer (%s); the open transaction of %d "
+                "input(s) is aborted by the new one",
+                fenced ? "fenced without a live successor: the coordinator ended a transaction "
+                         "that outlived transaction.timeout.ms"
+                       : "fatal error",
+                s->txn_inputs);
+        s->txn_open = 0; /* the purged outputs' delivery reports only abandon their entries */
+        s->txn_failed = 0;
+        ss_sink_mem_free(&s->txn_offsets);
+        ss_counter_inc(s->cfg.txn_aborts);
+        ss_producer_destroy(s->producer, 0);
+        s->producer = NULL;
+        char err[512];
+        rd_kafka_conf_t *conf = rd_kafka_conf_dup(s->producer_conf);
+        if (!(s->producer = ss_producer_new(conf, ss_sink_dr, s, err, sizeof(err))) ||
+            ss_sink_txn_init(s, 1, err, sizeof(err)) != SS_OK) {
+                ss_error("sink", "re-creating the transactional producer: %s; stopping", err);
+                s->failed = 1;
+                return;
+        }
+        ss_info("sink", "transactional producer re-created");
+        if (rewind)
+                ss_sink_rewind(s);
+}
+
 /* Aborts the open transaction, serves its purged deliveries, and rewinds (unless the
- * assignment is being given up: rewind = 0). */
+ * assignment is being given up: rewind = 0). A coordinator that does not answer is asked
+ * again for up to 6 transaction timeouts; past that, or on a fatal error, the producer is
+ * re-created (ss_sink_txn_reset), which aborts the transaction on the broker. */
 static void ss_sink_txn_abort(ss_sink_t *s, int rewind)
 {
         rd_kafka_t *p = ss_producer_handle(s->producer);
         double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
-        for (;;) {
+        while (!s->txn_fatal) {
                 rd_kafka_error_t *error = rd_kafka_abort_transaction(p, s->cfg.txn_timeout_ms);
                 if (!error)
                         break;
-                int retry = rd_kafka_error_is_retriable(error) && ss_time_mono() < deadline;
-                if (retry) {
+                if (rd_kafka_error_is_retriable(error) && ss_time_mono() < deadline &&
+                    !ss_stop_requested()) {
                         ss_warn("sink", "abort transaction: %s; again",
                                 rd_kafka_error_string(error));
                         rd_kafka_error_destroy(error);
                         continue;
                 }
                 ss_sink_txn_error(s, "abort transaction", error);
-                s->failed = 1; /* an abort that cannot finish leaves nothing to go on with */
-                break;
+                s->txn_fatal = 1; /* an abort that cannot finish: a new producer ends it */
+        }
+        if (s->txn_fatal) {
+                ss_sink_txn_reset(s, rewind);
+                return;
         }
         /* The purged outputs' delivery reports belong to this transaction: serve them now. */
         while (ss_producer_in_flight(s->producer) > 0 && ss_time_mono() < deadline)
                 ss_producer_poll(s->producer, 10);
         ss_counter_inc(s->cfg.txn_aborts);
-        ss_warn("sink", "transaction of %d input(s) aborted", s->txn_inputs);
+        ss_warn("sink", "transaction of %d input(s) aborted (%d output(s) not delivered)",
+                s->txn_inputs, s->txn_undelivered);
         s->txn_open = 0;
         s->txn_failed = 0;
         ss_sink_mem_free(&s->txn_offsets);
@@ -350,11 +467,13 @@ static void ss_sink_txn_abort(ss_sink_t *s, int rewind)
                 ss_sink_rewind(s);
 }
 
-/* Sends the noted offsets to the transaction and commits it; aborts (and rewinds when
- * rewind) on an abortable error. Returns 1 when committed. */
+/* Sends the noted offsets to the transaction and commits it; a retriable error (timeout,
+ * coordinator moving) is retried for up to 6 transaction timeouts, an abortable one aborts
+ * (and rewinds when rewind), a fatal one re-creates the producer. Returns 1 when
+ * committed. */
 static int ss_sink_txn_commit(ss_sink_t *s, int rewind)
 {
-        if (!s->txn_open)
+        if (!s->txn_open && !s->txn_fatal)
                 return 1;
         rd_kafka_t *p = ss_producer_handle(s->producer);
         ss_producer_poll(s->producer, 0);
@@ -365,15 +484,23 @@ static int ss_sink_txn_commit(ss_sink_t *s, int rewind)
                             m->offset;
                 rd_kafka_consumer_group_metadata_t *md =
                     rd_kafka_consumer_group_metadata(s->consumer);
-                rd_kafka_error_t *error =
-                    rd_kafka_send_offsets_to_transaction(p, l, md, s->cfg.txn_timeout_ms);
+                double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
+                rd_kafka_error_t *error;
+                while ((error = rd_kafka_send_offsets_to_transaction(p, l, md,
+                                                                     s->cfg.txn_timeout_ms)) &&
+                       rd_kafka_error_is_retriable(error) && ss_time_mono() < deadline &&
+                       !ss_stop_requested()) {
+                        ss_warn("sink", "send offsets to transaction: %s; again",
+                                rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                }
                 rd_kafka_consumer_group_metadata_destroy(md);
                 rd_kafka_topic_partition_list_destroy(l);
                 if (error)
                         ss_sink_txn_error(s, "send offsets to transaction", error);
         }
         double deadline = ss_time_mono() + 6.0 * s->cfg.txn_timeout_ms / 1000.0;
-        while (!s->txn_failed && !s->failed) {
+        while (!s->txn_failed) {
                 rd_kafka_error_t *error = rd_kafka_commit_transaction(p, s->cfg.txn_timeout_ms);
                 if (!error) {
                         ss_producer_poll(s->producer, 0); /* the last delivery reports */
@@ -382,7 +509,8 @@ static int ss_sink_txn_commit(ss_sink_t *s, int rewind)
                         ss_sink_mem_free(&s->txn_offsets);
                         return 1;
                 }
-                if (rd_kafka_error_is_retriable(error) && ss_time_mono() < deadline) {
+                if (rd_kafka_error_is_retriable(error) && ss_time_mono() < deadline &&
+                    !ss_stop_requested()) {
                         ss_warn("sink", "commit transaction: %s; again",
                                 rd_kafka_error_string(error));
                         rd_kafka_error_destroy(error);
@@ -397,14 +525,21 @@ static int ss_sink_txn_commit(ss_sink_t *s, int rewind)
                 }
                 ss_sink_txn_error(s, "commit transaction", error);
         }
-        if (!s->failed)
+        if (s->txn_fatal)
+                ss_sink_txn_reset(s, rewind);
+        else
                 ss_sink_txn_abort(s, rewind);
         return 0;
 }
 
-/* Commits the open transaction when it is old or big enough (or must be aborted). */
+/* Commits the open transaction when it is old or big enough (or must be aborted), and
+ * re-creates a producer that failed. */
 static void ss_sink_txn_maybe_commit(ss_sink_t *s)
 {
+        if (s->txn_fatal && !s->failed) {
+                ss_sink_txn_reset(s, 1);
+                return;
+        }
         if (!s->txn_open)
                 return;
         if (s->txn_failed || (ss_time_mono() - s->txn_started) * 1000.0 >= s->cfg.txn_max_ms ||
@@ -459,12 +594,13 @@ static void ss_sink_txn_dr(ss_sink_t *s, ss_ledger_entry_t *e, rd_kafka_resp_err
                     ss_sink_mem_set(&s->poison, ss_ledger_entry_topic(e),
                                     ss_ledger_entry_partition(e), ss_ledger_entry_offset(e)))
                         ss_error("sink", "out of memory remembering a refused input");
-                ss_warn("sink",
-                        "output to %s of %s [%d] offset %lld not delivered (%s); the "
-                        "transaction will be aborted",
-                        rd_kafka_topic_name(rkm->rkt), ss_ledger_entry_topic(e),
-                        (int)ss_ledger_entry_partition(e), (long long)ss_ledger_entry_offset(e),
-                        rd_kafka_err2str(err));
+                if (s->txn_undelivered++ == 0) /* one line per transaction, not per output */
+                        ss_warn("sink",
+                                "output to %s of %s [%d] offset %lld not delivered (%s); the "
+                                "transaction will be aborted",
+                                rd_kafka_topic_name(rkm->rkt), ss_ledger_entry_topic(e),
+                                (int)ss_ledger_entry_partition(e),
+                                (long long)ss_ledger_entry_offset(e), rd_kafka_err2str(err));
         }
         ss_ledger_abandon(s->ledger, e);
 }
@@ -527,31 +663,24 @@ ss_sink_t *ss_sink_new(rd_kafka_conf_t *producer_conf, rd_kafka_t *consumer,
         s->consumer = consumer;
         s->cfg = *cfg;
         s->last_commit = 0; /* the first acknowledged offsets are committed at once */
+        if (cfg->exactly_once && !(s->producer_conf = rd_kafka_conf_dup(producer_conf))) {
+                rd_kafka_conf_destroy(producer_conf);
+                ss_ledger_destroy(s->ledger);
+                free(s);
+                ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "sink: out of memory");
+                return NULL;
+        }
         s->producer = ss_producer_new(producer_conf, ss_sink_dr, s, errstr, errstr_size);
         if (!s->producer) {
+                if (s->producer_conf)
+                        rd_kafka_conf_destroy(s->producer_conf);
                 ss_ledger_destroy(s->ledger);
                 free(s);
                 return NULL;
         }
-        if (cfg->exactly_once) {
-                /* Fences an earlier process with the same transactional.id and aborts what
-                 * it left open. */
-                double deadline = ss_time_mono() + 6.0 * cfg->txn_timeout_ms / 1000.0;
-                rd_kafka_error_t *error;
-                while ((error = rd_kafka_init_transactions(ss_producer_handle(s->producer),
-                                                           cfg->txn_timeout_ms)) &&
-                       !rd_kafka_error_is_fatal(error) && ss_time_mono() < deadline) {
-                        ss_warn("sink", "init transactions: %s; again",
-                                rd_kafka_error_string(error));
-                        rd_kafka_error_destroy(error);
-                }
-                if (error) {
-                        ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "init transactions: %s",
-                                   rd_kafka_error_string(error));
-                        rd_kafka_error_destroy(error);
-                        ss_sink_destroy(s);
-                        return NULL;
-                }
+        if (cfg->exactly_once && ss_sink_txn_init(s, 0, errstr, errstr_size) != SS_OK) {
+                ss_sink_destroy(s);
+                return NULL;
         }
         return s;
 }
@@ -561,7 +690,7 @@ void ss_sink_destroy(ss_sink_t *s)
         if (!s)
                 return;
         /* An open transaction is aborted (its outputs never become visible). */
-        if (s->txn_open && !s->failed) {
+        if (s->txn_open && !s->failed && s->producer) {
                 rd_kafka_error_t *error =
                     rd_kafka_abort_transaction(ss_producer_handle(s->producer), 5000);
                 if (error)
@@ -581,6 +710,8 @@ void ss_sink_destroy(ss_sink_t *s)
         ss_sink_mem_free(&s->mem);
         ss_sink_mem_free(&s->txn_offsets);
         ss_sink_mem_free(&s->poison);
+        if (s->producer_conf)
+                rd_kafka_conf_destroy(s->producer_conf);
         ss_ledger_destroy(s->ledger);
         free(s);
 }
@@ -726,7 +857,22 @@ size_t ss_sink_outstanding(const ss_sink_t *s)
 
 int ss_sink_fatal(ss_sink_t *s)
 {
-        return s->failed || ss_kafka_fatal_check(ss_producer_handle(s->producer), "producer");
+        if (s->failed)
+                return 1;
+        if (!s->cfg.exactly_once)
+                return ss_kafka_fatal_check(ss_producer_handle(s->producer), "producer");
+        /* A transactional producer that failed is re-created (ss_sink_txn_reset) */
+        char why[512];
+        rd_kafka_resp_err_t err =
+            rd_kafka_fatal_error(ss_producer_handle(s->producer), why, sizeof(why));
+        if (err) {
+                ss_error("sink", "transactional producer: fatal error %s: %s",
+                         rd_kafka_err2name(err), why);
+                s->txn_fatal = 1;
+                s->txn_fenced |= ss_sink_err_fenced(err);
+                ss_sink_txn_reset(s, 1);
+        }
+        return s->failed;
 }
 
 /* Serves deliveries and retries until nothing is outstanding or the flush timeout passes. */

@@ -16,7 +16,13 @@
 # (env SS_KAFKA_CONTROLLER_PORT, default 9093), --timeout S (start/stop bound, default 60).
 # start only: --sasl-port S --jaas FILE adds a SASL_PLAINTEXT listener on 127.0.0.1:S
 # (mechanism PLAIN; FILE is the JAAS config with the KafkaServer section holding
-# PlainLoginModule's user_NAME="PASSWORD" entries).
+# PlainLoginModule's user_NAME="PASSWORD" entries). --scram NAME=PASSWORD (repeatable)
+# also enables SCRAM-SHA-256 and SCRAM-SHA-512 on the SASL listeners and creates NAME's
+# credentials for both when the log dir is formatted (KRaft keeps them in its metadata).
+# --ssl-dir DIR with --ssl-port P adds an SSL listener on 127.0.0.1:P, with
+# --sasl-ssl-port Q a SASL_SSL listener on 127.0.0.1:Q (needs --jaas); DIR holds
+# broker.pem (the broker's PKCS#8 key, then its certificate) and ca.pem (PEM keystore and
+# truststore, no client certificates asked).
 # State lives in deploy/local/run/<port>/: server.properties, data/, kafka.log, kafka.pid.
 # Topics are never created on the fly (auto.create.topics.enable=false): create them with
 # create-topic and the partition count you need.
@@ -32,6 +38,10 @@ keep_data=0
 heap=${SS_KAFKA_HEAP:-512m}
 sasl_port=""
 jaas=""
+ssl_port=""
+sasl_ssl_port=""
+ssl_dir=""
+scram=()
 
 die() {
         echo "kafka.sh: $*" >&2
@@ -56,6 +66,10 @@ while [ $# -gt 0 ]; do
         --keep-data) keep_data=1; shift ;;
         --sasl-port) sasl_port=${2:?--sasl-port needs a value}; shift 2 ;;
         --jaas) jaas=${2:?--jaas needs a file}; shift 2 ;;
+        --scram) scram+=("${2:?--scram needs NAME=PASSWORD}"); shift 2 ;;
+        --ssl-port) ssl_port=${2:?--ssl-port needs a value}; shift 2 ;;
+        --sasl-ssl-port) sasl_ssl_port=${2:?--sasl-ssl-port needs a value}; shift 2 ;;
+        --ssl-dir) ssl_dir=${2:?--ssl-dir needs a directory}; shift 2 ;;
         -h | --help) usage ;;
         --*) die "unknown option $1" ;;
         *) args+=("$1"); shift ;;
@@ -63,11 +77,21 @@ while [ $# -gt 0 ]; do
 done
 [[ $port =~ ^[0-9]+$ && $cport =~ ^[0-9]+$ ]] || die "ports must be numbers (got $port, $cport)"
 [ "$port" != "$cport" ] || die "--port and --controller-port must differ (both $port)"
-if [ -n "$sasl_port" ]; then
-        [[ $sasl_port =~ ^[0-9]+$ ]] || die "--sasl-port must be a number (got $sasl_port)"
-        [ -f "$jaas" ] || die "--sasl-port needs --jaas FILE (the JAAS config of the listener)"
+for p in "$sasl_port" "$ssl_port" "$sasl_ssl_port"; do
+        [[ -z $p || $p =~ ^[0-9]+$ ]] || die "listener ports must be numbers (got $p)"
+done
+if [ -n "$sasl_port$sasl_ssl_port" ]; then
+        [ -f "$jaas" ] || die "a SASL listener needs --jaas FILE (the JAAS config of the listener)"
         jaas=$(cd "$(dirname "$jaas")" && pwd)/$(basename "$jaas")
 fi
+if [ -n "$ssl_port$sasl_ssl_port" ]; then
+        [ -f "$ssl_dir/broker.pem" ] && [ -f "$ssl_dir/ca.pem" ] ||
+                die "an SSL listener needs --ssl-dir DIR with broker.pem and ca.pem"
+        ssl_dir=$(cd "$ssl_dir" && pwd)
+fi
+for u in "${scram[@]}"; do
+        [[ $u =~ ^[A-Za-z0-9_.-]+=[^],[]+$ ]] || die "--scram wants NAME=PASSWORD (got ${u%%=*}=...)"
+done
 
 run=$here/run/$port
 pidfile=$run/kafka.pid
@@ -159,6 +183,14 @@ write_props() {
                 listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:$sasl_port"
                 map="$map,SASL_PLAINTEXT:SASL_PLAINTEXT"
         fi
+        if [ -n "$ssl_port" ]; then
+                listeners="$listeners,SSL://127.0.0.1:$ssl_port"
+                map="$map,SSL:SSL"
+        fi
+        if [ -n "$sasl_ssl_port" ]; then
+                listeners="$listeners,SASL_SSL://127.0.0.1:$sasl_ssl_port"
+                map="$map,SASL_SSL:SASL_SSL"
+        fi
         cat >"$props" <<EOF
 # Single-node KRaft broker for local runs and tests (written by deploy/local/kafka.sh).
 process.roles=broker,controller
@@ -191,8 +223,29 @@ num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
 EOF
-        if [ -n "$sasl_port" ]; then
-                echo "sasl.enabled.mechanisms=PLAIN" >>"$props"
+        if [ -n "$sasl_port$sasl_ssl_port" ]; then
+                if [ ${#scram[@]} -gt 0 ]; then
+                        echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" >>"$props"
+                        # every enabled mechanism needs its login module on the listener (the
+                        # JAAS file holds PLAIN's); without it the broker drops SCRAM logins
+                        local l m
+                        for l in ${sasl_port:+sasl_plaintext} ${sasl_ssl_port:+sasl_ssl}; do
+                                for m in scram-sha-256 scram-sha-512; do
+                                        echo "listener.name.$l.$m.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;" >>"$props"
+                                done
+                        done
+                else
+                        echo "sasl.enabled.mechanisms=PLAIN" >>"$props"
+                fi
+        fi
+        if [ -n "$ssl_port$sasl_ssl_port" ]; then
+                cat >>"$props" <<EOF
+ssl.keystore.type=PEM
+ssl.keystore.location=$ssl_dir/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$ssl_dir/ca.pem
+ssl.client.auth=none
+EOF
         fi
 }
 
@@ -208,7 +261,9 @@ cmd_start() {
         fi
         port_busy "$port" && die "port $port is in use by another process"
         port_busy "$cport" && die "controller port $cport is in use by another process"
-        [ -n "$sasl_port" ] && port_busy "$sasl_port" && die "SASL port $sasl_port is in use by another process"
+        for p in "$sasl_port" "$ssl_port" "$sasl_ssl_port"; do
+                [ -n "$p" ] && port_busy "$p" && die "listener port $p is in use by another process"
+        done
 
         if [ "$keep_data" = 1 ] && [ -f "$run/data/meta.properties" ]; then
                 echo "kafka.sh: restarting on the existing log dir $run/data"
@@ -221,7 +276,13 @@ cmd_start() {
         t0=$(date +%s.%N)
         if [ ! -f "$run/data/meta.properties" ]; then
                 cluster_id=$(random_uuid)
-                java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$props" >>"$log" 2>&1 ||
+                local scram_opt=() u
+                for u in "${scram[@]}"; do
+                        scram_opt+=(--add-scram "SCRAM-SHA-256=[name=${u%%=*},password=${u#*=}]"
+                                --add-scram "SCRAM-SHA-512=[name=${u%%=*},password=${u#*=}]")
+                done
+                java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$props" \
+                        "${scram_opt[@]}" >>"$log" 2>&1 ||
                         { tail -20 "$log" >&2; die "formatting $run/data failed"; }
         fi
 

@@ -13,7 +13,16 @@
  *   eos.produce.permanent    Produce answers MSG_SIZE_TOO_LARGE: the transaction is aborted
  *                            and the input, when it comes back, goes to the dead-letter topic
  *   eos.fatal                AddOffsetsToTxn answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED
- *                            (fatal): the run stops with an error within seconds, no loop
+ *                            (fatal) once: the transactional producer is re-created with the
+ *                            same transactional.id, the consumer rewound, and it goes on
+ *   eos.fatal.repeated       the same for every transaction: after 5 re-creations within
+ *                            60 s the run stops with an error within seconds, no loop
+ *
+ *   lag.fresh                after the scorer caught up (lag 0), the broker answers nothing
+ *                            for 8 s while 200 more inputs arrive: the lag gauges do not keep
+ *                            the 0 from before (librdkafka's cached watermarks, which only
+ *                            fetches move, would): they turn unknown (NaN) once the last
+ *                            answer is too old
  *
  * Every scenario that goes on must end with every input covered (a prediction or a dead
  * letter); under at-least-once the group's committed offsets must be at the end of the
@@ -151,6 +160,13 @@ static void inj_add_offsets_fatal(rd_kafka_mock_cluster_t *mc)
         rd_kafka_mock_push_request_errors(mc, API_ADD_OFFSETS, 1,
                                           RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
 }
+static void inj_add_offsets_fatal_repeated(rd_kafka_mock_cluster_t *mc)
+{
+        for (int i = 0; i < 20; i++)
+                rd_kafka_mock_push_request_errors(
+                    mc, API_ADD_OFFSETS, 1,
+                    RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+}
 
 static void run_scenario(const scenario_t *sc, const char *schemas)
 {
@@ -248,7 +264,7 @@ static void run_scenario(const scenario_t *sc, const char *schemas)
         if (sc->eos && !sc->expect_stop)
                 CHECK(commits >= 1);
         if (sc->expect_stop)
-                CHECK(aborts <= 2); /* no abort loop */
+                CHECK(aborts <= 6); /* no abort loop: 5 re-creations, then the stop */
         if (sc->dead_reason) {
                 double d = ss_test_counter_value(r, "sentistream_dead_lettered_total",
                                                  (const char *[]){"reason", sc->dead_reason, NULL});
@@ -266,6 +282,120 @@ static void run_scenario(const scenario_t *sc, const char *schemas)
         rd_kafka_destroy(mrk);
 }
 
+/* The sum of the scorer's sentistream_consumer_lag gauges over the 2 input partitions, read
+ * from its rendered metrics (looking a series up by name would create it), or -1 while one of
+ * them is missing or unknown (NaN). */
+static double ss_lag_sum(ss_consume_t *s)
+{
+        char *txt = NULL;
+        size_t len;
+        if (ss_metrics_render(ss_consume_metrics(s), &txt, &len) != SS_OK)
+                return -1;
+        double sum = 0;
+        int seen = 0;
+        for (char *l = strtok(txt, "\n"); l; l = strtok(NULL, "\n")) {
+                static const char prefix[] = "sentistream_consumer_lag{topic=\"tweets\"";
+                if (strncmp(l, prefix, sizeof(prefix) - 1))
+                        continue;
+                double v = strtod(strrchr(l, ' ') + 1, NULL);
+                if (!(v >= 0)) {
+                        seen = -100;
+                        continue;
+                }
+                sum += v;
+                seen++;
+        }
+        free(txt);
+        return seen == 2 ? sum : -1;
+}
+
+static void run_lag_fresh(const char *schemas)
+{
+        char err[1024];
+        printf("-- lag.fresh\n");
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        rd_kafka_conf_set(mconf, "log_level", "2", NULL, 0);
+        rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
+        rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 1);
+        const char *bs = rd_kafka_mock_cluster_bootstraps(mc);
+        rd_kafka_mock_topic_create(mc, "tweets", 2, 1);
+        rd_kafka_mock_topic_create(mc, "tweet-predictions", 2, 1);
+        rd_kafka_mock_topic_create(mc, "tweets-dlq", 1, 1);
+        ss_serde_ids_t ids = {1, 2, 3, 4};
+        ss_serde_t *serde = ss_serde_new(schemas, &ids, 0, err, sizeof(err));
+        CHECK(serde != NULL);
+        ss_produce_inputs(bs, serde);
+
+        char dir[] = "/tmp/ss_test_consume_lag_XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), "%s/base.yaml", dir);
+        FILE *f = fopen(yaml, "w");
+        fprintf(f,
+                "kafka:\n  bootstrap.servers: \"%s\"\n  log_level: 3\n"
+                "consumer:\n  mode: passthrough\n  commit.interval.ms: 100\n"
+                "  group.id: scorers\n  batch.size: 50\n  lag.interval.ms: 100\n",
+                bs);
+        fclose(f);
+        ss_config_t *c = ss_config_load(dir, 0, NULL, err, sizeof(err));
+        unlink(yaml);
+        rmdir(dir);
+        CHECK(c != NULL);
+        ss_run_t run = {0};
+        run.s = c ? ss_consume_new(c, schemas, err, sizeof(err)) : NULL;
+        CHECK(run.s != NULL);
+        if (!run.s) {
+                fprintf(stderr, "consume: %s\n", err);
+                ss_config_destroy(c);
+                ss_serde_destroy(serde);
+                return;
+        }
+        pthread_t th;
+        pthread_create(&th, NULL, ss_run_thread, &run);
+        double t0 = ss_time_mono(), lag = -1, consumed = 0;
+        while ((lag != 0 || consumed < N_TWEETS) && ss_time_mono() - t0 < 30) {
+                usleep(100000);
+                lag = ss_lag_sum(run.s);
+                consumed = ss_test_counter_value(ss_consume_metrics(run.s),
+                                                 "sentistream_consumed_total", NULL);
+        }
+        printf("caught up: %.0f consumed, lag %.0f after %.1f s\n", consumed, lag,
+               ss_time_mono() - t0);
+        CHECK(lag == 0 && consumed == N_TWEETS);
+
+        /* The broker stops answering this consumer for 8 s (its next fetch, and what the
+         * connection carries after it, answered late) while 200 more inputs arrive ... */
+        rd_kafka_mock_broker_push_request_error_rtts(mc, 1, API_FETCH, 1,
+                                                     RD_KAFKA_RESP_ERR_NO_ERROR, 8000);
+        usleep(500000);
+        ss_produce_inputs(bs, serde);
+        /* ... the figure from before (lag 0) must not stay: once it is older than the
+         * watermarks may be, the lag is unknown (NaN) until the broker answers again */
+        int zero = 0, unknown = 0;
+        t0 = ss_time_mono();
+        while (ss_time_mono() - t0 < 6.5) {
+                usleep(100000);
+                lag = ss_lag_sum(run.s);
+                zero += lag == 0;
+                unknown += lag < 0;
+        }
+        consumed =
+            ss_test_counter_value(ss_consume_metrics(run.s), "sentistream_consumed_total", NULL);
+        printf("%d more inputs, not fetched yet (%.0f consumed): readings 0: %d, unknown: %d\n",
+               N_TWEETS, consumed, zero, unknown);
+        CHECK(consumed == N_TWEETS); /* the new inputs were not fetched in the window */
+        CHECK(unknown > 0);
+
+        ss_stop_request();
+        pthread_join(th, NULL);
+        CHECK(run.rc == SS_OK);
+        ss_consume_destroy(run.s);
+        ss_config_destroy(c);
+        ss_serde_destroy(serde);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(mrk);
+}
+
 int main(int argc, char **argv)
 {
         char path[512];
@@ -277,10 +407,13 @@ int main(int argc, char **argv)
             {"eos.addoffsets.abortable", 1, inj_add_offsets_abortable, 0, NULL, 1},
             {"eos.endtxn.retriable", 1, inj_end_txn_retriable, 0, NULL, 0},
             {"eos.produce.permanent", 1, inj_produce_too_large, 0, "SS_ERR_KAFKA", 1},
-            {"eos.fatal", 1, inj_add_offsets_fatal, 1, NULL, 0},
+            {"eos.fatal", 1, inj_add_offsets_fatal, 0, NULL, 1},
+            {"eos.fatal.repeated", 1, inj_add_offsets_fatal_repeated, 1, NULL, 1},
         };
         for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
                 if (argc < 2 || strstr(scenarios[i].name, argv[1]))
                         run_scenario(&scenarios[i], schemas);
+        if (argc < 2 || strstr("lag.fresh", argv[1]))
+                run_lag_fresh(schemas);
         return ss_test_finish();
 }
