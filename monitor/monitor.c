@@ -796,17 +796,19 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
                                             "state snapshots saved to Redis", NULL, NULL, 0);
         /* The fixed drift thresholds, so that alerts and dashboards compare the statistics
          * with what this monitor was configured with. */
-        static const char *const stats[] = {"psi", "kl"};
-        for (int i = 0; i < 2; i++) {
-                char key[64];
-                snprintf(key, sizeof(key), "monitor.%s.threshold", stats[i]);
+        static const char *const stats[][2] = {
+            {"psi", "monitor.psi.threshold"},
+            {"kl", "monitor.kl.threshold"},
+            {"label_shift_psi", "monitor.label_shift.psi.threshold"},
+            {"label_shift_kl", "monitor.label_shift.kl.threshold"}};
+        for (size_t i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
                 ss_gauge_set(ss_metrics_gauge(m->metrics, "sentistream_monitor_drift_threshold",
                                               "fixed drift threshold of a statistic "
-                                              "(monitor.psi.threshold, monitor.kl.threshold)",
-                                              (const char *[]){"statistic", stats[i], NULL}, NULL,
-                                              0),
-                             ss_config_get_double(c, key));
-        }
+                                              "(monitor.psi.threshold, monitor.kl.threshold, "
+                                              "monitor.label_shift.*.threshold)",
+                                              (const char *[]){"statistic", stats[i][0], NULL},
+                                              NULL, 0),
+                             ss_config_get_double(c, stats[i][1]));
         m->redis = ss_mstate_new(ss_config_get_str(c, "redis.host"),
                                  (int)ss_config_get_int(c, "redis.port"),
                                  (int)ss_config_get_int(c, "redis.timeout.ms"),
