@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # How soon a restarted `sentistream monitor` holds its partition again (seconds from process
 # start to the "assigned" log line), on a local Kafka broker and Redis:
-#   first start; restart after SIGTERM (the monitor leaves its group on close); restart after
-#   kill -9 with dynamic membership (the broker waits for the dead member's session timeout);
-#   the same two with static membership (kafka.group.instance.id).
+#   with dynamic membership (monitor.static.membership=false): first start; restart after
+#   SIGTERM (the monitor leaves its group on close); restart after kill -9 (the broker waits
+#   for the dead member's session timeout); then with the default static membership (the
+#   member is named monitor.group.id): first start, restart after kill -9, after SIGTERM.
 #   bench/bench_monitor_restart.sh
 # Env: SS_BENCH_BUILD_DIR (default build/bench-monitor, Release), SS_BENCH_KAFKA_PORT (29192),
 # SS_BENCH_KAFKA_CONTROLLER_PORT (29193), SS_BENCH_REDIS_PORT (26390).
@@ -48,14 +49,17 @@ start() { # start [overrides]: a monitor in the background; prints seconds until
 }
 term() { kill -TERM "$(cat "$work/pid")"; sleep 2; }
 crash() { kill -KILL "$(cat "$work/pid")"; sleep 0.5; }
-echo "first start:                             $(start)"
+dynamic=(monitor.static.membership=false)
+echo "first start, dynamic member:             $(start "${dynamic[@]}")"
 term
-echo "restart after SIGTERM:                   $(start)"
+echo "restart after SIGTERM, dynamic member:   $(start "${dynamic[@]}")"
 crash
-echo "restart after kill -9, dynamic member:   $(start)"
+echo "restart after kill -9, dynamic member:   $(start "${dynamic[@]}")"
 term
-static=(kafka.group.instance.id=restart-monitor-1)
-echo "first start, static member:              $(start "${static[@]}")"
+sleep 1
+echo "first start, static member (default):    $(start)"
 crash
-echo "restart after kill -9, static member:    $(start "${static[@]}")"
+echo "restart after kill -9, static member:    $(start)"
+term
+echo "restart after SIGTERM, static member:    $(start)"
 term

@@ -45,11 +45,21 @@ static uint32_t fixed(float p)
         return (uint32_t)(p * (float)SS_CBPE_ONE + 0.5f); /* p * 2^20 is exact in float */
 }
 
+/* (t, t') of the six products m2 keeps, in its order */
+static const int m2_pair[6][2] = {{0, 0}, {0, 1}, {0, 2}, {1, 1}, {1, 2}, {2, 2}};
+
+static uint64_t prod(uint32_t a, uint32_t b)
+{
+        return ((uint64_t)a * b + (SS_CBPE_ONE >> 1)) >> 20;
+}
+
 static void row_add(ss_cbpe_t *w, int label, const uint32_t *q)
 {
         w->npred[label]++;
         for (int t = 0; t < 3; t++)
                 w->expect[t][label] += q[t];
+        for (int j = 0; j < 6; j++)
+                w->m2[label][j] += prod(q[m2_pair[j][0]], q[m2_pair[j][1]]);
 }
 
 static void row_sub(ss_cbpe_t *w, int label, const uint32_t *q)
@@ -57,6 +67,8 @@ static void row_sub(ss_cbpe_t *w, int label, const uint32_t *q)
         w->npred[label]--;
         for (int t = 0; t < 3; t++)
                 w->expect[t][label] -= q[t];
+        for (int j = 0; j < 6; j++)
+                w->m2[label][j] -= prod(q[m2_pair[j][0]], q[m2_pair[j][1]]);
 }
 
 void ss_cbpe_quantize(const float *prob, uint32_t *q)
@@ -99,6 +111,7 @@ void ss_cbpe_clear(ss_cbpe_t *w)
         w->len = w->head = 0;
         memset(w->npred, 0, sizeof(w->npred));
         memset(w->expect, 0, sizeof(w->expect));
+        memset(w->m2, 0, sizeof(w->m2));
 }
 
 uint64_t ss_cbpe_n(const ss_cbpe_t *w)
@@ -130,6 +143,33 @@ void ss_cbpe_from_confusion(const double conf[3][3], ss_cbpe_est_t *e)
                 e->true_mix[c] = e->n > 0 ? truth / e->n : 0;
         }
         e->accuracy = e->n > 0 ? correct / e->n : 0;
+        e->f1_se = NAN;
+}
+
+/* Gradient of macro-F1 = 1/3 sum_c 2 E[c][c] / (pred_c + true_c) with respect to the
+ * counts E[t][k]: g[t][k] = 1/3 sum_c (2 [t=k=c] - F1_c ([k=c] + [t=c])) / (pred_c + true_c). */
+static void f1_gradient(const double conf[3][3], double g[3][3])
+{
+        double den[3], f1[3];
+        for (int c = 0; c < 3; c++) {
+                double pred = 0, truth = 0;
+                for (int k = 0; k < 3; k++) {
+                        pred += conf[k][c];
+                        truth += conf[c][k];
+                }
+                den[c] = pred + truth;
+                f1[c] = den[c] > 0 ? 2 * conf[c][c] / den[c] : 0;
+        }
+        for (int t = 0; t < 3; t++)
+                for (int k = 0; k < 3; k++) {
+                        double s = 0;
+                        for (int c = 0; c < 3; c++)
+                                if (den[c] > 0)
+                                        s += (2.0 * (t == c && k == c) -
+                                              f1[c] * ((k == c) + (t == c))) /
+                                             den[c];
+                        g[t][k] = s / 3;
+                }
 }
 
 void ss_cbpe_estimate(const ss_cbpe_t *w, ss_cbpe_est_t *e)
@@ -139,6 +179,17 @@ void ss_cbpe_estimate(const ss_cbpe_t *w, ss_cbpe_est_t *e)
                 for (int p = 0; p < 3; p++)
                         conf[t][p] = (double)w->expect[t][p] / SS_CBPE_ONE;
         ss_cbpe_from_confusion(conf, e);
+        if (e->n <= 0)
+                return;
+        double g[3][3], var = 0;
+        f1_gradient(conf, g);
+        for (int k = 0; k < 3; k++)
+                for (int j = 0; j < 6; j++) {
+                        int t = m2_pair[j][0], u = m2_pair[j][1];
+                        double s = (double)w->m2[k][j] / SS_CBPE_ONE;
+                        var += (t == u ? 1 : 2) * g[t][k] * g[u][k] * s;
+                }
+        e->f1_se = sqrt(var > 0 ? var : 0);
 }
 
 void ss_cbpe_save(const ss_cbpe_t *w, ss_mbuf_t *b)
@@ -151,6 +202,9 @@ void ss_cbpe_save(const ss_cbpe_t *w, ss_mbuf_t *b)
                 for (int t = 0; t < 3; t++)
                         for (int p = 0; p < 3; p++)
                                 ss_mbuf_put_u64(b, w->expect[t][p]);
+                for (int k = 0; k < 3; k++)
+                        for (int j = 0; j < 6; j++)
+                                ss_mbuf_put_u64(b, w->m2[k][j]);
                 return;
         }
         size_t first = (w->head + w->cap - w->len) % w->cap;
@@ -174,6 +228,9 @@ int ss_cbpe_load(ss_cbpe_t *w, ss_mreader_t *r)
                 for (int t = 0; t < 3; t++)
                         for (int p = 0; p < 3; p++)
                                 w->expect[t][p] = ss_mreader_u64(r);
+                for (int k = 0; k < 3; k++)
+                        for (int j = 0; j < 6; j++)
+                                w->m2[k][j] = ss_mreader_u64(r);
                 w->len = (size_t)len;
                 if (r->failed) {
                         ss_cbpe_clear(w);

@@ -13,8 +13,17 @@
  * calibration and assumes p(y | x) did not change (covariate or label shift,
  * not concept drift); measured F1 (perf.h) checks the rest.
  *
- * Probabilities are stored as integers in units of 2^-20 (rounded), so that
- * adding and removing a row is exact and a snapshot restores the same sums.
+ * The estimate's standard error (delta method): a window's expected confusion
+ * matrix is the sum of n independent row vectors x_i (x_i[t][k] = p_t when the
+ * row predicts k, else 0), and macro-F1 is a function of their mean that does
+ * not change when all counts scale, so g . mean = 0 (Euler) and
+ *   Var(F1) ~ sum_k G_k' S_k G_k,   S_k[t][t'] = sum over rows predicting k of p_t p_t',
+ * with G the gradient of macro-F1 with respect to the counts. The window keeps
+ * S_k beside the counts, so the error costs six products a row.
+ *
+ * Probabilities are stored as integers in units of 2^-20 (rounded), products
+ * as (q_t q_t' + 2^19) >> 20 in the same unit, so that adding and removing a
+ * row is exact and a snapshot restores the same sums.
  *
  * Sliding (cap >= 1): the last cap rows, a ring. Tumbling (cap = 0): rows are
  * only added, ss_cbpe_clear() starts the next window.
@@ -35,6 +44,7 @@ typedef struct ss_cbpe {
         uint32_t *prob;        /* [cap][3] fixed-point probabilities of each row */
         uint64_t npred[3];     /* rows held per predicted label */
         uint64_t expect[3][3]; /* [true][pred] summed fixed-point probabilities */
+        uint64_t m2[3][6];     /* [pred][00 01 02 11 12 22] summed fixed-point p_t p_t' */
 } ss_cbpe_t;
 
 typedef struct ss_cbpe_est {
@@ -43,6 +53,7 @@ typedef struct ss_cbpe_est {
         double precision[3], recall[3], f1[3];
         double macro_f1, avgrec, accuracy;
         double true_mix[3]; /* expected true class shares */
+        double f1_se;       /* standard error of macro_f1 (delta method); NAN if unknown */
 } ss_cbpe_est_t;
 
 /* cap = 0: tumbling. Caller frees with ss_cbpe_destroy(). NULL on no memory. */
@@ -56,7 +67,8 @@ void ss_cbpe_add_fixed(ss_cbpe_t *w, int label, const uint32_t *q);
 void ss_cbpe_clear(ss_cbpe_t *w);
 uint64_t ss_cbpe_n(const ss_cbpe_t *w);
 void ss_cbpe_estimate(const ss_cbpe_t *w, ss_cbpe_est_t *e);
-/* The same figures from any expected confusion matrix ([true][pred], n = its sum). */
+/* The same figures from any expected confusion matrix ([true][pred], n = its sum); f1_se
+ * is NAN (a matrix alone does not say how it varies). */
 void ss_cbpe_from_confusion(const double conf[3][3], ss_cbpe_est_t *e);
 void ss_cbpe_save(const ss_cbpe_t *w, ss_mbuf_t *b);
 /* 0, or -1 for a truncated buffer or another capacity (the window is then cleared). */

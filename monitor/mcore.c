@@ -79,6 +79,7 @@ typedef struct class_res {
         ss_bbse_est_t ls;
         int ls_evaluated, ls_breach;
         ss_cbpe_est_t ce;
+        double ce_crit; /* estimated-F1 critical value (below it: significant); NAN: none */
         int ce_evaluated, ce_breach;
 } class_res_t;
 
@@ -86,7 +87,7 @@ typedef struct class_res {
 typedef struct hist_drift {
         int64_t t;
         uint64_t count;
-        float ls_psi, ls_crit, pc_psi, pc_crit, in_psi, in_crit, est_f1;
+        float ls_psi, ls_crit, pc_psi, pc_crit, in_psi, in_crit, est_f1, est_crit;
         float mix[3];
         int8_t in_dist; /* the input distribution with the largest PSI / critical ratio */
         uint8_t breach; /* any raising breach */
@@ -138,9 +139,10 @@ typedef struct mmodel {
         ss_bbse_ref_t bbse;
         int has_bbse;
         double est_f1_threshold; /* NAN: no card F1 */
+        double est_f1_z;         /* one-sided normal quantile 1 - monitor.false_alarm */
         ss_cbpe_t *cw[2];        /* [sliding|time] */
         class_res_t cres[2];
-        ss_gauge_t *g_ls_psi[2], *g_mix[2][3], *g_est_f1[2];
+        ss_gauge_t *g_ls_psi[2], *g_ls_crit[2], *g_mix[2][3], *g_est_f1[2], *g_est_crit[2];
         hist_drift_t *hist; /* [HIST_MAX] ring of sliding evaluations */
         size_t hist_len, hist_head;
         hist_perf_t *phist; /* [HIST_MAX] ring of perf evaluations */
@@ -482,12 +484,36 @@ static void stream_gauges(ss_mcore_t *m, mmodel_t *mm, int stream)
                                   "estimated true class share of the latest window (label shift)",
                                   (const char *[]){"model", name, "window", stream_names[stream],
                                                    "class", ss_label_name(k), NULL});
+                mm->g_ls_crit[stream] =
+                    gauge(m, "sentistream_monitor_label_shift_psi_critical",
+                          "critical value of the label-shift PSI at monitor.false_alarm for the "
+                          "latest window",
+                          (const char *[]){"model", name, "window", stream_names[stream], NULL});
+                for (int k = 0; k < 3; k++)
+                        gset(
+                            gauge(m, "sentistream_monitor_class_mix_reference",
+                                  "true class share of the card's reference data",
+                                  (const char *[]){"model", name, "class", ss_label_name(k), NULL}),
+                            mm->bbse.pi[k]);
         }
-        if (m->cfg.cbpe)
+        if (m->cfg.cbpe) {
+                const char *wl[] = {"model", name, "window", stream_names[stream], NULL};
                 mm->g_est_f1[stream] = gauge(
                     m, "sentistream_monitor_estimated_f1",
                     "macro-F1 of the latest window estimated from the probabilities (no labels)",
-                    (const char *[]){"model", name, "window", stream_names[stream], NULL});
+                    wl);
+                mm->g_est_crit[stream] =
+                    gauge(m, "sentistream_monitor_estimated_f1_critical",
+                          "the card's macro-F1 less z(1 - monitor.false_alarm) standard errors "
+                          "of the latest window's estimate",
+                          wl);
+                if (!isnan(mm->est_f1_threshold))
+                        gset(gauge(m, "sentistream_monitor_estimated_f1_threshold",
+                                   "estimated macro-F1 below this (and below its critical "
+                                   "value) is a breach",
+                                   (const char *[]){"model", name, NULL}),
+                             mm->est_f1_threshold);
+        }
         for (int d = 0; d < mm->card->ndists; d++) {
                 const char *dn = mm->card->dists[d].name;
                 if (mm->card->dists[d].src == SS_CARD_SRC_UNKNOWN)
@@ -545,6 +571,22 @@ static void card_statistics(ss_mcore_t *m, mmodel_t *mm)
                                : isnan(card->val_macro_f1)
                                    ? NAN
                                    : card->val_macro_f1 - m->cfg.f1_max_drop;
+        mm->est_f1_z =
+            2 * m->cfg.false_alarm < 1 ? sqrt(ss_chi2_isf(2 * m->cfg.false_alarm, 1)) : 0;
+}
+
+/* The estimated-F1 critical value of window w: the card's macro-F1 less z standard errors
+ * of the difference. The window's error comes from its own rows (cbpe.h); the card's
+ * figure, measured on ref_n reference rows, is taken to vary like an estimate from that
+ * many rows of the same kind, so the variance is se^2 (1 + n / ref_n). NAN without a card
+ * F1 or an error. */
+static double est_f1_critical(const mmodel_t *mm, const ss_cbpe_est_t *ce)
+{
+        double f1 = mm->card->val_macro_f1;
+        if (isnan(f1) || !isfinite(ce->f1_se) || ce->n <= 0)
+                return NAN;
+        double ref = mm->card->ref_n > 0 ? (double)mm->card->ref_n : ce->n;
+        return f1 - mm->est_f1_z * ce->f1_se * sqrt(1 + ce->n / ref);
 }
 
 ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, size_t errstr_size)
@@ -928,15 +970,20 @@ static void eval_classes(ss_mcore_t *m, mmodel_t *mm, int w, mreason_t *reasons,
                         gset(mm->g_mix[w][k], e->w[k]);
                 }
                 gset(mm->g_ls_psi[w], e->psi);
+                gset(mm->g_ls_crit[w], e->psi_crit);
         }
         if (m->cfg.cbpe && n > 0) {
                 ss_cbpe_estimate(cw, &cr->ce);
                 cr->ce_evaluated = n >= (double)m->cfg.min_samples;
+                cr->ce_crit = est_f1_critical(mm, &cr->ce);
+                /* below the threshold AND significantly below the card's F1 (no critical value
+                 * without a card F1: the configured threshold alone) */
                 cr->ce_breach = cr->ce_evaluated && !isnan(mm->est_f1_threshold) &&
-                                cr->ce.macro_f1 < mm->est_f1_threshold;
+                                cr->ce.macro_f1 < mm->est_f1_threshold &&
+                                (isnan(cr->ce_crit) || cr->ce.macro_f1 < cr->ce_crit);
                 if (cr->ce_breach) {
                         reason_add(reasons, nr, NULL, "performance.estimated_f1", cr->ce.macro_f1,
-                                   mm->est_f1_threshold, NAN, n, (double)mm->card->ref_n,
+                                   mm->est_f1_threshold, cr->ce_crit, n, (double)mm->card->ref_n,
                                    mm->est_raises);
                         breaches_add(breaches, bo, size, "performance.estimated_f1",
                                      mm->est_raises);
@@ -946,6 +993,8 @@ static void eval_classes(ss_mcore_t *m, mmodel_t *mm, int w, mreason_t *reasons,
                 metric_add(metrics, nmet, NULL, "performance.estimated_avgrec", cr->ce.avgrec, n,
                            (double)mm->card->ref_n);
                 gset(mm->g_est_f1[w], cr->ce.macro_f1);
+                if (!isnan(cr->ce_crit))
+                        gset(mm->g_est_crit[w], cr->ce_crit);
         }
 }
 
@@ -958,7 +1007,7 @@ static void hist_drift_add(const ss_mcore_t *m, mmodel_t *mm)
         h->t = mm->ev[SS_MSTREAM_SLIDING].end;
         h->count = mm->predictions;
         h->breach = (uint8_t)mm->ev[SS_MSTREAM_SLIDING].breach;
-        h->ls_psi = h->ls_crit = h->est_f1 = NAN;
+        h->ls_psi = h->ls_crit = h->est_f1 = h->est_crit = NAN;
         h->pc_psi = h->pc_crit = h->in_psi = h->in_crit = NAN;
         if (cr->ls_evaluated || (mm->has_bbse && cr->ls.n > 0)) {
                 h->ls_psi = (float)cr->ls.psi;
@@ -966,8 +1015,10 @@ static void hist_drift_add(const ss_mcore_t *m, mmodel_t *mm)
                 for (int k = 0; k < 3; k++)
                         h->mix[k] = (float)cr->ls.w[k];
         }
-        if (m->cfg.cbpe && cr->ce.n > 0)
+        if (m->cfg.cbpe && cr->ce.n > 0) {
                 h->est_f1 = (float)cr->ce.macro_f1;
+                h->est_crit = (float)cr->ce_crit;
+        }
         double best = -1;
         h->in_dist = -1;
         for (int d = 0; d < mm->card->ndists; d++) {
@@ -1377,6 +1428,12 @@ static cJSON *json_triple(const double *v)
         return cJSON_CreateDoubleArray(v, 3);
 }
 
+/* A float for JSON: NaN (not evaluated) becomes null. */
+static cJSON *json_num(double v)
+{
+        return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+}
+
 /* The label-shift estimate and the estimated performance of window w. */
 static void json_classes(const ss_mcore_t *m, const mmodel_t *mm, int w, cJSON *o)
 {
@@ -1418,16 +1475,12 @@ static void json_classes(const ss_mcore_t *m, const mmodel_t *mm, int w, cJSON *
                         cJSON_AddNullToObject(x, "f1_threshold");
                 else
                         cJSON_AddNumberToObject(x, "f1_threshold", mm->est_f1_threshold);
+                cJSON_AddItemToObject(x, "f1_critical", json_num(cr->ce_crit));
+                cJSON_AddItemToObject(x, "f1_standard_error", json_num(cr->ce.f1_se));
                 cJSON_AddItemToObject(x, "expected_true_mix", json_triple(cr->ce.true_mix));
                 cJSON_AddBoolToObject(x, "evaluated", cr->ce_evaluated);
                 cJSON_AddBoolToObject(x, "breach", cr->ce_breach);
         }
-}
-
-/* A float for JSON: NaN (not evaluated) becomes null. */
-static cJSON *json_num(double v)
-{
-        return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
 }
 
 /* The report's history: the latest sliding and performance evaluations, oldest first, as
@@ -1449,7 +1502,8 @@ static cJSON *json_history(const mmodel_t *mm)
                                            "mix_negative",
                                            "mix_neutral",
                                            "mix_positive",
-                                           "breach"};
+                                           "breach",
+                                           "estimated_f1_critical"};
         cJSON *c[sizeof(cols) / sizeof(cols[0])];
         for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
                 c[k] = cJSON_AddArrayToObject(sl, cols[k]);
@@ -1472,6 +1526,7 @@ static cJSON *json_history(const mmodel_t *mm)
                         cJSON_AddItemToArray(c[10 + k],
                                              json_num(isnan(h->ls_psi) ? NAN : h->mix[k]));
                 cJSON_AddItemToArray(c[13], cJSON_CreateBool(h->breach));
+                cJSON_AddItemToArray(c[14], json_num(h->est_crit));
         }
         cJSON *pf = cJSON_AddObjectToObject(o, "perf");
         static const char *const pcols[] = {"t", "count", "f1", "label_coverage",
@@ -1656,7 +1711,7 @@ char *ss_mcore_report_json(ss_mcore_t *m, int name_idx, const char **model_name)
 /* ---- snapshot ------------------------------------------------------------------------ */
 
 #define SNAP_MAGIC   0x434d5353u /* "SSMC" */
-#define SNAP_VERSION 2u
+#define SNAP_VERSION 3u          /* 3: the report's history and recent events; CBPE products */
 
 static void put_stats(ss_mbuf_t *b, const ss_mcore_stats_t *st)
 {
@@ -1693,6 +1748,108 @@ static void put_blob_end(ss_mbuf_t *b, size_t mark)
                 b->data[mark + (size_t)i] = (uint8_t)(n >> (8 * i));
 }
 
+/* The report's history rings, oldest first (bounded by HIST_MAX each), so that a restarted
+ * monitor's report still shows the evaluations before the restart. */
+static void hist_save(const mmodel_t *mm, ss_mbuf_t *b)
+{
+        ss_mbuf_put_u32(b, (uint32_t)mm->hist_len);
+        size_t first = (mm->hist_head + HIST_MAX - mm->hist_len) % HIST_MAX;
+        for (size_t i = 0; i < mm->hist_len; i++) {
+                const hist_drift_t *h = &mm->hist[(first + i) % HIST_MAX];
+                const float f[] = {h->ls_psi, h->ls_crit, h->pc_psi, h->pc_crit,
+                                   h->in_psi, h->in_crit, h->est_f1, h->est_crit,
+                                   h->mix[0], h->mix[1],  h->mix[2]};
+                ss_mbuf_put_i64(b, h->t);
+                ss_mbuf_put_u64(b, h->count);
+                for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
+                        ss_mbuf_put_f64(b, f[k]);
+                ss_mbuf_put_u8(b, (uint8_t)(h->in_dist + 1));
+                ss_mbuf_put_u8(b, h->breach);
+        }
+        ss_mbuf_put_u32(b, (uint32_t)mm->phist_len);
+        first = (mm->phist_head + HIST_MAX - mm->phist_len) % HIST_MAX;
+        for (size_t i = 0; i < mm->phist_len; i++) {
+                const hist_perf_t *h = &mm->phist[(first + i) % HIST_MAX];
+                ss_mbuf_put_i64(b, h->t);
+                ss_mbuf_put_u64(b, h->count);
+                ss_mbuf_put_f64(b, h->f1);
+                ss_mbuf_put_f64(b, h->coverage);
+                ss_mbuf_put_f64(b, h->lag_p50);
+        }
+}
+
+static int hist_load(mmodel_t *mm, ss_mreader_t *r)
+{
+        uint32_t n = ss_mreader_u32(r);
+        if (r->failed || n > HIST_MAX)
+                return -1;
+        for (uint32_t i = 0; i < n; i++) {
+                hist_drift_t *h = &mm->hist[i];
+                h->t = ss_mreader_i64(r);
+                h->count = ss_mreader_u64(r);
+                float *f[] = {&h->ls_psi, &h->ls_crit, &h->pc_psi, &h->pc_crit,
+                              &h->in_psi, &h->in_crit, &h->est_f1, &h->est_crit,
+                              &h->mix[0], &h->mix[1],  &h->mix[2]};
+                for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
+                        *f[k] = (float)ss_mreader_f64(r);
+                int d = (int)ss_mreader_u8(r) - 1;
+                h->in_dist = (int8_t)(d < mm->card->ndists ? d : -1);
+                h->breach = ss_mreader_u8(r) != 0;
+        }
+        mm->hist_len = n;
+        mm->hist_head = n % HIST_MAX;
+        uint32_t np = ss_mreader_u32(r);
+        if (r->failed || np > HIST_MAX)
+                return -1;
+        for (uint32_t i = 0; i < np; i++) {
+                hist_perf_t *h = &mm->phist[i];
+                h->t = ss_mreader_i64(r);
+                h->count = ss_mreader_u64(r);
+                h->f1 = (float)ss_mreader_f64(r);
+                h->coverage = (float)ss_mreader_f64(r);
+                h->lag_p50 = (float)ss_mreader_f64(r);
+        }
+        mm->phist_len = np;
+        mm->phist_head = np % HIST_MAX;
+        return r->failed ? -1 : 0;
+}
+
+/* The recent events of a model name (bounded by EVENTS_KEPT). */
+static void recent_save(const mname_t *nm, ss_mbuf_t *b)
+{
+        ss_mbuf_put_u32(b, (uint32_t)nm->nrecent);
+        for (int i = 0; i < nm->nrecent; i++) {
+                ss_mbuf_put_str(b, nm->recent[i].id, strlen(nm->recent[i].id));
+                ss_mbuf_put_i64(b, nm->recent[i].t);
+                ss_mbuf_put_str(b, nm->recent[i].summary, strlen(nm->recent[i].summary));
+        }
+}
+
+/* Reads the recent events into nm (NULL: skips them). -1 when malformed. */
+static int recent_load(mname_t *nm, ss_mreader_t *r)
+{
+        uint32_t n = ss_mreader_u32(r);
+        if (r->failed || n > EVENTS_KEPT)
+                return -1;
+        for (uint32_t i = 0; i < n; i++) {
+                const char *id, *sum;
+                size_t idl = ss_mreader_str(r, &id);
+                int64_t t = ss_mreader_i64(r);
+                size_t suml = ss_mreader_str(r, &sum);
+                if (r->failed)
+                        return -1;
+                if (!nm)
+                        continue;
+                snprintf(nm->recent[i].id, sizeof(nm->recent[i].id), "%.*s", (int)idl, id);
+                snprintf(nm->recent[i].summary, sizeof(nm->recent[i].summary), "%.*s", (int)suml,
+                         sum);
+                nm->recent[i].t = t;
+        }
+        if (nm)
+                nm->nrecent = (int)n;
+        return 0;
+}
+
 static void model_save(const mmodel_t *mm, ss_mbuf_t *b)
 {
         ss_mbuf_put_u64(b, mm->predictions);
@@ -1707,6 +1864,7 @@ static void model_save(const mmodel_t *mm, ss_mbuf_t *b)
         ss_perf_save(mm->perf, b);
         ss_cbpe_save(mm->cw[0], b);
         ss_cbpe_save(mm->cw[1], b);
+        hist_save(mm, b);
 }
 
 static int model_load(mmodel_t *mm, ss_mreader_t *r)
@@ -1719,7 +1877,8 @@ static int model_load(mmodel_t *mm, ss_mreader_t *r)
         for (size_t i = 0; i < mm->slide->len; i++)
                 mm->slide_t[i] = ss_mreader_i64(r);
         if (ss_tumble_load(mm->tumble, r) || ss_perf_load(mm->perf, r) ||
-            ss_cbpe_load(mm->cw[0], r) || ss_cbpe_load(mm->cw[1], r) || r->failed)
+            ss_cbpe_load(mm->cw[0], r) || ss_cbpe_load(mm->cw[1], r) || hist_load(mm, r) ||
+            r->failed)
                 return -1;
         return 0;
 }
@@ -1768,6 +1927,7 @@ void ss_mcore_save(const ss_mcore_t *m, ss_mbuf_t *b)
         for (int i = 0; i < m->nnames; i++) {
                 ss_mbuf_put_str(b, m->names[i].name, strlen(m->names[i].name));
                 ss_trigger_save(&m->names[i].trig, b);
+                recent_save(&m->names[i], b);
         }
         put_blob_begin(b, &mark);
         ss_join_save(m->join, b);
@@ -1782,6 +1942,7 @@ static void reset_all(ss_mcore_t *m)
         for (int i = 0; i < m->nnames; i++) {
                 ss_trigger_init(&m->names[i].trig, &m->cfg.trigger);
                 m->names[i].report_model = -1;
+                m->names[i].nrecent = 0;
         }
         ss_mreader_t empty;
         ss_mreader_init(&empty, "", 0);
@@ -1798,8 +1959,15 @@ static ss_err_t load_fail(ss_mcore_t *m, char *errstr, size_t errstr_size, const
 
 ss_err_t ss_mcore_load(ss_mcore_t *m, ss_mreader_t *r, char *errstr, size_t errstr_size)
 {
-        if (ss_mreader_u32(r) != SNAP_MAGIC || ss_mreader_u32(r) != SNAP_VERSION)
-                return load_fail(m, errstr, errstr_size, "not a monitor snapshot (magic/version)");
+        if (ss_mreader_u32(r) != SNAP_MAGIC)
+                return load_fail(m, errstr, errstr_size, "not a monitor snapshot (magic)");
+        uint32_t version = ss_mreader_u32(r);
+        if (version != SNAP_VERSION) {
+                char why[96];
+                snprintf(why, sizeof(why), "format %u, this monitor reads format %u", version,
+                         SNAP_VERSION);
+                return load_fail(m, errstr, errstr_size, why);
+        }
         if (ss_mreader_u64(r) != m->cfg.window_size || ss_mreader_i64(r) != m->cfg.window_ms ||
             ss_mreader_u64(r) != m->cfg.perf_window)
                 return load_fail(m, errstr, errstr_size,
@@ -1841,9 +2009,14 @@ ss_err_t ss_mcore_load(ss_mcore_t *m, ss_mreader_t *r, char *errstr, size_t errs
                 ss_trigger_init(&t, &m->cfg.trigger);
                 if (ss_trigger_load(&t, r))
                         break;
+                mname_t *nm = NULL;
                 for (int k = 0; k < m->nnames; k++)
                         if (strlen(m->names[k].name) == len && !memcmp(m->names[k].name, name, len))
-                                m->names[k].trig = t;
+                                nm = &m->names[k];
+                if (nm)
+                        nm->trig = t;
+                if (recent_load(nm, r))
+                        return load_fail(m, errstr, errstr_size, "malformed recent events");
         }
         uint64_t jlen = ss_mreader_u64(r);
         if (r->failed || jlen > r->len - r->off)

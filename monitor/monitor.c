@@ -56,6 +56,7 @@ struct ss_monitor {
         rd_kafka_t *consumer;
         ss_producer_t *producer;
         const char *topic_pred, *topic_retrain, *group;
+        const char *instance; /* static group member name; NULL: a dynamic member */
         char snap_key[256];
         char labels_last_id[LABEL_ID_MAX];
         size_t labels_batch;
@@ -676,12 +677,38 @@ static ss_err_t load_cards(ss_monitor_t *m, int initial, char *errstr, size_t er
         return e;
 }
 
+/* Static group membership by default: the monitor is one active instance per group (its
+ * snapshot and report in Redis are per group), so one stable member name per group, the group
+ * id itself unless monitor.instance.id names another, lets a restarted monitor (after SIGTERM,
+ * kill -9 or in a new pod) take the partitions over at once instead of waiting for the dead
+ * member's session timeout. A second monitor started with the same name fences the first
+ * (FENCED_INSTANCE_ID, fatal: it stops without writing state). kafka.group.instance.id, when
+ * set, wins. The consumer conf only: the producer has no use for the key. */
+static ss_err_t kafka_static_member(ss_monitor_t *m, rd_kafka_conf_t *conf, char *errstr,
+                                    size_t errstr_size)
+{
+        if (ss_config_origin(m->c, "kafka.group.instance.id")) {
+                m->instance = ss_config_get_str(m->c, "kafka.group.instance.id");
+                return SS_OK;
+        }
+        if (!ss_config_get_bool(m->c, "monitor.static.membership"))
+                return SS_OK;
+        const char *id = ss_config_get_str(m->c, "monitor.instance.id");
+        m->instance = *id ? id : m->group;
+        return ss_kafka_conf_set(conf, "group.instance.id", m->instance, "monitor.instance.id",
+                                 errstr, errstr_size);
+}
+
 static ss_err_t kafka_setup(ss_monitor_t *m, char *errstr, size_t errstr_size)
 {
         rd_kafka_conf_t *conf =
             ss_kafka_conf_new(m->c, SS_KAFKA_CONSUMER, m->group, errstr, errstr_size);
         if (!conf)
                 return SS_ERR_CONFIG;
+        if (kafka_static_member(m, conf, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return SS_ERR_CONFIG;
+        }
         rd_kafka_conf_set_opaque(conf, m);
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
         m->consumer = ss_kafka_consumer_new(conf, errstr, errstr_size);
@@ -796,17 +823,19 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
                                             "state snapshots saved to Redis", NULL, NULL, 0);
         /* The fixed drift thresholds, so that alerts and dashboards compare the statistics
          * with what this monitor was configured with. */
-        static const char *const stats[] = {"psi", "kl"};
-        for (int i = 0; i < 2; i++) {
-                char key[64];
-                snprintf(key, sizeof(key), "monitor.%s.threshold", stats[i]);
+        static const char *const stats[][2] = {
+            {"psi", "monitor.psi.threshold"},
+            {"kl", "monitor.kl.threshold"},
+            {"label_shift_psi", "monitor.label_shift.psi.threshold"},
+            {"label_shift_kl", "monitor.label_shift.kl.threshold"}};
+        for (size_t i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
                 ss_gauge_set(ss_metrics_gauge(m->metrics, "sentistream_monitor_drift_threshold",
                                               "fixed drift threshold of a statistic "
-                                              "(monitor.psi.threshold, monitor.kl.threshold)",
-                                              (const char *[]){"statistic", stats[i], NULL}, NULL,
-                                              0),
-                             ss_config_get_double(c, key));
-        }
+                                              "(monitor.psi.threshold, monitor.kl.threshold, "
+                                              "monitor.label_shift.*.threshold)",
+                                              (const char *[]){"statistic", stats[i][0], NULL},
+                                              NULL, 0),
+                             ss_config_get_double(c, stats[i][1]));
         m->redis = ss_mstate_new(ss_config_get_str(c, "redis.host"),
                                  (int)ss_config_get_int(c, "redis.port"),
                                  (int)ss_config_get_int(c, "redis.timeout.ms"),
@@ -935,8 +964,9 @@ ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errs
             (e = kafka_setup(m, errstr, errstr_size)))
                 return e;
         ss_metrics_ready_set(m->metrics, monitor_ready, m);
-        ss_info("monitor", "reading %s (group %s), labels from Redis, events to %s", m->topic_pred,
-                m->group, m->topic_retrain);
+        ss_info("monitor", "reading %s (group %s, %s%s), labels from Redis, events to %s",
+                m->topic_pred, m->group, m->instance ? "static member " : "dynamic member",
+                m->instance ? m->instance : "", m->topic_retrain);
         int64_t now = ss_time_now_ms();
         m->next_snapshot = now + m->snapshot_every_ms;
         m->next_rescan = now + CARD_RESCAN_MS;

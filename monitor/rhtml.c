@@ -309,8 +309,9 @@ static void section_moved(FILE *out, const cJSON *win)
                         cJSON_IsTrue(at(ep, "breach")) ? "breach" : "");
                 cell(out, "performance.estimated_f1", num(ep, "macro_f1"));
                 cell(out, "performance.estimated_f1.threshold", num(ep, "f1_threshold"));
-                fprintf(out, "<td>&ndash;</td><td>%.0f</td><td></td><td>%s</td><td>%s</td></tr>\n",
-                        num(ep, "n"), cJSON_IsTrue(at(ep, "breach")) ? "yes" : "no",
+                cell(out, "performance.estimated_f1.critical", num(ep, "f1_critical"));
+                fprintf(out, "<td>%.0f</td><td></td><td>%s</td><td>%s</td></tr>\n", num(ep, "n"),
+                        cJSON_IsTrue(at(ep, "breach")) ? "yes" : "no",
                         cJSON_IsTrue(at(ep, "raises_events")) ? "yes" : "no");
         }
         const cJSON *x;
@@ -409,7 +410,8 @@ static void section_mix(FILE *out, const cJSON *win)
 static void section_performance(FILE *out, const cJSON *report, const cJSON *win)
 {
         fputs("<h2>Performance: measured (labels) and estimated (no labels)</h2>\n", out);
-        static double px[MAX_PTS], pf[MAX_PTS], sx_[MAX_PTS], se[MAX_PTS], cov[MAX_PTS];
+        static double px[MAX_PTS], pf[MAX_PTS], sx_[MAX_PTS], se[MAX_PTS], sc[MAX_PTS],
+            cov[MAX_PTS];
         const cJSON *hp = at(at(report, "history"), "perf");
         const cJSON *hs = at(at(report, "history"), "sliding");
         int np = nums(at(hp, "count"), px, MAX_PTS);
@@ -417,13 +419,16 @@ static void section_performance(FILE *out, const cJSON *report, const cJSON *win
         nums(at(hp, "label_coverage"), cov, MAX_PTS);
         int ns = nums(at(hs, "count"), sx_, MAX_PTS);
         nums(at(hs, "estimated_f1"), se, MAX_PTS);
+        if (nums(at(hs, "estimated_f1_critical"), sc, MAX_PTS) != ns)
+                for (int i = 0; i < ns; i++)
+                        sc[i] = NAN; /* a report written before the critical value existed */
         const cJSON *perf = at(report, "performance");
         const cJSON *ep = win ? at(win, "estimated_performance") : NULL;
         double ref_f1 = num(at(report, "reference"), "macro_f1");
         double thr = ep ? num(ep, "f1_threshold") : (perf ? num(perf, "f1_threshold") : NAN);
-        series_t es[] = {{"estimated macro-F1", "#3b6fb6", se, 0}};
+        series_t es[] = {{"estimated macro-F1", "#3b6fb6", se, 0}, {"critical", "#c0392b", sc, 1}};
         hline_t eh[] = {{"reference (card)", "#555", ref_f1}, {"threshold", "#e67e22", thr}};
-        line_chart(out, "estimated macro-F1 (CBPE, from calibrated probabilities)", sx_, ns, es, 1,
+        line_chart(out, "estimated macro-F1 (CBPE, from calibrated probabilities)", sx_, ns, es, 2,
                    eh, 2, "predictions");
         series_t ms[] = {{"measured macro-F1", "#27ae60", pf, 0},
                          {"label coverage", "#8e44ad", cov, 1}};

@@ -217,6 +217,7 @@ for k, c in enumerate(("negative", "neutral", "positive")):
     want[f"interval_low.{c}"] = ls["interval_low"][k]
     want[f"reference_mix.{c}"] = ls["reference_mix"][k]
 want["performance.estimated_f1"] = r["windows"]["sliding"]["estimated_performance"]["macro_f1"]
+want["performance.estimated_f1.critical"] = r["windows"]["sliding"]["estimated_performance"]["f1_critical"]
 missing = [k for k, v in want.items() if f'data-key="{k}">{v:.4f}<' not in dom]
 events = [e["event_id"] for e in r["events_recent"]]
 missing += [e for e in events if e not in dom]

@@ -14,7 +14,8 @@
 #      the report
 #   4. the monitor killed (-9) mid-stream and restarted, on scenario 2+3 data with no
 #      cooldown: the events equal those of an uninterrupted monitor over the same predictions
-#      and labels, and none appears twice
+#      and labels, and none appears twice; the restarted monitor (a static member by
+#      default) holds its partitions again within 20 s, not after the 45 s session timeout
 #   5. Redis killed (-9) mid-stream: the monitor keeps consuming (Prometheus shows the
 #      predictions and redis_up 0), and once Redis is back it reconnects and catches up
 #   6. Kafka killed (-9) mid-stream: the monitor (and the scorer) keep running through the
@@ -266,7 +267,20 @@ wait_counts s4: 3000 0 120
 kill -KILL "$mon_pid"
 wait "$mon_pid" 2>/dev/null || true
 echo "killed at $(field "$(report s4:)" predictions) predictions; restarting"
+# a static member by default (named after its group): the restarted monitor holds the
+# partitions again at once, not after the dead member's 45 s session timeout
+nassigned=$(grep -c ' assigned ' "$work/monitor-m4.log" || true)
+t0=$(date +%s.%N)
 start_monitor m4 4 "${nc[@]}"
+for _ in $(seq 300); do
+        [ "$(grep -c ' assigned ' "$work/monitor-m4.log" || true)" -gt "$nassigned" ] && break
+        sleep 0.1
+done
+dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+grep -q 'static member mo4' "$work/monitor-m4.log" || fail "the monitor is not a static member"
+awk -v d="$dt" 'BEGIN { exit !(d < 20) }' ||
+        fail "the restarted monitor held its partitions after ${dt} s (static membership: < 20 s)"
+echo "restarted after kill -9: partitions assigned after ${dt} s"
 wait "$prod" || fail "produce 4"
 wait "$lab" || fail "label 4"
 wait "$labr" || fail "label 4r"

@@ -4,8 +4,11 @@
  * figures; hand-computed soft rows; the sliding window forgets exactly (equal
  * to a fresh window over the last rows); snapshot round trip; and, on a
  * simulated calibrated model, the estimated macro-F1 is within 0.01 of the
- * one the drawn labels give.
+ * one the drawn labels give; its standard error (delta method) against the
+ * spread of the estimate over many windows drawn from one population.
  */
+#include <math.h>
+
 #include "cbpe.h"
 #include "perf.h"
 #include "ss_test.h"
@@ -101,6 +104,7 @@ static void test_sliding_and_snapshot(void)
                 ss_cbpe_add(fresh, argmax(rows[i]), rows[i]);
         CHECK(!memcmp(s->expect, fresh->expect, sizeof(s->expect)));
         CHECK(!memcmp(s->npred, fresh->npred, sizeof(s->npred)));
+        CHECK(!memcmp(s->m2, fresh->m2, sizeof(s->m2)));
         ss_mbuf_t b;
         ss_mbuf_init(&b);
         ss_cbpe_save(s, &b);
@@ -109,6 +113,23 @@ static void test_sliding_and_snapshot(void)
         ss_mreader_init(&r, b.data, b.len);
         CHECK(ss_cbpe_load(back, &r) == 0);
         CHECK(!memcmp(back->expect, s->expect, sizeof(s->expect)));
+        CHECK(!memcmp(back->m2, s->m2, sizeof(s->m2)));
+        /* a tumbling window saves its sums, the products among them */
+        ss_cbpe_t *t = ss_cbpe_new(0), *tback = ss_cbpe_new(0);
+        for (int i = 0; i < 300; i++)
+                ss_cbpe_add(t, argmax(rows[i]), rows[i]);
+        ss_mbuf_t tb;
+        ss_mbuf_init(&tb);
+        ss_cbpe_save(t, &tb);
+        ss_mreader_init(&r, tb.data, tb.len);
+        CHECK(ss_cbpe_load(tback, &r) == 0);
+        ss_cbpe_est_t et, eb;
+        ss_cbpe_estimate(t, &et);
+        ss_cbpe_estimate(tback, &eb);
+        CHECK(et.f1_se > 0 && et.f1_se == eb.f1_se);
+        ss_mbuf_free(&tb);
+        ss_cbpe_destroy(t);
+        ss_cbpe_destroy(tback);
         ss_cbpe_t *other = ss_cbpe_new(40);
         ss_mreader_init(&r, b.data, b.len);
         CHECK(ss_cbpe_load(other, &r) == -1);
@@ -152,11 +173,68 @@ static void test_calibrated(void)
         ss_perf_destroy(p);
 }
 
+/* A sharpened random row (a decent model) whose true label is drawn from it. */
+static int sharp_row(float *pr)
+{
+        rand_row(pr);
+        double s = 0, e[3];
+        for (int k = 0; k < 3; k++)
+                s += e[k] = pr[k] * pr[k] * pr[k];
+        for (int k = 0; k < 3; k++)
+                pr[k] = (float)(e[k] / s);
+        return argmax(pr);
+}
+
+/* The standard error of the estimated macro-F1 against the spread of the estimate over 400
+ * windows of 2000 rows drawn from one population of 20,000 rows: the delta method's figure
+ * (the mean over the windows) within 15 % of the windows' standard deviation; and a window
+ * of 4 x the rows has half the error. */
+static void test_standard_error(void)
+{
+        enum { POP = 20000, WIN = 2000, REPS = 400 };
+        static float pop[POP][3];
+        static int lab[POP];
+        for (int i = 0; i < POP; i++)
+                lab[i] = sharp_row(pop[i]);
+        ss_cbpe_t *w = ss_cbpe_new(0);
+        double sum = 0, sum2 = 0, se_sum = 0;
+        for (int r = 0; r < REPS; r++) {
+                ss_cbpe_clear(w);
+                for (int i = 0; i < WIN; i++) {
+                        int k = (int)(urand() * POP);
+                        ss_cbpe_add(w, lab[k], pop[k]);
+                }
+                ss_cbpe_est_t e;
+                ss_cbpe_estimate(w, &e);
+                sum += e.macro_f1;
+                sum2 += e.macro_f1 * e.macro_f1;
+                se_sum += e.f1_se;
+        }
+        double mean = sum / REPS, sd = sqrt((sum2 - REPS * mean * mean) / (REPS - 1));
+        double se = se_sum / REPS;
+        printf("estimated macro-F1 over %d windows of %d: sd %.5f, delta-method error %.5f\n", REPS,
+               WIN, sd, se);
+        CHECK(se > 0.85 * sd && se < 1.15 * sd);
+        ss_cbpe_clear(w);
+        for (int i = 0; i < 4 * WIN; i++) {
+                int k = (int)(urand() * POP);
+                ss_cbpe_add(w, lab[k], pop[k]);
+        }
+        ss_cbpe_est_t e4;
+        ss_cbpe_estimate(w, &e4);
+        CHECK_NEAR(e4.f1_se, se / 2, 0.1 * se);
+        ss_cbpe_est_t ec;
+        ss_cbpe_from_confusion(e4.confusion, &ec);
+        CHECK(isnan(ec.f1_se));
+        ss_cbpe_destroy(w);
+}
+
 int main(void)
 {
         test_one_hot();
         test_soft();
         test_sliding_and_snapshot();
         test_calibrated();
+        test_standard_error();
         return ss_test_finish();
 }

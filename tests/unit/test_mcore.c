@@ -358,6 +358,25 @@ static void test_dedupe_and_faults(void)
 }
 
 /* A snapshot mid-stream, restored into a fresh core, continues identically. */
+/* The first number after "key": in json, or NAN. */
+static double json_num_after(const char *json, const char *key, int nth)
+{
+        char pat[64];
+        snprintf(pat, sizeof(pat), "\"%s\":", key);
+        const char *q = json;
+        for (int i = 0; q && i <= nth; i++) {
+                q = strstr(q, pat);
+                if (q && i < nth)
+                        q += strlen(pat);
+        }
+        if (!q)
+                return NAN;
+        q += strlen(pat);
+        while (*q == '[')
+                q++;
+        return strtod(q, NULL);
+}
+
 static void test_snapshot_replay(void)
 {
         ss_mcore_config_t mc = config();
@@ -414,6 +433,56 @@ static void test_snapshot_replay(void)
         ss_mbuf_free(&b);
         ss_mcore_destroy(a);
         ss_mcore_destroy(r);
+}
+
+/* The report's history and its recent events are in the snapshot: a core restored after an
+ * event, given the same predictions as the original, reports the same history and events. */
+static void test_snapshot_history(void)
+{
+        ss_mcore_config_t mc = config();
+        double shifted[3] = {150 * 4, 500, 350};
+        ss_mcore_t *a = make_core(&mc), *r = make_core(&mc), *fresh = make_core(&mc);
+        char ids[4096] = "";
+        rng = 91;
+        run_shift(a, 0, 2000, NULL);
+        run_shift(a, 2000, 5000, shifted);
+        drain_events(a, ids, sizeof(ids), NULL);
+        CHECK(ids[0] != '\0');
+        ss_mbuf_t b;
+        ss_mbuf_init(&b);
+        ss_mcore_save(a, &b);
+        ss_mreader_t rd;
+        ss_mreader_init(&rd, b.data, b.len);
+        char err[256] = "";
+        CHECK(ss_mcore_load(r, &rd, err, sizeof(err)) == SS_OK);
+        uint64_t rng_at = rng;
+        run_shift(a, 5000, 5500, shifted);
+        rng = rng_at;
+        run_shift(r, 5000, 5500, shifted);
+        rng = rng_at;
+        run_shift(fresh, 5000, 5500, shifted);
+        const char *name;
+        char *ja = ss_mcore_report_json(a, 0, &name), *jr = ss_mcore_report_json(r, 0, &name);
+        char *jf = ss_mcore_report_json(fresh, 0, &name);
+        const char *ha = ja ? strstr(ja, "\"history\"") : NULL;
+        const char *hr = jr ? strstr(jr, "\"history\"") : NULL;
+        const char *ea = ja ? strstr(ja, "\"events_recent\":[{") : NULL;
+        const char *er = jr ? strstr(jr, "\"events_recent\":[{") : NULL;
+        /* the original's history starts at its first evaluation (n500) and has 11 */
+        CHECK(ha && hr && json_num_after(ha, "count", 0) == 500 &&
+              json_num_after(hr, "count", 0) == 500);
+        CHECK(ha && hr && strstr(ha, "\"perf\"") &&
+              !strncmp(ha, hr, (size_t)(strstr(ha, "\"perf\"") - ha)));
+        CHECK(ea && er && !strncmp(ea, er, strcspn(ea, "]")));
+        /* without the snapshot: one evaluation and no event */
+        CHECK(jf && !strstr(jf, "\"events_recent\":[{"));
+        free(ja);
+        free(jr);
+        free(jf);
+        ss_mbuf_free(&b);
+        ss_mcore_destroy(a);
+        ss_mcore_destroy(r);
+        ss_mcore_destroy(fresh);
 }
 
 static void test_tumbling(void)
@@ -563,25 +632,6 @@ static void run_truth(ss_mcore_t *m, long from, long to, const double *mix)
         }
 }
 
-/* The first number after "key": in json, or NAN. */
-static double json_num_after(const char *json, const char *key, int nth)
-{
-        char pat[64];
-        snprintf(pat, sizeof(pat), "\"%s\":", key);
-        const char *q = json;
-        for (int i = 0; q && i <= nth; i++) {
-                q = strstr(q, pat);
-                if (q && i < nth)
-                        q += strlen(pat);
-        }
-        if (!q)
-                return NAN;
-        q += strlen(pat);
-        while (*q == '[')
-                q++;
-        return strtod(q, NULL);
-}
-
 static void test_label_shift(void)
 {
         ss_mcore_config_t mc = config();
@@ -683,6 +733,11 @@ static void test_estimated_f1(void)
               !memcmp(ev.reasons[0].statistic.ptr, "performance.estimated_f1", 24));
         CHECK(ev.n_reasons == 1 && ev.reasons[0].value < 0.495 &&
               fabs(ev.reasons[0].threshold - 0.495) < 1e-12);
+        /* the two-condition rule: below the threshold and below the critical value, which
+         * lies under the card's macro-F1 (0.595) */
+        CHECK(ev.n_reasons == 1 && ev.reasons[0].has_critical_value &&
+              ev.reasons[0].value < ev.reasons[0].critical_value &&
+              ev.reasons[0].critical_value < 0.595);
         /* the estimate of the last window against the F1 its drawn labels give */
         double f1 = 0;
         for (int k = 0; k < 3; k++) {
@@ -700,8 +755,48 @@ static void test_estimated_f1(void)
         double est = q ? json_num_after(q, "macro_f1", 0) : NAN;
         printf("estimated macro-F1 %.4f, from the labels %.4f\n", est, f1);
         CHECK_NEAR(est, f1, 0.03);
+        /* critical value = card F1 - z(0.99) se sqrt(1 + n / reference n) */
+        double se = q ? json_num_after(q, "f1_standard_error", 0) : NAN;
+        double crit = q ? json_num_after(q, "f1_critical", 0) : NAN;
+        double n = q ? json_num_after(q, "n", 0) : NAN;
+        double refn = (double)ss_mcore_card(m, 0)->ref_n;
+        printf("estimated macro-F1 standard error %.5f, critical value %.4f\n", se, crit);
+        CHECK(se > 0 && se < 0.05);
+        CHECK_NEAR(crit, 0.595 - 2.3263478740 * se * sqrt(1 + n / refn), 1e-6);
         free(json);
         ss_retrain_event_clear(&ev);
+        ss_mcore_destroy(m);
+
+        /* a threshold above every estimate: only the critical value keeps windows of a model
+         * as good as the card's (estimated F1 above 0.595) from breaching */
+        mc.f1_threshold = 0.99;
+        m = make_core(&mc);
+        c = ss_mcore_card(m, 0);
+        ids[0] = '\0';
+        rng = 556;
+        for (long i = 0; i < 4000; i++) {
+                make_pred(c, NULL, &p, id, sizeof(id), i, 1700000000000 + i);
+                double e[3], s = 0;
+                for (int k = 0; k < 3; k++)
+                        s += e[k] = pow(uni() + 1e-3, 4);
+                int best = 0;
+                for (int k = 0; k < 3; k++) {
+                        p.probs[k] = (float)(e[k] / s);
+                        if (p.probs[k] > p.probs[best])
+                                best = k;
+                }
+                p.label = best;
+                CHECK(feed(m, &p, 1700000000000 + i) == SS_MCORE_OK);
+        }
+        drain_events(m, ids, sizeof(ids), NULL);
+        json = ss_mcore_report_json(m, 0, &name);
+        q = json ? strstr(json, "\"estimated_performance\"") : NULL;
+        est = q ? json_num_after(q, "macro_f1", 0) : NAN;
+        printf("a good model under threshold 0.99: estimated macro-F1 %.4f, events '%s'\n", est,
+               ids);
+        CHECK(est > 0.62 && est < 0.99);
+        CHECK(ids[0] == '\0');
+        free(json);
         ss_mcore_destroy(m);
 }
 
@@ -765,6 +860,7 @@ int main(void)
         test_perf_drift();
         test_dedupe_and_faults();
         test_snapshot_replay();
+        test_snapshot_history();
         test_tumbling();
         test_new_version();
         test_label_shift();
