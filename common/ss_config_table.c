@@ -330,6 +330,8 @@ const ss_conf_def_t ss_conf_table[] = {
          "longest wait between reconnection attempts when Redis is unreachable (doubles from 100 ms)"},
         {"redis.host", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "127.0.0.1",
          "Redis host (labels stream, monitor state and reports)"},
+        {"redis.labels.maxlen", SS_CONF_INT, 0, 1000000000, NULL, "1000000",
+         "the labels stream is trimmed to about this many entries on each XADD (MAXLEN ~); 0 = never trimmed"},
         {"redis.port", SS_CONF_INT, 1, 65535, NULL, "6380",
          "Redis port (deploy/local/redis.sh uses SS_REDIS_PORT, default 6380)"},
         {"redis.prefix", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "sentistream:",
