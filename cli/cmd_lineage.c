@@ -76,17 +76,21 @@ static const char *ss_lineage_str(const cJSON *o, const char *key)
 
 static const char *ss_lineage_kind = ""; /* model.kind of the run being shown */
 
-/* The params that decide the trained bytes: data.*, model.* (of the run's kind), train.*,
- * runtime.*, except model.out. */
+/* The params that decide the trained bytes: data.*, model.* (the keys of other kinds left
+ * out: model.<group>.* where group is not the run's kind; minilm_ft also reads minilm's),
+ * train.*, runtime.*, except model.out. */
 static int ss_lineage_train_key(const char *key)
 {
-        static const char *kinds[] = {"model.logreg.", "model.cnn.", "model.minilm."};
         if (!strcmp(key, "model.out"))
                 return 0;
-        for (int i = 0; i < 3; i++)
-                if (!strncmp(key, kinds[i], strlen(kinds[i])) &&
-                    strncmp(key + 6, ss_lineage_kind, strlen(ss_lineage_kind)))
-                        return 0;
+        const char *group = key + 6, *dot = strchr(group, '.');
+        if (!strncmp(key, "model.", 6) && dot) {
+                size_t len = (size_t)(dot - group);
+                int mine = len == strlen(ss_lineage_kind) && !strncmp(group, ss_lineage_kind, len);
+                int base = !strcmp(ss_lineage_kind, "minilm_ft") && len == 6 &&
+                           !strncmp(group, "minilm", 6);
+                return mine || base;
+        }
         return !strncmp(key, "data.", 5) || !strncmp(key, "model.", 6) ||
                !strncmp(key, "train.", 6) || !strncmp(key, "runtime.", 8);
 }

@@ -53,9 +53,9 @@ shuffle() { # shuffle SEED < file: a fixed permutation for a given seed and inpu
 }
 
 # the champion's training set: few negatives
-awk -F'\t' -v k="$neg_keep" '$2 == "negative" && (++neg % k) != 1 && k > 1 { next } { print }' \
-        "$root/data/semeval-train.tsv" |
-        if [ "$train_max" -gt 0 ]; then head -n "$train_max"; else cat; fi >"$out/base-train.tsv"
+awk -F'\t' -v k="$neg_keep" -v max="$train_max" '
+        $2 == "negative" && (++neg % k) != 1 && k > 1 { next }
+        { print } max > 0 && ++n >= max { exit }' "$root/data/semeval-train.tsv" >"$out/base-train.tsv"
 # validation (reference mix) and the pool the stream is drawn from: disjoint by line
 awk 'NR % 4 == 0' "$root/data/semeval-2016test.tsv" >"$out/validation.tsv"
 awk 'NR % 4 != 0' "$root/data/semeval-2016test.tsv" | shuffle 31 |
