@@ -191,6 +191,8 @@ struct ss_mcore {
         size_t nevents, cap_events;
         char **sent;
         size_t nsent, cap_sent;
+        ss_mcore_card_fn *card_fn; /* asked for the card of a version without one */
+        void *card_opaque;
         mswitch_t pending[SWITCHES_PENDING]; /* switches waiting for their card */
         int npending;
         char *unknown[MAX_UNKNOWN_LOGGED]; /* versions already logged as unknown */
@@ -687,6 +689,12 @@ int ss_mcore_switch(ss_mcore_t *m, const char *name, const char *version, int64_
         snprintf(w->version, sizeof(w->version), "%s", version);
         w->at_ms = at_ms;
         return 0;
+}
+
+void ss_mcore_set_card_fn(ss_mcore_t *m, ss_mcore_card_fn *fn, void *opaque)
+{
+        m->card_fn = fn;
+        m->card_opaque = opaque;
 }
 
 const char *ss_mcore_current_version(const ss_mcore_t *m, const char *name)
@@ -1318,6 +1326,11 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
         const char *at = memchr(p->model_version.ptr, '@', p->model_version.len);
         int mi = model_find(m, p->model_version.ptr,
                             at ? (size_t)(at - p->model_version.ptr) : p->model_version.len);
+        if (mi < 0 && m->card_fn && p->model_version.ptr &&
+            m->card_fn(m->card_opaque, p->model_name.ptr ? p->model_name.ptr : "",
+                       p->model_version.ptr) == 1)
+                mi = model_find(m, p->model_version.ptr,
+                                at ? (size_t)(at - p->model_version.ptr) : p->model_version.len);
         if (mi < 0) {
                 unknown_version(m, p);
                 return SS_MCORE_UNKNOWN_VERSION;

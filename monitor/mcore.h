@@ -114,6 +114,15 @@ int ss_mcore_ncards(const ss_mcore_t *m);
  */
 int ss_mcore_switch(ss_mcore_t *m, const char *name, const char *version, int64_t at_ms);
 
+/*
+ * Asked, inside an ingest, for the card of a prediction's model version that has none
+ * (model_version as the prediction carries it, e.g. "<card version>@NAME/VERSION"). It may
+ * add the card (ss_mcore_add_card) and return 1: the prediction then goes to it; any other
+ * return leaves it counted in unknown_version and skipped. NULL: no source (the default).
+ */
+typedef int ss_mcore_card_fn(void *opaque, const char *model_name, const char *model_version);
+void ss_mcore_set_card_fn(ss_mcore_t *m, ss_mcore_card_fn *fn, void *opaque);
+
 /* The version the model name's events are judged on now (NULL before any). */
 const char *ss_mcore_current_version(const ss_mcore_t *m, const char *name);
 const ss_card_view_t *ss_mcore_card(const ss_mcore_t *m, int i);

@@ -586,6 +586,46 @@ static void test_switch_update(void)
         ss_mcore_destroy(m);
 }
 
+/* The card source: asked for a registry version without a card, it adds the newer card. */
+static int card_calls;
+static int card_source(void *opaque, const char *model_name, const char *model_version)
+{
+        ss_mcore_t *m = opaque;
+        char err[256];
+        card_calls++;
+        (void)model_name;
+        if (strcmp(model_version, "logreg-20261126T073000Z-99999999@it-model/2"))
+                return 0;
+        return ss_mcore_add_card(m, newer_card(), err, sizeof(err)) == SS_OK;
+}
+
+/* A prediction of a registry version without a card asks the card source; the prediction
+ * that asked is counted in the new card's windows, not lost. */
+static void test_card_source(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        ss_mcore_set_card_fn(m, card_source, m);
+        ss_prediction_t p;
+        char id[32];
+        rng = 5;
+        card_calls = 0;
+        make_pred(ss_mcore_card(m, 0), NULL, &p, id, sizeof(id), 1, 1700000000000);
+        p.model_version = ss_str_c("logreg-other@it-model/9");
+        CHECK(feed(m, &p, 1700000000000) == SS_MCORE_UNKNOWN_VERSION);
+        CHECK(card_calls == 1 && ss_mcore_ncards(m) == 1);
+        CHECK(ss_mcore_stats(m)->unknown_version == 1);
+        p.model_version = ss_str_c("logreg-20261126T073000Z-99999999@it-model/2");
+        CHECK(feed(m, &p, 1700000000001) == SS_MCORE_OK);
+        CHECK(card_calls == 2 && ss_mcore_ncards(m) == 2);
+        CHECK(ss_mcore_stats(m)->predictions == 1 && ss_mcore_stats(m)->unknown_version == 1);
+        CHECK_STR_EQ(ss_mcore_current_version(m, ss_mcore_name(m, 0)),
+                     "logreg-20261126T073000Z-99999999");
+        CHECK(feed(m, &p, 1700000000002) == SS_MCORE_OK);
+        CHECK(card_calls == 2); /* known now */
+        ss_mcore_destroy(m);
+}
+
 /* ---- label shift, estimated performance, invalid predictions -------------------------- */
 
 /* A model like the project's LR: C[pred][true], the rare classes under-predicted. */
@@ -828,7 +868,7 @@ int main(void)
         char dir[1024], err[512];
         ss_log_level_set(SS_LOG_WARN);
         ss_test_src_path("schemas", dir, sizeof(dir));
-        ss_serde_ids_t ids = {1, 2, 3, 4};
+        ss_serde_ids_t ids = {1, 2, 3, 4, 5};
         serde = ss_serde_new(dir, &ids, 0, err, sizeof(err));
         if (!serde) {
                 fprintf(stderr, "%s\n", err);
@@ -842,6 +882,7 @@ int main(void)
         test_tumbling();
         test_new_version();
         test_switch_update();
+        test_card_source();
         test_label_shift();
         test_estimated_f1();
         test_invalid();
