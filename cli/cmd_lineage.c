@@ -216,11 +216,15 @@ static void ss_lineage_data_print(const ss_lineage_data_t *d)
 {
         if (d->nfiles == 1) {
                 const ss_lineage_file_t *f = &d->files[0];
-                printf("data       %-10s %s sha256 %s (%s)\n", d->name, d->path, d->sha256,
-                       !f->sha256[0] ? "not here"
-                       : d->ok       ? (strcmp(f->where, "here") ? "the run's artifact matches"
-                                                                 : "the local file matches")
-                                     : "the local file DIFFERS");
+                const char *state =
+                    !strcmp(f->where, "here")
+                        ? (d->ok ? "the local file matches" : "the local file DIFFERS")
+                    : !strcmp(f->where, "run artifact")
+                        ? (d->ok ? "not here; the run's copy in " SS_LINEAGE_DATA_ARTIFACTS
+                                   "/ matches"
+                                 : "not here; the run's copy DIFFERS")
+                        : "not here, and the run keeps no copy";
+                printf("data       %-10s %s sha256 %s (%s)\n", d->name, d->path, d->sha256, state);
                 return;
         }
         printf("data       %-10s %d files, sha256 of their listing %s (%s)\n", d->name, d->nfiles,
@@ -381,7 +385,7 @@ static void ss_lineage_print_reproduce(ss_mlflow_t *c, const ss_mlflow_run_t *ru
                         const ss_lineage_file_t *x = &d[i].files[f];
                         char b[PATH_MAX];
                         snprintf(b, sizeof(b), "%s", x->path);
-                        if (d[i].nfiles > 1 && strcmp(x->where, "here")) {
+                        if (!strcmp(x->where, "run artifact")) {
                                 /* the run keeps it: the artifact proxy's URL */
                                 printf("mkdir -p \"$(dirname ");
                                 ss_lineage_shell_word(stdout, x->path);
@@ -622,6 +626,19 @@ static void ss_lineage_event(const ss_config_t *cfg, ss_lineage_find_t *f, const
         }
 }
 
+/* Removes the files fetched into the temporary folder dir, then the folder. */
+static void ss_lineage_tmp_remove(const char *dir, const ss_lineage_data_t *d, int nd)
+{
+        char sub[PATH_MAX + 8];
+        for (int i = 0; i < nd; i++)
+                for (int f = 0; f < d[i].nfiles; f++)
+                        if (!strcmp(d[i].files[f].where, "run artifact"))
+                                unlink(d[i].files[f].local);
+        snprintf(sub, sizeof(sub), "%s/" SS_LINEAGE_DATA_ARTIFACTS, dir);
+        rmdir(sub);
+        rmdir(dir);
+}
+
 /* ---- the command ---- */
 
 typedef struct ss_lineage_opts {
@@ -688,6 +705,9 @@ int ss_cmd_lineage(int argc, char **argv)
         cJSON *mv = NULL, *run = NULL;
         ss_mlflow_t *c = NULL;
         ss_lineage_find_t find = {.ids = ss_serde_ids_from_config(cfg), .want = o.tweet};
+        static ss_lineage_data_t d[3];
+        int nd = 0;
+        const char *tmp_dir = NULL;
         char *schema_dir = ss_cli_schema_dir(cfg, config_dir);
         const char *turi = ss_config_get_str(cfg, "tracking.uri");
         if (!*turi) {
@@ -754,14 +774,21 @@ int ss_cmd_lineage(int argc, char **argv)
         printf("git        %s%s\n", commit,
                dirty && !strcmp(dirty, "true") ? " (DIRTY: tracked files had uncommitted changes)"
                                                : "");
-        static ss_lineage_data_t d[3];
-        int nd = ss_lineage_data(rtags, d, 3);
-        if (o.run_dir && mkdir(o.run_dir, 0755) && errno != EEXIST) {
-                fprintf(stderr, "sentistream lineage: %s: %s\n", o.run_dir, strerror(errno));
+        nd = ss_lineage_data(rtags, d, 3);
+        /* files missing here are fetched from the run into --run DIR, else into a temporary
+         * folder removed at the end */
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof(tmp), "%s/sentistream-lineage.XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (o.run_dir ? mkdir(o.run_dir, 0755) && errno != EEXIST : !mkdtemp(tmp)) {
+                fprintf(stderr, "sentistream lineage: %s: %s\n", o.run_dir ? o.run_dir : tmp,
+                        strerror(errno));
                 goto out;
         }
+        if (!o.run_dir)
+                tmp_dir = tmp;
         for (int i = 0; i < nd; i++) {
-                ss_lineage_data_check(c, &info, &d[i], o.run_dir);
+                ss_lineage_data_check(c, &info, &d[i], o.run_dir ? o.run_dir : tmp_dir);
                 ss_lineage_data_print(&d[i]);
         }
         printf("config     sha256 %s; the training's resolved keys:\n", csha ? csha : "?");
@@ -783,6 +810,8 @@ int ss_cmd_lineage(int argc, char **argv)
                 }
         }
 out:
+        if (tmp_dir)
+                ss_lineage_tmp_remove(tmp_dir, d, nd);
         cJSON_Delete(find.best);
         ss_prediction_clear(&find.pred);
         ss_retrain_event_clear(&find.ev);

@@ -497,6 +497,29 @@ static int train_on_done(int ok, const ss_card_t *card, const char *model_path,
         return 0;
 }
 
+/* Keeps the training set (base rows + weighted fresh rows) in the training run as
+ * data/<file name> with its sha256 on the run, so that `sentistream lineage --reproduce
+ * --run` rebuilds the challenger byte for byte after the work directory is gone. */
+static int job_train_data(ss_retrain_t *w, job_t *j, const char *train_path)
+{
+        char err[1024], art[300], sha[65], b[1200];
+        cJSON *run = NULL;
+        ss_mlflow_run_t ri;
+        snprintf(b, sizeof(b), "%s", train_path);
+        snprintf(art, sizeof(art), "data/%.200s", basename(b));
+        ss_err_t e = ss_mlflow_run_get(w->mlflow, j->train_run, &run, &ri, err, sizeof(err));
+        cJSON_Delete(run);
+        if (!e)
+                e = ss_mlflow_artifact_upload(w->mlflow, ri.artifact_uri, art, train_path, sha, err,
+                                              sizeof(err));
+        if (e)
+                return job_retry(j, RETRY_REGISTRY, "keeping the training set in run %s: %s",
+                                 j->train_run, err);
+        ss_info("retrain", "%s: training set kept as artifact %s of run %s (sha256 %.16s)",
+                j->event_id, art, j->train_run, sha);
+        return 0;
+}
+
 static int job_train(ss_retrain_t *w, job_t *j, const champ_data_t *d, const char *train_path,
                      const char *ref_path, char *model_path, train_hook_t *h)
 {
@@ -545,7 +568,7 @@ static int job_train(ss_retrain_t *w, job_t *j, const champ_data_t *d, const cha
                 ss_info("retrain", "%s: challenger trained in %.1f s (run %s)", j->event_id,
                         ss_time_mono() - t0, h->run_id);
                 snprintf(j->train_run, sizeof(j->train_run), "%s", h->run_id);
-                return 0;
+                return job_train_data(w, j, train_path);
         }
         if (ss_mlflow_health(w->mlflow, err, sizeof(err)))
                 return job_retry(j, RETRY_REGISTRY, "training run not tracked, registry down: %s",
