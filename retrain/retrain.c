@@ -139,7 +139,7 @@ typedef struct job {
         char version[32];
         int has_fig;
         ss_rpolicy_figures_t fig;
-        size_t n_fresh, n_holdout, n_train_fresh, n_in_reference;
+        size_t n_fresh, n_holdout, n_train_fresh, n_in_reference, n_in_base;
         char dir[1100]; /* this event's work directory */
         char train_run[64], decision_run[64];
         /* the champion */
@@ -392,7 +392,7 @@ static int job_files(ss_retrain_t *w, job_t *j, const champ_data_t *d, fresh_set
                      const size_t *order, size_t n_hold, char *train_path, char *ref_path,
                      ss_dataset_t **hold_ds, ss_dataset_t **ref_ds)
 {
-        char err[1024], path[1200];
+        char err[1024] = "", path[1200];
         snprintf(train_path, 1200, "%s/train.tsv", j->dir);
         snprintf(path, sizeof(path), "%s/holdout.tsv", j->dir);
         FILE *tf = fopen(train_path, "w");
@@ -406,10 +406,16 @@ static int job_files(ss_retrain_t *w, job_t *j, const champ_data_t *d, fresh_set
         } else {
                 snprintf(ref_path, 1200, "%s", d->validation);
         }
-        /* the champion's rows (split again by its rule when its reference was carved) */
+        /* the champion's rows (split again by its rule when its reference was carved); their
+         * ids, so that a fresh label the champion was already trained on (an earlier
+         * retrain's) is not added again */
+        char **base_ids = NULL;
+        size_t n_base = 0, cap_base = 0;
         for (int i = 0; !bad && i < d->nfiles; i++) {
                 ss_dataset_t *ds = ss_dataset_load(d->files[i], err, sizeof(err));
-                if (!ds) {
+                if (!ds || ss_array_grow((void **)&base_ids, &cap_base, n_base + ds->n,
+                                         sizeof(*base_ids), 1024)) {
+                        ss_dataset_destroy(ds);
                         bad = 1;
                         break;
                 }
@@ -419,9 +425,13 @@ static int job_files(ss_retrain_t *w, job_t *j, const champ_data_t *d, fresh_set
                                        ? rf
                                        : tf;
                         bad |= tsv_row(to, ds->ids[r], "", ds->labels[r], ds->texts[r]);
+                        if (!(base_ids[n_base++] = strdup(ds->ids[r])))
+                                bad = 1;
                 }
                 ss_dataset_destroy(ds);
         }
+        if (!bad)
+                qsort(base_ids, n_base, sizeof(*base_ids), ids_cmp);
         if (rf)
                 bad |= fclose(rf) != 0;
         if (!bad)
@@ -446,6 +456,10 @@ static int job_files(ss_retrain_t *w, job_t *j, const champ_data_t *d, fresh_set
                         j->n_in_reference++;
                         continue;
                 }
+                if (bsearch(&key, base_ids, n_base, sizeof(*base_ids), ids_cmp)) {
+                        j->n_in_base++;
+                        continue;
+                }
                 j->n_train_fresh++;
                 for (int c = 0; c < copies && !bad; c++) {
                         char suffix[32] = "";
@@ -455,6 +469,9 @@ static int job_files(ss_retrain_t *w, job_t *j, const champ_data_t *d, fresh_set
                 }
         }
         free(ref_ids);
+        for (size_t i = 0; i < n_base; i++)
+                free(base_ids[i]);
+        free(base_ids);
         if (tf)
                 bad |= fclose(tf) != 0;
         if (hf)
@@ -556,9 +573,11 @@ static int job_train(ss_retrain_t *w, job_t *j, const champ_data_t *d, const cha
         }
         ss_info("retrain",
                 "%s: training a %s challenger on %s (%zu fresh labels x%d, %zu held "
-                "out; reference %s)",
+                "out, %zu left out as in the reference, %zu as already trained on; "
+                "reference %s)",
                 j->event_id, d->kind, train_path, j->n_train_fresh,
-                ss_rpolicy_replicas(w->pol.fresh_weight), j->n_holdout, ref_path);
+                ss_rpolicy_replicas(w->pol.fresh_weight), j->n_holdout, j->n_in_reference,
+                j->n_in_base, ref_path);
         double t0 = ss_time_mono();
         rc = ss_train_run_hook(tc, w->config_dir, train_on_done, h);
         if (!h->ended)
@@ -765,7 +784,9 @@ static int job_promote(ss_retrain_t *w, job_t *j, const cJSON *mine)
         if (ss_rupdate_publish(w->c, w->serde, mine, "champion", "retrain", j->event_id, m,
                                j->has_fig ? 4 : 0, PUBLISH_MS, err, sizeof(err)))
                 return job_retry(j, RETRY_KAFKA, "publishing the model update: %s", err);
-        return job_final(j, R_PROMOTED, "%s", j->why);
+        char why[sizeof(j->why)];
+        snprintf(why, sizeof(why), "%s", j->why);
+        return job_final(j, R_PROMOTED, "%s", why);
 }
 
 /* A version of the model already tagged with this event (a worker stopped after
@@ -938,7 +959,6 @@ static void job_locked(ss_retrain_t *w, job_t *j)
         snprintf(why, sizeof(why), "%s", j->why);
         if (job_decision_run(w, j, verdict, why) || job_register(w, j, verdict, &h))
                 goto out;
-        unlink(train_path); /* the largest file; the rest stays for inspection */
         if (v != SS_RPOLICY_PROMOTE) {
                 job_final(j, R_REJECTED, "%s", why);
                 goto out;
@@ -1103,12 +1123,15 @@ static ss_err_t consumer_start(ss_retrain_t *w, char *errstr, size_t errstr_size
         if (!conf)
                 return SS_ERR_CONFIG;
         /* events published before the group's first start are handled too; a retrain can
-         * take longer than librdkafka's default poll interval */
+         * take longer than librdkafka's default poll interval; a worker that died is noticed
+         * within 10 s (its partition goes to another worker, which then finds its lock) */
         if ((!ss_config_origin(c, "kafka.auto.offset.reset") &&
              ss_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, errstr, errstr_size)) ||
             (!ss_config_origin(c, "kafka.max.poll.interval.ms") &&
              ss_kafka_conf_set(conf, "max.poll.interval.ms", "86400000", NULL, errstr,
-                               errstr_size))) {
+                               errstr_size)) ||
+            (!ss_config_origin(c, "kafka.session.timeout.ms") &&
+             ss_kafka_conf_set(conf, "session.timeout.ms", "10000", NULL, errstr, errstr_size))) {
                 rd_kafka_conf_destroy(conf);
                 return SS_ERR_CONFIG;
         }
