@@ -74,7 +74,7 @@ for f in base-train validation stream; do
         printf 'prepare: %-15s %s  sha256 %s\n' "$f.tsv" "$(shares "$out/$f.tsv")" "$(sha256sum <"$out/$f.tsv" | cut -c1-16)"
 done
 
-"$bin" train model=logreg data.train="$out/base-train.tsv" data.validation="$out/validation.tsv" \
+"$bin" train model=logreg model.name="$name" data.train="$out/base-train.tsv" data.validation="$out/validation.tsv" \
         model.out="$out/champion.ssm" "${train_args[@]}" >"$out/train.log" 2>&1 ||
         { tail -n 20 "$out/train.log" >&2; echo "prepare: training failed (log $out/train.log)" >&2; exit 1; }
 echo "prepare: champion.ssm     sha256 $(sha256sum <"$out/champion.ssm" | cut -c1-16) ($(grep -o 'AvgRec [0-9.]*' "$out/train.log" | tail -n 1 || echo trained))"
