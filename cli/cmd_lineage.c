@@ -241,15 +241,25 @@ static void ss_lineage_data_print(const ss_lineage_data_t *d)
 
 /* ---- the training command ---- */
 
-/* value of a data.* param with each recorded file replaced by where it is read here. */
+/* The value of a param for the rebuild. data.train and data.validation: with local, each
+ * recorded file replaced by where it is read here. The lexicon key: the path the training
+ * resolved it to (the run's data.lexicon.path), since the model file records that path, so
+ * the same bytes need the same string whatever the current folder. */
 static char *ss_lineage_data_value(const char *key, const char *value, const ss_lineage_data_t *d,
-                                   int nd)
+                                   int nd, int local)
 {
+        size_t kl = strlen(key);
+        int lexicon = !strncmp(key, "model.", 6) && kl > 8 && !strcmp(key + kl - 8, ".lexicon");
         const char *name = !strcmp(key, "data.train")        ? "train"
                            : !strcmp(key, "data.validation") ? "validation"
+                           : lexicon && *value               ? "lexicon"
                                                              : NULL;
         for (int i = 0; name && i < nd; i++) {
-                if (strcmp(d[i].name, name) || strcmp(d[i].path, value))
+                if (strcmp(d[i].name, name))
+                        continue;
+                if (lexicon)
+                        return strdup(d[i].path);
+                if (!local || strcmp(d[i].path, value))
                         continue;
                 size_t len = 1;
                 for (int f = 0; f < d[i].nfiles; f++)
@@ -288,9 +298,9 @@ static int ss_lineage_exec(char **argv, const char *log_path)
         return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Builds the training command of the run: "train" + every train key + model.out. With d
- * (nd sets), data files are read from where they were found here. */
-static int ss_lineage_train_argv(const cJSON *params, const ss_lineage_data_t *d, int nd,
+/* Builds the training command of the run: "train" + every train key + model.out, values as
+ * ss_lineage_data_value() gives them (local: data files read from where they were found). */
+static int ss_lineage_train_argv(const cJSON *params, const ss_lineage_data_t *d, int nd, int local,
                                  const char *model_out, char **argv, int max)
 {
         int n = 0;
@@ -301,8 +311,7 @@ static int ss_lineage_train_argv(const cJSON *params, const ss_lineage_data_t *d
                 const char *k = ss_lineage_str(p, "key");
                 if (!ss_lineage_train_key(k) || n + 2 >= max)
                         continue;
-                char *v = d ? ss_lineage_data_value(k, ss_lineage_str(p, "value"), d, nd)
-                            : strdup(ss_lineage_str(p, "value"));
+                char *v = ss_lineage_data_value(k, ss_lineage_str(p, "value"), d, nd, local);
                 size_t len = strlen(k) + (v ? strlen(v) : 0) + 2;
                 char *kv = v ? malloc(len) : NULL;
                 if (kv)
@@ -351,7 +360,7 @@ static int ss_lineage_run(const cJSON *params, const ss_lineage_data_t *d, int n
         }
         self[n] = '\0';
         argv[0] = strdup(self);
-        ss_lineage_train_argv(params, d, nd, out, argv + 1, SS_LINEAGE_MAX_ARGS);
+        ss_lineage_train_argv(params, d, nd, 1, out, argv + 1, SS_LINEAGE_MAX_ARGS);
         printf("running    %s train ... model.out=%s (log %s)\n", self, out, log);
         fflush(stdout);
         int rc = ss_lineage_exec(argv, log);
@@ -414,7 +423,7 @@ static void ss_lineage_print_reproduce(ss_mlflow_t *c, const ss_mlflow_run_t *ru
                 printf(" | sha256sum | grep -q '^%s ' && echo %s: OK\n", d[i].sha256, d[i].name);
         }
         char *argv[SS_LINEAGE_MAX_ARGS + 1] = {0};
-        ss_lineage_train_argv(params, NULL, 0, "rebuilt.ssm", argv, SS_LINEAGE_MAX_ARGS);
+        ss_lineage_train_argv(params, d, nd, 0, "rebuilt.ssm", argv, SS_LINEAGE_MAX_ARGS);
         printf("build/rel/cli/sentistream");
         for (int i = 0; argv[i]; i++) {
                 printf(" \\\n    ");
@@ -512,17 +521,19 @@ static void ss_lineage_time(int64_t ms, char buf[32])
         snprintf(buf + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }
 
-static void ss_lineage_scan_print(const char *topic, long long newest, const ss_cli_scan_t *st)
+static void ss_lineage_scan_print(const char *lead, const char *topic, long long newest,
+                                  const ss_cli_scan_t *st)
 {
-        printf("searched   %s: the newest %lld records of each of %d partition(s): %lld read, "
+        printf("%s%s: the newest %lld records of each of %d partition(s): %lld read, "
                "%lld older left out%s\n",
-               topic, newest, st->partitions, st->scanned, st->skipped,
+               lead, topic, newest, st->partitions, st->scanned, st->skipped,
                st->complete ? "" : ", NOT read to the end in time");
 }
 
 /* Scans topic with fn for want; the newest match in f->best. Returns 0, or 1 on errors. */
-static int ss_lineage_search(const ss_config_t *cfg, const char *topic, long long newest,
-                             double timeout_s, ss_cli_scan_fn *fn, ss_lineage_find_t *f)
+static int ss_lineage_search(const ss_config_t *cfg, const char *lead, const char *topic,
+                             long long newest, double timeout_s, ss_cli_scan_fn *fn,
+                             ss_lineage_find_t *f)
 {
         char err[512];
         ss_cli_scan_t st;
@@ -530,7 +541,7 @@ static int ss_lineage_search(const ss_config_t *cfg, const char *topic, long lon
                 fprintf(stderr, "sentistream lineage: %s\n", err);
                 return 1;
         }
-        ss_lineage_scan_print(topic, newest, &st);
+        ss_lineage_scan_print(lead, topic, newest, &st);
         if (f->bad)
                 printf("           %lld record(s) did not decode (skipped)\n", f->bad);
         return 0;
@@ -541,7 +552,8 @@ static int ss_lineage_tweet(const ss_config_t *cfg, ss_lineage_find_t *f, long l
                             double timeout_s, char *version, size_t version_size)
 {
         const char *topic = ss_config_get_str(cfg, "topics.output");
-        if (ss_lineage_search(cfg, topic, newest, timeout_s, ss_lineage_find_pred, f))
+        if (ss_lineage_search(cfg, "searched   ", topic, newest, timeout_s, ss_lineage_find_pred,
+                              f))
                 return 1;
         if (!f->best) {
                 fprintf(stderr,
@@ -592,8 +604,8 @@ static void ss_lineage_event(const ss_config_t *cfg, ss_lineage_find_t *f, const
         f->matches = f->bad = 0;
         cJSON_Delete(f->best);
         f->best = NULL;
-        printf("  ");
-        if (ss_lineage_search(cfg, topic, newest, timeout_s, ss_lineage_find_event, f))
+        if (ss_lineage_search(cfg, "           searched ", topic, newest, timeout_s,
+                              ss_lineage_find_event, f))
                 return;
         if (!f->best) {
                 printf("           the event is no longer on %s (retention) or beyond the "
@@ -637,6 +649,28 @@ static void ss_lineage_tmp_remove(const char *dir, const ss_lineage_data_t *d, i
         snprintf(sub, sizeof(sub), "%s/" SS_LINEAGE_DATA_ARTIFACTS, dir);
         rmdir(sub);
         rmdir(dir);
+}
+
+/* The retrain worker's decision run behind the version (tag sentistream.retrain.decision_run):
+ * its verdict with both models' figures. */
+static void ss_lineage_decision(ss_mlflow_t *c, const cJSON *vtags)
+{
+        const char *id = ss_mlflow_tag_find(vtags, "sentistream.retrain.decision_run");
+        if (!id)
+                return;
+        char err[512];
+        cJSON *run = NULL;
+        if (ss_mlflow_run_get(c, id, &run, NULL, err, sizeof(err))) {
+                printf("decision   run %s: %s\n", id, err);
+                return;
+        }
+        const cJSON *tags =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(run, "data"), "tags");
+        const char *why = ss_mlflow_tag_find(tags, "sentistream.retrain.reason");
+        const char *champ = ss_mlflow_tag_find(tags, "sentistream.retrain.champion_version");
+        printf("decision   run %s (against champion version %s): %s\n", id, champ ? champ : "?",
+               why ? why : "?");
+        cJSON_Delete(run);
 }
 
 /* ---- the command ---- */
@@ -798,6 +832,7 @@ int ss_cmd_lineage(int argc, char **argv)
                         printf("  %s = %s\n", ss_lineage_str(p, "key"), ss_lineage_str(p, "value"));
         }
         ss_lineage_event(cfg, &find, event_id, o.scan, o.timeout_s);
+        ss_lineage_decision(c, vtags);
         rc = 0;
         if (o.reproduce && !sha) {
                 fprintf(stderr, "sentistream lineage: the version has no sha256 tag\n");
