@@ -137,7 +137,7 @@ grep -Eq '^1 +champion +READY' "$work/list.out" || fail "list: version 1 champio
 grep -Eq '^2 +- +READY' "$work/list.out" || fail "list: version 2"
 "$SS_BIN" models show it-sentiment@champion "${M[@]}" >"$work/show.out"
 grep -q "^version    1$" "$work/show.out" && grep -q "^run        $run$" "$work/show.out" || fail "show"
-"$SS_BIN" models promote it-sentiment 2 --alias champion "${M[@]}" | tee "$work/promote.out"
+"$SS_BIN" models promote it-sentiment 2 --alias champion --no-publish "${M[@]}" | tee "$work/promote.out"
 grep -q "it-sentiment@champion -> version 2 (was 1)" "$work/promote.out" || fail "promote"
 "$SS_BIN" models pull models:/it-sentiment@champion "$work/pulled.ssm" "${M[@]}" || fail "pull"
 cmp "$work/pulled.ssm" "$work/lr2.ssm" || fail "pulled file differs from version 2's"
