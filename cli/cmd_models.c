@@ -383,7 +383,8 @@ static int ss_models_publish(const ss_config_t *cfg, const char *config_dir, con
         char err[1024];
         const char *version = ss_models_str(mv, "version");
         const char *reason =
-            *old_version && atol(version) < atol(old_version) ? "rollback" : "manual";
+            *old_version && strtol(version, NULL, 10) < strtol(old_version, NULL, 10) ? "rollback"
+                                                                                      : "manual";
         char *schema_dir = ss_cli_schema_dir(cfg, config_dir);
         ss_serde_ids_t ids = ss_serde_ids_from_config(cfg);
         ss_serde_t *serde = schema_dir ? ss_serde_new(schema_dir, &ids, 0, err, sizeof(err)) : NULL;

@@ -216,7 +216,7 @@ typedef struct ss_serde_ids {
         int32_t prediction;
         int32_t dead_letter;
         int32_t retrain_event;
-        int32_t model_update; /* a positional {1, 2, 3, 4} leaves it 0, which is fine if unused */
+        int32_t model_update;
 } ss_serde_ids_t;
 
 /* The ids configured in serde.schema_id.{tweet,prediction,dead_letter,retrain_event,

@@ -386,8 +386,8 @@ static int ss_consume_model_swap(ss_consume_t *s, const char *why)
         ss_model_destroy(s->model); /* the pool's forks of it are gone already */
         s->model = m;
         ss_modelsrc_loaded(s->src, m);
-        ss_info("consume", "model reload (%s): %s %s -> %s %s", why, ss_model_name(m), before,
-                ss_model_kind(m), ss_modelsrc_version(s->src));
+        ss_info("consume", "model reload (%s): %s %s -> %s", why, ss_model_name(m), before,
+                ss_modelsrc_version(s->src));
         ss_consume_model_info(s);
         ss_consume_reload_count(s, "ok");
         return 0;
@@ -1010,9 +1010,11 @@ static ss_err_t ss_consume_follow_init(ss_consume_t *s, const ss_config_t *c, ch
         ss_metrics_counter(s->metrics, "sentistream_model_follow_total", "",
                            (const char *[]){"cause", "poll", "result", "swapped", NULL}, e,
                            sizeof(e));
-        ss_info("consume", "following %s: model updates on %s, the alias resolved every %d ms%s",
-                uri, s->updates ? ss_mupdate_reader_topic(s->updates) : "(off)", s->poll_ms,
-                s->poll_ms ? "" : " (never)");
+        char poll[64] = "not polled (consumer.model.poll.ms=0)";
+        if (s->poll_ms)
+                snprintf(poll, sizeof(poll), "resolved every %d ms", s->poll_ms);
+        ss_info("consume", "following %s: model updates on %s, the alias %s", uri,
+                s->updates ? ss_mupdate_reader_topic(s->updates) : "(off)", poll);
         return SS_OK;
 }
 

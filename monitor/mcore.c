@@ -643,8 +643,8 @@ static void model_switch(ss_mcore_t *m, mmodel_t *mm, int64_t at_ms, const char 
                 return;
         nm->changed = 1;
         if (!before[0]) {
-                ss_info("monitor", "model %s: monitoring version %s (%s)", mm->card->name,
-                        mm->card->version, why);
+                ss_info("monitor", "model %s: events judged on version %s", mm->card->name,
+                        mm->card->version);
                 return;
         }
         cinc(nm->c_switches, 1);
