@@ -5,8 +5,8 @@
 #   + drift monitor (`monitor`) + retrain worker (`retrain`) start; the stream of
 #   deploy/loop/prepare.sh arrives (tweets on the input topic, their labels with text in Redis);
 #   the monitor fires a retrain event -> the worker retrains on the fresh labels -> the
-#   challenger wins and becomes champion -> the scorer swaps -> the rest of the stream is
-#   scored by the new version.
+#   challenger wins and becomes champion -> the scorer swaps and the monitor re-baselines on the
+#   new version's card -> the rest of the stream is scored by the new version.
 #
 # usage: deploy/loop/run.sh LOOP_DIR [key=value ...]
 #   LOOP_DIR  made by deploy/loop/prepare.sh with tracking.uri (stream.tsv, champion.card.json,
@@ -149,6 +149,10 @@ say "PUBLISHED  ModelUpdate for $name@champion on loop-model-updates"
 l=$(wait_line "$run/consume.log" "model reload \(" "scorer swap")
 mark swapped "$(log_ms "$l")"
 say "SWAP       scorer: ${l#*consume: }"
+swap_line=$l
+m=$(wait_line "$run/monitor.log" "switched .* re-baselined" "monitor re-baseline")
+say "MONITOR    ${m#*monitor: }"
+l=$swap_line
 
 if [ "$p1" -lt "$n" ]; then
         produce $((p1 + 1)) "$n"

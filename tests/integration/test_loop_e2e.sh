@@ -12,7 +12,8 @@
 # the new version is @champion; AvgRec of the new version's predictions (from the labels) is
 # higher than the old one's; no tweet lost, none scored twice; every tweet of the second part
 # scored by the new version; no second event; the time from the event to the first prediction
-# by the new model, with its breakdown, under 10 minutes; `lineage --tweet` of a tweet scored by
+# by the new model, with its breakdown, under 10 minutes; the monitor followed the update and
+# evaluates the new version's windows; `lineage --tweet` of a tweet scored by
 # the new version prints the chain (event and reasons included) and rebuilds the retrained
 # model byte for byte from it.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -115,6 +116,10 @@ ndec=$(curl -sf -X POST -H 'Content-Type: application/json' "$muri/api/2.0/mlflo
 [ -n "$(redis-cli -p "$rport" GET "sentistream:loop:retrain:done:$event")" ] || fail "no handled record for $event"
 ntrig=$(grep -c "retraining event .* sent to" "$run/monitor.log" || true)
 [ "$ntrig" = 1 ] || fail "the monitor sent $ntrig events"
+# the monitor followed the update and evaluates the new version against its own card
+grep -q "model update: $name@champion -> version 2" "$run/monitor.log" || fail "the monitor did not follow the update"
+v2file=$(vtag 2 sentistream.model_version)
+grep -q "eval model=$name version=$v2file window=" "$run/monitor.log" || fail "no window of the new version $v2file"
 cat "$run/summary.txt"
 total=$(sed -n 's/^event -> first prediction by the new model: \([0-9.]*\) s$/\1/p' "$run/summary.txt")
 awk -v t="${total:-0}" 'BEGIN { exit !(t > 0 && t <= 600) }' ||
