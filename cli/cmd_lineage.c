@@ -739,7 +739,7 @@ int ss_cmd_lineage(int argc, char **argv)
         cJSON *mv = NULL, *run = NULL;
         ss_mlflow_t *c = NULL;
         ss_lineage_find_t find = {.ids = ss_serde_ids_from_config(cfg), .want = o.tweet};
-        static ss_lineage_data_t d[3];
+        static ss_lineage_data_t d[3]; /* about 400 KiB of paths: off the stack */
         int nd = 0;
         const char *tmp_dir = NULL;
         char *schema_dir = ss_cli_schema_dir(cfg, config_dir);
