@@ -14,7 +14,8 @@
 #     malformed and committed;
 #   - MLflow stopped: the event is retried with backoff, not recorded; once MLflow is back it
 #     is handled;
-#   - too few fresh labels with retrain.few_labels=skip: recorded as skipped.
+#   - too few fresh labels with retrain.few_labels=skip: recorded as skipped;
+#   - `models promote NAME 1 --alias champion`: a rollback, published as a ModelUpdate.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/consume_lib.sh"
 
@@ -191,4 +192,17 @@ wwait events result skipped 1 60
 rcli GET "${prefix}retrain:done:it:ev-4" | grep -q '"result":"skipped"' || fail "no done record for event 4"
 [ "$(nversions)" = 4 ] || fail "a version registered for a skipped event"
 worker_stop "$work/consume-worker3.log"
+
+step "a rollback: models promote moves champion back and publishes a ModelUpdate"
+"$SS_BIN" models promote "$name" 1 --alias champion kafka.bootstrap.servers="$bs" "${R[@]}" \
+        >"$work/promote.out" 2>&1 || { cat "$work/promote.out"; fail "promote"; }
+[ "$(alias_version champion)" = 1 ] || fail "the rollback did not move champion"
+updates >"$work/updates2.json"
+[ "$(wc -l <"$work/updates2.json")" = 2 ] || fail "$(wc -l <"$work/updates2.json") model updates, want 2"
+tail -n 1 "$work/updates2.json" | python3 -c '
+import json, sys
+u = json.loads(sys.stdin.read())
+assert u["version"] == "1" and u["alias"] == "champion" and u["reason"] == "rollback", u
+assert u["event_id"] is None and u["uri"].endswith("/1") and len(u["sha256"]) == 64, u
+' || fail "the rollback update"
 echo "PASS retrain worker"
