@@ -186,6 +186,10 @@ if [ "$loop_on" = 1 ]; then
         fi
         echo "an LR trained with few negatives is the champion; the stream now holds many (deploy/loop/prepare.sh)"
         loop_lr=(model.logreg.dim_bits=16 model.logreg.max_iter=30)
+        # a model name of its own per run: the MLflow store outlives the demo, and the worker
+        # would take a version tagged with this run's event id as handled already
+        SS_LOOP_MODEL_NAME=sentiment-loop-$(date +%Y%m%d-%H%M%S)
+        export SS_LOOP_MODEL_NAME
         SS_BIN=$bin SS_LOOP_TRAIN_MAX=8000 SS_LOOP_STREAM=5000 deploy/loop/prepare.sh "$logs/loop" \
                 "${loop_lr[@]}" "tracking.uri=http://127.0.0.1:$SS_MLFLOW_PORT"
         SS_BIN=$bin SS_LOOP_TIMEOUT=$loop_timeout deploy/loop/run.sh "$logs/loop" "${common[@]}" \

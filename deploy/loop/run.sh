@@ -173,7 +173,7 @@ for t in predictions:loop-predictions events:loop-retrain-triggers updates:loop-
 done
 
 # the first prediction of the new version, and AvgRec by version from the stream's labels
-new=$(sed -E 's/.*-> [^ ]+ ([^ ]+).*/\1/' <<<"${l#*consume: }")
+new=$(sed -E 's/^([^ @]+ )?([^ ]+@[^ ]+).*/\2/' <<<"${l##*-> }") # the model_version swapped to
 awk -F'\t' -v new="$new" -v tl="$run/timeline.tsv" '
         function field(s, k,   m) { if (match(s, "\"" k "\":\"[^\"]*\"")) { m = substr(s, RSTART, RLENGTH); sub("^\"" k "\":\"", "", m); sub("\"$", "", m); return m }
                                    if (match(s, "\"" k "\":[0-9.e+-]+")) { m = substr(s, RSTART, RLENGTH); sub("^\"" k "\":", "", m); return m } return "" }
