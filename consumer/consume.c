@@ -241,7 +241,8 @@ static void ss_consume_model_info(ss_consume_t *s)
                             s->metrics, "sentistream_model_registry_version",
                             "Registry version number of the model served for models:/NAME@ALIAS.",
                             (const char *[]){"name", rname, "alias", alias, NULL}, e, sizeof(e));
-                ss_gauge_set(s->m.registry_version, atof(ss_modelsrc_served_version(s->src)));
+                ss_gauge_set(s->m.registry_version,
+                             strtod(ss_modelsrc_served_version(s->src), NULL));
         }
 }
 

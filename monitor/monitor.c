@@ -16,8 +16,9 @@
  * updates that arrived (ss_mupdate, from the topic's end at start); an update
  * switches its model to the version it names (mcore.h: windows per version,
  * cooldown from the switch, the other versions stale), after fetching that
- * version's card from the registry (tracking.uri, into
- * monitor.model.cache_dir) when it is not loaded. A prediction of a registry
+ * version's card from the registry (the fetcher the caller installed:
+ * `sentistream monitor` fetches from tracking.uri into monitor.model.cache_dir)
+ * when it is not loaded. A prediction of a registry
  * version without a card ("<card version>@NAME/VERSION") fetches it the same
  * way, inside its ingest, so that it goes to the new card's windows; while a
  * fetch fails (asked again every FETCH_RETRY_MS) such predictions are counted
@@ -45,7 +46,6 @@
 #include "ss_kafka.h"
 #include "ss_log.h"
 #include "ss_metrics.h"
-#include "ss_modelreg.h"
 #include "ss_mupdate.h"
 #include "ss_serde.h"
 #include "ss_util.h"
@@ -91,6 +91,8 @@ struct ss_monitor {
         int nassigned; /* partitions held now: 0 = never write shared state */
         /* following the registry (monitor.follow) */
         ss_mupdate_reader_t *updates;
+        ss_monitor_card_fetch_fn *fetch_fn; /* installed by the caller, or NULL */
+        void *fetch_opaque;
         struct {
                 char label[320]; /* NAME/VERSION */
                 int64_t retry_at;
@@ -640,12 +642,12 @@ static int card_version_known(const ss_monitor_t *m, const char *version);
 
 /* ---- following the registry ----------------------------------------------------------- */
 
-/* Fetches the card of registry version NAME/VERSION into monitor.model.cache_dir and adds
+/* Fetches the card of registry version NAME/VERSION (the installed fetcher) and adds
  * it. 1 if the card is monitored now (added, or there already), 0 if not (logged, counted;
  * not asked again for FETCH_RETRY_MS). */
 static int card_fetch(ss_monitor_t *m, const char *name, const char *version)
 {
-        char label[320], uri[400], err[1024];
+        char label[320], err[1024];
         snprintf(label, sizeof(label), "%s/%s", name, version);
         int64_t now = ss_time_now_ms();
         int slot = -1;
@@ -655,20 +657,15 @@ static int card_fetch(ss_monitor_t *m, const char *name, const char *version)
                                 return 0;
                         slot = i;
                 }
-        const char *tracking = ss_config_get_str(m->c, "tracking.uri");
-        ss_modelreg_pick_t pick;
         ss_card_view_t *card = NULL;
         ss_err_t e = SS_OK;
-        snprintf(uri, sizeof(uri), "models:/%s", label);
-        if (!*tracking)
-                e = ss_err_set(err, sizeof(err), SS_ERR_CONFIG, "tracking.uri is empty");
-        else
-                e = ss_modelreg_resolve(
-                    tracking, uri, ss_config_get_str(m->c, "monitor.model.cache_dir"),
-                    (long)ss_config_get_int(m->c, "tracking.timeout.ms"), &pick, err, sizeof(err));
         char card_path[1100] = "";
+        if (!m->fetch_fn)
+                e = ss_err_set(err, sizeof(err), SS_ERR_CONFIG, "no registry client");
+        else
+                e = m->fetch_fn(m->fetch_opaque, name, version, card_path, sizeof(card_path), err,
+                                sizeof(err));
         if (!e) {
-                ss_card_path(pick.path, card_path, sizeof(card_path));
                 card = ss_card_view_load(card_path, err, sizeof(err));
                 if (!card)
                         e = SS_ERR_FORMAT;
@@ -682,8 +679,8 @@ static int card_fetch(ss_monitor_t *m, const char *name, const char *version)
                 snprintf(cname, sizeof(cname), "%s", card->name);
                 if (!(e = ss_mcore_add_card(m->core, card, err, sizeof(err))))
                         ss_info("monitor",
-                                "monitoring %s version %s (registry %s, card %s, fetched from %s)",
-                                cname, ver, label, card_path, tracking);
+                                "monitoring %s version %s (registry %s, card %s fetched)", cname,
+                                ver, label, card_path);
         }
         if (e) {
                 ss_counter_inc(m->c_fetch_err);
@@ -750,6 +747,12 @@ static void updates_read(ss_monitor_t *m)
                 ss_counter_inc(m->c_updates[known ? 0 : 1]);
                 ss_model_update_clear(&u);
         }
+}
+
+void ss_monitor_set_card_fetch(ss_monitor_t *m, ss_monitor_card_fetch_fn *fn, void *opaque)
+{
+        m->fetch_fn = fn;
+        m->fetch_opaque = opaque;
 }
 
 /* ---- construction -------------------------------------------------------------------- */
