@@ -1,6 +1,6 @@
 /*
  * cli_tail: prints the messages of a project topic as JSON lines, decoded by
- * their schema id (Tweet, Prediction, DeadLetter, RetrainEvent; JSON tweets
+ * their schema id (Tweet, Prediction, DeadLetter, RetrainEvent, ModelUpdate; JSON tweets
  * pass through); `sentistream tail` and `sentistream monitor events` use it.
  *
  * It reads from the beginning of every partition in a throwaway consumer
@@ -29,6 +29,7 @@ typedef struct ss_tail {
         ss_prediction_t pred;
         ss_dead_letter_t dead;
         ss_retrain_event_t event;
+        ss_model_update_t update;
         long long printed, bad;
 } ss_tail_t;
 
@@ -121,6 +122,25 @@ void ss_cli_event_json(cJSON *o, const ss_retrain_event_t *e)
         cJSON_AddNumberToObject(o, "triggered_at", (double)e->triggered_at);
 }
 
+static void ss_tail_add_update(cJSON *o, const ss_model_update_t *u)
+{
+        ss_json_add_str(o, "model_name", u->model_name);
+        ss_json_add_str(o, "version", u->version);
+        ss_json_add_str(o, "alias", u->alias);
+        ss_json_add_str(o, "uri", u->uri);
+        ss_json_add_str(o, "sha256", u->sha256);
+        ss_json_add_str(o, "model_version", u->model_version);
+        cJSON *m = cJSON_AddObjectToObject(o, "metrics");
+        for (size_t i = 0; i < u->n_metrics; i++) {
+                char *k = strndup(u->metrics[i].name.ptr, u->metrics[i].name.len);
+                cJSON_AddNumberToObject(m, k ? k : "", u->metrics[i].value);
+                free(k);
+        }
+        ss_json_add_str(o, "reason", u->reason);
+        ss_json_add_str(o, "event_id", u->event_id);
+        cJSON_AddNumberToObject(o, "updated_at", (double)u->updated_at_ms);
+}
+
 /* Decodes one message into o by its schema id (or as a JSON tweet). Returns the error. */
 static ss_err_t ss_tail_decode(ss_tail_t *t, const rd_kafka_message_t *m, cJSON *o, char *err,
                                size_t errsize)
@@ -161,6 +181,12 @@ static ss_err_t ss_tail_decode(ss_tail_t *t, const rd_kafka_message_t *m, cJSON 
                                                         err, errsize))) {
                         cJSON_AddStringToObject(o, "record", "RetrainEvent");
                         ss_cli_event_json(o, &t->event);
+                }
+        } else if (id == t->ids.model_update) {
+                if (!(e = ss_serde_model_update_decode(t->serde, m->payload, m->len, &t->update,
+                                                       err, errsize))) {
+                        cJSON_AddStringToObject(o, "record", "ModelUpdate");
+                        ss_tail_add_update(o, &t->update);
                 }
         } else {
                 e = ss_err_set(err, errsize, SS_ERR_UNSUPPORTED, "unknown schema id %d", (int)id);
@@ -288,6 +314,7 @@ int ss_cli_tail_topic(const ss_config_t *c, const char *schema_dir, const char *
         ss_prediction_clear(&t.pred);
         ss_dead_letter_clear(&t.dead);
         ss_retrain_event_clear(&t.event);
+        ss_model_update_clear(&t.update);
         ss_serde_destroy(t.serde);
         return status;
 }

@@ -1,15 +1,19 @@
 /*
  * cli_util: what several subcommands share: arguments and configuration
- * (cli_util.c), the schema directory, and printing a topic as decoded JSON
- * lines (cli_tail.c). Subcommands include this, never each other.
+ * (cli_util.c), the schema directory, printing a topic as decoded JSON
+ * lines (cli_tail.c) and a bounded scan of a topic's newest records
+ * (cli_find.c). Subcommands include this, never each other.
  */
 #ifndef SS_CLI_UTIL_H
 #define SS_CLI_UTIL_H
 
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ss_config.h"
+#include "ss_err.h"
 
 /*
  * Splits argv into options (`--name` / `--name=value` / `--name value`, left
@@ -36,6 +40,38 @@ int ss_cli_tail_topic(const ss_config_t *c, const char *schema_dir, const char *
 struct cJSON;
 struct ss_retrain_event;
 void ss_cli_event_json(struct cJSON *o, const struct ss_retrain_event *e);
+
+/* One record of a topic scan; the pointers are valid during the callback only. */
+typedef struct ss_cli_record {
+        const void *key; /* may be NULL */
+        size_t key_len;
+        const void *value;
+        size_t len;
+        int32_t partition;
+        int64_t offset;
+} ss_cli_record_t;
+
+/* What a scan covered. */
+typedef struct ss_cli_scan {
+        int partitions;    /* of the topic */
+        long long scanned; /* records read */
+        long long skipped; /* older records the bound left out */
+        int complete;      /* every partition was read to its end */
+        int stopped;       /* the callback ended the scan */
+} ss_cli_scan_t;
+
+/* Called for each record of a scan, in offset order within a partition; non-zero stops. */
+typedef int ss_cli_scan_fn(void *opaque, const ss_cli_record_t *r);
+
+/*
+ * Reads the newest `newest` records of every partition of topic (cli_find.c): assigns each
+ * partition from max(low, high - newest) without joining a group or committing, and reads
+ * until every partition reported its end, fn returns non-zero, or timeout_s passed. Fills
+ * *st. Returns SS_OK, or SS_ERR_KAFKA naming the topic (missing, broker unreachable).
+ */
+ss_err_t ss_cli_topic_scan(const ss_config_t *c, const char *topic, long long newest,
+                           double timeout_s, ss_cli_scan_fn *fn, void *opaque, ss_cli_scan_t *st,
+                           char *errstr, size_t errstr_size);
 
 /* The arguments every subcommand shares: --config-dir DIR and key=value overrides. */
 typedef struct ss_cli_args {

@@ -22,5 +22,6 @@ int ss_cmd_convert(int argc, char **argv);
 int ss_cmd_tail(int argc, char **argv);
 int ss_cmd_models(int argc, char **argv);
 int ss_cmd_lineage(int argc, char **argv);
+int ss_cmd_retrain(int argc, char **argv);
 
 #endif /* SS_CMD_H */

@@ -1,13 +1,15 @@
 /*
  * cmd_label: `sentistream label FILE.tsv [--rate N] [--delay S] [--limit N]
- * [--source NAME] [key=value ...]` pushes human labels into the Redis stream
- * <redis.prefix>labels (XADD with fields tweet_id, label, labeled_at, source)
- * that the drift monitor joins with the predictions.
+ * [--source NAME] [--no-text] [key=value ...]` pushes human labels into the Redis stream
+ * <redis.prefix>labels (XADD with fields tweet_id, label, labeled_at, source, text)
+ * that the drift monitor joins with the predictions and the retrain worker trains on.
  *
- * FILE.tsv has the data files' format: tweet_id<TAB>label<TAB>text (the text
- * is not sent). Lines are read at --rate per second (0 = as fast as possible);
- * with --delay S each label is pushed S seconds after it was read, to mimic
- * annotation lag (the waiting queue grows to at most 1,000,000 labels; reading
+ * FILE.tsv has the data files' format: tweet_id<TAB>label<TAB>text. The text goes with
+ * the label (the annotator had it; the worker needs it and must not depend on the tweets
+ * topic still holding the tweet) unless --no-text. The stream is trimmed to about
+ * redis.labels.maxlen entries (XADD MAXLEN ~), so it stays bounded. Lines are read at --rate per
+ * second (0 = as fast as possible); with --delay S each label is pushed S seconds after it was
+ * read, to mimic annotation lag (the waiting queue grows to at most 1,000,000 labels; reading
  * pauses when that many are waiting). labeled_at is the moment of the push. A line with a
  * missing field or an unknown label is reported (file:line) and skipped; the
  * exit status is then 1. Redis errors are retried for up to 30 s per label.
@@ -35,6 +37,7 @@ typedef struct label_item {
         double due; /* monotonic seconds */
         char id[ID_MAX];
         const char *label; /* static name */
+        char *text;        /* owned; NULL with --no-text */
 } label_item_t;
 
 typedef struct label_queue {
@@ -45,14 +48,16 @@ typedef struct label_queue {
 static void ss_label_usage(FILE *out)
 {
         fprintf(out, "usage: sentistream label FILE.tsv [--rate N] [--delay S] [--limit N] "
-                     "[--source NAME] [key=value ...]\n"
-                     "  pushes tweet_id/label pairs of FILE.tsv (tweet_id<TAB>label<TAB>text) to "
-                     "the Redis stream <redis.prefix>labels\n"
+                     "[--source NAME] [--no-text] [key=value ...]\n"
+                     "  pushes the labels of FILE.tsv (tweet_id<TAB>label<TAB>text), with the "
+                     "text, to the Redis stream <redis.prefix>labels\n"
                      "  --rate N    labels read per second (default 0 = no limit)\n"
                      "  --delay S   push each label S seconds after reading it (0..3600, default "
                      "0)\n"
                      "  --limit N   stop after N labels (default 0 = all)\n"
-                     "  --source    the source field (default: the file's name)\n");
+                     "  --source    the source field (default: the file's name)\n"
+                     "  --no-text   leave the text out (the retrain worker then skips these "
+                     "labels)\n");
 }
 
 static const char *label_name(const char *s, size_t n)
@@ -83,13 +88,13 @@ static int queue_grow(label_queue_t *q, size_t max)
 }
 
 /* Pushes one label, retrying a lost Redis for up to 30 s. */
-static int push(ss_mstate_t *r, const label_item_t *it, const char *source)
+static int push(ss_mstate_t *r, const label_item_t *it, const char *source, long long maxlen)
 {
         char err[512];
         double until = ss_time_mono() + 30;
         for (;;) {
                 ss_err_t rc = ss_mstate_labels_add(r, it->id, it->label, ss_time_now_ms(), source,
-                                                   err, sizeof(err));
+                                                   it->text, maxlen, err, sizeof(err));
                 if (rc == SS_OK)
                         return 0;
                 /* a refused password is not a lost Redis: no point in retrying */
@@ -101,8 +106,17 @@ static int push(ss_mstate_t *r, const label_item_t *it, const char *source)
         }
 }
 
+typedef struct label_opts {
+        const char *file, *source;
+        double rate, delay;
+        long long limit;
+        long long maxlen; /* redis.labels.maxlen */
+        int no_text;
+} label_opts_t;
+
 /* Pushes every queued label that is due (all of them when flush is set). */
-static int drain(ss_mstate_t *r, label_queue_t *q, const char *source, int flush, uint64_t *pushed)
+static int drain(ss_mstate_t *r, label_queue_t *q, const label_opts_t *o, const char *source,
+                 int flush, uint64_t *pushed)
 {
         while (q->len) {
                 label_item_t *it = &q->items[q->head];
@@ -115,20 +129,16 @@ static int drain(ss_mstate_t *r, label_queue_t *q, const char *source, int flush
                                 return -1;
                         continue;
                 }
-                if (push(r, it, source))
+                if (push(r, it, source, o->maxlen))
                         return -1;
                 (*pushed)++;
+                free(it->text);
+                it->text = NULL;
                 q->head = (q->head + 1) % q->cap;
                 q->len--;
         }
         return 0;
 }
-
-typedef struct label_opts {
-        const char *file, *source;
-        double rate, delay;
-        long long limit;
-} label_opts_t;
 
 /* Returns 0, 1 after --help, or 2 on a bad argument (said on stderr). */
 static int parse_args(int argc, char **argv, label_opts_t *o, ss_cli_args_t *args)
@@ -153,6 +163,8 @@ static int parse_args(int argc, char **argv, label_opts_t *o, ss_cli_args_t *arg
                         if (ss_cli_flag_ll("label", a, v, 0, LLONG_MAX, &o->limit))
                                 return 2;
                         i++;
+                } else if (!strcmp(a, "--no-text")) {
+                        o->no_text = 1;
                 } else if (!strcmp(a, "--source") && v) {
                         o->source = v;
                         i++;
@@ -211,7 +223,7 @@ static int label_run(ss_mstate_t *r, const label_opts_t *o, FILE *f, const char 
                         double now = ss_time_mono();
                         while (due > now && !ss_stop_requested()) {
                                 /* push what falls due while waiting for the next read */
-                                if (drain(r, &q, source, 0, &pushed)) {
+                                if (drain(r, &q, o, source, 0, &pushed)) {
                                         status = 1;
                                         goto done;
                                 }
@@ -222,7 +234,7 @@ static int label_run(ss_mstate_t *r, const label_opts_t *o, FILE *f, const char 
                 }
                 read++;
                 while (q.len == q.cap && queue_grow(&q, max)) {
-                        if (drain(r, &q, source, q.cap == 1, &pushed)) {
+                        if (drain(r, &q, o, source, q.cap == 1, &pushed)) {
                                 status = 1;
                                 goto done;
                         }
@@ -233,14 +245,20 @@ static int label_run(ss_mstate_t *r, const label_opts_t *o, FILE *f, const char 
                 memcpy(it->id, line, idl);
                 it->id[idl] = '\0';
                 it->label = name;
+                it->text = NULL;
+                if (!o->no_text && !(it->text = strdup(t2 + 1))) {
+                        fprintf(stderr, "sentistream label: out of memory\n");
+                        status = 1;
+                        goto done;
+                }
                 it->due = ss_time_mono() + o->delay;
                 q.len++;
-                if (drain(r, &q, source, 0, &pushed)) {
+                if (drain(r, &q, o, source, 0, &pushed)) {
                         status = 1;
                         goto done;
                 }
         }
-        if (drain(r, &q, source, 1, &pushed))
+        if (drain(r, &q, o, source, 1, &pushed))
                 status = 1;
 done:
         fprintf(stderr,
@@ -248,6 +266,8 @@ done:
                 "in %.1f s\n",
                 (unsigned long long)pushed, o->file, lineno, bad, ss_time_mono() - start);
         free(line);
+        for (size_t i = 0; i < q.len; i++)
+                free(q.items[(q.head + i) % q.cap].text);
         free(q.items);
         return status ? status : bad ? 1 : 0;
 }
@@ -268,6 +288,7 @@ int ss_cmd_label(int argc, char **argv)
         ss_config_t *c = ss_cli_args_config(&args);
         if (!c)
                 return 2;
+        o.maxlen = ss_config_get_int(c, "redis.labels.maxlen");
         FILE *f = fopen(o.file, "r");
         if (!f) {
                 perror(o.file);

@@ -10,7 +10,11 @@
  *       points alias A at it;
  *   list NAME                        every version, newest first, with aliases
  *   show NAME[@ALIAS|/VERSION]       one version: source, run, tags, metrics
- *   promote NAME VERSION --alias A   points alias A at VERSION (creates or moves it)
+ *   promote NAME VERSION --alias A   points alias A at VERSION (creates or moves it) and
+ *       publishes a ModelUpdate to topics.model_updates (reason "rollback" when VERSION is
+ *       older than the version A pointed at, else "manual"), so that scorers serving
+ *       models:/NAME@A follow it as they follow the retrain worker's promotions
+ *       (--no-publish: the alias only)
  *   pull models:/NAME@ALIAS|/VERSION OUT.ssm
  *       downloads the file (and its card), refused unless its sha256 is the version's tag.
  * Exit status: 0 ok, 1 registry or file failure, 2 usage or configuration error.
@@ -26,7 +30,9 @@
 #include "cmd.h"
 #include "mfile.h"
 #include "ss_mlflow.h"
+#include "rupdate.h"
 #include "ss_modelreg.h"
+#include "ss_serde.h"
 #include "ss_track.h"
 #include "ss_util.h"
 
@@ -43,7 +49,8 @@ static void ss_models_usage(FILE *out)
                 "version\n"
                 "  list NAME                                    versions of NAME, newest first\n"
                 "  show NAME[@ALIAS|/VERSION]                   one version in detail\n"
-                "  promote NAME VERSION --alias A               point alias A at VERSION\n"
+                "  promote NAME VERSION --alias A [--no-publish]  point alias A at VERSION and "
+                "publish a ModelUpdate\n"
                 "  pull models:/NAME@ALIAS|/VERSION OUT.ssm     download, verified by sha256\n");
 }
 
@@ -53,6 +60,7 @@ typedef struct ss_models_args {
         const char *pos[2]; /* positional arguments after the subcommand */
         int npos;
         const char *name, *alias;
+        int no_publish; /* promote --no-publish */
 } ss_models_args_t;
 
 static ss_mlflow_t *ss_models_client(const ss_config_t *cfg)
@@ -367,26 +375,61 @@ static int ss_models_show(ss_mlflow_t *c, const ss_models_args_t *a)
         return 0;
 }
 
-static int ss_models_promote(ss_mlflow_t *c, const ss_models_args_t *a)
+/* The ModelUpdate of a promotion: reason rollback when the alias goes back to an older
+ * version, manual otherwise. */
+static int ss_models_publish(const ss_config_t *cfg, const char *config_dir, const cJSON *mv,
+                             const char *alias, const char *old_version)
 {
         char err[1024];
+        const char *version = ss_models_str(mv, "version");
+        const char *reason =
+            *old_version && strtol(version, NULL, 10) < strtol(old_version, NULL, 10) ? "rollback"
+                                                                                      : "manual";
+        char *schema_dir = ss_cli_schema_dir(cfg, config_dir);
+        ss_serde_ids_t ids = ss_serde_ids_from_config(cfg);
+        ss_serde_t *serde = schema_dir ? ss_serde_new(schema_dir, &ids, 0, err, sizeof(err)) : NULL;
+        free(schema_dir);
+        ss_err_t e = serde ? ss_rupdate_publish(cfg, serde, mv, alias, reason, NULL, NULL, 0, 10000,
+                                                err, sizeof(err))
+                           : SS_ERR_CONFIG;
+        ss_serde_destroy(serde);
+        if (e) {
+                fprintf(stderr,
+                        "sentistream models promote: the alias moved, but the model update was "
+                        "not published: %s (scorers still find it by polling the alias)\n",
+                        err);
+                return 1;
+        }
+        printf("published  ModelUpdate %s@%s -> version %s (reason %s) to %s\n",
+               ss_models_str(mv, "name"), alias, version, reason,
+               ss_config_get_str(cfg, "topics.model_updates"));
+        return 0;
+}
+
+static int ss_models_promote(ss_mlflow_t *c, const ss_config_t *cfg, const char *config_dir,
+                             const ss_models_args_t *a)
+{
+        char err[1024], was[32];
         cJSON *old = NULL, *mv = NULL;
         const char *name = a->pos[0], *version = a->pos[1];
         if (ss_mlflow_version_get(c, name, version, &mv, err, sizeof(err))) {
                 fprintf(stderr, "sentistream models promote: %s\n", err);
                 return 1;
         }
-        cJSON_Delete(mv);
         ss_err_t ge = ss_mlflow_alias_get(c, name, a->alias, &old, err, sizeof(err));
         if (ss_mlflow_alias_set(c, name, a->alias, version, err, sizeof(err))) {
                 cJSON_Delete(old);
+                cJSON_Delete(mv);
                 fprintf(stderr, "sentistream models promote: %s\n", err);
                 return 1;
         }
+        snprintf(was, sizeof(was), "%s", ge == SS_OK ? ss_models_str(old, "version") : "");
         printf("alias      %s@%s -> version %s (was %s)\n", name, a->alias, version,
-               ge == SS_OK ? ss_models_str(old, "version") : "unset");
+               *was ? was : "unset");
         cJSON_Delete(old);
-        return 0;
+        int rc = a->no_publish ? 0 : ss_models_publish(cfg, config_dir, mv, a->alias, was);
+        cJSON_Delete(mv);
+        return rc;
 }
 
 static int ss_models_pull(ss_mlflow_t *c, const ss_models_args_t *a)
@@ -439,6 +482,8 @@ int ss_cmd_models(int argc, char **argv)
                         a.name = argv[++i];
                 else if (!strcmp(argv[i], "--alias") && i + 1 < argc)
                         a.alias = argv[++i];
+                else if (!strcmp(argv[i], "--no-publish"))
+                        a.no_publish = 1;
                 else if (argv[i][0] != '-' && !a.sub)
                         a.sub = argv[i];
                 else if (argv[i][0] != '-' && a.npos < 2)
@@ -460,6 +505,7 @@ int ss_cmd_models(int argc, char **argv)
                 ss_models_usage(stderr);
                 return 2;
         }
+        const char *config_dir = args.config_dir;
         ss_config_t *cfg = ss_cli_args_config(&args);
         if (!cfg)
                 return 2;
@@ -477,7 +523,7 @@ int ss_cmd_models(int argc, char **argv)
                         rc = ss_models_show(c, &a);
                         break;
                 case 3:
-                        rc = ss_models_promote(c, &a);
+                        rc = ss_models_promote(c, cfg, config_dir, &a);
                         break;
                 default:
                         rc = ss_models_pull(c, &a);

@@ -13,7 +13,9 @@
 
 #include "cli_util.h"
 #include "cmd.h"
+#include "card.h"
 #include "monitor.h"
+#include "ss_modelreg.h"
 #include "ss_log.h"
 #include "ss_stop.h"
 
@@ -38,6 +40,27 @@ static void ss_monitor_usage(FILE *out)
             "           Redis (model.name) or a saved report JSON\n"
             "  e.g. sentistream monitor monitor.card=models-out/logreg.card.json "
             "monitor.metrics.port=9465\n");
+}
+
+/* ss_monitor_card_fetch_fn: models:/NAME/VERSION from tracking.uri into
+ * monitor.model.cache_dir (sha256-checked, the card beside the model file). */
+static ss_err_t ss_monitor_card_fetch(void *opaque, const char *name, const char *version,
+                                      char *card_path, size_t card_path_size, char *errstr,
+                                      size_t errstr_size)
+{
+        const ss_config_t *c = opaque;
+        const char *tracking = ss_config_get_str(c, "tracking.uri");
+        if (!*tracking)
+                return ss_err_set(errstr, errstr_size, SS_ERR_CONFIG, "tracking.uri is empty");
+        char uri[512];
+        snprintf(uri, sizeof(uri), "models:/%s/%s", name, version);
+        ss_modelreg_pick_t pick;
+        ss_err_t e = ss_modelreg_resolve(
+            tracking, uri, ss_config_get_str(c, "monitor.model.cache_dir"),
+            (long)ss_config_get_int(c, "tracking.timeout.ms"), &pick, errstr, errstr_size);
+        if (!e)
+                ss_card_path(pick.path, card_path, card_path_size);
+        return e;
 }
 
 int ss_cmd_monitor(int argc, char **argv)
@@ -82,6 +105,8 @@ int ss_cmd_monitor(int argc, char **argv)
         } else {
                 char err[1024];
                 ss_monitor_t *m = ss_monitor_new(c, schema_dir, err, sizeof(err));
+                if (m)
+                        ss_monitor_set_card_fetch(m, ss_monitor_card_fetch, c);
                 if (!m || ss_monitor_run(m, ss_stop_flag(), err, sizeof(err)) != SS_OK) {
                         fprintf(stderr, "sentistream monitor: %s\n", err);
                         status = 1;

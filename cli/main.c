@@ -39,6 +39,8 @@ static const struct {
      "label FILE.tsv [--rate N] ...     push human labels to Redis for the monitor"},
     {"tail", ss_cmd_tail,
      "tail TOPIC [--max N] ...          print a topic's messages as decoded JSON lines"},
+    {"retrain", ss_cmd_retrain,
+     "retrain [key=value ...]           the retrain worker: events in, a better champion out"},
     {"models", ss_cmd_models,
      "models register|list|show|promote|pull ...  the model registry on tracking.uri (MLflow)"},
     {"lineage", ss_cmd_lineage,

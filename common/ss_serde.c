@@ -1,5 +1,5 @@
 /*
- * ss_serde: Confluent-framed Avro for the four records of schemas/, and the JSON tweet input.
+ * ss_serde: Confluent-framed Avro for the five records of schemas/, and the JSON tweet input.
  *
  * Design. The schemas are fixed contracts, so the codec is written out per record: an
  * encoder first computes an upper bound of the message size, grows the caller's buffer once,
@@ -28,6 +28,8 @@
 #include <string.h>
 
 #include "ss_util.h"
+
+#define SS_SERDE_NRECORDS 5
 
 struct ss_serde {
         ss_serde_ids_t ids;
@@ -194,6 +196,14 @@ void ss_retrain_event_clear(ss_retrain_event_t *e)
         memset(e, 0, sizeof(*e));
 }
 
+void ss_model_update_clear(ss_model_update_t *u)
+{
+        if (!u)
+                return;
+        store_free(&u->store);
+        memset(u, 0, sizeof(*u));
+}
+
 /* ---- schema files ----------------------------------------------------------------------- */
 
 /*
@@ -205,7 +215,7 @@ static const struct {
         const char *file;
         const char *record;
         const char *sig;
-} ss_serde_layouts[4] = {
+} ss_serde_layouts[SS_SERDE_NRECORDS] = {
     {"tweet.avsc", "Tweet",
      "io.sentistream.Tweet{id:string,text:string,created_at:long,lang:union[null,string],"
      "user:union[null,string]}"},
@@ -226,6 +236,10 @@ static const struct {
      "reference_n:long}],metrics:array[MetricSnapshot{name:string,"
      "value:double,n:long,reference_n:long}],window_start:long,window_end:long,"
      "triggered_at:long}"},
+    {"model_update.avsc", "ModelUpdate",
+     "io.sentistream.ModelUpdate{model_name:string,version:string,alias:string,uri:string,"
+     "sha256:string,model_version:string,metrics:map[double],reason:string,"
+     "event_id:union[null,string],updated_at:long}"},
 };
 
 typedef struct sigbuf {
@@ -305,6 +319,11 @@ static void sig_put(sigbuf_t *b, avro_schema_t s, int top)
                 sig_put(b, avro_schema_array_items(s), 0);
                 sig_str(b, "]");
                 break;
+        case AVRO_MAP:
+                sig_str(b, "map[");
+                sig_put(b, avro_schema_map_values(s), 0);
+                sig_str(b, "]");
+                break;
         case AVRO_UNION: {
                 sig_str(b, "union[");
                 size_t nb = avro_schema_union_size(s);
@@ -372,6 +391,7 @@ ss_serde_ids_t ss_serde_ids_from_config(const ss_config_t *c)
             (int32_t)ss_config_get_int(c, "serde.schema_id.prediction"),
             (int32_t)ss_config_get_int(c, "serde.schema_id.dead_letter"),
             (int32_t)ss_config_get_int(c, "serde.schema_id.retrain_event"),
+            (int32_t)ss_config_get_int(c, "serde.schema_id.model_update"),
         };
         return ids;
 }
@@ -384,9 +404,11 @@ ss_serde_t *ss_serde_new(const char *schema_dir, const ss_serde_ids_t *ids, size
                            "serde: schema dir and ids are required");
                 return NULL;
         }
-        const int32_t idv[4] = {ids->tweet, ids->prediction, ids->dead_letter, ids->retrain_event};
-        static const char *const idk[4] = {"tweet", "prediction", "dead_letter", "retrain_event"};
-        for (int i = 0; i < 4; i++) {
+        const int32_t idv[SS_SERDE_NRECORDS] = {ids->tweet, ids->prediction, ids->dead_letter,
+                                                ids->retrain_event, ids->model_update};
+        static const char *const idk[SS_SERDE_NRECORDS] = {"tweet", "prediction", "dead_letter",
+                                                           "retrain_event", "model_update"};
+        for (int i = 0; i < SS_SERDE_NRECORDS; i++) {
                 if (idv[i] < 0) {
                         ss_err_set(errstr, errstr_size, SS_ERR_CONFIG,
                                    "serde.schema_id.%s: %" PRId32 " is negative", idk[i], idv[i]);
@@ -402,7 +424,7 @@ ss_serde_t *ss_serde_new(const char *schema_dir, const ss_serde_ids_t *ids, size
                         }
                 }
         }
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < SS_SERDE_NRECORDS; i++) {
                 if (schema_check(schema_dir, i, errstr, errstr_size))
                         return NULL;
         }
@@ -691,6 +713,54 @@ ss_err_t ss_serde_retrain_event_encode(const ss_serde_t *s, const ss_retrain_eve
         p = put_long(p, e->window_start);
         p = put_long(p, e->window_end);
         p = put_long(p, e->triggered_at);
+        out->len = (size_t)(p - out->data);
+        return SS_OK;
+}
+
+ss_err_t ss_serde_model_update_encode(const ss_serde_t *s, const ss_model_update_t *u,
+                                      ss_serde_buf_t *out, char *errstr, size_t errstr_size)
+{
+        if (!u->metrics && u->n_metrics)
+                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                  "ModelUpdate: metrics is NULL with %zu elements", u->n_metrics);
+        /* header, map (count + end), union index, 1 long */
+        sizer_t z = {SS_SERDE_HEADER_SIZE + 2 * VARINT_MAX + VARINT_MAX + VARINT_MAX, 0, NULL};
+        size_str(&z, u->model_name, "model_name");
+        size_str(&z, u->version, "version");
+        size_str(&z, u->alias, "alias");
+        size_str(&z, u->uri, "uri");
+        size_str(&z, u->sha256, "sha256");
+        size_str(&z, u->model_version, "model_version");
+        size_str(&z, u->reason, "reason");
+        size_str(&z, u->event_id, "event_id");
+        for (size_t i = 0; i < u->n_metrics; i++) {
+                size_str(&z, u->metrics[i].name, "metrics.name");
+                size_add(&z, 8, "metrics");
+        }
+        ss_err_t err = enc_begin(&z, "ModelUpdate", out, errstr, errstr_size);
+        if (err)
+                return err;
+        uint8_t *p = out->data + out->len;
+        p = put_header(p, s->ids.model_update);
+        p = put_str(p, u->model_name);
+        p = put_str(p, u->version);
+        p = put_str(p, u->alias);
+        p = put_str(p, u->uri);
+        p = put_str(p, u->sha256);
+        p = put_str(p, u->model_version);
+        if (u->n_metrics) {
+                p = put_long(p, (int64_t)u->n_metrics);
+                for (size_t i = 0; i < u->n_metrics; i++) {
+                        p = put_str(p, u->metrics[i].name);
+                        p = put_double(p, u->metrics[i].value);
+                }
+        }
+        p = put_long(p, 0);
+        p = put_str(p, u->reason);
+        p = put_long(p, u->event_id.ptr ? 1 : 0);
+        if (u->event_id.ptr)
+                p = put_str(p, u->event_id);
+        p = put_long(p, u->updated_at_ms);
         out->len = (size_t)(p - out->data);
         return SS_OK;
 }
@@ -1151,6 +1221,51 @@ ss_err_t ss_serde_retrain_event_decode(const ss_serde_t *s, const void *buf, siz
         e->window_start = rd_long(&r, "window_start");
         e->window_end = rd_long(&r, "window_end");
         e->triggered_at = rd_long(&r, "triggered_at");
+        return rd_end(&r);
+}
+
+/* ModelUpdate.metrics: the blocks of an Avro map<string, double> (block form as arrays). */
+static void rd_update_metrics(reader_t *r, ss_model_update_t *u)
+{
+        ss_model_update_metric_t *arr = NULL;
+        size_t n = 0, k;
+        /* one entry takes at least: key length (1) + double (8) */
+        while (!r->err && (k = rd_block(r, "metrics", 9)) > 0) {
+                arr = store_array(r->st, 0, n + k, sizeof(*arr));
+                if (!arr) {
+                        r->err = ss_err_set(r->errstr, r->errstr_size, SS_ERR_NOMEM,
+                                            "ModelUpdate: out of memory for %zu metrics", n + k);
+                        return;
+                }
+                for (size_t i = n; i < n + k && !r->err; i++) {
+                        arr[i].name = rd_str(r, "metrics.key", true);
+                        arr[i].value = rd_double(r, "metrics.value");
+                }
+                n += k;
+        }
+        u->metrics = arr;
+        u->n_metrics = r->err ? 0 : n;
+}
+
+ss_err_t ss_serde_model_update_decode(const ss_serde_t *s, const void *buf, size_t len,
+                                      ss_model_update_t *u, char *errstr, size_t errstr_size)
+{
+        reader_t r;
+        ss_err_t err = rd_begin(&r, "ModelUpdate", s->ids.model_update, "model_update", buf, len,
+                                &u->store, errstr, errstr_size);
+        if (err)
+                return err;
+        u->model_name = rd_str(&r, "model_name", true);
+        u->version = rd_str(&r, "version", true);
+        u->alias = rd_str(&r, "alias", true);
+        u->uri = rd_str(&r, "uri", true);
+        u->sha256 = rd_str(&r, "sha256", true);
+        u->model_version = rd_str(&r, "model_version", true);
+        rd_update_metrics(&r, u);
+        u->reason = rd_str(&r, "reason", true);
+        u->event_id =
+            rd_optional(&r, "event_id") ? rd_str(&r, "event_id", true) : (ss_str_t){NULL, 0};
+        u->updated_at_ms = rd_long(&r, "updated_at");
         return rd_end(&r);
 }
 

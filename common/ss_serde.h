@@ -6,10 +6,11 @@
  *   bytes 5..   Avro binary body of one record
  *
  * Records: Tweet (input), Prediction (output), DeadLetter (bad input, with the reason),
- * RetrainEvent (monitor's trigger). Plus a JSON tweet decoder for producers that do not
- * speak Avro: one object {"id": "...", "text": "...", "created_at": ms, "lang", "user"}.
+ * RetrainEvent (monitor's trigger), ModelUpdate (a registry alias moved to a new version). Plus a
+ * JSON tweet decoder for producers that do not speak Avro: one object {"id": "...", "text": "...",
+ * "created_at": ms, "lang", "user"}.
  *
- * ss_serde_new() reads the four .avsc files once with avro-c and checks that each one
+ * ss_serde_new() reads the five .avsc files once with avro-c and checks that each one
  * describes exactly the layout this module encodes (field names, order, types); a changed
  * schema file is refused at startup instead of producing wrong bytes. Encoding and decoding
  * are then plain loops over the fixed layouts (zigzag varints, IEEE floats little-endian,
@@ -94,7 +95,7 @@ typedef struct ss_serde_store {
         char *buf; /* [cap] NUL-terminated string copies */
         size_t cap;
         size_t used;
-        void *arr[2];      /* record arrays (RetrainEvent reasons, metrics) */
+        void *arr[2];      /* record arrays (RetrainEvent reasons, metrics; ModelUpdate metrics) */
         size_t arr_cap[2]; /* elements allocated in arr[i] */
 } ss_serde_store_t;
 
@@ -177,27 +178,55 @@ typedef struct ss_retrain_event {
         ss_serde_store_t store; /* owned: decoded strings and arrays live here */
 } ss_retrain_event_t;
 
+/* One entry of ModelUpdate.metrics (an Avro map<string, double>). */
+typedef struct ss_model_update_metric {
+        ss_str_t name;
+        double value;
+} ss_model_update_metric_t;
+
+/* io.sentistream.ModelUpdate: a registry alias now points at a new model version. */
+typedef struct ss_model_update {
+        ss_str_t model_name;    /* registered model name */
+        ss_str_t version;       /* registry version number, e.g. "3" */
+        ss_str_t alias;         /* the alias that moved, e.g. "champion" */
+        ss_str_t uri;           /* models:/NAME/VERSION */
+        ss_str_t sha256;        /* hex sha256 of the whole model file */
+        ss_str_t model_version; /* the version string inside the model file */
+        /* For encoding the caller points this at its own array; after a decode it points into
+         * the struct's storage, in the order of the message. Names should be distinct (an Avro
+         * map); the codec does not check it. */
+        const ss_model_update_metric_t *metrics; /* [n_metrics] */
+        size_t n_metrics;
+        ss_str_t reason;        /* retrain, rollback or manual */
+        ss_str_t event_id;      /* optional (ptr NULL = null): the RetrainEvent behind it */
+        int64_t updated_at_ms;  /* timestamp-millis (field updated_at) */
+        ss_serde_store_t store; /* owned: decoded strings and the metrics array live here */
+} ss_model_update_t;
+
 /* Frees what decoding stored in a struct and zeroes it. NULL is allowed. */
 void ss_tweet_clear(ss_tweet_t *t);
 void ss_prediction_clear(ss_prediction_t *p);
 void ss_dead_letter_clear(ss_dead_letter_t *d);
 void ss_retrain_event_clear(ss_retrain_event_t *e);
+void ss_model_update_clear(ss_model_update_t *u);
 
-/* Confluent schema ids of the four records (config serde.schema_id.*). */
+/* Confluent schema ids of the five records (config serde.schema_id.*). */
 typedef struct ss_serde_ids {
         int32_t tweet;
         int32_t prediction;
         int32_t dead_letter;
         int32_t retrain_event;
+        int32_t model_update;
 } ss_serde_ids_t;
 
-/* The ids configured in serde.schema_id.{tweet,prediction,dead_letter,retrain_event}. */
+/* The ids configured in serde.schema_id.{tweet,prediction,dead_letter,retrain_event,
+ * model_update}. */
 ss_serde_ids_t ss_serde_ids_from_config(const ss_config_t *c);
 
 typedef struct ss_serde ss_serde_t;
 
 /*
- * Loads and checks schema_dir/{tweet,prediction,dead_letter,retrain_event}.avsc.
+ * Loads and checks schema_dir/{tweet,prediction,dead_letter,retrain_event,model_update}.avsc.
  * ids: the schema ids (each 0..2^31-1; distinct). max_text_bytes: the largest Tweet text
  * the decoders accept (0 = no limit). Returns NULL with the reason (file and what differs)
  * in errstr. Caller frees with ss_serde_destroy().
@@ -218,6 +247,8 @@ ss_err_t ss_serde_dead_letter_encode(const ss_serde_t *s, const ss_dead_letter_t
                                      ss_serde_buf_t *out, char *errstr, size_t errstr_size);
 ss_err_t ss_serde_retrain_event_encode(const ss_serde_t *s, const ss_retrain_event_t *e,
                                        ss_serde_buf_t *out, char *errstr, size_t errstr_size);
+ss_err_t ss_serde_model_update_encode(const ss_serde_t *s, const ss_model_update_t *u,
+                                      ss_serde_buf_t *out, char *errstr, size_t errstr_size);
 
 /* Decoders: one framed message of len bytes into *out (see the header comment for the
  * error codes and where strings live). On error *out holds no usable record. */
@@ -229,6 +260,8 @@ ss_err_t ss_serde_dead_letter_decode(const ss_serde_t *s, const void *buf, size_
                                      ss_dead_letter_t *out, char *errstr, size_t errstr_size);
 ss_err_t ss_serde_retrain_event_decode(const ss_serde_t *s, const void *buf, size_t len,
                                        ss_retrain_event_t *out, char *errstr, size_t errstr_size);
+ss_err_t ss_serde_model_update_decode(const ss_serde_t *s, const void *buf, size_t len,
+                                      ss_model_update_t *out, char *errstr, size_t errstr_size);
 
 /*
  * Decodes a JSON tweet (JSON input mode): one object with "id" (string), "text" (string),

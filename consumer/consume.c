@@ -59,6 +59,7 @@
 #include "ss_kafka.h"
 #include "ss_log.h"
 #include "ss_metrics.h"
+#include "ss_mupdate.h"
 #include "ss_ratelog.h"
 #include "ss_serde.h"
 #include "ss_stop.h"
@@ -109,6 +110,7 @@ typedef struct ss_consume_metrics {
         ss_counter_t *dead[SS_ERR__COUNT];      /* by reason, created on first use */
         ss_histogram_t *batch_size, *scoring_seconds, *end_to_end_seconds;
         ss_gauge_t *model_info;
+        ss_gauge_t *registry_version; /* models:/NAME@ALIAS: the registry version served */
         ss_lag_gauge_t *lag;
 } ss_consume_metrics_t;
 
@@ -125,6 +127,8 @@ struct ss_consume {
         int pipelined;                    /* score on workers while the next batch is collected */
         char *model_path;
         ss_modelsrc_t *src; /* the model path, or a registry model resolved into a cache */
+        int poll_ms;        /* consumer.model.poll.ms (alias sources only; 0 = never) */
+        ss_mupdate_reader_t *updates; /* model updates of an alias source, or NULL */
 
         /* collaborators */
         rd_kafka_t *consumer;
@@ -148,7 +152,7 @@ struct ss_consume {
         ss_ledger_entry_t *held_entry;
 
         /* between batches */
-        double next_lag, next_watch;
+        double next_lag, next_watch, next_poll;
         ss_watermarks_t *wm;                        /* the brokers' high watermarks */
         rd_kafka_topic_partition_list_t *lag_parts; /* partitions of the lag refresh */
         struct stat model_st;                       /* model file as last loaded or checked */
@@ -234,6 +238,16 @@ static void ss_consume_model_info(ss_consume_t *s)
             s->metrics, "sentistream_model_info", "The model serving now (value 1).",
             (const char *[]){"name", name, "version", version, "kind", kind, NULL}, e, sizeof(e));
         ss_gauge_set(s->m.model_info, 1);
+        const char *rname, *alias;
+        if (s->model && ss_modelsrc_alias(s->src, &rname, &alias)) {
+                if (!s->m.registry_version)
+                        s->m.registry_version = ss_metrics_gauge(
+                            s->metrics, "sentistream_model_registry_version",
+                            "Registry version number of the model served for models:/NAME@ALIAS.",
+                            (const char *[]){"name", rname, "alias", alias, NULL}, e, sizeof(e));
+                ss_gauge_set(s->m.registry_version,
+                             strtod(ss_modelsrc_served_version(s->src), NULL));
+        }
 }
 
 static void ss_consume_lag_remove(ss_consume_t *s, const char *topic, int32_t partition)
@@ -347,20 +361,25 @@ static int ss_consume_stat_changed(const struct stat *a, const struct stat *b)
 
 static void ss_consume_drain(ss_consume_t *s);
 
-/* Loads the model file again; on failure the serving model stays. Between batches only. */
-static void ss_consume_model_reload(ss_consume_t *s, const char *why)
+static void ss_consume_reload_count(ss_consume_t *s, const char *result)
 {
-        char err[1024], e[256];
+        char e[256];
+        ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
+                                          (const char *[]){"result", result, NULL}, e, sizeof(e)));
+}
+
+/* Loads the file the source resolved to last and swaps it in, once the batch being scored
+ * is emitted under the old model. On failure the serving model stays: -1. */
+static int ss_consume_model_swap(ss_consume_t *s, const char *why)
+{
+        char err[1024];
         struct stat st;
-        char *path = NULL;
-        if (ss_modelsrc_resolve(s->src, err, sizeof(err)) ||
-            !(path = strdup(ss_modelsrc_path(s->src)))) {
-                ss_error("consume", "model reload (%s) refused, keeping %s: %s", why,
-                         ss_model_version(s->model), path ? err : "out of memory");
-                ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
-                                                  (const char *[]){"result", "error", NULL}, e,
-                                                  sizeof(e)));
-                return;
+        char *path = strdup(ss_modelsrc_path(s->src));
+        if (!path) {
+                ss_error("consume", "model reload (%s) refused, keeping %s: out of memory", why,
+                         ss_model_version(s->model));
+                ss_consume_reload_count(s, "error");
+                return -1;
         }
         free(s->model_path);
         s->model_path = path;
@@ -370,29 +389,137 @@ static void ss_consume_model_reload(ss_consume_t *s, const char *why)
         if (!m) {
                 ss_error("consume", "model reload (%s) refused, keeping %s: %s", why,
                          ss_model_version(s->model), err);
-                ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
-                                                  (const char *[]){"result", "error", NULL}, e,
-                                                  sizeof(e)));
-                return;
+                ss_consume_reload_count(s, "error");
+                return -1;
         }
         ss_consume_drain(s); /* the batch out was scored by the old model: emit it as such */
         if (ss_pool_set_model(s->pool, m, err, sizeof(err)) != SS_OK) {
                 ss_error("consume", "model reload (%s) refused, keeping %s: %s", why,
                          ss_model_version(s->model), err);
                 ss_model_destroy(m);
-                ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
-                                                  (const char *[]){"result", "error", NULL}, e,
-                                                  sizeof(e)));
-                return;
+                ss_consume_reload_count(s, "error");
+                return -1;
         }
-        ss_info("consume", "model reload (%s): %s %s -> %s %s", why, ss_model_name(s->model),
-                ss_model_version(s->model), ss_model_name(m), ss_model_version(m));
+        char before[512];
+        snprintf(before, sizeof(before), "%s", ss_modelsrc_version(s->src));
         ss_model_destroy(s->model); /* the pool's forks of it are gone already */
         s->model = m;
         ss_modelsrc_loaded(s->src, m);
+        ss_info("consume", "model reload (%s): %s %s -> %s", why, ss_model_name(m), before,
+                ss_modelsrc_version(s->src));
         ss_consume_model_info(s);
-        ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_reload_total", "",
-                                          (const char *[]){"result", "ok", NULL}, e, sizeof(e)));
+        ss_consume_reload_count(s, "ok");
+        return 0;
+}
+
+/* Resolves the source again and loads it; on failure the serving model stays. Between
+ * batches only. */
+static void ss_consume_model_reload(ss_consume_t *s, const char *why)
+{
+        char err[1024];
+        if (ss_modelsrc_resolve(s->src, err, sizeof(err))) {
+                ss_error("consume", "model reload (%s) refused, keeping %s: %s", why,
+                         ss_model_version(s->model), err);
+                ss_consume_reload_count(s, "error");
+                return;
+        }
+        ss_consume_model_swap(s, why);
+}
+
+static void ss_consume_follow_count(ss_consume_t *s, const char *cause, const char *result)
+{
+        char e[256];
+        ss_counter_inc(ss_metrics_counter(s->metrics, "sentistream_model_follow_total", "",
+                                          (const char *[]){"cause", cause, "result", result, NULL},
+                                          e, sizeof(e)));
+}
+
+/*
+ * Follows the alias: resolves it, and swaps when it names another file than the one served.
+ * u: the model update that asked (its version's sha256 must be the registry's), or NULL
+ * for the periodic poll. When the registry cannot be reached the serving model stays (the
+ * next poll tries again).
+ */
+static void ss_consume_model_follow(ss_consume_t *s, const char *cause, const char *want_version,
+                                    const char *want_sha256)
+{
+        char err[1024], why[400];
+        if (ss_modelsrc_resolve(s->src, err, sizeof(err))) {
+                ss_error("consume", "model %s: cannot resolve the alias, keeping %s: %s", cause,
+                         ss_modelsrc_version(s->src), err);
+                ss_consume_follow_count(s, cause, "error");
+                return;
+        }
+        const ss_modelreg_pick_t *p = ss_modelsrc_pick(s->src);
+        if (p->from_cache) {
+                ss_error("consume",
+                         "model %s: the registry is unreachable (%s), keeping %s; the alias is "
+                         "resolved again at the next poll",
+                         cause, p->registry_err, ss_modelsrc_version(s->src));
+                ss_consume_follow_count(s, cause, "error");
+                return;
+        }
+        if (want_version && !strcmp(p->version, want_version) && want_sha256 &&
+            strcasecmp(p->sha256, want_sha256)) {
+                ss_error("consume",
+                         "model update for %s: sha256 %.12s... named by the update, the "
+                         "registry's file has %.12s...: refused, keeping %s",
+                         p->label, want_sha256, p->sha256, ss_modelsrc_version(s->src));
+                ss_consume_follow_count(s, cause, "sha256_mismatch");
+                return;
+        }
+        if (want_version && strcmp(p->version, want_version))
+                ss_warn("consume",
+                        "model update names version %s, the alias points at %s now: following "
+                        "the alias",
+                        want_version, p->label);
+        if (!strcmp(p->sha256, ss_modelsrc_served_sha256(s->src))) {
+                if (want_version)
+                        ss_info("consume", "model update: %s is served already", p->label);
+                ss_consume_follow_count(s, cause, "unchanged");
+                return;
+        }
+        snprintf(why, sizeof(why), "%s: %s", cause, p->label);
+        ss_consume_follow_count(s, cause, ss_consume_model_swap(s, why) ? "error" : "swapped");
+}
+
+/* Reads the model updates that arrived; the last one for our NAME@ALIAS is followed. */
+static void ss_consume_updates_check(ss_consume_t *s)
+{
+        const char *name, *alias;
+        if (!ss_modelsrc_alias(s->src, &name, &alias))
+                return;
+        char err[1024], version[64] = "", sha256[80] = "";
+        int want = 0;
+        for (int i = 0; i < 64; i++) {
+                ss_model_update_t u;
+                ss_mupdate_poll_t r =
+                    ss_mupdate_reader_poll(s->updates, s->serde, &u, err, sizeof(err));
+                if (r == SS_MUPDATE_NONE)
+                        break;
+                if (r == SS_MUPDATE_BAD) {
+                        ss_error("consume", "model update refused, keeping %s: %s",
+                                 ss_modelsrc_version(s->src), err);
+                        ss_consume_follow_count(s, "update", "bad_update");
+                        continue;
+                }
+                if (!strcmp(u.model_name.ptr, name) && !strcmp(u.alias.ptr, alias)) {
+                        ss_info(
+                            "consume",
+                            "model update: %s@%s -> version %s (sha256 %.12s..., reason %s%s%s)",
+                            u.model_name.ptr, u.alias.ptr, u.version.ptr, u.sha256.ptr,
+                            u.reason.ptr, u.event_id.ptr ? ", event " : "",
+                            u.event_id.ptr ? u.event_id.ptr : "");
+                        snprintf(version, sizeof(version), "%s", u.version.ptr);
+                        snprintf(sha256, sizeof(sha256), "%s", u.sha256.ptr);
+                        want = 1;
+                } else {
+                        ss_consume_follow_count(s, "update", "other_model");
+                }
+                ss_model_update_clear(&u);
+        }
+        if (want)
+                ss_consume_model_follow(s, "update", version, sha256);
 }
 
 static void ss_consume_model_check(ss_consume_t *s)
@@ -404,9 +531,15 @@ static void ss_consume_model_check(ss_consume_t *s)
                 ss_consume_model_reload(s, "SIGHUP");
                 return;
         }
+        double now = ss_time_mono();
+        if (s->updates)
+                ss_consume_updates_check(s);
+        if (s->poll_ms > 0 && now >= s->next_poll) {
+                s->next_poll = now + s->poll_ms / 1000.0;
+                ss_consume_model_follow(s, "poll", NULL, NULL);
+        }
         if (!s->watch)
                 return;
-        double now = ss_time_mono();
         if (now < s->next_watch)
                 return;
         s->next_watch = now + s->watch_interval_ms / 1000.0;
@@ -869,6 +1002,41 @@ static ss_err_t ss_consume_conf_default(rd_kafka_conf_t *conf, const ss_config_t
         return ss_kafka_conf_set(conf, name, value, NULL, errstr, errstr_size);
 }
 
+/*
+ * For consumer.model.uri=models:/NAME@ALIAS: the model-updates reader (consumer.model.follow),
+ * created before the alias is first resolved so that no update falls in between, and the
+ * poll interval. A pinned version (models:/NAME/VERSION) or a file follows nothing.
+ */
+static ss_err_t ss_consume_follow_init(ss_consume_t *s, const ss_config_t *c, char *errstr,
+                                       size_t errstr_size)
+{
+        const char *uri = ss_config_get_str(c, "consumer.model.uri");
+        if (strncmp(uri, "models:/", 8) || !strchr(uri, '@'))
+                return SS_OK;
+        s->poll_ms = (int)ss_config_get_int(c, "consumer.model.poll.ms");
+        s->next_poll = ss_time_mono() + s->poll_ms / 1000.0;
+        if (ss_config_get_bool(c, "consumer.model.follow") &&
+            !(s->updates = ss_mupdate_reader_new(c, ss_config_get_str(c, "consumer.group.id"), 0,
+                                                 errstr, errstr_size)))
+                return SS_ERR_KAFKA;
+        char e[256];
+        ss_metrics_counter(s->metrics, "sentistream_model_follow_total",
+                           "What following the registry alias did, by cause (update, poll) and "
+                           "result (swapped, unchanged, error, sha256_mismatch, bad_update, "
+                           "other_model).",
+                           (const char *[]){"cause", "update", "result", "swapped", NULL}, e,
+                           sizeof(e));
+        ss_metrics_counter(s->metrics, "sentistream_model_follow_total", "",
+                           (const char *[]){"cause", "poll", "result", "swapped", NULL}, e,
+                           sizeof(e));
+        char poll[64] = "not polled (consumer.model.poll.ms=0)";
+        if (s->poll_ms)
+                snprintf(poll, sizeof(poll), "resolved every %d ms", s->poll_ms);
+        ss_info("consume", "following %s: model updates on %s, the alias %s", uri,
+                s->updates ? ss_mupdate_reader_topic(s->updates) : "(off)", poll);
+        return SS_OK;
+}
+
 static const char *ss_consume_model_path(const ss_config_t *c)
 {
         const char *p = ss_config_get_str(c, "consumer.model.path");
@@ -929,7 +1097,8 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
 
         if (!s->passthrough) {
                 char *path = NULL;
-                if (!(s->src = ss_modelsrc_new(c, s->model_path, errstr, errstr_size)) ||
+                if (ss_consume_follow_init(s, c, errstr, errstr_size) ||
+                    !(s->src = ss_modelsrc_new(c, s->model_path, errstr, errstr_size)) ||
                     !(path = strdup(ss_modelsrc_path(s->src)))) {
                         if (s->src)
                                 ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory");
@@ -1153,6 +1322,7 @@ void ss_consume_destroy(ss_consume_t *s)
         ss_pool_destroy(s->pool); /* first: no worker may still read a batch */
         s->pool = NULL;
         ss_modelsrc_destroy(s->src);
+        ss_mupdate_reader_destroy(s->updates);
         ss_watermarks_destroy(s->wm); /* before the consumer it asks through */
         if (s->consumer && !s->closed)
                 rd_kafka_consumer_close(s->consumer);

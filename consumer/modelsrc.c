@@ -12,16 +12,18 @@
 #include <string.h>
 
 #include "ss_log.h"
-#include "ss_modelreg.h"
 
 struct ss_modelsrc {
         char uri[512];          /* "" for a plain file */
         char tracking_uri[512]; /* the registry */
         char cache_dir[512];
         long timeout_ms;
-        ss_modelreg_pick_t pick; /* the last resolution */
-        char path[1024];         /* the file to load */
-        char version[512];       /* model_version of the served model */
+        ss_modelreg_pick_t pick;    /* the last resolution */
+        char path[1024];            /* the file to load */
+        char version[512];          /* model_version of the served model */
+        char name[256], alias[128]; /* models:/NAME@ALIAS, else "" */
+        char served_version[32];    /* registry version served, "" for a plain file */
+        char served_sha256[65];
 };
 
 ss_err_t ss_modelsrc_resolve(ss_modelsrc_t *s, char *errstr, size_t errstr_size)
@@ -61,6 +63,11 @@ ss_modelsrc_t *ss_modelsrc_new(const ss_config_t *c, const char *path, char *err
                  ss_config_get_str(c, "consumer.model.cache_dir"));
         s->timeout_ms = (long)ss_config_get_int(c, "tracking.timeout.ms");
         snprintf(s->path, sizeof(s->path), "%s", path ? path : "");
+        const char *at = strchr(s->uri, '@');
+        if (!strncmp(s->uri, "models:/", 8) && at && at > s->uri + 8 && at[1]) {
+                snprintf(s->name, sizeof(s->name), "%.*s", (int)(at - s->uri - 8), s->uri + 8);
+                snprintf(s->alias, sizeof(s->alias), "%s", at + 1);
+        }
         if (ss_modelsrc_resolve(s, errstr, errstr_size)) {
                 free(s);
                 return NULL;
@@ -80,14 +87,40 @@ const char *ss_modelsrc_path(const ss_modelsrc_t *s)
 
 void ss_modelsrc_loaded(ss_modelsrc_t *s, const ss_model_t *m)
 {
-        if (*s->uri)
+        if (*s->uri) {
                 snprintf(s->version, sizeof(s->version), "%s@%s", ss_model_version(m),
                          s->pick.label);
-        else
+                snprintf(s->served_version, sizeof(s->served_version), "%s", s->pick.version);
+                snprintf(s->served_sha256, sizeof(s->served_sha256), "%s", s->pick.sha256);
+        } else
                 snprintf(s->version, sizeof(s->version), "%s", ss_model_version(m));
 }
 
 const char *ss_modelsrc_version(const ss_modelsrc_t *s)
 {
         return s && *s->version ? s->version : "none";
+}
+
+int ss_modelsrc_alias(const ss_modelsrc_t *s, const char **name, const char **alias)
+{
+        if (!s || !*s->alias)
+                return 0;
+        *name = s->name;
+        *alias = s->alias;
+        return 1;
+}
+
+const ss_modelreg_pick_t *ss_modelsrc_pick(const ss_modelsrc_t *s)
+{
+        return s && *s->uri ? &s->pick : NULL;
+}
+
+const char *ss_modelsrc_served_version(const ss_modelsrc_t *s)
+{
+        return s ? s->served_version : "";
+}
+
+const char *ss_modelsrc_served_sha256(const ss_modelsrc_t *s)
+{
+        return s ? s->served_sha256 : "";
 }

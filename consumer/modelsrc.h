@@ -16,6 +16,7 @@
 #include "model.h"
 #include "ss_config.h"
 #include "ss_err.h"
+#include "ss_modelreg.h"
 
 typedef struct ss_modelsrc ss_modelsrc_t;
 
@@ -40,5 +41,16 @@ void ss_modelsrc_loaded(ss_modelsrc_t *s, const ss_model_t *m);
 
 /* model_version of the predictions of the model last passed to ss_modelsrc_loaded(). */
 const char *ss_modelsrc_version(const ss_modelsrc_t *s);
+
+/* For models:/NAME@ALIAS: 1 with name and alias (valid while s lives); else 0. */
+int ss_modelsrc_alias(const ss_modelsrc_t *s, const char **name, const char **alias);
+
+/* The last resolution of a registry source (NULL for a plain file). */
+const ss_modelreg_pick_t *ss_modelsrc_pick(const ss_modelsrc_t *s);
+
+/* Registry version and sha256 of the model served now ("" for a plain file or before the
+ * first ss_modelsrc_loaded()). */
+const char *ss_modelsrc_served_version(const ss_modelsrc_t *s);
+const char *ss_modelsrc_served_sha256(const ss_modelsrc_t *s);
 
 #endif /* SS_MODELSRC_H */

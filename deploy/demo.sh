@@ -17,6 +17,11 @@
 # SS_DEMO_MLFLOW=1 also starts MLflow (deploy/local/mlflow.sh, SS_MLFLOW_PORT 5000): a training
 # is tracked there, the model is registered as sentiment-<kind>@champion, the scorer serves
 # consumer.model.uri=models:/sentiment-<kind>@champion, and the UI's URL is printed.
+# Then the closed loop (deploy/loop/): a champion trained with few negatives, a stream with many;
+# the monitor fires, the retrain worker trains and promotes a challenger, the scorer swaps; each
+# step printed as it happens, within SS_DEMO_LOOP_TIMEOUT seconds (default 600); it starts
+# MLflow when SS_DEMO_MLFLOW is off and uses metrics ports 9470-9472 (SS_LOOP_METRICS_PORT).
+# SS_DEMO_LOOP=0 skips it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -29,6 +34,8 @@ data=data/semeval-2016test.tsv
 limit=${SS_DEMO_LIMIT:-0}
 kind=${SS_DEMO_MODEL:-logreg}
 mlflow_on=${SS_DEMO_MLFLOW:-0}
+loop_on=${SS_DEMO_LOOP:-1}
+loop_timeout=${SS_DEMO_LOOP_TIMEOUT:-600}
 export SS_MLFLOW_PORT=${SS_MLFLOW_PORT:-5000}
 tracking=()
 [ "$mlflow_on" = 1 ] && tracking=("tracking.uri=http://127.0.0.1:$SS_MLFLOW_PORT")
@@ -170,5 +177,28 @@ if [ "$mlflow_on" = 1 ]; then
         echo "MLflow UI: http://127.0.0.1:$SS_MLFLOW_PORT (experiment sentistream: runs and curves;"
         echo "  Models: sentiment-$kind with alias champion). It stops with the demo; the store is"
         echo "  kept: deploy/local/mlflow.sh start brings it back."
+fi
+if [ "$loop_on" = 1 ]; then
+        step "the loop: drift event -> retrain -> promotion -> swap (SS_DEMO_LOOP=0 skips it)"
+        if [ "$mlflow_on" != 1 ]; then
+                mlflow_on=1 # stopped (store kept) with the rest
+                deploy/local/mlflow.sh start
+        fi
+        echo "an LR trained with few negatives is the champion; the stream now holds many (deploy/loop/prepare.sh)"
+        loop_lr=(model.logreg.dim_bits=16 model.logreg.max_iter=30)
+        # a model name of its own per run: the MLflow store outlives the demo, and the worker
+        # would take a version tagged with this run's event id as handled already
+        SS_LOOP_MODEL_NAME=sentiment-loop-$(date +%Y%m%d-%H%M%S)
+        export SS_LOOP_MODEL_NAME
+        SS_BIN=$bin SS_LOOP_TRAIN_MAX=8000 SS_LOOP_STREAM=5000 deploy/loop/prepare.sh "$logs/loop" \
+                "${loop_lr[@]}" "tracking.uri=http://127.0.0.1:$SS_MLFLOW_PORT"
+        SS_BIN=$bin SS_LOOP_TIMEOUT=$loop_timeout deploy/loop/run.sh "$logs/loop" "${common[@]}" \
+                "${loop_lr[@]}" "tracking.uri=http://127.0.0.1:$SS_MLFLOW_PORT" ||
+                die "the loop did not close within ${loop_timeout} s (logs in $logs/loop/run/)"
+        tweet=$(tail -n 1 "$logs/loop/stream.tsv" | cut -f1)
+        echo "where the prediction of tweet $tweet came from (sentistream lineage --tweet $tweet):"
+        $bin lineage --tweet "$tweet" "${common[@]}" "tracking.uri=http://127.0.0.1:$SS_MLFLOW_PORT" \
+                topics.output=loop-predictions topics.retrain=loop-retrain-triggers |
+                grep -v '^  [a-z_]*\.' || true
 fi
 step "stopping"

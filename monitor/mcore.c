@@ -113,6 +113,7 @@ typedef struct eval_state {
 typedef struct mmodel {
         ss_card_view_t *card;
         int name_idx;
+        int64_t rank; /* the card's creation time, or the latest switch of the model to it */
         ss_win_layout_t layout;
         ss_slide_t *slide;
         int64_t *slide_t; /* [window_size] scored_at of the row in the same slot */
@@ -164,7 +165,17 @@ typedef struct mname {
         int report_model; /* newest evaluated version, -1 before any evaluation */
         int changed;
         ss_counter_t *c_triggers;
+        ss_counter_t *c_switches;
 } mname_t;
+
+#define SWITCHES_PENDING 16
+
+/* A switch named by a model update whose version has no card yet. */
+typedef struct mswitch {
+        char name[128];
+        char version[SS_TRIG_VERSION_MAX];
+        int64_t at_ms;
+} mswitch_t;
 
 struct ss_mcore {
         ss_mcore_config_t cfg;
@@ -182,6 +193,10 @@ struct ss_mcore {
         size_t nevents, cap_events;
         char **sent;
         size_t nsent, cap_sent;
+        ss_mcore_card_fn *card_fn; /* asked for the card of a version without one */
+        void *card_opaque;
+        mswitch_t pending[SWITCHES_PENDING]; /* switches waiting for their card */
+        int npending;
         char *unknown[MAX_UNKNOWN_LOGGED]; /* versions already logged as unknown */
         int nunknown;
         ss_mcore_stats_t st;
@@ -448,6 +463,10 @@ static int name_find_or_add(ss_mcore_t *m, const char *name)
         nm->c_triggers = counter(m, "sentistream_monitor_triggers_total",
                                  "retraining events queued (after k-of-n and cooldown)",
                                  (const char *[]){"model", name, NULL});
+        nm->c_switches = counter(m, "sentistream_monitor_version_switches_total",
+                                 "switches of the model to another version (windows of the "
+                                 "versions before are closed for events; the cooldown starts)",
+                                 (const char *[]){"model", name, NULL});
         return m->nnames++;
 }
 
@@ -641,11 +660,91 @@ ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, si
                         "monitor.f1.threshold is 0: F1 drops of %s cannot trigger",
                         card->path, card->version);
         card_statistics(m, mm);
+        mm->rank = card->created_at_ms;
         mm->g_cov = gauge(m, "sentistream_monitor_label_coverage",
                           "share of the version's predictions joined with a label",
                           (const char *[]){"model", card->name, NULL});
         m->nmodels++;
+        for (int i = 0; i < m->npending; i++)
+                if (!strcmp(m->pending[i].version, card->version)) {
+                        mswitch_t w = m->pending[i];
+                        m->pending[i] = m->pending[--m->npending];
+                        ss_mcore_switch(m, w.name, w.version, w.at_ms);
+                        break;
+                }
         return SS_OK;
+}
+
+/* Switches the model of mm to it at at_ms if it is newer than the current version. */
+static void model_switch(ss_mcore_t *m, mmodel_t *mm, int64_t at_ms, const char *why)
+{
+        mname_t *nm = &m->names[mm->name_idx];
+        char before[SS_TRIG_VERSION_MAX];
+        snprintf(before, sizeof(before), "%s", nm->trig.version);
+        if (ss_trigger_switch(&nm->trig, mm->card->version, mm->rank, at_ms) != 1)
+                return;
+        nm->changed = 1;
+        if (!before[0]) {
+                ss_info("monitor", "model %s: events judged on version %s", mm->card->name,
+                        mm->card->version);
+                return;
+        }
+        cinc(nm->c_switches, 1);
+        m->st.switches++;
+        ss_info("monitor",
+                "model %s: switched %s -> %s at %lld (%s): windows of %s re-baselined on its "
+                "card %s, the windows of %s raise no event any more, cooldown %lld s from the "
+                "switch",
+                mm->card->name, before, mm->card->version, (long long)at_ms, why, mm->card->version,
+                mm->card->path, before, (long long)(nm->trig.cfg.cooldown_ms / 1000));
+}
+
+int ss_mcore_switch(ss_mcore_t *m, const char *name, const char *version, int64_t at_ms)
+{
+        /* the card names the model (a registered name may differ from it): name is only
+         * kept for a version whose card is not here yet */
+        for (int i = 0; i < m->nmodels; i++) {
+                mmodel_t *mm = &m->models[i];
+                if (strcmp(mm->card->version, version))
+                        continue;
+                /* an update is authoritative: the version it names ranks above the current
+                 * one, whatever the cards' ages (a rollback names an older card) */
+                const ss_trigger_t *t = &m->names[mm->name_idx].trig;
+                if (at_ms > mm->rank)
+                        mm->rank = at_ms;
+                if (t->version[0] && strcmp(t->version, version) && t->rank >= mm->rank)
+                        mm->rank = t->rank + 1;
+                model_switch(m, mm, at_ms, "model update");
+                return 1;
+        }
+        int k = 0;
+        while (k < m->npending && strcmp(m->pending[k].version, version))
+                k++;
+        if (k == SWITCHES_PENDING) { /* full: the oldest goes */
+                memmove(m->pending, m->pending + 1, sizeof(m->pending[0]) * (SWITCHES_PENDING - 1));
+                k = SWITCHES_PENDING - 1;
+        } else if (k == m->npending) {
+                m->npending++;
+        }
+        mswitch_t *w = &m->pending[k];
+        snprintf(w->name, sizeof(w->name), "%s", name);
+        snprintf(w->version, sizeof(w->version), "%s", version);
+        w->at_ms = at_ms;
+        return 0;
+}
+
+void ss_mcore_set_card_fn(ss_mcore_t *m, ss_mcore_card_fn *fn, void *opaque)
+{
+        m->card_fn = fn;
+        m->card_opaque = opaque;
+}
+
+const char *ss_mcore_current_version(const ss_mcore_t *m, const char *name)
+{
+        for (int i = 0; i < m->nnames; i++)
+                if (!strcmp(m->names[i].name, name))
+                        return m->names[i].trig.version[0] ? m->names[i].trig.version : NULL;
+        return NULL;
 }
 
 int ss_mcore_ncards(const ss_mcore_t *m)
@@ -840,16 +939,15 @@ static void eval_finish(ss_mcore_t *m, mmodel_t *mm, int stream, int64_t event_t
                 memcpy(ev->last_reasons, reasons, sizeof(*reasons) * (size_t)nreasons);
                 ev->n_last_reasons = nreasons;
         }
-        ev->trig = ss_trigger_observe(&nm->trig, stream, mm->card->version, mm->card->created_at_ms,
-                                      ev->breach, event_time);
+        ev->trig = ss_trigger_observe(&nm->trig, stream, mm->card->version, mm->rank, ev->breach,
+                                      event_time);
         m->st.evaluations++;
         if (ev->trig == SS_TRIG_STALE) {
                 m->st.stale++;
                 return;
         }
         int model_idx = (int)(mm - m->models);
-        if (nm->report_model < 0 ||
-            m->models[nm->report_model].card->created_at_ms <= mm->card->created_at_ms)
+        if (nm->report_model < 0 || m->models[nm->report_model].rank <= mm->rank)
                 nm->report_model = model_idx;
         nm->changed = 1;
         if (ev->trig == SS_TRIG_FIRE) {
@@ -1279,11 +1377,19 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
         const char *at = memchr(p->model_version.ptr, '@', p->model_version.len);
         int mi = model_find(m, p->model_version.ptr,
                             at ? (size_t)(at - p->model_version.ptr) : p->model_version.len);
+        if (mi < 0 && m->card_fn && p->model_version.ptr &&
+            m->card_fn(m->card_opaque, p->model_name.ptr ? p->model_name.ptr : "",
+                       p->model_version.ptr) == 1)
+                mi = model_find(m, p->model_version.ptr,
+                                at ? (size_t)(at - p->model_version.ptr) : p->model_version.len);
         if (mi < 0) {
                 unknown_version(m, p);
                 return SS_MCORE_UNKNOWN_VERSION;
         }
         mmodel_t *mm = &m->models[mi];
+        int64_t t = p->scored_at > 0 ? p->scored_at : now_ms;
+        if (strcmp(m->names[mm->name_idx].trig.version, mm->card->version))
+                model_switch(m, mm, t, "first prediction of a newer version");
         m->st.predictions++;
         cinc(m->c_predictions, 1);
         ss_card_obs_t o = {.label = p->label,
@@ -1299,7 +1405,6 @@ ss_mcore_outcome_t ss_mcore_ingest_decoded(ss_mcore_t *m, const ss_prediction_t 
         }
         uint8_t row[SS_CARD_MAX_DISTS];
         ss_card_view_bin(mm->card, &o, row);
-        int64_t t = p->scored_at > 0 ? p->scored_at : now_ms;
 
         if (ss_tumble_due(mm->tumble, t)) {
                 eval_time(m, mm);
@@ -2017,6 +2122,13 @@ ss_err_t ss_mcore_load(ss_mcore_t *m, ss_mreader_t *r, char *errstr, size_t errs
                         nm->trig = t;
                 if (recent_load(nm, r))
                         return load_fail(m, errstr, errstr_size, "malformed recent events");
+        }
+        /* the current version keeps the rank of its switch (a rollback ranks an older card
+         * above the newer one it replaced) */
+        for (int k = 0; k < m->nmodels; k++) {
+                const ss_trigger_t *t = &m->names[m->models[k].name_idx].trig;
+                if (!strcmp(t->version, m->models[k].card->version) && t->rank > m->models[k].rank)
+                        m->models[k].rank = t->rank;
         }
         uint64_t jlen = ss_mreader_u64(r);
         if (r->failed || jlen > r->len - r->off)

@@ -34,6 +34,16 @@
  * "<model version>:<window id>". An event whose id is in the sent set (loaded
  * by the caller from Redis after a restart) is not queued again.
  *
+ * Versions: windows are kept per version, each judged against its own card.
+ * Events are raised for one version of a model name at a time, the current
+ * one: the version switched to last, by a model update (ss_mcore_switch) or
+ * by the first prediction of a version whose card is newer. At a switch the
+ * trigger's histories are cleared and the cooldown
+ * (monitor.trigger.cooldown.s) starts, so the new version's first windows,
+ * made during the transition, cannot fire at once; the windows of every other
+ * version go on being counted and evaluated (report, gauges) but their
+ * evaluations are stale and never raise an event again.
+ *
  * Window ids are counts of the stream itself, so replaying the same
  * predictions after a restart from a snapshot reproduces the same ids.
  *
@@ -89,6 +99,32 @@ void ss_mcore_destroy(ss_mcore_t *m);
  * version is an SS_ERR_INVALID_ARG. */
 ss_err_t ss_mcore_add_card(ss_mcore_t *m, ss_card_view_t *card, char *errstr, size_t errstr_size);
 int ss_mcore_ncards(const ss_mcore_t *m);
+
+/*
+ * A model update: model name (the registered name; the card's own name is what counts once
+ * the card is here) now serves card version from at_ms (the update's time). An
+ * update is authoritative: the version is ranked above the current one (at_ms, its card's
+ * creation time, or the current rank + 1, whichever is highest), so that a rollback to an
+ * older card is followed like a new version: the trigger switches to it (histories
+ * cleared, cooldown from at_ms) and the evaluations of every other version are stale from
+ * then on (a snapshot keeps the rank of the current version). A version without a card yet is
+ * remembered (the last SWITCHES_PENDING) and switched to when its card is added. Returns 1 if the
+ * card is known, 0 if remembered. The first prediction of a version ranked above the current one
+ * switches the same way (at its scored_at), so a monitor that misses the update still follows.
+ */
+int ss_mcore_switch(ss_mcore_t *m, const char *name, const char *version, int64_t at_ms);
+
+/*
+ * Asked, inside an ingest, for the card of a prediction's model version that has none
+ * (model_version as the prediction carries it, e.g. "<card version>@NAME/VERSION"). It may
+ * add the card (ss_mcore_add_card) and return 1: the prediction then goes to it; any other
+ * return leaves it counted in unknown_version and skipped. NULL: no source (the default).
+ */
+typedef int ss_mcore_card_fn(void *opaque, const char *model_name, const char *model_version);
+void ss_mcore_set_card_fn(ss_mcore_t *m, ss_mcore_card_fn *fn, void *opaque);
+
+/* The version the model name's events are judged on now (NULL before any). */
+const char *ss_mcore_current_version(const ss_mcore_t *m, const char *name);
 const ss_card_view_t *ss_mcore_card(const ss_mcore_t *m, int i);
 
 /* Outcome of ingesting one prediction. */
@@ -156,6 +192,7 @@ typedef struct ss_mcore_stats {
         uint64_t events;         /* events queued */
         uint64_t events_deduped; /* fired again after a restart but already sent */
         uint64_t stale;          /* evaluations of a superseded model version */
+        uint64_t switches;       /* switches of a model to another version (not its first) */
 } ss_mcore_stats_t;
 
 const ss_mcore_stats_t *ss_mcore_stats(const ss_mcore_t *m);

@@ -12,6 +12,18 @@
  * each partition to the offset the snapshot holds for it, or, for a partition
  * this process held before, to where it stopped reading it.
  *
+ * Following the registry (monitor.follow): each turn first reads the model
+ * updates that arrived (ss_mupdate, from the topic's end at start); an update
+ * switches its model to the version it names (mcore.h: windows per version,
+ * cooldown from the switch, the other versions stale), after fetching that
+ * version's card from the registry (the fetcher the caller installed:
+ * `sentistream monitor` fetches from tracking.uri into monitor.model.cache_dir)
+ * when it is not loaded. A prediction of a registry
+ * version without a card ("<card version>@NAME/VERSION") fetches it the same
+ * way, inside its ingest, so that it goes to the new card's windows; while a
+ * fetch fails (asked again every FETCH_RETRY_MS) such predictions are counted
+ * as unknown_version and kept out of every window.
+ *
  * Readiness (/readyz on the metrics port), answered on the endpoint's thread
  * once the consumer exists: partitions of the predictions topic are assigned
  * (rd_kafka_assignment, thread-safe) and Redis answered on the loop's last
@@ -34,6 +46,7 @@
 #include "ss_kafka.h"
 #include "ss_log.h"
 #include "ss_metrics.h"
+#include "ss_mupdate.h"
 #include "ss_serde.h"
 #include "ss_util.h"
 
@@ -44,6 +57,8 @@
 #define EVENT_ACK_WAIT_MS 2000
 #define CARD_RESCAN_MS    10000 /* new cards (models deployed later) are picked up this often */
 #define LABEL_ID_MAX      64
+#define FETCH_RETRY_MS    30000 /* a registry card that could not be fetched is asked again */
+#define FETCH_FAILED_MAX  32
 
 enum { EV_IDLE = 0, EV_SENT, EV_ACKED, EV_FAILED };
 
@@ -75,6 +90,16 @@ struct ss_monitor {
         uint64_t kafka_errors;
         int restored;
         int nassigned; /* partitions held now: 0 = never write shared state */
+        /* following the registry (monitor.follow) */
+        ss_mupdate_reader_t *updates;
+        ss_monitor_card_fetch_fn *fetch_fn; /* installed by the caller, or NULL */
+        void *fetch_opaque;
+        struct {
+                char label[320]; /* NAME/VERSION */
+                int64_t retry_at;
+        } failed[FETCH_FAILED_MAX]; /* registry cards that could not be fetched */
+        int nfailed;
+        ss_counter_t *c_fetch_ok, *c_fetch_err, *c_updates[3]; /* [switched|waiting|bad] */
 };
 
 static int conf_has_key(const char *key)
@@ -614,6 +639,123 @@ static void reports_write(ss_monitor_t *m)
         }
 }
 
+static int card_version_known(const ss_monitor_t *m, const char *version);
+
+/* ---- following the registry ----------------------------------------------------------- */
+
+/* Fetches the card of registry version NAME/VERSION (the installed fetcher) and adds
+ * it. 1 if the card is monitored now (added, or there already), 0 if not (logged, counted;
+ * not asked again for FETCH_RETRY_MS). */
+static int card_fetch(ss_monitor_t *m, const char *name, const char *version)
+{
+        char label[320], err[1024];
+        snprintf(label, sizeof(label), "%s/%s", name, version);
+        int64_t now = ss_time_now_ms();
+        int slot = -1;
+        for (int i = 0; i < m->nfailed; i++)
+                if (!strcmp(m->failed[i].label, label)) {
+                        if (now < m->failed[i].retry_at)
+                                return 0;
+                        slot = i;
+                }
+        ss_card_view_t *card = NULL;
+        ss_err_t e = SS_OK;
+        char card_path[1100] = "";
+        if (!m->fetch_fn)
+                e = ss_err_set(err, sizeof(err), SS_ERR_CONFIG, "no registry client");
+        else
+                e = m->fetch_fn(m->fetch_opaque, name, version, card_path, sizeof(card_path), err,
+                                sizeof(err));
+        if (!e) {
+                card = ss_card_view_load(card_path, err, sizeof(err));
+                if (!card)
+                        e = SS_ERR_FORMAT;
+        }
+        if (!e && card_version_known(m, card->version)) {
+                ss_card_view_destroy(card);
+                card = NULL;
+        } else if (!e) {
+                char ver[SS_TRIG_VERSION_MAX], cname[128];
+                snprintf(ver, sizeof(ver), "%s", card->version);
+                snprintf(cname, sizeof(cname), "%s", card->name);
+                if (!(e = ss_mcore_add_card(m->core, card, err, sizeof(err))))
+                        ss_info("monitor",
+                                "monitoring %s version %s (registry %s, card %s fetched)", cname,
+                                ver, label, card_path);
+        }
+        if (e) {
+                ss_counter_inc(m->c_fetch_err);
+                if (slot < 0 && m->nfailed < FETCH_FAILED_MAX)
+                        slot = m->nfailed++;
+                if (slot < 0)
+                        slot = (int)(now % FETCH_FAILED_MAX);
+                snprintf(m->failed[slot].label, sizeof(m->failed[slot].label), "%s", label);
+                m->failed[slot].retry_at = now + FETCH_RETRY_MS;
+                ss_warn("monitor",
+                        "no card for registry version %s: %s; its predictions are counted "
+                        "(sentistream_monitor_unknown_version_total) and kept out of every "
+                        "window until it is fetched (asked again in %d s)",
+                        label, err, FETCH_RETRY_MS / 1000);
+                return 0;
+        }
+        if (slot >= 0)
+                m->failed[slot] = m->failed[--m->nfailed];
+        ss_counter_inc(m->c_fetch_ok);
+        return 1;
+}
+
+/* ss_mcore_card_fn: a prediction of "<card version>@NAME/VERSION" without a card. */
+static int card_for_prediction(void *opaque, const char *model_name, const char *model_version)
+{
+        ss_monitor_t *m = opaque;
+        (void)model_name;
+        const char *at = strchr(model_version, '@');
+        const char *slash = at ? strrchr(at, '/') : NULL;
+        if (!at || !slash || slash == at + 1 || !slash[1])
+                return 0; /* not a registry version */
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)(slash - at - 1), at + 1);
+        return card_fetch(m, name, slash + 1);
+}
+
+/* Reads the model updates that arrived: each switches its model to the version it names
+ * (ss_mcore_switch), the card fetched first when it is not here. */
+static void updates_read(ss_monitor_t *m)
+{
+        char err[1024];
+        for (int i = 0; m->updates && i < 64; i++) {
+                ss_model_update_t u;
+                ss_mupdate_poll_t r =
+                    ss_mupdate_reader_poll(m->updates, m->serde, &u, err, sizeof(err));
+                if (r == SS_MUPDATE_NONE)
+                        break;
+                if (r == SS_MUPDATE_BAD) {
+                        ss_warn("monitor", "model update skipped: %s", err);
+                        ss_counter_inc(m->c_updates[2]);
+                        continue;
+                }
+                ss_info("monitor", "model update: %s@%s -> version %s (%s, %s)", u.model_name.ptr,
+                        u.alias.ptr, u.version.ptr, u.model_version.ptr, u.reason.ptr);
+                if (!card_version_known(m, u.model_version.ptr))
+                        card_fetch(m, u.model_name.ptr, u.version.ptr);
+                int known = ss_mcore_switch(m->core, u.model_name.ptr, u.model_version.ptr,
+                                            u.updated_at_ms);
+                if (!known)
+                        ss_warn("monitor",
+                                "model update: no card of %s yet; the switch to it waits for "
+                                "the card",
+                                u.model_version.ptr);
+                ss_counter_inc(m->c_updates[known ? 0 : 1]);
+                ss_model_update_clear(&u);
+        }
+}
+
+void ss_monitor_set_card_fetch(ss_monitor_t *m, ss_monitor_card_fetch_fn *fn, void *opaque)
+{
+        m->fetch_fn = fn;
+        m->fetch_opaque = opaque;
+}
+
 /* ---- construction -------------------------------------------------------------------- */
 
 static int card_version_known(const ss_monitor_t *m, const char *version)
@@ -723,6 +865,9 @@ static ss_err_t kafka_setup(ss_monitor_t *m, char *errstr, size_t errstr_size)
         if (ke)
                 return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "subscribe to %s: %s",
                                   m->topic_pred, rd_kafka_err2str(ke));
+        if (ss_config_get_bool(m->c, "monitor.follow") &&
+            !(m->updates = ss_mupdate_reader_new(m->c, m->group, 0, errstr, errstr_size)))
+                return SS_ERR_KAFKA;
         rd_kafka_conf_t *pconf =
             ss_kafka_conf_new(m->c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
         if (!pconf)
@@ -821,6 +966,25 @@ ss_monitor_t *ss_monitor_new(const ss_config_t *c, const char *schema_dir, char 
                                "consumer errors reported by librdkafka", NULL, NULL, 0);
         m->c_snapshots = ss_metrics_counter(m->metrics, "sentistream_monitor_snapshots_total",
                                             "state snapshots saved to Redis", NULL, NULL, 0);
+        if (ss_config_get_bool(c, "monitor.follow")) {
+                static const char *const fetch_help =
+                    "cards of registry versions fetched from tracking.uri, by result";
+                m->c_fetch_ok =
+                    ss_metrics_counter(m->metrics, "sentistream_monitor_card_fetch_total",
+                                       fetch_help, (const char *[]){"result", "ok", NULL}, NULL, 0);
+                m->c_fetch_err = ss_metrics_counter(
+                    m->metrics, "sentistream_monitor_card_fetch_total", fetch_help,
+                    (const char *[]){"result", "error", NULL}, NULL, 0);
+                static const char *const upd[3] = {"switched", "waiting_for_card", "bad"};
+                for (int i = 0; i < 3; i++)
+                        m->c_updates[i] = ss_metrics_counter(
+                            m->metrics, "sentistream_monitor_model_updates_total",
+                            "model updates read, by result (switched: the model now judged on the "
+                            "version named; waiting_for_card: switched once its card is here; "
+                            "bad: undecodable)",
+                            (const char *[]){"result", upd[i], NULL}, NULL, 0);
+                ss_mcore_set_card_fn(m->core, card_for_prediction, m);
+        }
         /* The fixed drift thresholds, so that alerts and dashboards compare the statistics
          * with what this monitor was configured with. */
         static const char *const stats[][2] = {
@@ -887,6 +1051,7 @@ void ss_monitor_destroy(ss_monitor_t *m)
                 ss_metrics_ready_set(m->metrics, NULL, NULL);
         if (m->consumer)
                 consumer_close(m->consumer, 10000);
+        ss_mupdate_reader_destroy(m->updates);
         if (m->producer)
                 ss_producer_destroy(m->producer, 5000);
         ss_mcore_destroy(m->core);
@@ -971,6 +1136,7 @@ ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errs
         m->next_snapshot = now + m->snapshot_every_ms;
         m->next_rescan = now + CARD_RESCAN_MS;
         while (!(stop && *stop)) {
+                updates_read(m);
                 consume_batch(m, 100);
                 if (ss_mstate_up(m->redis))
                         read_labels(m);

@@ -58,6 +58,19 @@ ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errs
 void ss_monitor_destroy(ss_monitor_t *m);
 
 /*
+ * Fetches the model card of registry version name/version (e.g. from tracking.uri into
+ * monitor.model.cache_dir) and writes the local card file's path into card_path. Called on
+ * the monitor's thread, for a model update naming a version without a card or a prediction
+ * of "<card version>@NAME/VERSION" without one. The monitor itself holds no registry client:
+ * the caller installs one.
+ */
+typedef ss_err_t ss_monitor_card_fetch_fn(void *opaque, const char *name, const char *version,
+                                          char *card_path, size_t card_path_size, char *errstr,
+                                          size_t errstr_size);
+/* Installs the fetcher (NULL: registry versions without a card stay unknown). */
+void ss_monitor_set_card_fetch(ss_monitor_t *m, ss_monitor_card_fetch_fn *fn, void *opaque);
+
+/*
  * The model card paths named by the configuration: monitor.card split at
  * commas, directories expanded to their *.card.json files (sorted); when
  * monitor.card is empty, the card beside consumer.model.path (or model.out):

@@ -251,6 +251,12 @@ static ss_err_t mstate_cmd(ss_mstate_t *s, int argc, const char **argv, const si
 
 #define ACCEPT(t) (1u << (t))
 
+ss_err_t ss_mstate_command(ss_mstate_t *s, int argc, const char **argv, const size_t *lens,
+                           unsigned accept, redisReply **out, char *errstr, size_t errstr_size)
+{
+        return mstate_cmd(s, argc, argv, lens, accept, out, errstr, errstr_size);
+}
+
 ss_err_t ss_mstate_get(ss_mstate_t *s, const char *suffix, char **data, size_t *len, char *errstr,
                        size_t errstr_size)
 {
@@ -369,18 +375,9 @@ size_t ss_mstate_labels_parse(const struct redisReply *r, char *last_id,
                 const redisReply *entries = r->element[0]->element[1];
                 for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements;
                      i++) {
-                        const redisReply *e = entries->element[i];
-                        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-                            e->element[0]->type != REDIS_REPLY_STRING)
+                        ss_label_entry_t le;
+                        if (ss_mstate_label_entry(entries->element[i], &le))
                                 continue;
-                        const redisReply *kv = e->element[1];
-                        ss_label_entry_t le = {.id = e->element[0]->str};
-                        if (kv->type == REDIS_REPLY_ARRAY) {
-                                le.tweet_id = entry_field(kv, "tweet_id", &le.tweet_id_len);
-                                le.label = entry_field(kv, "label", NULL);
-                                le.labeled_at = entry_field(kv, "labeled_at", NULL);
-                                le.source = entry_field(kv, "source", NULL);
-                        }
                         cb(opaque, &le);
                         snprintf(last_id, 64, "%s", le.id);
                         n_read++;
@@ -389,21 +386,81 @@ size_t ss_mstate_labels_parse(const struct redisReply *r, char *last_id,
         return n_read;
 }
 
-ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,
-                              int64_t labeled_at_ms, const char *source, char *errstr,
-                              size_t errstr_size)
+int ss_mstate_label_entry(const redisReply *e, ss_label_entry_t *le)
 {
-        char key[512], at[32];
+        memset(le, 0, sizeof(*le));
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING)
+                return -1;
+        const redisReply *kv = e->element[1];
+        le->id = e->element[0]->str;
+        if (kv->type == REDIS_REPLY_ARRAY) {
+                le->tweet_id = entry_field(kv, "tweet_id", &le->tweet_id_len);
+                le->label = entry_field(kv, "label", NULL);
+                le->labeled_at = entry_field(kv, "labeled_at", NULL);
+                le->source = entry_field(kv, "source", NULL);
+                le->text = entry_field(kv, "text", &le->text_len);
+        }
+        return 0;
+}
+
+ss_err_t ss_mstate_labels_newest(ss_mstate_t *s, size_t count,
+                                 void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque,
+                                 size_t *n_read, char *errstr, size_t errstr_size)
+{
+        char key[512], cnt[32];
+        snprintf(cnt, sizeof(cnt), "%zu", count);
+        const char *argv[] = {
+            "XREVRANGE", ss_mstate_key(s, "labels", key, sizeof(key)), "+", "-", "COUNT", cnt};
+        redisReply *r;
+        *n_read = 0;
+        ss_err_t err =
+            mstate_cmd(s, 6, argv, NULL, ACCEPT(REDIS_REPLY_ARRAY), &r, errstr, errstr_size);
+        if (err)
+                return err;
+        for (size_t i = 0; i < r->elements; i++) {
+                ss_label_entry_t le;
+                if (ss_mstate_label_entry(r->element[i], &le))
+                        continue;
+                cb(opaque, &le);
+                (*n_read)++;
+        }
+        freeReplyObject(r);
+        return SS_OK;
+}
+
+ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,
+                              int64_t labeled_at_ms, const char *source, const char *text,
+                              long long maxlen, char *errstr, size_t errstr_size)
+{
+        char key[512], at[32], ml[32];
         snprintf(at, sizeof(at), "%lld", (long long)labeled_at_ms);
-        const char *argv[] = {"XADD",   ss_mstate_key(s, "labels", key, sizeof(key)),
-                              "*",      "tweet_id",
-                              tweet_id, "label",
-                              label,    "labeled_at",
-                              at,       "source",
-                              source};
+        snprintf(ml, sizeof(ml), "%lld", maxlen);
+        const char *argv[16];
+        int argc = 0;
+        argv[argc++] = "XADD";
+        argv[argc++] = ss_mstate_key(s, "labels", key, sizeof(key));
+        if (maxlen > 0) {
+                argv[argc++] = "MAXLEN";
+                argv[argc++] = "~";
+                argv[argc++] = ml;
+        }
+        argv[argc++] = "*";
+        argv[argc++] = "tweet_id";
+        argv[argc++] = tweet_id;
+        argv[argc++] = "label";
+        argv[argc++] = label;
+        argv[argc++] = "labeled_at";
+        argv[argc++] = at;
+        argv[argc++] = "source";
+        argv[argc++] = source;
+        if (text) {
+                argv[argc++] = "text";
+                argv[argc++] = text;
+        }
         redisReply *r;
         ss_err_t err =
-            mstate_cmd(s, 11, argv, NULL, ACCEPT(REDIS_REPLY_STRING), &r, errstr, errstr_size);
+            mstate_cmd(s, argc, argv, NULL, ACCEPT(REDIS_REPLY_STRING), &r, errstr, errstr_size);
         if (!err)
                 freeReplyObject(r);
         return err;

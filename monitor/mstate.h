@@ -4,6 +4,9 @@
  * Keys, all under the configured prefix (redis.prefix, default "sentistream:"):
  *   <prefix>labels                        stream of human labels (XADD by `sentistream
  *                                         label`): fields tweet_id, label, labeled_at, source
+ *                                         and, when the annotator had it, text (the tweet,
+ *                                         what the retrain worker trains on); trimmed to
+ *                                         about redis.labels.maxlen entries
  *   <prefix>monitor:snapshot:<group>      binary snapshot: consumed offsets, the labels
  *                                         stream position, windows, join, triggers
  *   <prefix>monitor:sent:<model name>     set of retraining event ids already produced
@@ -76,6 +79,8 @@ typedef struct ss_label_entry {
         const char *label;
         const char *labeled_at;
         const char *source;
+        const char *text; /* NULL from writers that did not send it (or --no-text) */
+        size_t text_len;
 } ss_label_entry_t;
 
 /*
@@ -96,9 +101,32 @@ struct redisReply;
 size_t ss_mstate_labels_parse(const struct redisReply *r, char *last_id,
                               void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque);
 
-/* XADD of one label (for `sentistream label`). */
+/*
+ * Reads the newest count entries of the labels stream, newest first (XREVRANGE + - COUNT),
+ * and calls cb for each well-formed one. *n_read gets the count delivered.
+ */
+ss_err_t ss_mstate_labels_newest(ss_mstate_t *s, size_t count,
+                                 void (*cb)(void *opaque, const ss_label_entry_t *e), void *opaque,
+                                 size_t *n_read, char *errstr, size_t errstr_size);
+
+/* The fields of one stream entry ([id, [k1, v1, ...]]) into *le; 0, or -1 when it is not
+ * an entry. Strings point into e. */
+int ss_mstate_label_entry(const struct redisReply *e, ss_label_entry_t *le);
+
+/* XADD of one label (for `sentistream label`). text may be NULL (no text field); maxlen > 0
+ * trims the stream to about that many entries (MAXLEN ~), 0 does not trim. */
 ss_err_t ss_mstate_labels_add(ss_mstate_t *s, const char *tweet_id, const char *label,
-                              int64_t labeled_at_ms, const char *source, char *errstr,
-                              size_t errstr_size);
+                              int64_t labeled_at_ms, const char *source, const char *text,
+                              long long maxlen, char *errstr, size_t errstr_size);
+
+/*
+ * Runs one Redis command for a module that keeps its own keys on this connection (the
+ * retrain worker's locks and records): same reconnection, backoff and error rules as every
+ * call here. accept is a mask of 1 << REDIS_REPLY_* types; on SS_OK *out holds the reply,
+ * which the caller frees with freeReplyObject(). lens may be NULL (NUL-terminated argv).
+ */
+ss_err_t ss_mstate_command(ss_mstate_t *s, int argc, const char **argv, const size_t *lens,
+                           unsigned accept, struct redisReply **out, char *errstr,
+                           size_t errstr_size);
 
 #endif /* SS_MSTATE_H */

@@ -1,8 +1,8 @@
 /*
  * trigger: k-of-n breach histories as bit masks (bit 0 the latest
  * evaluation), one per stream, with a per-model cooldown and a reset on a
- * newer model version. Pure state, no clock of its own: the caller passes the
- * evaluation's event time.
+ * switch to a newer model version (which starts the cooldown). Pure state, no clock of its own: the
+ * caller passes the evaluation's event time.
  */
 #include "trigger.h"
 
@@ -37,13 +37,16 @@ int ss_trigger_cooling(const ss_trigger_t *t, int64_t now_ms)
                now_ms - t->last_fire_ms < t->cfg.cooldown_ms;
 }
 
-static void trigger_reset(ss_trigger_t *t, const char *version, int64_t rank)
+/* The switch to a newer version at at_ms: the cooldown starts there (none for the first
+ * version of the model). */
+static void trigger_reset(ss_trigger_t *t, const char *version, int64_t rank, int64_t at_ms)
 {
+        int first = !t->version[0];
         snprintf(t->version, sizeof(t->version), "%s", version);
         t->rank = rank;
         memset(t->hist, 0, sizeof(t->hist));
         memset(t->count, 0, sizeof(t->count));
-        t->last_fire_ms = INT64_MIN;
+        t->last_fire_ms = first ? INT64_MIN : at_ms;
         t->resets++;
 }
 
@@ -52,6 +55,8 @@ static int version_cmp(const ss_trigger_t *t, const char *version, int64_t rank)
 {
         if (!t->version[0])
                 return 1;
+        if (!strncmp(version, t->version, sizeof(t->version) - 1))
+                return 0;
         if (rank != t->rank)
                 return rank > t->rank ? 1 : -1;
         return strncmp(version, t->version, sizeof(t->version) - 1);
@@ -66,7 +71,7 @@ ss_trig_result_t ss_trigger_observe(ss_trigger_t *t, int stream, const char *ver
         if (cmp < 0)
                 return SS_TRIG_STALE;
         if (cmp > 0)
-                trigger_reset(t, version, rank);
+                trigger_reset(t, version, rank, now_ms);
         t->hist[stream] = ((t->hist[stream] << 1) | (breach ? 1u : 0u)) & window_mask(t->cfg.n);
         if (t->count[stream] < (uint32_t)t->cfg.n)
                 t->count[stream]++;
@@ -81,6 +86,14 @@ ss_trig_result_t ss_trigger_observe(ss_trigger_t *t, int stream, const char *ver
         t->last_fire_ms = now_ms;
         t->fired++;
         return SS_TRIG_FIRE;
+}
+
+int ss_trigger_switch(ss_trigger_t *t, const char *version, int64_t rank, int64_t at_ms)
+{
+        int cmp = version_cmp(t, version, rank);
+        if (cmp > 0)
+                trigger_reset(t, version, rank, at_ms);
+        return cmp > 0 ? 1 : cmp < 0 ? -1 : 0;
 }
 
 const char *ss_trig_result_name(ss_trig_result_t r)

@@ -18,10 +18,15 @@
  * cooldown_ms = 0 disables the cooldown altogether.
  *
  * Model versions: each evaluation names the version it judged and that
- * version's rank (the card's creation time; ties broken by the version
- * string). A newer version resets the trigger: histories cleared, cooldown
- * lifted. Evaluations of an older version than the current one are stale:
- * ignored, reported as SS_TRIG_STALE.
+ * version's rank (the card's creation time, or the time the model was switched
+ * to it; ties broken by the version string). A switch to a newer version
+ * (ss_trigger_switch, or the first evaluation of one) resets the trigger:
+ * histories cleared, and the cooldown starts at the switch, so that the new
+ * version's first windows, still made of the transition, cannot fire at once
+ * (the very first version of a model starts without one). Evaluations of any
+ * other version than the current one whose rank is not newer are stale:
+ * ignored, reported as SS_TRIG_STALE. The current version stays current
+ * whatever rank it is named with (a restart ranks it by its card again).
  */
 #ifndef SS_TRIGGER_H
 #define SS_TRIGGER_H
@@ -53,7 +58,8 @@ typedef struct ss_trigger {
         int64_t rank;
         uint32_t hist[SS_TRIG_MAX_STREAMS];  /* bit 0 = latest evaluation */
         uint32_t count[SS_TRIG_MAX_STREAMS]; /* evaluations in hist, <= n */
-        int64_t last_fire_ms;                /* INT64_MIN: never fired for this version */
+        int64_t last_fire_ms; /* start of the cooldown: the last event, or the switch to this
+                               * version; INT64_MIN: neither */
         uint64_t fired, suppressed, resets;
 } ss_trigger_t;
 
@@ -63,6 +69,11 @@ int ss_trigger_init(ss_trigger_t *t, const ss_trigger_config_t *cfg);
 /* Records one evaluation of stream (0..SS_TRIG_MAX_STREAMS-1). */
 ss_trig_result_t ss_trigger_observe(ss_trigger_t *t, int stream, const char *version, int64_t rank,
                                     int breach, int64_t now_ms);
+
+/* Switches the model to version (rank) at at_ms, when it is newer than the current one:
+ * histories cleared, cooldown from at_ms. Returns 1 if switched, 0 if version is the
+ * current one, -1 if it is older (nothing changes). */
+int ss_trigger_switch(ss_trigger_t *t, const char *version, int64_t rank, int64_t at_ms);
 
 /* Breaches among the stream's last n evaluations. */
 int ss_trigger_breaches(const ss_trigger_t *t, int stream);

@@ -13,7 +13,7 @@ static inline const ss_serde_t *ss_fuzz_serde(void)
         static ss_serde_t *serde;
         if (!serde) {
                 char dir[4096], err[512];
-                ss_serde_ids_t ids = {1, 2, 3, 4};
+                ss_serde_ids_t ids = {1, 2, 3, 4, 5};
                 serde = ss_serde_new(ss_fuzz_src("schemas", dir, sizeof(dir)), &ids, 4096, err,
                                      sizeof(err));
                 if (!serde) {

@@ -28,8 +28,17 @@ FILES = {
     "Prediction": "prediction.avsc",
     "DeadLetter": "dead_letter.avsc",
     "RetrainEvent": "retrain_event.avsc",
+    "ModelUpdate": "model_update.avsc",
 }
-TIMESTAMPS = {"created_at", "scored_at", "failed_at", "window_start", "window_end", "triggered_at"}
+TIMESTAMPS = {
+    "created_at",
+    "scored_at",
+    "failed_at",
+    "window_start",
+    "window_end",
+    "triggered_at",
+    "updated_at",
+}
 BYTES = {"raw_key", "raw_value"}
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 

@@ -57,7 +57,7 @@ info | grep -q "version=\"$v1@it-scorer/1\"" || fail "serving: $(info)"
 [ "$(sha256sum <"$cache/it-scorer-v1.ssm")" = "$(sha256sum <"$m1")" ] || fail "cached version 1 differs"
 
 echo "== the alias moves to version 2; SIGHUP"
-"$SS_BIN" models promote it-scorer 2 --alias champion "${R[@]}" >/dev/null || fail "promote"
+"$SS_BIN" models promote it-scorer 2 --alias champion --no-publish "${R[@]}" >/dev/null || fail "promote"
 kill -HUP "$cpid"
 ss_wait_metric $port "$ok" 1 30
 info | grep -q "version=\"$v2@it-scorer/2\"" || fail "after SIGHUP: $(info)"

@@ -8,7 +8,9 @@
 #     confusion matrix, resolved config);
 #   - the server down: the training finishes and warns loudly; tracking.required=true fails;
 #   - models register / list / show / promote / pull; pull refuses a tampered artifact;
-#   - lineage --reproduce --run rebuilds the LR model byte for byte;
+#   - lineage --reproduce --run rebuilds the LR model byte for byte; also one trained on two
+#     files, one of them kept only as the run's data/ artifact (as the retrain worker keeps its
+#     training set), and refuses to rebuild when that copy changed;
 #   - the MLflow UI's run page, rendered by headless Chromium, shows the AvgRec figure.
 set -euo pipefail
 src=${SS_SOURCE_DIR:?SS_SOURCE_DIR not set}
@@ -137,7 +139,7 @@ grep -Eq '^1 +champion +READY' "$work/list.out" || fail "list: version 1 champio
 grep -Eq '^2 +- +READY' "$work/list.out" || fail "list: version 2"
 "$SS_BIN" models show it-sentiment@champion "${M[@]}" >"$work/show.out"
 grep -q "^version    1$" "$work/show.out" && grep -q "^run        $run$" "$work/show.out" || fail "show"
-"$SS_BIN" models promote it-sentiment 2 --alias champion "${M[@]}" | tee "$work/promote.out"
+"$SS_BIN" models promote it-sentiment 2 --alias champion --no-publish "${M[@]}" | tee "$work/promote.out"
 grep -q "it-sentiment@champion -> version 2 (was 1)" "$work/promote.out" || fail "promote"
 "$SS_BIN" models pull models:/it-sentiment@champion "$work/pulled.ssm" "${M[@]}" || fail "pull"
 cmp "$work/pulled.ssm" "$work/lr2.ssm" || fail "pulled file differs from version 2's"
@@ -169,6 +171,40 @@ cmp "$work/rebuild/model.ssm" "$work/lr.ssm" || fail "the rebuilt model differs"
 fv=$(sed -n 's/^tag        sentistream.model_version = //p' "$work/show.out")
 "$SS_BIN" lineage "$fv@it-sentiment/1" "${M[@]}" >"$work/lineage2.out" || fail "lineage $fv@it-sentiment/1"
 grep -q "^version    it-sentiment/1 (file $fv," "$work/lineage2.out" || fail "lineage from a prediction's version"
+
+step "lineage of a training on two files, one of them kept only in the run (data/)"
+# what a retrained model looks like: base file + a set of fresh labels made for the run
+mkdir -p "$work/fresh"
+sed -n '2001,2600p' "$src/data/semeval-train.tsv" >"$work/fresh/fresh.tsv"
+"$SS_BIN" train "${small[@]}" data.train="$work/train.tsv,$work/fresh/fresh.tsv" model.out="$work/two.ssm" \
+        "${M[@]}" >"$work/two.out" 2>&1 || { cat "$work/two.out"; fail "train on two files"; }
+run2=$(sed -n 's/^tracking   run \([0-9a-f]*\) finished.*/\1/p' "$work/two.out")
+api "runs/get?run_id=$run2" "$work/run2.json"
+art2=$(json "$work/run2.json" "d['run']['info']['artifact_uri']")
+curl -sf -X PUT --data-binary @"$work/fresh/fresh.tsv" \
+        "$uri/api/2.0/mlflow-artifacts/artifacts/${art2#mlflow-artifacts:/}/data/fresh.tsv" || fail "PUT data/fresh.tsv"
+"$SS_BIN" models register "$work/two.ssm" --name it-sentiment "${M[@]}" >"$work/reg3.out" || fail "register 3"
+grep -q "registered it-sentiment version 3" "$work/reg3.out" || fail "version 3"
+rm -rf "$work/fresh"
+"$SS_BIN" lineage models:/it-sentiment/3 --reproduce --run "$work/rebuild3" "${M[@]}" >"$work/lineage3.out" ||
+        { cat "$work/lineage3.out"; fail "lineage --run of a two-file training"; }
+grep -v '^  [a-z]' "$work/lineage3.out"
+grep -q "^data       train      2 files, sha256 of their listing .* (the files found match)" "$work/lineage3.out" ||
+        fail "lineage: two training files"
+grep -q "$work/fresh/fresh.tsv sha256 [0-9a-f]* (run artifact: $work/rebuild3/data/fresh.tsv)" "$work/lineage3.out" ||
+        fail "lineage: the file kept in the run"
+grep -q "IDENTICAL to the registered file" "$work/lineage3.out" || fail "lineage: rebuild from two files"
+cmp "$work/rebuild3/model.ssm" "$work/two.ssm" || fail "the model rebuilt from two files differs"
+# the run's copy changed: the listing no longer matches, nothing is rebuilt
+sed -n '2001,2599p' "$src/data/semeval-train.tsv" >"$work/short.tsv"
+curl -sf -X PUT --data-binary @"$work/short.tsv" \
+        "$uri/api/2.0/mlflow-artifacts/artifacts/${art2#mlflow-artifacts:/}/data/fresh.tsv" || fail "PUT tampered"
+rc=0
+"$SS_BIN" lineage models:/it-sentiment/3 --reproduce --run "$work/rebuild4" "${M[@]}" >"$work/lineage4.out" \
+        2>&1 || rc=$?
+[ "$rc" = 1 ] || { cat "$work/lineage4.out"; fail "lineage --run with a changed training file exited $rc"; }
+grep -q "NOT reproducible from the files found" "$work/lineage4.out" || fail "no NOT reproducible verdict"
+[ ! -e "$work/rebuild4/model.ssm" ] || fail "a model was rebuilt from a changed file"
 
 step "MLflow UI: the run page in headless Chromium"
 command -v chromium >/dev/null || fail "chromium not installed (deploy/install-deps.sh installs it)"

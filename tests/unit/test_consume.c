@@ -79,7 +79,7 @@ int main(void)
         rd_kafka_mock_topic_create(mc, "tweets-dlq", 1, 1);
 
         const char *schemas = ss_test_src_path("schemas", path, sizeof(path));
-        ss_serde_ids_t ids = {1, 2, 3, 4};
+        ss_serde_ids_t ids = {1, 2, 3, 4, 5};
         ss_serde_t *serde = ss_serde_new(schemas, &ids, 0, err, sizeof(err));
         CHECK(serde != NULL);
         if (!serde) {

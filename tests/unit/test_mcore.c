@@ -11,7 +11,9 @@
  *   - a snapshot taken mid-stream and restored into a fresh core continues
  *     exactly like the original (same events, same ids);
  *   - undecodable messages and unknown versions are counted and skipped;
- *   - tumbling windows close on a later prediction's time.
+ *   - tumbling windows close on a later prediction's time;
+ *   - a new version (first prediction or model update, rollback included):
+ *     windows per version, cooldown from the switch, the other versions stale.
  */
 #include <math.h>
 #include <stdint.h>
@@ -542,8 +544,21 @@ static ss_card_view_t *newer_card(void)
         return c;
 }
 
-/* A newer version of the model resets its trigger (cooldown lifted); the old version's
- * evaluations no longer count. */
+/* Feeds n predictions of card c from t (1 ms apart), ids from seq. */
+static void run_card(ss_mcore_t *m, const ss_card_view_t *c, long seq, long n, int64_t t,
+                     const double *w)
+{
+        ss_prediction_t p;
+        char id[32];
+        for (long i = 0; i < n; i++) {
+                make_pred(c, w, &p, id, sizeof(id), seq + i, t + i);
+                feed(m, &p, t + i);
+        }
+}
+
+/* A newer version of the model: its own windows, judged on its own card; the switch starts
+ * the cooldown (its first windows do not fire at once); the old version's evaluations
+ * never raise an event again. */
 static void test_new_version(void)
 {
         ss_mcore_config_t mc = config();
@@ -553,31 +568,130 @@ static void test_new_version(void)
         CHECK(ss_mcore_add_card(m, newer_card(), err, sizeof(err)) == SS_ERR_INVALID_ARG);
         CHECK(strstr(err, "already monitored") != NULL);
         CHECK(ss_mcore_ncards(m) == 2 && ss_mcore_nnames(m) == 1);
+        const char *name = ss_mcore_name(m, 0);
         double shifted[3] = {150 * 4, 500, 350};
         rng = 77;
         run_shift(m, 0, 2000, NULL);
         run_shift(m, 2000, 6000, shifted); /* old version: fires, then cooldown */
         drain_events(m, ids, sizeof(ids), NULL);
         CHECK(strstr(ids, VERSION) != NULL);
+        CHECK_STR_EQ(ss_mcore_current_version(m, name), VERSION);
         uint64_t stale = ss_mcore_stats(m)->stale;
-        /* the newer version, drifted from the start: it fires despite the old one's cooldown */
+        /* the newer version, drifted from the start: the switch starts the cooldown */
         const ss_card_view_t *c2 = ss_mcore_card(m, 1);
-        ss_prediction_t p;
-        char id[32];
-        for (long i = 0; i < 4000; i++) {
-                make_pred(c2, shifted, &p, id, sizeof(id), 100000 + i, 1700000100000 + i);
-                feed(m, &p, 1700000100000 + i);
-        }
+        int64_t t_switch = 1700000100000;
+        run_card(m, c2, 100000, 4000, t_switch, shifted);
+        CHECK_STR_EQ(ss_mcore_current_version(m, name), c2->version);
+        CHECK(ss_mcore_stats(m)->switches == 1);
         ids[0] = '\0';
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        /* once the cooldown is over, the drift of the new version fires (its own windows) */
+        run_card(m, c2, 200000, 2000, t_switch + 3600 * 1000, shifted);
         drain_events(m, ids, sizeof(ids), NULL);
         printf("new version events: %s\n", ids);
         CHECK(!strncmp(ids, "logreg-20261126T073000Z-99999999:n", 34));
-        /* the old version's evaluations are now stale */
-        run_shift(m, 6000, 7000, shifted);
+        /* the old version's evaluations are now stale, even long after the cooldown */
+        run_card(m, ss_mcore_card(m, 0), 300000, 4000, t_switch + 5 * 3600 * 1000, shifted);
         CHECK(ss_mcore_stats(m)->stale > stale);
         ids[0] = '\0';
         drain_events(m, ids, sizeof(ids), NULL);
         CHECK_STR_EQ(ids, "");
+        ss_mcore_destroy(m);
+}
+
+/* A rollback by model update: the older card becomes the current version (cooldown from
+ * the update), the newer one is stale from then on. An update naming a version without a
+ * card waits for its card. */
+static void test_switch_update(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        char err[256], ids[4096] = "";
+        const char *name = ss_mcore_name(m, 0);
+        const char *v2 = "logreg-20261126T073000Z-99999999";
+        int64_t t0 = 1700000000000, hour = 3600 * 1000;
+        CHECK(ss_mcore_switch(m, name, v2, t0) == 0); /* no card yet: remembered */
+        CHECK(ss_mcore_current_version(m, name) == NULL);
+        CHECK(ss_mcore_add_card(m, newer_card(), err, sizeof(err)) == SS_OK);
+        CHECK_STR_EQ(ss_mcore_current_version(m, name), v2);
+        double shifted[3] = {150 * 4, 500, 350};
+        rng = 91;
+        /* v1 predictions still in flight: stale, never an event */
+        run_card(m, ss_mcore_card(m, 0), 0, 6000, t0 + 10, shifted);
+        CHECK(ss_mcore_stats(m)->stale > 0);
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        /* rollback to v1 */
+        CHECK(ss_mcore_switch(m, name, VERSION, t0 + 2 * hour) == 1);
+        CHECK_STR_EQ(ss_mcore_current_version(m, name), VERSION);
+        CHECK(ss_mcore_stats(m)->switches == 1);
+        uint64_t stale = ss_mcore_stats(m)->stale;
+        run_card(m, ss_mcore_card(m, 1), 10000, 4000, t0 + 2 * hour + 10, shifted);
+        CHECK(ss_mcore_stats(m)->stale > stale); /* v2, newer card, is stale now */
+        CHECK_STR_EQ(ss_mcore_current_version(m, name), VERSION);
+        run_card(m, ss_mcore_card(m, 0), 20000, 4000, t0 + 2 * hour + 100, shifted);
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, ""); /* in the cooldown of the switch */
+        run_card(m, ss_mcore_card(m, 0), 30000, 4000, t0 + 3 * hour + 100, shifted);
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK(!strncmp(ids, VERSION, strlen(VERSION)));
+        /* a snapshot keeps the rollback: restored, v1 stays current and v2 stays stale */
+        ss_mbuf_t b;
+        ss_mbuf_init(&b);
+        ss_mcore_save(m, &b);
+        ss_mcore_t *r = make_core(&mc);
+        CHECK(ss_mcore_add_card(r, newer_card(), err, sizeof(err)) == SS_OK);
+        ss_mreader_t rd;
+        ss_mreader_init(&rd, b.data, b.len);
+        CHECK(ss_mcore_load(r, &rd, err, sizeof(err)) == SS_OK);
+        CHECK_STR_EQ(ss_mcore_current_version(r, name), VERSION);
+        stale = ss_mcore_stats(r)->stale;
+        run_card(r, ss_mcore_card(r, 1), 40000, 2000, t0 + 4 * hour, shifted);
+        CHECK(ss_mcore_stats(r)->stale > stale);
+        CHECK_STR_EQ(ss_mcore_current_version(r, name), VERSION);
+        ss_mbuf_free(&b);
+        ss_mcore_destroy(r);
+        ss_mcore_destroy(m);
+}
+
+/* The card source: asked for a registry version without a card, it adds the newer card. */
+static int card_calls;
+static int card_source(void *opaque, const char *model_name, const char *model_version)
+{
+        ss_mcore_t *m = opaque;
+        char err[256];
+        card_calls++;
+        (void)model_name;
+        if (strcmp(model_version, "logreg-20261126T073000Z-99999999@it-model/2"))
+                return 0;
+        return ss_mcore_add_card(m, newer_card(), err, sizeof(err)) == SS_OK;
+}
+
+/* A prediction of a registry version without a card asks the card source; the prediction
+ * that asked is counted in the new card's windows, not lost. */
+static void test_card_source(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        ss_mcore_set_card_fn(m, card_source, m);
+        ss_prediction_t p;
+        char id[32];
+        rng = 5;
+        card_calls = 0;
+        make_pred(ss_mcore_card(m, 0), NULL, &p, id, sizeof(id), 1, 1700000000000);
+        p.model_version = ss_str_c("logreg-other@it-model/9");
+        CHECK(feed(m, &p, 1700000000000) == SS_MCORE_UNKNOWN_VERSION);
+        CHECK(card_calls == 1 && ss_mcore_ncards(m) == 1);
+        CHECK(ss_mcore_stats(m)->unknown_version == 1);
+        p.model_version = ss_str_c("logreg-20261126T073000Z-99999999@it-model/2");
+        CHECK(feed(m, &p, 1700000000001) == SS_MCORE_OK);
+        CHECK(card_calls == 2 && ss_mcore_ncards(m) == 2);
+        CHECK(ss_mcore_stats(m)->predictions == 1 && ss_mcore_stats(m)->unknown_version == 1);
+        CHECK_STR_EQ(ss_mcore_current_version(m, ss_mcore_name(m, 0)),
+                     "logreg-20261126T073000Z-99999999");
+        CHECK(feed(m, &p, 1700000000002) == SS_MCORE_OK);
+        CHECK(card_calls == 2); /* known now */
         ss_mcore_destroy(m);
 }
 
@@ -849,7 +963,7 @@ int main(void)
         char dir[1024], err[512];
         ss_log_level_set(SS_LOG_WARN);
         ss_test_src_path("schemas", dir, sizeof(dir));
-        ss_serde_ids_t ids = {1, 2, 3, 4};
+        ss_serde_ids_t ids = {1, 2, 3, 4, 5};
         serde = ss_serde_new(dir, &ids, 0, err, sizeof(err));
         if (!serde) {
                 fprintf(stderr, "%s\n", err);
@@ -863,6 +977,8 @@ int main(void)
         test_snapshot_history();
         test_tumbling();
         test_new_version();
+        test_switch_update();
+        test_card_source();
         test_label_shift();
         test_estimated_f1();
         test_invalid();

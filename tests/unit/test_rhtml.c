@@ -100,7 +100,7 @@ int main(void)
         char dir[1024], err[512];
         ss_log_level_set(SS_LOG_WARN);
         ss_test_src_path("schemas", dir, sizeof(dir));
-        ss_serde_ids_t ids = {1, 2, 3, 4};
+        ss_serde_ids_t ids = {1, 2, 3, 4, 5};
         ss_serde_t *serde = ss_serde_new(dir, &ids, 0, err, sizeof(err));
         char *json = serde ? make_report(serde) : NULL;
         CHECK(json != NULL);

@@ -1,7 +1,8 @@
 /*
  * test_serde: Confluent-framed Avro records and the JSON tweet decoder.
  *
- * - round trips of every record, optional fields null and set, unicode text;
+ * - round trips of every record, optional fields null and set, unicode text, and the
+ *   negative-count block form of arrays and maps;
  * - golden byte sequences worked out by hand from the Avro spec (zigzag varints,
  *   little-endian floats), so the encoder is checked against the spec, not against itself;
  * - every encoding decoded again by avro-c's generic reader (an independent decoder);
@@ -29,7 +30,8 @@ static char err[512];
 
 #define IDS_INIT                                                                                   \
         {                                                                                          \
-                .tweet = 1, .prediction = 2, .dead_letter = 3, .retrain_event = 4                  \
+                .tweet = 1, .prediction = 2, .dead_letter = 3, .retrain_event = 4,                 \
+                .model_update = 5                                                                  \
         }
 #define MAX_TEXT 1000
 
@@ -141,6 +143,30 @@ static ss_retrain_event_t retrain_fixture(size_t n_reasons, size_t n_metrics)
         e.window_end = 1795591900000LL;
         e.triggered_at = 1795591900500LL;
         return e;
+}
+
+static const ss_model_update_metric_t update_metrics_fixture[3] = {
+    {{"fresh_avgrec", 12}, 0.6875},
+    {{"reference_avgrec", 16}, 0.625},
+    {{"champion.fresh_avgrec", 21}, 0.5},
+};
+
+static ss_model_update_t model_update_fixture(int full)
+{
+        ss_model_update_t u = {0};
+        u.model_name = ss_str_c("sentiment-logreg");
+        u.version = ss_str_c("7");
+        u.alias = ss_str_c("champion");
+        u.uri = ss_str_c("models:/sentiment-logreg/7");
+        u.sha256 = ss_str_c("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+        u.model_version = ss_str_c("logreg-20261207T053000Z-1a2b3c4d");
+        u.metrics = full ? update_metrics_fixture : NULL;
+        u.n_metrics = full ? 3 : 0;
+        u.reason = ss_str_c(full ? "retrain" : "rollback");
+        if (full)
+                u.event_id = ss_str_c("logreg-20261125T073000Z-1a2b3c4d:w-1795591800000");
+        u.updated_at_ms = 1796621400123LL;
+        return u;
 }
 
 /* ---- round trips ---------------------------------------------------------------------- */
@@ -416,6 +442,97 @@ static void test_retrain_blocks(void)
         ss_retrain_event_clear(&e);
 }
 
+static void test_roundtrip_model_update(void)
+{
+        ss_serde_buf_t buf = {0};
+        ss_model_update_t out = {0};
+        for (int full = 0; full < 2; full++) {
+                ss_model_update_t in = model_update_fixture(full);
+                ss_serde_buf_reset(&buf);
+                CHECK(ss_serde_model_update_encode(serde, &in, &buf, err, sizeof(err)) == SS_OK);
+                CHECK(buf.len > SS_SERDE_HEADER_SIZE && buf.data[4] == 5);
+                CHECK(ss_serde_model_update_decode(serde, buf.data, buf.len, &out, err,
+                                                   sizeof(err)) == SS_OK);
+                CHECK(str_eq(out.model_name, "sentiment-logreg") && str_eq(out.version, "7"));
+                CHECK(str_eq(out.alias, "champion") &&
+                      str_eq(out.uri, "models:/sentiment-logreg/7"));
+                CHECK(str_eq(out.sha256, in.sha256.ptr) &&
+                      str_eq(out.model_version, "logreg-20261207T053000Z-1a2b3c4d"));
+                CHECK(str_eq(out.reason, full ? "retrain" : "rollback"));
+                CHECK(full ? str_eq(out.event_id, in.event_id.ptr) : out.event_id.ptr == NULL);
+                CHECK(out.updated_at_ms == in.updated_at_ms);
+                CHECK(out.n_metrics == in.n_metrics);
+                for (size_t i = 0; i < out.n_metrics && i < in.n_metrics; i++)
+                        CHECK(str_eq(out.metrics[i].name, in.metrics[i].name.ptr) &&
+                              out.metrics[i].value == in.metrics[i].value);
+        }
+        /* another schema id is refused, naming the key */
+        CHECK(ss_serde_model_update_decode(serde, buf.data, buf.len, &out, err, sizeof(err)) ==
+              SS_OK);
+        buf.data[4] = 4;
+        CHECK(ss_serde_model_update_decode(serde, buf.data, buf.len, &out, err, sizeof(err)) ==
+              SS_ERR_UNSUPPORTED);
+        CHECK(has(err, "serde.schema_id.model_update"));
+        ss_model_update_t bad = model_update_fixture(0);
+        bad.n_metrics = 2;
+        CHECK(ss_serde_model_update_encode(serde, &bad, &buf, err, sizeof(err)) ==
+              SS_ERR_INVALID_ARG);
+        CHECK(has(err, "metrics"));
+        bad = model_update_fixture(0);
+        bad.uri = (ss_str_t){NULL, 3};
+        CHECK(ss_serde_model_update_encode(serde, &bad, &buf, err, sizeof(err)) ==
+              SS_ERR_INVALID_ARG);
+        CHECK(has(err, "'uri'"));
+        ss_model_update_clear(&out);
+        ss_serde_buf_free(&buf);
+}
+
+/* A ModelUpdate whose metrics map uses the negative-count block form and two blocks, and
+ * maps whose counts or strings the message cannot hold. */
+static void test_model_update_blocks(void)
+{
+        static const uint8_t msg[] = {
+            0,    0,    0,    0,   5, /* header, schema id 5 */
+            0x02, 'm',  0x02, 'v',    /* model_name "m", version "v" */
+            0x02, 'a',  0x02, 'u',    /* alias "a", uri "u" */
+            0x02, 's',  0x02, 'x',    /* sha256 "s", model_version "x" */
+            0x01, 0x14,               /* metrics: count -1 (zigzag 1), block size 10 */
+            0x02, 'p',  0,    0,   0, 0, 0, 0, 0xf0, 0x3f, /* "p": 1.0 */
+            0x02,                                          /* next block: count 1 */
+            0x02, 'q',  0,    0,   0, 0, 0, 0, 0,    0x40, /* "q": 2.0 */
+            0x00,                                          /* end of map */
+            0x02, 'r',                                     /* reason "r" */
+            0x00,                                          /* event_id null */
+            0x06,                                          /* updated_at 3 */
+        };
+        ss_model_update_t u = {0};
+        CHECK(ss_serde_model_update_decode(serde, msg, sizeof(msg), &u, err, sizeof(err)) == SS_OK);
+        CHECK(u.n_metrics == 2);
+        if (u.n_metrics == 2)
+                CHECK(str_eq(u.metrics[0].name, "p") && u.metrics[0].value == 1.0 &&
+                      str_eq(u.metrics[1].name, "q") && u.metrics[1].value == 2.0);
+        CHECK(str_eq(u.reason, "r") && u.event_id.ptr == NULL && u.updated_at_ms == 3);
+        /* a map count the message cannot hold is refused before any allocation */
+        uint8_t huge[sizeof(msg)];
+        memcpy(huge, msg, sizeof(msg));
+        huge[17] = 0x7e; /* count 63: 567 bytes at least */
+        CHECK(ss_serde_model_update_decode(serde, huge, sizeof(huge), &u, err, sizeof(err)) ==
+              SS_ERR_DECODE);
+        CHECK(has(err, "'metrics' at offset 17") && has(err, "cannot fit"));
+        /* a union index other than 0 or 1 for event_id */
+        memcpy(huge, msg, sizeof(msg));
+        huge[sizeof(msg) - 2] = 0x04;
+        CHECK(ss_serde_model_update_decode(serde, huge, sizeof(huge), &u, err, sizeof(err)) ==
+              SS_ERR_DECODE);
+        CHECK(has(err, "'event_id'") && has(err, "union index 2"));
+        /* every truncation is an error, never a crash */
+        int all = 1;
+        for (size_t n = 0; n < sizeof(msg); n++)
+                all &= ss_serde_model_update_decode(serde, msg, n, &u, err, sizeof(err)) != SS_OK;
+        CHECK(all);
+        ss_model_update_clear(&u);
+}
+
 /* ---- golden bytes (worked out by hand from the Avro 1.11 spec) ------------------------ */
 
 static void test_golden(void)
@@ -659,6 +776,31 @@ static void test_avro_c_reads_ours(void)
                 avro_value_iface_decref(iface);
                 avro_schema_decref(sr);
         }
+
+        avro_schema_t su = load_schema("model_update.avsc");
+        CHECK(su != NULL);
+        for (int full = 0; full < 2 && su; full++) {
+                ss_model_update_t u = model_update_fixture(full);
+                ss_serde_buf_reset(&buf);
+                ss_serde_model_update_encode(serde, &u, &buf, err, sizeof(err));
+                CHECK(avro_c_read(su, &buf, &iface, &v) == 0);
+                CHECK(av_str_eq(&v, "uri", u.uri) && av_str_eq(&v, "event_id", u.event_id));
+                CHECK(av_long(&v, "updated_at") == u.updated_at_ms);
+                size_t n = 0;
+                avro_value_get_by_name(&v, "metrics", &f, NULL);
+                avro_value_get_size(&f, &n);
+                CHECK(n == u.n_metrics);
+                if (full) {
+                        double d = 0;
+                        CHECK(avro_value_get_by_name(&f, "reference_avgrec", &br, NULL) == 0);
+                        avro_value_get_double(&br, &d);
+                        CHECK(d == 0.625);
+                }
+                avro_value_decref(&v);
+                avro_value_iface_decref(iface);
+        }
+        if (su)
+                avro_schema_decref(su);
         ss_serde_buf_free(&buf);
 }
 
@@ -869,24 +1011,27 @@ static uint64_t rng(void)
  * returns a code from the documented set; ASan/UBSan catch any out-of-bounds access. */
 static void test_mutations(void)
 {
-        ss_serde_buf_t src[4] = {{0}};
+        ss_serde_buf_t src[5] = {{0}};
         ss_tweet_t t = tweet_fixture(1);
         ss_prediction_t p = prediction_fixture(1);
         ss_dead_letter_t d = dead_letter_fixture(1);
         ss_retrain_event_t e = retrain_fixture(2, 3);
+        ss_model_update_t u = model_update_fixture(1);
         ss_serde_tweet_encode(serde, &t, &src[0], err, sizeof(err));
         ss_serde_prediction_encode(serde, &p, &src[1], err, sizeof(err));
         ss_serde_dead_letter_encode(serde, &d, &src[2], err, sizeof(err));
         ss_serde_retrain_event_encode(serde, &e, &src[3], err, sizeof(err));
+        ss_serde_model_update_encode(serde, &u, &src[4], err, sizeof(err));
 
         ss_tweet_t ot = {0};
         ss_prediction_t op = {0};
         ss_dead_letter_t od = {0};
         ss_retrain_event_t oe = {0};
+        ss_model_update_t ou = {0};
         uint8_t m[512];
         int ok_codes = 1, n_ok = 0, n_err = 0;
-        for (int it = 0; it < 40000; it++) {
-                int k = it % 4;
+        for (int it = 0; it < 50000; it++) {
+                int k = it % 5;
                 size_t n = src[k].len;
                 memcpy(m, src[k].data, n);
                 int flips = 1 + (int)(rng() % 4);
@@ -923,8 +1068,11 @@ static void test_mutations(void)
                 case 2:
                         r = ss_serde_dead_letter_decode(serde, m, n, &od, err, sizeof(err));
                         break;
-                default:
+                case 3:
                         r = ss_serde_retrain_event_decode(serde, m, n, &oe, err, sizeof(err));
+                        break;
+                default:
+                        r = ss_serde_model_update_decode(serde, m, n, &ou, err, sizeof(err));
                 }
                 if (r == SS_OK)
                         n_ok++;
@@ -936,13 +1084,14 @@ static void test_mutations(void)
                         ok_codes &= err[0] != 0;
         }
         CHECK(ok_codes);
-        CHECK(n_err > 20000); /* most mutations must be caught */
+        CHECK(n_err > 25000); /* most mutations must be caught */
         printf("mutations: %d decoded, %d refused\n", n_ok, n_err);
         ss_tweet_clear(&ot);
         ss_prediction_clear(&op);
         ss_dead_letter_clear(&od);
         ss_retrain_event_clear(&oe);
-        for (int k = 0; k < 4; k++)
+        ss_model_update_clear(&ou);
+        for (int k = 0; k < 5; k++)
                 ss_serde_buf_free(&src[k]);
 }
 
@@ -1099,8 +1248,8 @@ static void test_schema_load(void)
         snprintf(tmp, sizeof(tmp), "%s/test_serde_schemas", bin ? bin : ".");
         mkdir(tmp, 0755);
         const char *files[] = {"tweet.avsc", "prediction.avsc", "dead_letter.avsc",
-                               "retrain_event.avsc"};
-        for (int i = 0; i < 4; i++) {
+                               "retrain_event.avsc", "model_update.avsc"};
+        for (int i = 0; i < 5; i++) {
                 snprintf(src, sizeof(src), "%s/%s", dir, files[i]);
                 snprintf(path, sizeof(path), "%s/%s", tmp, files[i]);
                 char *text = NULL;
@@ -1273,6 +1422,25 @@ static void write_interop(void)
                 cJSON_AddNumberToObject(f, "triggered_at", (double)e.triggered_at);
                 emit(bin, arr, "RetrainEvent", &b, f);
         }
+        for (int full = 0; full < 2; full++) {
+                ss_model_update_t u = model_update_fixture(full);
+                ss_serde_buf_reset(&b);
+                ss_serde_model_update_encode(serde, &u, &b, err, sizeof(err));
+                cJSON *f = cJSON_CreateObject();
+                cJSON_AddItemToObject(f, "model_name", str_json(u.model_name, 0));
+                cJSON_AddItemToObject(f, "version", str_json(u.version, 0));
+                cJSON_AddItemToObject(f, "alias", str_json(u.alias, 0));
+                cJSON_AddItemToObject(f, "uri", str_json(u.uri, 0));
+                cJSON_AddItemToObject(f, "sha256", str_json(u.sha256, 0));
+                cJSON_AddItemToObject(f, "model_version", str_json(u.model_version, 0));
+                cJSON *mo = cJSON_AddObjectToObject(f, "metrics");
+                for (size_t i = 0; i < u.n_metrics; i++)
+                        cJSON_AddNumberToObject(mo, u.metrics[i].name.ptr, u.metrics[i].value);
+                cJSON_AddItemToObject(f, "reason", str_json(u.reason, 0));
+                cJSON_AddItemToObject(f, "event_id", str_json(u.event_id, 0));
+                cJSON_AddNumberToObject(f, "updated_at", (double)u.updated_at_ms);
+                emit(bin, arr, "ModelUpdate", &b, f);
+        }
         fclose(bin);
         ss_serde_buf_free(&b);
         cJSON *root = cJSON_CreateObject();
@@ -1281,6 +1449,7 @@ static void write_interop(void)
         cJSON_AddNumberToObject(ids, "Prediction", 2);
         cJSON_AddNumberToObject(ids, "DeadLetter", 3);
         cJSON_AddNumberToObject(ids, "RetrainEvent", 4);
+        cJSON_AddNumberToObject(ids, "ModelUpdate", 5);
         cJSON_AddItemToObject(root, "messages", arr);
         char *text = cJSON_Print(root);
         snprintf(path, sizeof(path), "%s/serde_interop.json", dir);
@@ -1338,6 +1507,8 @@ int main(void)
         test_roundtrip_dead_letter();
         test_roundtrip_retrain();
         test_retrain_blocks();
+        test_roundtrip_model_update();
+        test_model_update_blocks();
         test_golden();
         test_avro_c_reads_ours();
         test_malformed_framing();

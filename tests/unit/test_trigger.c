@@ -109,24 +109,46 @@ static void test_clocks(void)
 
 static void test_versions(void)
 {
-        ss_trigger_t t = make(2, 2, 100000);
+        ss_trigger_t t = make(2, 2, 100);
         ss_trigger_observe(&t, 0, "v1", 10, 1, 0);
+        CHECK(t.last_fire_ms == INT64_MIN); /* the first version starts without a cooldown */
         CHECK(ss_trigger_observe(&t, 0, "v1", 10, 1, 1) == SS_TRIG_FIRE);
         ss_trigger_observe(&t, 0, "v1", 10, 1, 2);
         CHECK(ss_trigger_observe(&t, 0, "v1", 10, 1, 3) == SS_TRIG_COOLDOWN);
-        /* a newer version: cooldown lifted, history starts empty */
-        CHECK(ss_trigger_observe(&t, 0, "v2", 20, 1, 4) == SS_TRIG_BREACH);
+        /* a newer version: history starts empty, the cooldown starts at the switch */
+        CHECK(ss_trigger_observe(&t, 0, "v2", 20, 1, 150) == SS_TRIG_BREACH);
         CHECK(t.resets == 2); /* the first version counted as one */
         CHECK_STR_EQ(t.version, "v2");
-        CHECK(ss_trigger_observe(&t, 0, "v2", 20, 1, 5) == SS_TRIG_FIRE);
+        CHECK(ss_trigger_observe(&t, 0, "v2", 20, 1, 160) == SS_TRIG_COOLDOWN);
+        CHECK(ss_trigger_observe(&t, 0, "v2", 20, 1, 250) == SS_TRIG_FIRE);
         /* the older version's evaluations are stale and change nothing */
-        CHECK(ss_trigger_observe(&t, 0, "v1", 10, 1, 6) == SS_TRIG_STALE);
+        CHECK(ss_trigger_observe(&t, 0, "v1", 10, 1, 400) == SS_TRIG_STALE);
         CHECK(ss_trigger_breaches(&t, 0) == 0);
         /* same rank: the version string breaks the tie */
-        CHECK(ss_trigger_observe(&t, 0, "v1b", 20, 1, 7) == SS_TRIG_STALE);
-        CHECK(ss_trigger_observe(&t, 0, "v3", 20, 1, 8) == SS_TRIG_BREACH);
+        CHECK(ss_trigger_observe(&t, 0, "v1b", 20, 1, 401) == SS_TRIG_STALE);
+        CHECK(ss_trigger_observe(&t, 0, "v3", 20, 1, 402) == SS_TRIG_BREACH);
         CHECK_STR_EQ(t.version, "v3");
         CHECK(t.fired == 2);
+        /* the current version stays current whatever rank it is named with */
+        CHECK(ss_trigger_observe(&t, 0, "v3", 5, 1, 600) == SS_TRIG_FIRE);
+}
+
+/* An explicit switch (a model update): a rollback to an older card ranks it by the switch
+ * time; the version switched away from is stale from then on. */
+static void test_switch(void)
+{
+        ss_trigger_t t = make(1, 1, 1000);
+        CHECK(ss_trigger_switch(&t, "v2", 20, 50) == 1);
+        CHECK(t.last_fire_ms == INT64_MIN);
+        CHECK(ss_trigger_observe(&t, 0, "v2", 20, 1, 100) == SS_TRIG_FIRE);
+        CHECK(ss_trigger_switch(&t, "v2", 20, 200) == 0); /* the current one: nothing */
+        CHECK(ss_trigger_switch(&t, "v1", 5000, 5000) == 1);
+        CHECK(ss_trigger_cooling(&t, 5999) && !ss_trigger_cooling(&t, 6000));
+        CHECK(ss_trigger_observe(&t, 0, "v1", 10, 1, 5500) == SS_TRIG_COOLDOWN);
+        CHECK(ss_trigger_observe(&t, 0, "v2", 20, 1, 7000) == SS_TRIG_STALE);
+        CHECK(ss_trigger_switch(&t, "v2", 20, 7000) == -1); /* older than the switch */
+        CHECK(ss_trigger_observe(&t, 0, "v1", 10, 1, 7000) == SS_TRIG_FIRE);
+        CHECK_STR_EQ(t.version, "v1");
 }
 
 static void test_persist(void)
@@ -159,6 +181,7 @@ int main(void)
         test_cooldown();
         test_clocks();
         test_versions();
+        test_switch();
         test_persist();
         return ss_test_finish();
 }
