@@ -321,7 +321,7 @@ static void run_lag_fresh(const char *schemas)
         rd_kafka_mock_topic_create(mc, "tweets", 2, 1);
         rd_kafka_mock_topic_create(mc, "tweet-predictions", 2, 1);
         rd_kafka_mock_topic_create(mc, "tweets-dlq", 1, 1);
-        ss_serde_ids_t ids = {1, 2, 3, 4};
+        ss_serde_ids_t ids = {1, 2, 3, 4, 5};
         ss_serde_t *serde = ss_serde_new(schemas, &ids, 0, err, sizeof(err));
         CHECK(serde != NULL);
         ss_produce_inputs(bs, serde);
