@@ -1197,12 +1197,18 @@ static void eval_drift(ss_mcore_t *m, mmodel_t *mm, int w, const uint32_t *count
 static void eval_sliding(ss_mcore_t *m, mmodel_t *mm)
 {
         ss_slide_t *s = mm->slide;
-        size_t newest = (s->head + s->cap - 1) % s->cap;
-        size_t oldest = s->len == s->cap ? s->head : 0;
+        /* The rows arrive merged from several partitions, so their times are not in order:
+         * the window spans the earliest to the latest of them (a scan every eval_every rows). */
+        int64_t first = INT64_MAX, last = INT64_MIN;
+        for (size_t i = 0; i < s->len; i++) {
+                first = mm->slide_t[i] < first ? mm->slide_t[i] : first;
+                last = mm->slide_t[i] > last ? mm->slide_t[i] : last;
+        }
+        if (!s->len)
+                first = last = 0;
         snprintf(mm->ev[0].window_id, sizeof(mm->ev[0].window_id), "n%llu",
                  (unsigned long long)mm->predictions);
-        eval_drift(m, mm, SS_MSTREAM_SLIDING, s->counts, s->n, (uint32_t)s->len,
-                   mm->slide_t[oldest], mm->slide_t[newest]);
+        eval_drift(m, mm, SS_MSTREAM_SLIDING, s->counts, s->n, (uint32_t)s->len, first, last);
 }
 
 static void eval_time(ss_mcore_t *m, mmodel_t *mm)

@@ -221,13 +221,18 @@ static void test_no_drift(void)
 }
 
 /* Runs n shifted predictions starting at seq; returns nothing, events stay queued. */
+/* Odd rows are scored this many ms earlier than their place in the stream, as from a
+ * partition that lags behind another (0: rows in time order). */
+static int64_t odd_lag_ms;
+
 static void run_shift(ss_mcore_t *m, long from, long to, const double *w)
 {
         const ss_card_view_t *c = ss_mcore_card(m, 0);
         ss_prediction_t p;
         char id[32];
         for (long i = from; i < to; i++) {
-                make_pred(c, w, &p, id, sizeof(id), i, 1700000000000 + i);
+                make_pred(c, w, &p, id, sizeof(id), i,
+                          1700000000000 + i - ((i & 1) ? odd_lag_ms : 0));
                 feed(m, &p, 1700000000000 + i);
         }
 }
@@ -240,11 +245,13 @@ static void test_prior_drift(void)
         char ids[4096] = "";
         ss_retrain_event_t ev = {0};
         rng = 77;
+        odd_lag_ms = 500; /* two partitions, one 500 ms behind */
         run_shift(m, 0, 2000, NULL);
         drain_events(m, ids, sizeof(ids), NULL);
         CHECK_STR_EQ(ids, "");
         run_shift(m, 2000, 6000, shifted);
         drain_events(m, ids, sizeof(ids), &ev);
+        odd_lag_ms = 0;
         /* the window is 2000 predictions: PSI crosses 0.2 once ~2/3 of it is shifted
          * (n3500 or n4000); with k = 3 of 5 the event fires two evaluations later */
         printf("prior drift events: %s\n", ids);
@@ -273,7 +280,10 @@ static void test_prior_drift(void)
         }
         CHECK(has_psi);
         CHECK(ev.n_metrics >= 18);
-        CHECK(ev.window_end > ev.window_start);
+        /* the window holds rows n-2000 .. n-1 and spans its earliest time (row n-1999, odd:
+         * 500 ms behind) to its latest (row n-2, even), not the oldest row's to the newest's:
+         * (n - 2) - (n - 1999 - 500) = 2497 ms */
+        CHECK(ev.window_end - ev.window_start == 2497);
         CHECK(ev.model_name.len == strlen("sentiment-logreg"));
         /* cooldown: the drift persists but no second event within the hour */
         run_shift(m, 6000, 12000, shifted);
