@@ -1,7 +1,8 @@
 /*
  * seeds_gen: writes the Avro seed inputs of the fuzz targets with the project's own
  * encoders (run once; the outputs are committed under tests/fuzz/corpus/):
- *   seeds_gen OUTDIR   writes OUTDIR/avro_tweet/, avro_prediction/ and avro_retrain/
+ *   seeds_gen OUTDIR   writes OUTDIR/avro_tweet/, avro_prediction/, avro_retrain/ and
+ *                      avro_model_update/
  */
 #include <sys/stat.h>
 
@@ -85,6 +86,25 @@ int main(int argc, char **argv)
         if (ss_serde_retrain_event_encode(s, &e, &b, err, sizeof(err)))
                 abort();
         ss_seed_write(argv[1], "avro_retrain", "two_reasons", &b);
+
+        ss_model_update_metric_t um[2] = {{ss_str_c("fresh_avgrec"), 0.626},
+                                          {ss_str_c("reference_avgrec"), 0.606}};
+        ss_model_update_t u = {0};
+        u.model_name = ss_str_c("sentiment");
+        u.version = ss_str_c("2");
+        u.alias = ss_str_c("champion");
+        u.uri = ss_str_c("models:/sentiment/2");
+        u.sha256 = ss_str_c("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+        u.model_version = ss_str_c("logreg-20261207-abcdef01");
+        u.metrics = um;
+        u.n_metrics = 2;
+        u.reason = ss_str_c("retrain");
+        u.event_id = ss_str_c("logreg-20261207-abcdef01:42");
+        u.updated_at_ms = 1795591999000LL;
+        ss_serde_buf_reset(&b);
+        if (ss_serde_model_update_encode(s, &u, &b, err, sizeof(err)))
+                abort();
+        ss_seed_write(argv[1], "avro_model_update", "retrain", &b);
         ss_serde_buf_free(&b);
         return 0;
 }
