@@ -1,8 +1,9 @@
 /*
  * The model file loader (ss_model_load: container, then the kind's own checks of its
- * sections). The payload sha256 in the header is recomputed over the input before
- * loading, so mutations reach the section and kind checks instead of stopping at the
- * checksum (which the checksum test of the container covers on its own).
+ * sections). The sha256 in the header is recomputed over the input before loading (format 2:
+ * over the whole file with that field zeroed), so mutations reach the header, section and
+ * kind checks instead of stopping at the checksum (which the checksum test of the container
+ * covers on its own).
  */
 #include <unistd.h>
 
@@ -18,7 +19,7 @@ static uint64_t ss_fuzz_le(const uint8_t *p, int n)
         return v;
 }
 
-/* Writes the sha256 of the payload where the header keeps it, when the layout allows. */
+/* Writes the file's sha256 where the header keeps it, when the layout allows. */
 static void ss_fuzz_fix_sha(uint8_t *b, size_t size)
 {
         if (size < 16)
@@ -40,7 +41,8 @@ static void ss_fuzz_fix_sha(uint8_t *b, size_t size)
         }
         if (off + 40 > size || h > size)
                 return;
-        ss_sha256(b + h, size - h, b + off + 8);
+        memset(b + off + 8, 0, 32); /* format 2: the whole file, with the sha256 field as zeros */
+        ss_sha256(b, size, b + off + 8);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
