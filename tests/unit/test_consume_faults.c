@@ -168,18 +168,27 @@ static void inj_add_offsets_fatal_repeated(rd_kafka_mock_cluster_t *mc)
                     RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
 }
 
+/* A one-broker mock cluster (owned by *mrk: destroy it to destroy the cluster) with the
+ * scorer's three topics. */
+static rd_kafka_mock_cluster_t *ss_mock_new(rd_kafka_t **mrk, char *err, size_t err_size)
+{
+        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+        rd_kafka_conf_set(mconf, "log_level", "2", NULL, 0);
+        *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, err_size);
+        rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(*mrk, 1);
+        rd_kafka_mock_topic_create(mc, "tweets", 2, 1);
+        rd_kafka_mock_topic_create(mc, "tweet-predictions", 2, 1);
+        rd_kafka_mock_topic_create(mc, "tweets-dlq", 1, 1);
+        return mc;
+}
+
 static void run_scenario(const scenario_t *sc, const char *schemas)
 {
         char err[1024];
         printf("-- %s\n", sc->name);
-        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-        rd_kafka_conf_set(mconf, "log_level", "2", NULL, 0);
-        rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
-        rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 1);
+        rd_kafka_t *mrk;
+        rd_kafka_mock_cluster_t *mc = ss_mock_new(&mrk, err, sizeof(err));
         const char *bs = rd_kafka_mock_cluster_bootstraps(mc);
-        rd_kafka_mock_topic_create(mc, "tweets", 2, 1);
-        rd_kafka_mock_topic_create(mc, "tweet-predictions", 2, 1);
-        rd_kafka_mock_topic_create(mc, "tweets-dlq", 1, 1);
 
         ss_serde_ids_t ids = {1, 2, 3, 4, 5};
         ss_serde_t *serde = ss_serde_new(schemas, &ids, 0, err, sizeof(err));
@@ -313,14 +322,9 @@ static void run_lag_fresh(const char *schemas)
 {
         char err[1024];
         printf("-- lag.fresh\n");
-        rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-        rd_kafka_conf_set(mconf, "log_level", "2", NULL, 0);
-        rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
-        rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 1);
+        rd_kafka_t *mrk;
+        rd_kafka_mock_cluster_t *mc = ss_mock_new(&mrk, err, sizeof(err));
         const char *bs = rd_kafka_mock_cluster_bootstraps(mc);
-        rd_kafka_mock_topic_create(mc, "tweets", 2, 1);
-        rd_kafka_mock_topic_create(mc, "tweet-predictions", 2, 1);
-        rd_kafka_mock_topic_create(mc, "tweets-dlq", 1, 1);
         ss_serde_ids_t ids = {1, 2, 3, 4, 5};
         ss_serde_t *serde = ss_serde_new(schemas, &ids, 0, err, sizeof(err));
         CHECK(serde != NULL);
