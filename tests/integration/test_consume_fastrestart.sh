@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fast, clean restarts under at-least-once: 20,000 tweets over 3 partitions produced at
-# 1,000/s. A dynamic member (no instance id) is stopped with SIGTERM mid-stream and
+# Fast, clean restarts under at-least-once: 20,000 tweets over 3 partitions, in five slices
+# of 4,000; each scorer start gets its own slice, produced at 1,000/s as it starts (so every
+# start has tweets to score however long the previous stage took). A dynamic member (no instance id) is stopped with SIGTERM mid-stream and
 # restarted (it left the group on close), which must re-score nothing (it committed all it
 # produced); then a static member (consumer.instance.id=a) takes over, is killed with -9 and
 # restarted, stopped with SIGTERM and restarted. Each restarted process must score again
@@ -35,17 +36,25 @@ start_timed() {
         took=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 }
 
-"$SS_BIN" produce "$work/in.tsv" --rate 1000 kafka.bootstrap.servers="$bs" >"$work/produce.log" 2>&1 &
-ppid_=$!
-bg_pids+=("$ppid_")
+# produce_slice K: produces lines K*4000+1 .. (K+1)*4000 of the input in the background.
+prod_pids=()
+produce_slice() {
+        sed -n "$(($1 * 4000 + 1)),$((($1 + 1) * 4000))p" "$work/in.tsv" >"$work/slice-$1.tsv"
+        "$SS_BIN" produce "$work/slice-$1.tsv" --rate 1000 kafka.bootstrap.servers="$bs" \
+                >"$work/produce-$1.log" 2>&1 &
+        prod_pids+=($!)
+        bg_pids+=($!)
+}
 # run_until N: waits until the running scorer scored N
 run_until() { ss_wait_metric $port sentistream_scored_total "$1" 60; }
 
+produce_slice 0
 start_timed "$work/consume-0.log"
 t_first=$took
 run_until 2000
 ss_stop "$cpid"
 # a dynamic member left the group on close: its successor is assigned at once
+produce_slice 1
 start_timed "$work/consume-1.log"
 t_dynamic_term=$took
 sleep 1
@@ -58,19 +67,22 @@ echo "after the SIGTERM restart: $(wc -l <"$work/keys-1.txt") predictions, $dups
 ss_stop "$cpid"
 
 # a static member takes over, is killed with -9, comes back under the same instance id
+produce_slice 2
 start_timed "$work/consume-2.log" consumer.instance.id=a
 t_static_first=$took
 run_until 1500
 kill -9 "$cpid"
 wait "$cpid" 2>/dev/null || true
+produce_slice 3
 start_timed "$work/consume-3.log" consumer.instance.id=a
 t_static_kill=$took
 run_until 1500
 ss_stop "$cpid"
 # a static member does not leave the group on close: back under its id, it is not waited for
+produce_slice 4
 start_timed "$work/consume-4.log" consumer.instance.id=a
 t_static_term=$took
-wait "$ppid_" || fail "produce"
+for p in "${prod_pids[@]}"; do wait "$p" || fail "produce (see $work/produce-*.log)"; done
 ss_wait_lag $port 3 60
 ss_lag_zero $port 3 120 || fail "lag not 0 at the end"
 ss_stop "$cpid"
