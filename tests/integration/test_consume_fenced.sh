@@ -18,7 +18,12 @@ head -n $n "$src/data/semeval-2016test.tsv" >"$work/in.tsv"
 eos=(consumer.delivery=exactly_once consumer.instance.id=a consumer.batch.size=128)
 ss_consume_bg "$work/consume-a.log" "${eos[@]}" "metrics.port=$(ss_port 476)"
 a=$cpid
-"$SS_BIN" produce "$work/in.tsv" --rate 1000 kafka.bootstrap.servers="$bs" \
+# Two parts: the first flows while the second scorer fences the first; the second is produced
+# once the older scorer stopped, so that the newer one has tweets of its own to score however
+# long its start took.
+head -n 2000 "$work/in.tsv" >"$work/in-1.tsv"
+tail -n +2001 "$work/in.tsv" >"$work/in-2.tsv"
+"$SS_BIN" produce "$work/in-1.tsv" --rate 1000 kafka.bootstrap.servers="$bs" \
         >"$work/produce.log" 2>&1 &
 ppid_=$!
 bg_pids+=("$ppid_")
@@ -42,6 +47,8 @@ recreated=$(grep -c "transactional producer re-created" "$work/consume-a.log" ||
 [ "$recreated" = 0 ] || fail "the fenced scorer re-created its producer ($recreated times) instead of stopping"
 
 wait "$ppid_" || fail "produce"
+"$SS_BIN" produce "$work/in-2.tsv" kafka.bootstrap.servers="$bs" >>"$work/produce.log" 2>&1 ||
+        fail "produce the second part"
 ss_wait_metric "$(ss_port 477)" sentistream_scored_total 1 60
 for _ in $(seq 1 120); do
         got=$(kcat -b "$bs" -C -t tweet-predictions -o beginning -e -q -f '%k\n' | sort -u | wc -l)
