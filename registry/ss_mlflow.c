@@ -45,6 +45,7 @@ struct ss_mlflow {
         long last_status;
         char last_error_code[64];
         uint64_t requests;
+        int search_page; /* max_results of one search page */
 };
 
 struct ss_mlflow_batch {
@@ -110,6 +111,7 @@ ss_mlflow_t *ss_mlflow_new(const char *uri, const ss_mlflow_policy_t *p, char *e
                 ss_mlflow_policy_default(&c->policy);
         if (c->policy.attempts < 1)
                 c->policy.attempts = 1;
+        c->search_page = 1000;
         return c;
 }
 
@@ -136,6 +138,11 @@ long ss_mlflow_last_status(const ss_mlflow_t *c)
 const char *ss_mlflow_last_error_code(const ss_mlflow_t *c)
 {
         return c->last_error_code;
+}
+
+void ss_mlflow_search_page_set(ss_mlflow_t *c, int n)
+{
+        c->search_page = n > 0 ? n : 1000;
 }
 
 uint64_t ss_mlflow_requests(const ss_mlflow_t *c)
@@ -915,23 +922,54 @@ ss_err_t ss_mlflow_version_create(ss_mlflow_t *c, const char *name, const char *
 ss_err_t ss_mlflow_version_search(ss_mlflow_t *c, const char *name, cJSON **out, char *errstr,
                                   size_t errstr_size)
 {
-        char filter[600];
+        char filter[600], token[1024] = "";
         /* MLflow's filter grammar quotes with ' and has no escape for it */
         if (strchr(name, '\''))
                 return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
                                   "model name \"%s\" contains a quote", name);
         snprintf(filter, sizeof(filter), "name='%s'", name);
-        cJSON *q = cJSON_CreateObject(), *r = NULL;
-        cJSON_AddStringToObject(q, "filter", filter);
-        cJSON_AddNumberToObject(q, "max_results", 1000);
-        cJSON_AddStringToObject(q, "order_by", "version_number DESC");
-        ss_err_t e = ss_mlflow_call(c, "GET", SS_MLFLOW_API "/model-versions/search", q, &r, errstr,
-                                    errstr_size);
-        cJSON_Delete(q);
-        if (e)
+        cJSON *all = cJSON_CreateArray();
+        ss_err_t e = SS_OK;
+        /* one page per call; next_page_token names the next one until the last page */
+        for (int page = 0; !e; page++) {
+                cJSON *q = cJSON_CreateObject(), *r = NULL, *vs = NULL;
+                cJSON_AddStringToObject(q, "filter", filter);
+                cJSON_AddNumberToObject(q, "max_results", c->search_page);
+                cJSON_AddStringToObject(q, "order_by", "version_number DESC");
+                if (page > 0)
+                        cJSON_AddStringToObject(q, "page_token", token);
+                e = ss_mlflow_call(c, "GET", SS_MLFLOW_API "/model-versions/search", q, &r, errstr,
+                                   errstr_size);
+                cJSON_Delete(q);
+                if (e)
+                        break;
+                const char *next = ss_mlflow_str(r, "next_page_token");
+                int more = next && *next && strlen(next) < sizeof(token);
+                if (more)
+                        snprintf(token, sizeof(token), "%s", next);
+                else if (next && *next)
+                        e = ss_err_set(errstr, errstr_size, SS_ERR_PARSE,
+                                       "model-versions/search: page token of %zu bytes",
+                                       strlen(next));
+                if (!e)
+                        e = ss_mlflow_take(&r, "model_versions", 1, &vs, "model-versions/search",
+                                           errstr, errstr_size);
+                cJSON_Delete(r);
+                if (vs) {
+                        cJSON *v;
+                        while ((v = cJSON_DetachItemFromArray(vs, 0)))
+                                cJSON_AddItemToArray(all, v);
+                        cJSON_Delete(vs);
+                }
+                if (!more)
+                        break;
+        }
+        if (e) {
+                cJSON_Delete(all);
                 return e;
-        return ss_mlflow_take(&r, "model_versions", 1, out, "model-versions/search", errstr,
-                              errstr_size);
+        }
+        *out = all;
+        return SS_OK;
 }
 
 ss_err_t ss_mlflow_version_tag(ss_mlflow_t *c, const char *name, const char *version,

@@ -60,6 +60,10 @@ long ss_mlflow_last_status(const ss_mlflow_t *c);
 const char *ss_mlflow_last_error_code(const ss_mlflow_t *c);
 uint64_t ss_mlflow_requests(const ss_mlflow_t *c);
 
+/* How many results one search request asks for (default 1000; n <= 0 restores it). The
+ * searches follow next_page_token, so this only changes the number of requests. */
+void ss_mlflow_search_page_set(ss_mlflow_t *c, int n);
+
 /*
  * One JSON request: method "GET" (body's members become the query string, values
  * URL-escaped), "POST", "PATCH" or "DELETE" (body sent as JSON). endpoint is the path

@@ -336,6 +336,25 @@ static void test_live(const char *uri)
         CHECK(ss_mlflow_version_search(c, name, &vs, err, sizeof(err)) == SS_OK);
         CHECK(cJSON_GetArraySize(vs) == 1);
         cJSON_Delete(vs);
+        /* more versions than one page holds: every page is read, newest first */
+        for (int i = 0; i < 4; i++) {
+                char v[32];
+                CHECK(ss_mlflow_version_create(c, name, source, run.run_id, NULL, 30000, v, err,
+                                               sizeof(err)) == SS_OK);
+        }
+        ss_mlflow_search_page_set(c, 2);
+        uint64_t sent = ss_mlflow_requests(c);
+        CHECK(ss_mlflow_version_search(c, name, &vs, err, sizeof(err)) == SS_OK);
+        CHECK(ss_mlflow_requests(c) - sent == 3); /* pages of 2, 2 and 1 */
+        CHECK(cJSON_GetArraySize(vs) == 5);
+        for (int i = 0; i < 5; i++) {
+                char want[8];
+                snprintf(want, sizeof(want), "%d", 5 - i);
+                CHECK_STR_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(vs, i), "version")->valuestring,
+                             want);
+        }
+        cJSON_Delete(vs);
+        ss_mlflow_search_page_set(c, 0);
         cJSON *model = NULL;
         CHECK(ss_mlflow_model_get(c, name, &model, err, sizeof(err)) == SS_OK);
         CHECK_STR_EQ(cJSON_GetObjectItem(model, "name")->valuestring, name);
