@@ -1,10 +1,12 @@
 /*
  * ss_mupdate: a group-less consumer over the model-updates topic. Creation
  * looks the topic up and assigns each partition at an explicit offset (the
- * high watermark, or the beginning), so the starting point is fixed before the
- * caller resolves its alias. Until the topic exists the lookup is retried from
- * poll, at most every SS_MUPDATE_RETRY_S, with a short metadata timeout (the
- * caller's loop is held for at most that long).
+ * high watermark, the beginning, or the tail below the high watermark), so the
+ * starting point is fixed before the caller resolves its alias. The high
+ * watermarks read then mark which records were published before: partition EOF
+ * events (enable.partition.eof) say when each partition's tail has been read. Until the topic
+ * exists the lookup is retried from poll, at most every SS_MUPDATE_RETRY_S, with a short metadata
+ * timeout (the caller's loop is held for at most that long).
  */
 #include "ss_mupdate.h"
 
@@ -23,10 +25,18 @@
 struct ss_mupdate_reader {
         rd_kafka_t *rk;
         char topic[256];
-        int from_start;
-        int assigned;    /* partitions assigned */
-        double next_try; /* ss_time_mono() of the next lookup while not assigned */
-        int warned;      /* the missing topic was logged */
+        ss_mupdate_start_t start;
+        int assigned;        /* partitions assigned */
+        int nparts;          /* partitions of the topic at assignment */
+        int32_t *part_ids;   /* [nparts] */
+        int64_t *tail_end;   /* [nparts] the high watermark at assignment */
+        unsigned char *eofs; /* [nparts] the partition reached its end once */
+        int neofs;           /* partitions with eofs[i] set */
+        double created_at;   /* ss_time_mono() of the creation */
+        double assigned_at;  /* ss_time_mono() of the assignment */
+        int last_in_tail;    /* of the record the last poll returned */
+        double next_try;     /* ss_time_mono() of the next lookup while not assigned */
+        int warned;          /* the missing topic was logged */
 };
 
 /* Looks the topic up and assigns its partitions. SS_ERR_EMPTY while it does not exist. */
@@ -50,37 +60,64 @@ static ss_err_t mupdate_assign(ss_mupdate_reader_t *r, int timeout_ms, char *err
                 rd_kafka_metadata_destroy(md);
                 return SS_ERR_EMPTY;
         }
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->partition_cnt);
-        ss_err_t rc = SS_OK;
-        for (int i = 0; i < t->partition_cnt && !rc; i++) {
+        int n = t->partition_cnt;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+        free(r->part_ids);
+        free(r->tail_end);
+        free(r->eofs);
+        r->part_ids = calloc((size_t)n, sizeof(*r->part_ids));
+        r->tail_end = calloc((size_t)n, sizeof(*r->tail_end));
+        r->eofs = calloc((size_t)n, 1);
+        r->nparts = n;
+        r->neofs = 0;
+        ss_err_t rc = !r->part_ids || !r->tail_end || !r->eofs
+                          ? ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "out of memory")
+                          : SS_OK;
+        for (int i = 0; i < n && !rc; i++) {
                 int32_t p = t->partitions[i].id;
-                int64_t lo = 0, hi = 0;
-                if (!r->from_start) {
-                        err = rd_kafka_query_watermark_offsets(r->rk, r->topic, p, &lo, &hi,
-                                                               timeout_ms);
-                        if (err)
-                                rc = ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
-                                                "end offset of %s [%d]: %s", r->topic, (int)p,
-                                                rd_kafka_err2str(err));
+                int64_t lo = 0, hi = 0, at = RD_KAFKA_OFFSET_BEGINNING;
+                err = rd_kafka_query_watermark_offsets(r->rk, r->topic, p, &lo, &hi, timeout_ms);
+                if (err) {
+                        rc = ss_err_set(errstr, errstr_size, SS_ERR_KAFKA,
+                                        "end offset of %s [%d]: %s", r->topic, (int)p,
+                                        rd_kafka_err2str(err));
+                        break;
                 }
-                rd_kafka_topic_partition_list_add(l, r->topic, p)->offset =
-                    r->from_start ? RD_KAFKA_OFFSET_BEGINNING : hi;
+                if (r->start == SS_MUPDATE_FROM_END)
+                        at = hi;
+                else if (r->start == SS_MUPDATE_FROM_TAIL)
+                        at = hi - SS_MUPDATE_TAIL > lo ? hi - SS_MUPDATE_TAIL : lo;
+                r->part_ids[i] = p;
+                r->tail_end[i] = hi;
+                rd_kafka_topic_partition_list_add(l, r->topic, p)->offset = at;
         }
         rd_kafka_metadata_destroy(md);
         if (!rc && (err = rd_kafka_assign(r->rk, l)))
                 rc = ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "assign %s: %s", r->topic,
                                 rd_kafka_err2str(err));
         if (!rc) {
+                static const char *from[] = {"its end", "the beginning", "its tail"};
                 r->assigned = 1;
+                r->assigned_at = ss_time_mono();
                 ss_info("mupdate", "reading %s (%d partition%s) from %s", r->topic, l->cnt,
-                        l->cnt == 1 ? "" : "s", r->from_start ? "the beginning" : "its end");
+                        l->cnt == 1 ? "" : "s", from[r->start]);
         }
         rd_kafka_topic_partition_list_destroy(l);
         return rc;
 }
 
-ss_mupdate_reader_t *ss_mupdate_reader_new(const ss_config_t *c, const char *group, int from_start,
-                                           char *errstr, size_t errstr_size)
+/* The index of partition p in the assignment, or -1. */
+static int mupdate_part_idx(const ss_mupdate_reader_t *r, int32_t p)
+{
+        for (int i = 0; i < r->nparts; i++)
+                if (r->part_ids[i] == p)
+                        return i;
+        return -1;
+}
+
+ss_mupdate_reader_t *ss_mupdate_reader_new(const ss_config_t *c, const char *group,
+                                           ss_mupdate_start_t start, char *errstr,
+                                           size_t errstr_size)
 {
         ss_mupdate_reader_t *r = calloc(1, sizeof(*r));
         if (!r) {
@@ -88,14 +125,18 @@ ss_mupdate_reader_t *ss_mupdate_reader_new(const ss_config_t *c, const char *gro
                 return NULL;
         }
         snprintf(r->topic, sizeof(r->topic), "%s", ss_config_get_str(c, "topics.model_updates"));
-        r->from_start = from_start;
+        r->start = start >= SS_MUPDATE_FROM_END && start <= SS_MUPDATE_FROM_TAIL
+                       ? start
+                       : SS_MUPDATE_FROM_END;
+        r->created_at = ss_time_mono();
         char gid[512];
         snprintf(gid, sizeof(gid), "%s-model-updates", group && *group ? group : "sentistream");
         rd_kafka_conf_t *conf = ss_kafka_conf_new(c, SS_KAFKA_CONSUMER, gid, errstr, errstr_size);
         if (!conf ||
             ss_kafka_conf_set(conf, "client.id", "sentistream-model-updates", NULL, errstr,
                               errstr_size) ||
-            ss_kafka_conf_set(conf, "group.id", gid, NULL, errstr, errstr_size)) {
+            ss_kafka_conf_set(conf, "group.id", gid, NULL, errstr, errstr_size) ||
+            ss_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, errstr, errstr_size)) {
                 if (conf)
                         rd_kafka_conf_destroy(conf);
                 free(r);
@@ -126,7 +167,22 @@ void ss_mupdate_reader_destroy(ss_mupdate_reader_t *r)
                 rd_kafka_consumer_close(r->rk);
                 rd_kafka_destroy(r->rk);
         }
+        free(r->part_ids);
+        free(r->tail_end);
+        free(r->eofs);
         free(r);
+}
+
+int ss_mupdate_reader_last_in_tail(const ss_mupdate_reader_t *r)
+{
+        return r->last_in_tail;
+}
+
+int ss_mupdate_reader_tail_done(const ss_mupdate_reader_t *r)
+{
+        if (!r->assigned) /* no topic yet: nothing was published before */
+                return ss_time_mono() - r->created_at >= SS_MUPDATE_TAIL_WAIT_S;
+        return r->neofs == r->nparts || ss_time_mono() - r->assigned_at >= SS_MUPDATE_TAIL_WAIT_S;
 }
 
 const char *ss_mupdate_reader_topic(const ss_mupdate_reader_t *r)
@@ -152,10 +208,16 @@ ss_mupdate_poll_t ss_mupdate_reader_poll(ss_mupdate_reader_t *r, const ss_serde_
         if (!m)
                 return SS_MUPDATE_NONE;
         ss_mupdate_poll_t rc = SS_MUPDATE_NONE;
-        if (m->err) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        ss_warn("mupdate", "%s: %s", r->topic, rd_kafka_message_errstr(m));
+        int i = mupdate_part_idx(r, m->partition);
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (i >= 0 && !r->eofs[i]) {
+                        r->eofs[i] = 1;
+                        r->neofs++;
+                }
+        } else if (m->err) {
+                ss_warn("mupdate", "%s: %s", r->topic, rd_kafka_message_errstr(m));
         } else {
+                r->last_in_tail = i >= 0 && m->offset < r->tail_end[i];
                 char why[512];
                 memset(u, 0, sizeof(*u));
                 if (ss_serde_model_update_decode(serde, m->payload, m->len, u, why, sizeof(why))) {

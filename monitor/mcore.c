@@ -733,6 +733,20 @@ int ss_mcore_switch(ss_mcore_t *m, const char *name, const char *version, int64_
         return 0;
 }
 
+int ss_mcore_switch_if_newer(ss_mcore_t *m, const char *name, const char *version, int64_t at_ms)
+{
+        for (int i = 0; i < m->nmodels; i++) {
+                const mmodel_t *mm = &m->models[i];
+                if (strcmp(mm->card->version, version))
+                        continue;
+                const ss_trigger_t *t = &m->names[mm->name_idx].trig;
+                if (t->version[0] && (!strcmp(t->version, version) || t->rank >= at_ms))
+                        return -1;
+                break;
+        }
+        return ss_mcore_switch(m, name, version, at_ms);
+}
+
 void ss_mcore_set_card_fn(ss_mcore_t *m, ss_mcore_card_fn *fn, void *opaque)
 {
         m->card_fn = fn;

@@ -115,6 +115,15 @@ int ss_mcore_ncards(const ss_mcore_t *m);
 int ss_mcore_switch(ss_mcore_t *m, const char *name, const char *version, int64_t at_ms);
 
 /*
+ * A model update published before this monitor started (read from the topic's tail at
+ * start): applied as ss_mcore_switch() only when it says something the monitor does not know
+ * yet, i.e. the version is not its model's current one and at_ms is after the current
+ * version's rank (a snapshot restores both). Returns -1 when ignored for that reason,
+ * otherwise what ss_mcore_switch() returns.
+ */
+int ss_mcore_switch_if_newer(ss_mcore_t *m, const char *name, const char *version, int64_t at_ms);
+
+/*
  * Asked, inside an ingest, for the card of a prediction's model version that has none
  * (model_version as the prediction carries it, e.g. "<card version>@NAME/VERSION"). It may
  * add the card (ss_mcore_add_card) and return 1: the prediction then goes to it; any other

@@ -59,6 +59,7 @@
 #define LABEL_ID_MAX      64
 #define FETCH_RETRY_MS    30000 /* a registry card that could not be fetched is asked again */
 #define FETCH_FAILED_MAX  32
+#define TAIL_MODELS_MAX   32 /* models whose newest update of the topic's tail is kept */
 
 enum { EV_IDLE = 0, EV_SENT, EV_ACKED, EV_FAILED };
 
@@ -100,6 +101,16 @@ struct ss_monitor {
         } failed[FETCH_FAILED_MAX]; /* registry cards that could not be fetched */
         int nfailed;
         ss_counter_t *c_fetch_ok, *c_fetch_err, *c_updates[3]; /* [switched|waiting|bad] */
+        /* the newest update per model among those published before the start (the topic's
+         * tail), applied once the tail is read; predictions wait until then */
+        struct {
+                char name[256];          /* registered model name */
+                char version[32];        /* registry version */
+                char model_version[256]; /* card version */
+                int64_t at_ms;
+        } tail[TAIL_MODELS_MAX];
+        int ntail;
+        int tail_applied;
 };
 
 static int conf_has_key(const char *key)
@@ -718,8 +729,69 @@ static int card_for_prediction(void *opaque, const char *model_name, const char 
         return card_fetch(m, name, slash + 1);
 }
 
-/* Reads the model updates that arrived: each switches its model to the version it names
- * (ss_mcore_switch), the card fetched first when it is not here. */
+/* Switches to the version an update names (ss_mcore_switch), the card fetched first when it
+ * is not here; a tail update (published before the start) only when it is newer than what
+ * the snapshot holds (ss_mcore_switch_if_newer). */
+static void update_apply(ss_monitor_t *m, const char *name, const char *version,
+                         const char *model_version, int64_t at_ms, int from_tail)
+{
+        if (!card_version_known(m, model_version))
+                card_fetch(m, name, version);
+        int known = from_tail ? ss_mcore_switch_if_newer(m->core, name, model_version, at_ms)
+                              : ss_mcore_switch(m->core, name, model_version, at_ms);
+        if (known < 0) {
+                ss_info("monitor",
+                        "model update before the start: %s version %s (%s) is "
+                        "known already",
+                        name, version, model_version);
+                return;
+        }
+        if (!known)
+                ss_warn("monitor",
+                        "model update: no card of %s yet; the switch to it waits for the card",
+                        model_version);
+        ss_counter_inc(m->c_updates[known ? 0 : 1]);
+}
+
+/* Keeps u if it is the newest update of its model in the tail so far. */
+static void tail_keep(ss_monitor_t *m, const ss_model_update_t *u)
+{
+        int i = 0;
+        while (i < m->ntail && strcmp(m->tail[i].name, u->model_name.ptr))
+                i++;
+        if (i == TAIL_MODELS_MAX) {
+                ss_warn("monitor",
+                        "model update before the start: more than %d models; %s "
+                        "left out",
+                        TAIL_MODELS_MAX, u->model_name.ptr);
+                return;
+        }
+        if (i < m->ntail && m->tail[i].at_ms > u->updated_at_ms)
+                return;
+        if (i == m->ntail)
+                m->ntail++;
+        snprintf(m->tail[i].name, sizeof(m->tail[i].name), "%s", u->model_name.ptr);
+        snprintf(m->tail[i].version, sizeof(m->tail[i].version), "%s", u->version.ptr);
+        snprintf(m->tail[i].model_version, sizeof(m->tail[i].model_version), "%s",
+                 u->model_version.ptr);
+        m->tail[i].at_ms = u->updated_at_ms;
+}
+
+/* Once the tail is read: applies its newest update of each model. */
+static void tail_apply(ss_monitor_t *m)
+{
+        if (m->tail_applied || !ss_mupdate_reader_tail_done(m->updates))
+                return;
+        m->tail_applied = 1;
+        for (int i = 0; i < m->ntail; i++)
+                update_apply(m, m->tail[i].name, m->tail[i].version, m->tail[i].model_version,
+                             m->tail[i].at_ms, 1);
+        ss_info("monitor", "model updates before the start read (%d model%s); reading predictions",
+                m->ntail, m->ntail == 1 ? "" : "s");
+}
+
+/* Reads the model updates that arrived: those published before the start are kept until
+ * the tail is read (tail_apply), the others switch their model at once. */
 static void updates_read(ss_monitor_t *m)
 {
         char err[1024];
@@ -734,20 +806,21 @@ static void updates_read(ss_monitor_t *m)
                         ss_counter_inc(m->c_updates[2]);
                         continue;
                 }
-                ss_info("monitor", "model update: %s@%s -> version %s (%s, %s)", u.model_name.ptr,
-                        u.alias.ptr, u.version.ptr, u.model_version.ptr, u.reason.ptr);
-                if (!card_version_known(m, u.model_version.ptr))
-                        card_fetch(m, u.model_name.ptr, u.version.ptr);
-                int known = ss_mcore_switch(m->core, u.model_name.ptr, u.model_version.ptr,
-                                            u.updated_at_ms);
-                if (!known)
-                        ss_warn("monitor",
-                                "model update: no card of %s yet; the switch to it waits for "
-                                "the card",
-                                u.model_version.ptr);
-                ss_counter_inc(m->c_updates[known ? 0 : 1]);
+                int before = ss_mupdate_reader_last_in_tail(m->updates);
+                ss_info("monitor", "model update%s: %s@%s -> version %s (%s, %s)",
+                        before ? " before the start" : "", u.model_name.ptr, u.alias.ptr,
+                        u.version.ptr, u.model_version.ptr, u.reason.ptr);
+                if (before && !m->tail_applied) {
+                        tail_keep(m, &u);
+                } else {
+                        tail_apply(m); /* a live update: the tail is behind it */
+                        update_apply(m, u.model_name.ptr, u.version.ptr, u.model_version.ptr,
+                                     u.updated_at_ms, 0);
+                }
                 ss_model_update_clear(&u);
         }
+        if (m->updates)
+                tail_apply(m);
 }
 
 void ss_monitor_set_card_fetch(ss_monitor_t *m, ss_monitor_card_fetch_fn *fn, void *opaque)
@@ -866,7 +939,8 @@ static ss_err_t kafka_setup(ss_monitor_t *m, char *errstr, size_t errstr_size)
                 return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "subscribe to %s: %s",
                                   m->topic_pred, rd_kafka_err2str(ke));
         if (ss_config_get_bool(m->c, "monitor.follow") &&
-            !(m->updates = ss_mupdate_reader_new(m->c, m->group, 0, errstr, errstr_size)))
+            !(m->updates =
+                  ss_mupdate_reader_new(m->c, m->group, SS_MUPDATE_FROM_TAIL, errstr, errstr_size)))
                 return SS_ERR_KAFKA;
         rd_kafka_conf_t *pconf =
             ss_kafka_conf_new(m->c, SS_KAFKA_PRODUCER, NULL, errstr, errstr_size);
@@ -1137,6 +1211,10 @@ ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errs
         m->next_rescan = now + CARD_RESCAN_MS;
         while (!(stop && *stop)) {
                 updates_read(m);
+                if (m->updates && !m->tail_applied) { /* predictions wait for the tail */
+                        usleep(20 * 1000);
+                        continue;
+                }
                 consume_batch(m, 100);
                 if (ss_mstate_up(m->redis))
                         read_labels(m);

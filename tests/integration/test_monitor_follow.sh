@@ -8,7 +8,12 @@
 #      switches to it (cooldown from the switch);
 #   3. the same drifted stream again, now scored by version 2: no event for version 2 (its
 #      first windows are in the cooldown), none for version 1 (its windows are closed for
-#      events), no prediction lost as unknown, and the report in Redis names version 2.
+#      events), no prediction lost as unknown, and the report in Redis names version 2;
+#   4. with the monitor stopped, the alias goes back to version 1 (a rollback): the restarted
+#      monitor reads the updates published before its start (the topic's tail) and switches
+#      back to version 1;
+#   5. restarted again with no new update, it recognises the tail's newest update as the
+#      version it already judges (its snapshot) and switches nothing.
 set -euo pipefail
 src=${SS_SOURCE_DIR:?SS_SOURCE_DIR not set}
 bin=${SS_BIN:?SS_BIN not set}
@@ -105,15 +110,18 @@ kafka_args() { echo "kafka.bootstrap.servers=$bs topics.input=tw topics.output=p
 pids+=("$!")
 mkdir -p "$work/cards"
 cp "$work/m1/lr.card.json" "$work/cards/"
-"$bin" monitor $(kafka_args) "${R[@]}" redis.port="$rport" redis.prefix=mf: monitor.group.id=mf \
-        monitor.card="$work/cards" monitor.model.cache_dir="$work/mcache" \
-        monitor.window.size=2000 monitor.eval.every=250 monitor.min.samples=1000 \
-        monitor.psi.threshold=0.02 monitor.kl.threshold=0.01 monitor.false_alarm=0.001 \
-        monitor.trigger.k=3 monitor.trigger.n=5 monitor.trigger.cooldown.s=3600 \
-        monitor.window.seconds=86400 monitor.snapshot.interval.ms=300 \
-        monitor.report.interval.ms=200 monitor.metrics.port=$monport >"$work/monitor.log" 2>&1 &
-mon_pid=$!
-pids+=("$mon_pid")
+start_monitor() { # start_monitor LOG: the monitor in the background, its pid in $mon_pid
+        "$bin" monitor $(kafka_args) "${R[@]}" redis.port="$rport" redis.prefix=mf: monitor.group.id=mf \
+                monitor.card="$work/cards" monitor.model.cache_dir="$work/mcache" \
+                monitor.window.size=2000 monitor.eval.every=250 monitor.min.samples=1000 \
+                monitor.psi.threshold=0.02 monitor.kl.threshold=0.01 monitor.false_alarm=0.001 \
+                monitor.trigger.k=3 monitor.trigger.n=5 monitor.trigger.cooldown.s=3600 \
+                monitor.window.seconds=86400 monitor.snapshot.interval.ms=300 \
+                monitor.report.interval.ms=200 monitor.metrics.port=$monport >"$1" 2>&1 &
+        mon_pid=$!
+        pids+=("$mon_pid")
+}
+start_monitor "$work/monitor.log"
 for _ in $(seq 300); do grep -q "reading model-updates" "$work/monitor.log" && break; sleep 0.2; done
 grep -q "reading model-updates" "$work/monitor.log" || fail "the monitor does not read model-updates"
 
@@ -151,4 +159,23 @@ echo "events: $(echo "$ev" | tr '\n' ' ')"
 [ -n "$ev" ] || fail "no event at all"
 ! grep -qv "^$v1:" <<<"$ev" || fail "an event not of version 1: $ev"
 grep -q "switched $v1 -> $v2" "$work/monitor.log" || fail "no switch log line"
+
+step "4. a rollback to version 1 published while the monitor is down: followed at its restart"
+"$bin" models promote it-mon 1 --alias champion "${R[@]}" kafka.bootstrap.servers="$bs" \
+        >"$work/promote2.log" 2>&1 || fail "promote 1"
+start_monitor "$work/monitor2.log"
+wait_metric 'sentistream_monitor_model_updates_total{result="switched"}' 1 60
+grep -q "switched $v2 -> $v1" "$work/monitor2.log" || fail "the restarted monitor did not roll back"
+stop_pid "$mon_pid"
+
+step "5. a restart with no new update: the tail changes nothing"
+start_monitor "$work/monitor3.log"
+for _ in $(seq 300); do grep -q "model updates before the start read" "$work/monitor3.log" && break; sleep 0.2; done
+grep -q "model updates before the start read (1 model)" "$work/monitor3.log" ||
+        fail "the restarted monitor did not read the tail"
+grep -q "is known already" "$work/monitor3.log" || fail "the tail's update was not recognised as known"
+[ "$(metric 'sentistream_monitor_model_updates_total{result="switched"}')" = 0 ] ||
+        fail "a known update switched again"
+! grep -q "switched " "$work/monitor3.log" || fail "a switch at a plain restart"
+stop_pid "$mon_pid"
 echo PASS

@@ -660,6 +660,19 @@ static void test_switch_update(void)
         run_card(r, ss_mcore_card(r, 1), 40000, 2000, t0 + 4 * hour, shifted);
         CHECK(ss_mcore_stats(r)->stale > stale);
         CHECK_STR_EQ(ss_mcore_current_version(r, name), VERSION);
+        /* the topic's tail read at a restart: what the snapshot already holds changes nothing
+         * (the current version again, an update older than the rollback), a newer update
+         * switches */
+        uint64_t switches = ss_mcore_stats(r)->switches;
+        CHECK(ss_mcore_switch_if_newer(r, name, VERSION, t0 + 2 * hour) == -1);
+        CHECK(ss_mcore_switch_if_newer(r, name, v2, t0) == -1);
+        CHECK(ss_mcore_switch_if_newer(r, name, v2, t0 + 2 * hour - 1) == -1);
+        CHECK_STR_EQ(ss_mcore_current_version(r, name), VERSION);
+        CHECK(ss_mcore_stats(r)->switches == switches);
+        /* (ranks mix update times and cards' creation times: this one is after both cards) */
+        CHECK(ss_mcore_switch_if_newer(r, name, v2, 1800000000000) == 1);
+        CHECK_STR_EQ(ss_mcore_current_version(r, name), v2);
+        CHECK(ss_mcore_stats(r)->switches == switches + 1);
         ss_mbuf_free(&b);
         ss_mcore_destroy(r);
         ss_mcore_destroy(m);

@@ -122,7 +122,38 @@ int main(void)
         CHECK_STR_EQ(v, "2");
         ss_mupdate_reader_destroy(r);
 
-        /* from the start: 1, the junk, 2 */
+        /* from the tail: the same three, each marked as published before the reader; then
+         * the tail is done (the partition's end), and a new update is not in the tail */
+        r = ss_mupdate_reader_new(c, "monitor", SS_MUPDATE_FROM_TAIL, err, sizeof(err));
+        CHECK(r != NULL);
+        if (r) {
+                CHECK(!ss_mupdate_reader_tail_done(r));
+                CHECK(next(r, v, sizeof(v), err, sizeof(err)) == SS_MUPDATE_UPDATE);
+                CHECK_STR_EQ(v, "1");
+                CHECK(ss_mupdate_reader_last_in_tail(r) == 1);
+                CHECK(next(r, v, sizeof(v), err, sizeof(err)) == SS_MUPDATE_BAD);
+                CHECK(ss_mupdate_reader_last_in_tail(r) == 1);
+                CHECK(next(r, v, sizeof(v), err, sizeof(err)) == SS_MUPDATE_UPDATE);
+                CHECK_STR_EQ(v, "2");
+                CHECK(ss_mupdate_reader_last_in_tail(r) == 1);
+                double t1 = ss_time_mono();
+                while (!ss_mupdate_reader_tail_done(r) && ss_time_mono() - t1 < 5) {
+                        ss_model_update_t u2;
+                        if (ss_mupdate_reader_poll(r, serde, &u2, err, sizeof(err)) ==
+                            SS_MUPDATE_UPDATE)
+                                ss_model_update_clear(&u2);
+                        usleep(10 * 1000);
+                }
+                CHECK(ss_mupdate_reader_tail_done(r));
+                CHECK(ss_time_mono() - t1 < 5); /* by the partition's end, not the timeout */
+                publish("3");
+                CHECK(next(r, v, sizeof(v), err, sizeof(err)) == SS_MUPDATE_UPDATE);
+                CHECK_STR_EQ(v, "3");
+                CHECK(ss_mupdate_reader_last_in_tail(r) == 0);
+                ss_mupdate_reader_destroy(r);
+        }
+
+        /* from the start: 1, the junk, 2, 3 */
         r = ss_mupdate_reader_new(c, "monitor", 1, err, sizeof(err));
         CHECK(r != NULL);
         if (r) {
@@ -132,6 +163,8 @@ int main(void)
                 CHECK(next(r, v, sizeof(v), err, sizeof(err)) == SS_MUPDATE_BAD);
                 CHECK(next(r, v, sizeof(v), err, sizeof(err)) == SS_MUPDATE_UPDATE);
                 CHECK_STR_EQ(v, "2");
+                CHECK(next(r, v, sizeof(v), err, sizeof(err)) == SS_MUPDATE_UPDATE);
+                CHECK_STR_EQ(v, "3");
                 ss_mupdate_reader_destroy(r);
         }
 
