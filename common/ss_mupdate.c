@@ -33,6 +33,7 @@ struct ss_mupdate_reader {
         unsigned char *eofs; /* [nparts] the partition reached its end once */
         int neofs;           /* partitions with eofs[i] set */
         double created_at;   /* ss_time_mono() of the creation */
+        int absent_at_start; /* the topic did not exist at creation: no tail to read */
         double assigned_at;  /* ss_time_mono() of the assignment */
         int last_in_tail;    /* of the record the last poll returned */
         double next_try;     /* ss_time_mono() of the next lookup while not assigned */
@@ -149,6 +150,7 @@ ss_mupdate_reader_t *ss_mupdate_reader_new(const ss_config_t *c, const char *gro
         char err[512];
         ss_err_t e = mupdate_assign(r, SS_MUPDATE_START_WAIT_MS, err, sizeof(err));
         if (e == SS_ERR_EMPTY) {
+                r->absent_at_start = 1;
                 ss_warn("mupdate", "%s; looking again every %.0f s", err, SS_MUPDATE_RETRY_S);
                 r->warned = 1;
         } else if (e) {
@@ -180,7 +182,9 @@ int ss_mupdate_reader_last_in_tail(const ss_mupdate_reader_t *r)
 
 int ss_mupdate_reader_tail_done(const ss_mupdate_reader_t *r)
 {
-        if (!r->assigned) /* no topic yet: nothing was published before */
+        if (r->absent_at_start) /* nothing was published before */
+                return 1;
+        if (!r->assigned)
                 return ss_time_mono() - r->created_at >= SS_MUPDATE_TAIL_WAIT_S;
         return r->neofs == r->nparts || ss_time_mono() - r->assigned_at >= SS_MUPDATE_TAIL_WAIT_S;
 }

@@ -66,8 +66,9 @@ int ss_mupdate_reader_last_in_tail(const ss_mupdate_reader_t *r);
 /*
  * 1 once every record published before the reader was created has been returned (each
  * partition reached its end at least once), or SS_MUPDATE_TAIL_WAIT_S after the assignment
- * at the latest; 0 before. While the topic does not exist, 1 once SS_MUPDATE_TAIL_WAIT_S have
- * passed since the creation (a topic created later has its records read as new).
+ * at the latest; 0 before. 1 at once when the topic did not exist at creation (records of a
+ * topic created later are read as new); while it could not be looked up (broker down), 1 once
+ * SS_MUPDATE_TAIL_WAIT_S have passed since the creation.
  */
 int ss_mupdate_reader_tail_done(const ss_mupdate_reader_t *r);
 
