@@ -10,7 +10,10 @@
 #       consumer.txn.max.ms; outputs read back read_committed, so latency includes the
 #       transaction's commit),
 #   (c) the Python peer: bench/peer_stream.py (confluent-kafka + scikit-learn TF-IDF word
-#       1-2 + char_wb 2-5 + LogisticRegression balanced), batch for batch the same loop.
+#       1-2 + char_wb 2-5 + LogisticRegression balanced), batch for batch the same loop,
+#   (d) base: with SS_BENCH_BASELINE_BIN=OTHER/sentistream, the scorer (b) run by that
+#       binary (another build, e.g. the commit before a change), alternating with (b), so
+#       that a change to the scorer is measured side by side on the same broker and load.
 #
 # One run prints the targets at the end, each with its figure: at-least-once >= 0.7 x
 # passthrough flat out, exactly-once within 10 % of at-least-once, p99 <= 20 ms at 5,000/s
@@ -30,12 +33,25 @@
 #                              for the system under test / for the broker and this script's
 #                              helpers; default: none, the whole host for everyone),
 #                              SS_BENCH_CONSUME_ARGS (more overrides for both consumers),
+#                              SS_BENCH_RATE_REPS=3 (copies of the validation file sent at
+#                              each rate: 61,668 tweets, 12 s at 5,000/s),
+#                              SS_BENCH_BASELINE_BIN (adds system "base", see (d)),
 #                              SS_BENCH_BUILD_DIR=build/consumer-bench,
 #                              SS_BENCH_KAFKA_PORT=39092 (controller: +1),
 #                              SS_BENCH_METRICS_PORT=39464 (the consumer's metrics)
 #
 # The producer stamps created_at with the produce time (`produce --created-at now`);
 # latency = scored_at - created_at of each prediction read back from the output topic.
+# scored_at is stamped when the scorer hands the batch to its producer, so the latency
+# covers: the bench's producer (linger.ms=5) and the broker's produce path, the broker's
+# fetch path, the scorer's prefetch queue, its batch wait (consumer.batch.timeout.ms) and
+# the scoring; not the output's produce, nor (exactly-once) the transaction's commit.
+# Each rate run's input topic has message.timestamp.type=LogAppendTime, so every tweet
+# also carries the instant the broker appended it: the p99 is split there into
+# p99_to_broker_ms (producer + broker append) and p99_from_broker_ms (broker fetch +
+# scorer), and p99_after1s_ms leaves out the first second of the run (start-up: the
+# producer's first metadata, the first fetches). Every line ends with the 1-minute load
+# average when it was printed.
 # Rate runs: throughput = n / (last scored_at - first created_at). Flat-out runs read a
 # preloaded input topic from the start (each run its own consumer group and output topic)
 # and count the steady state: the middle 80% of the predictions over the time between the
@@ -59,6 +75,8 @@ model=${SS_BENCH_MODEL:-models-out/logreg.ssm}
 rates=${SS_BENCH_RATES:-5000 max}
 max_reps=${SS_BENCH_MAX_REPS:-25}
 max_runs=${SS_BENCH_MAX_RUNS:-3}
+rate_reps=${SS_BENCH_RATE_REPS:-3}
+base_bin=${SS_BENCH_BASELINE_BIN:-}
 peer_max_reps=${SS_BENCH_PEER_MAX_REPS:-3}
 cpus=${SS_BENCH_CPUS:-}
 broker_cpus=${SS_BENCH_BROKER_CPUS:-}
@@ -113,7 +131,7 @@ fi
 # by every process it starts, and the system under test is started under its own taskset.
 [ -n "$broker_cpus" ] && taskset -cp "$broker_cpus" $$ >/dev/null
 deploy/local/kafka.sh start >"$work/kafka.out" 2>&1 || { cat "$work/kafka.out"; die "kafka start"; }
-for r in 1 $max_reps $peer_max_reps; do
+for r in $rate_reps $max_reps $peer_max_reps; do
         for _ in $(seq "$r"); do cat "$val"; done >"$work/in-$r.tsv"
 done
 port=${SS_BENCH_METRICS_PORT:-39464}
@@ -152,7 +170,7 @@ preload() {
 # numbers on stdout (LABEL in place of RATE). At a rate the input is a fresh topic fed while
 # the system runs; flat out (RATE max) it reads the preloaded TOPIC of REPS copies.
 one() {
-        local sys=$1 rate=$2 reps=1 mode=rate
+        local sys=$1 rate=$2 reps=$rate_reps mode=rate
         model_us="" peak_rss=""
         run_id=$((run_id + 1))
         local tin=in-$run_id tout=out-$run_id
@@ -161,7 +179,8 @@ one() {
                 reps=$4
                 mode=max
         else
-                deploy/local/kafka.sh create-topic "$tin" 4 >/dev/null
+                deploy/local/kafka.sh create-topic "$tin" 4 message.timestamp.type=LogAppendTime \
+                        >/dev/null
         fi
         deploy/local/kafka.sh create-topic "$tout" 4 >/dev/null
         local input=$work/in-$reps.tsv n
@@ -170,18 +189,20 @@ one() {
         local ratearg=()
         [ "$rate" != max ] && ratearg=(--rate "$rate")
         case $sys in
-        passthrough | scorer | eos)
-                local extra=()
+        passthrough | scorer | eos | base)
+                local extra=() sbin=$bin
+                [ "$sys" = base ] && sbin=$base_bin
                 # the baseline keeps librdkafka's own 64 MiB prefetch (the scorer's is 2 x
                 # consumer.batch.max.bytes = 32 MiB): the fastest consumer the broker allows
                 [ "$sys" = passthrough ] && extra=(consumer.mode=passthrough
                         kafka.queued.max.messages.kbytes=65536)
-                [ "$sys" = scorer ] && extra=(consumer.score.threads="$score_threads")
+                [ "$sys" = scorer ] || [ "$sys" = base ] &&
+                        extra=(consumer.score.threads="$score_threads")
                 [ "$sys" = eos ] && extra=(consumer.score.threads="$score_threads"
                         consumer.delivery=exactly_once consumer.instance.id="b-$run_id")
                 # shellcheck disable=SC2206 # word splitting intended: extra overrides
                 extra+=(${SS_BENCH_CONSUME_ARGS:-})
-                "${pin[@]}" "$bin" consume kafka.bootstrap.servers="$bs" topics.input="$tin" \
+                "${pin[@]}" "$sbin" consume kafka.bootstrap.servers="$bs" topics.input="$tin" \
                         topics.output="$tout" consumer.group.id="g-$run_id" \
                         consumer.model.path="$model" metrics.port=$port \
                         consumer.lag.interval.ms=100 "${extra[@]}" >"$work/consume.log" 2>&1 &
@@ -215,10 +236,16 @@ one() {
                 ;;
         esac
         kcat -b "$bs" -C -t "$tout" -o beginning -e -q -f '%R%s' >"$work/out.bin"
-        local m
-        m=$("$py" bench/peer_stream.py measure "$work/out.bin" schemas "$mode")
-        [ "$sys" = scorer ] || [ "$sys" = eos ] && m="$m model_us_per_tweet=$model_us"
+        local m indump=()
+        if [ "$mode" = rate ]; then
+                kcat -b "$bs" -C -t "$tin" -o beginning -e -q -f '%T %R%s' >"$work/in.bin"
+                indump=("$work/in.bin")
+        fi
+        m=$("$py" bench/peer_stream.py measure "$work/out.bin" schemas "$mode" "${indump[@]}")
+        [ "$sys" = scorer ] || [ "$sys" = eos ] || [ "$sys" = base ] &&
+                m="$m model_us_per_tweet=$model_us"
         [ -n "$peak_rss" ] && m="$m peak_rss_mib=$peak_rss"
+        m="$m load=$(cut -d' ' -f1 /proc/loadavg)"
         printf '%-12s %-6s %s\n' "$sys" "${5:-$rate}" "$m" | tee -a "$out/stream.txt"
         [ "$mode" = rate ] && { deploy/local/kafka.sh delete-topic "$tin" >/dev/null 2>&1 || true; }
         deploy/local/kafka.sh delete-topic "$tout" >/dev/null 2>&1 || true
@@ -226,11 +253,13 @@ one() {
 
 {
         echo "# bench/bench_stream.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) $(getconf _NPROCESSORS_ONLN) cores, model $model," \
-                "scorer threads $score_threads, system under test on CPUs ${cpus:-all}, broker on ${broker_cpus:-all}"
+                "scorer threads $score_threads, system under test on CPUs ${cpus:-all}, broker on ${broker_cpus:-all}," \
+                        "load average $(cut -d' ' -f1-3 /proc/loadavg)${base_bin:+, base = $base_bin}"
         echo "# system  input-rate  n  throughput(tweets/s)  latency p50/p99 (ms, scored_at - created_at)"
 } | tee "$out/stream.txt"
 bench_t0=$SECONDS
-systems=${SS_BENCH_SYSTEMS:-passthrough scorer eos}
+systems=${SS_BENCH_SYSTEMS:-passthrough scorer eos${base_bin:+ base}}
+[ -z "$base_bin" ] || [ -x "$base_bin" ] || die "SS_BENCH_BASELINE_BIN=$base_bin is not an executable"
 [ "${SS_BENCH_PEER:-0}" = 1 ] && [ -z "${SS_BENCH_SYSTEMS:-}" ] && systems="$systems peer"
 
 # median SYSTEM: the median flat-out throughput of SYSTEM in this run's stream.txt.
@@ -279,6 +308,11 @@ for rate in $rates; do
                         awk -v a="$eo" -v b="$p" 'BEGIN { printf "#   eos (exactly-once) / passthrough = %.2f\n", a / b }'
                 [ -n "$sc" ] && [ -n "$eo" ] &&
                         awk -v a="$eo" -v b="$sc" 'BEGIN { printf "#   eos / scorer = %.2f (transaction overhead %.0f %%)\n", a / b, (1 - a / b) * 100 }'
+                ba=$(median base)
+                [ -n "$p" ] && [ -n "$ba" ] &&
+                        awk -v a="$ba" -v b="$p" 'BEGIN { printf "#   base / passthrough = %.2f\n", a / b }'
+                [ -n "$sc" ] && [ -n "$ba" ] &&
+                        awk -v a="$sc" -v b="$ba" 'BEGIN { printf "#   scorer / base = %.2f (this build against SS_BENCH_BASELINE_BIN)\n", a / b }'
                 if [ -n "$pe" ] && [ -n "$sc" ]; then
                         awk -v a="$sc" -v b="$pe" 'BEGIN { printf "#   scorer / peer = %.1f (target >= 20)\n", a / b }'
                 fi
@@ -316,6 +350,6 @@ rss=$(awk '($1 == "scorer" || $1 == "eos") { for (i = 3; i <= NF; i++) if ($i ~ 
         if [ -n "$(median peer)" ]; then
                 verdict "flat out: at-least-once / Python peer" "$(ratio "$sc" "$(median peer)")" ge 20
         fi
-        echo "# wall time of the benchmark: $((SECONDS - bench_t0)) s"
+        echo "# wall time of the benchmark: $((SECONDS - bench_t0)) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee -a "$out/stream.txt"
 echo "reproduce: bench/bench_stream.sh (figures in $out/stream.txt)"
