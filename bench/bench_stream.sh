@@ -51,7 +51,8 @@
 # p99_to_broker_ms (producer + broker append) and p99_from_broker_ms (broker fetch +
 # scorer), and p99_after1s_ms leaves out the first second of the run (start-up: the
 # producer's first metadata, the first fetches). Every line ends with the 1-minute load
-# average when it was printed.
+# average when it was printed, and with the broker's garbage collections during the run
+# (deploy/local/kafka.sh logs them): gc_pauses=count and gc_max_ms=the longest pause.
 # Rate runs: throughput = n / (last scored_at - first created_at). Flat-out runs read a
 # preloaded input topic from the start (each run its own consumer group and output topic)
 # and count the steady state: the middle 80% of the predictions over the time between the
@@ -183,7 +184,8 @@ one() {
                         >/dev/null
         fi
         deploy/local/kafka.sh create-topic "$tout" 4 >/dev/null
-        local input=$work/in-$reps.tsv n
+        local input=$work/in-$reps.tsv n gclog=deploy/local/run/$SS_KAFKA_PORT/gc.log gc0=0
+        [ -f "$gclog" ] && gc0=$(wc -l <"$gclog")
         n=$(wc -l <"$input")
         local prod=(kafka.bootstrap.servers="$bs" topics.input="$tin")
         local ratearg=()
@@ -245,6 +247,8 @@ one() {
         [ "$sys" = scorer ] || [ "$sys" = eos ] || [ "$sys" = base ] &&
                 m="$m model_us_per_tweet=$model_us"
         [ -n "$peak_rss" ] && m="$m peak_rss_mib=$peak_rss"
+        [ -f "$gclog" ] && m="$m $(tail -n +$((gc0 + 1)) "$gclog" | awk '/ Pause / && $NF ~ /ms$/ {
+                v = $NF + 0; n++; if (v > mx) mx = v } END { printf "gc_pauses=%d gc_max_ms=%.1f", n, mx }')"
         m="$m load=$(cut -d' ' -f1 /proc/loadavg)"
         printf '%-12s %-6s %s\n' "$sys" "${5:-$rate}" "$m" | tee -a "$out/stream.txt"
         [ "$mode" = rate ] && { deploy/local/kafka.sh delete-topic "$tin" >/dev/null 2>&1 || true; }

@@ -20,8 +20,8 @@
       more after the first (start-up left out). With INPUT_DUMP, a kcat '%T %R%s' dump of
       the input topic created with message.timestamp.type=LogAppendTime (%T: when the
       broker appended the tweet), the latency is split in two at that instant, joined on
-      (tweet id, created_at): p99_to_broker_ms (created_at -> appended: the producer's
-      batching and the broker's produce path) and p99_from_broker_ms (appended ->
+      (tweet id, created_at): p50/p99_to_broker_ms (created_at -> appended: the producer's
+      batching and the broker's produce path) and p50/p99_from_broker_ms (appended ->
       scored_at: the broker's fetch path, the scorer's queue, batch and scoring).
 """
 import collections
@@ -231,7 +231,8 @@ def cmd_measure(dump, schema_dir, mode, input_dump=None):
     if mode == "rate" and steady:
         extra += f" p99_after1s_ms={pct(steady, 0.99)}"
     if mode == "rate" and to_broker:
-        extra += (f" p99_to_broker_ms={pct(to_broker, 0.99)}"
+        extra += (f" p50_to_broker_ms={pct(to_broker, 0.5)} p99_to_broker_ms={pct(to_broker, 0.99)}"
+                  f" p50_from_broker_ms={pct(from_broker, 0.5)}"
                   f" p99_from_broker_ms={pct(from_broker, 0.99)}")
         if len(to_broker) < n:
             extra += f" joined={len(to_broker)}"

@@ -24,7 +24,8 @@
 # --sasl-ssl-port Q a SASL_SSL listener on 127.0.0.1:Q (needs --jaas); DIR holds
 # broker.pem (the broker's PKCS#8 key, then its certificate) and ca.pem (PEM keystore and
 # truststore, no client certificates asked).
-# State lives in deploy/local/run/<port>/: server.properties, data/, kafka.log, kafka.pid.
+# State lives in deploy/local/run/<port>/: server.properties, data/, kafka.log, kafka.pid,
+# gc.log (the JVM's collections with their pauses).
 # Topics are never created on the fly (auto.create.topics.enable=false): create them with
 # create-topic and the partition count you need.
 set -euo pipefail
@@ -290,8 +291,9 @@ cmd_start() {
         # setsid: the broker outlives this script and the terminal that started it.
         local jaas_opt=()
         [ -n "$jaas" ] && jaas_opt=(-Djava.security.auth.login.config="$jaas")
+        # gc.log: every collection and its pause (what a latency tail can be checked against)
         setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-                "${jaas_opt[@]}" \
+                -Xlog:gc:file="$run/gc.log":uptime "${jaas_opt[@]}" \
                 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
                 -Djava.awt.headless=true -Dorg.slf4j.simpleLogger.showDateTime=true \
                 -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd'T'HH:mm:ss.SSS" \
