@@ -51,7 +51,9 @@
 # p99_to_broker_ms (producer + broker append) and p99_from_broker_ms (broker fetch +
 # scorer), and p99_after1s_ms leaves out the first second of the run (start-up: the
 # producer's first metadata, the first fetches). Every line ends with the 1-minute load
-# average when it was printed, and with the broker's garbage collections during the run
+# average when it was printed, cpu_us_per_tweet (the CPU time, user + system, all threads,
+# the system under test spent from holding its partitions to the last tweet scored, per
+# tweet: a figure the machine's load changes far less than the throughput), and with the broker's garbage collections during the run
 # (deploy/local/kafka.sh logs them): gc_pauses=count and gc_max_ms=the longest pause.
 # Rate runs: throughput = n / (last scored_at - first created_at). Flat-out runs read a
 # preloaded input topic from the start (each run its own consumer group and output topic)
@@ -138,6 +140,11 @@ done
 port=${SS_BENCH_METRICS_PORT:-39464}
 run_id=0
 
+# cpu_ticks PID: user + system CPU time of a process so far, in clock ticks
+cpu_ticks() {
+        awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
 # wait_scored N: until the scorer's metrics say N scored (bounded).
 wait_scored() {
         for _ in $(seq 1 1200); do
@@ -172,7 +179,7 @@ preload() {
 # the system runs; flat out (RATE max) it reads the preloaded TOPIC of REPS copies.
 one() {
         local sys=$1 rate=$2 reps=$rate_reps mode=rate
-        model_us="" peak_rss=""
+        model_us="" peak_rss="" cpu_us=""
         run_id=$((run_id + 1))
         local tin=in-$run_id tout=out-$run_id
         if [ "$rate" = max ]; then
@@ -211,11 +218,15 @@ one() {
                 local cpid=$!
                 pids+=("$cpid")
                 wait_assigned
+                local cpu0
+                cpu0=$(cpu_ticks "$cpid")
                 if [ "$mode" = rate ]; then
                         "$bin" produce "$input" --created-at now "${ratearg[@]}" "${prod[@]}" \
                                 >"$work/produce.out" 2>&1 || die "produce: $(cat "$work/produce.out")"
                 fi
                 wait_scored "$n"
+                cpu_us=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$cpid")" -v n="$n" \
+                        -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')
                 # time inside ss_model_score_batch, per tweet (the rest is Kafka, serde, loop)
                 model_us=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } | awk -v n="$n" \
                         '$1 == "sentistream_scoring_seconds_sum" { printf "%.1f", $2 * 1e6 / n }')
@@ -247,6 +258,7 @@ one() {
         [ "$sys" = scorer ] || [ "$sys" = eos ] || [ "$sys" = base ] &&
                 m="$m model_us_per_tweet=$model_us"
         [ -n "$peak_rss" ] && m="$m peak_rss_mib=$peak_rss"
+        [ -n "$cpu_us" ] && m="$m cpu_us_per_tweet=$cpu_us"
         [ -f "$gclog" ] && m="$m $(tail -n +$((gc0 + 1)) "$gclog" | awk '/ Pause / && $NF ~ /ms$/ {
                 v = $NF + 0; n++; if (v > mx) mx = v } END { printf "gc_pauses=%d gc_max_ms=%.1f", n, mx }')"
         m="$m load=$(cut -d' ' -f1 /proc/loadavg)"
