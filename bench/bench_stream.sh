@@ -281,7 +281,7 @@ systems=${SS_BENCH_SYSTEMS:-passthrough scorer eos${base_bin:+ base}}
 # median SYSTEM: the median flat-out throughput of SYSTEM in this run's stream.txt.
 median() {
         awk -v s="$1" '$1 == s && $2 == "max" {
-                for (i = 3; i <= NF; i++) if ($i ~ /^throughput=/) { sub(/^throughput=/, "", $i); v[n++] = $i }
+                for (i = 3; i <= NF; i++) if ($i ~ /^throughput=/) { sub(/^throughput=/, "", $i); v[n++] = $i + 0 }
         } END {
                 if (!n) exit
                 for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
