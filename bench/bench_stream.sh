@@ -7,8 +7,9 @@
 #   (b) the scorer: `sentistream consume` with the logistic-regression model, at least once
 #       (the default delivery),
 #   (b') eos: the same scorer with consumer.delivery=exactly_once (transactions of
-#       consumer.txn.max.ms; outputs read back read_committed, so latency includes the
-#       transaction's commit),
+#       consumer.txn.max.ms; outputs read back read_committed after the run; scored_at is
+#       stamped before the transaction commits, so a tweet's latency holds the commits that
+#       blocked the loop before it was scored, not its own),
 #   (c) the Python peer: bench/peer_stream.py (confluent-kafka + scikit-learn TF-IDF word
 #       1-2 + char_wb 2-5 + LogisticRegression balanced), batch for batch the same loop,
 #   (d) base: with SS_BENCH_BASELINE_BIN=OTHER/sentistream, the scorer (b) run by that
