@@ -7,10 +7,14 @@
 #   (b) the scorer: `sentistream consume` with the logistic-regression model, at least once
 #       (the default delivery),
 #   (b') eos: the same scorer with consumer.delivery=exactly_once (transactions of
-#       consumer.txn.max.ms; outputs read back read_committed, so latency includes the
-#       transaction's commit),
+#       consumer.txn.max.ms; outputs read back read_committed after the run; scored_at is
+#       stamped before the transaction commits, so a tweet's latency holds the commits that
+#       blocked the loop before it was scored, not its own),
 #   (c) the Python peer: bench/peer_stream.py (confluent-kafka + scikit-learn TF-IDF word
-#       1-2 + char_wb 2-5 + LogisticRegression balanced), batch for batch the same loop.
+#       1-2 + char_wb 2-5 + LogisticRegression balanced), batch for batch the same loop,
+#   (d) base: with SS_BENCH_BASELINE_BIN=OTHER/sentistream, the scorer (b) run by that
+#       binary (another build, e.g. the commit before a change), alternating with (b), so
+#       that a change to the scorer is measured side by side on the same broker and load.
 #
 # One run prints the targets at the end, each with its figure: at-least-once >= 0.7 x
 # passthrough flat out, exactly-once within 10 % of at-least-once, p99 <= 20 ms at 5,000/s
@@ -30,12 +34,28 @@
 #                              for the system under test / for the broker and this script's
 #                              helpers; default: none, the whole host for everyone),
 #                              SS_BENCH_CONSUME_ARGS (more overrides for both consumers),
+#                              SS_BENCH_RATE_REPS=3 (copies of the validation file sent at
+#                              each rate: 61,668 tweets, 12 s at 5,000/s),
+#                              SS_BENCH_BASELINE_BIN (adds system "base", see (d)),
 #                              SS_BENCH_BUILD_DIR=build/consumer-bench,
 #                              SS_BENCH_KAFKA_PORT=39092 (controller: +1),
 #                              SS_BENCH_METRICS_PORT=39464 (the consumer's metrics)
 #
 # The producer stamps created_at with the produce time (`produce --created-at now`);
 # latency = scored_at - created_at of each prediction read back from the output topic.
+# scored_at is stamped when the scorer hands the batch to its producer, so the latency
+# covers: the bench's producer (linger.ms=5) and the broker's produce path, the broker's
+# fetch path, the scorer's prefetch queue, its batch wait (consumer.batch.timeout.ms) and
+# the scoring; not the output's produce, nor (exactly-once) the transaction's commit.
+# Each rate run's input topic has message.timestamp.type=LogAppendTime, so every tweet
+# also carries the instant the broker appended it: the p99 is split there into
+# p99_to_broker_ms (producer + broker append) and p99_from_broker_ms (broker fetch +
+# scorer), and p99_after1s_ms leaves out the first second of the run (start-up: the
+# producer's first metadata, the first fetches). Every line ends with the 1-minute load
+# average when it was printed, cpu_us_per_tweet (the CPU time, user + system, all threads,
+# the system under test spent from holding its partitions to the last tweet scored, per
+# tweet: a figure the machine's load changes far less than the throughput), and with the broker's garbage collections during the run
+# (deploy/local/kafka.sh logs them): gc_pauses=count and gc_max_ms=the longest pause.
 # Rate runs: throughput = n / (last scored_at - first created_at). Flat-out runs read a
 # preloaded input topic from the start (each run its own consumer group and output topic)
 # and count the steady state: the middle 80% of the predictions over the time between the
@@ -59,6 +79,8 @@ model=${SS_BENCH_MODEL:-models-out/logreg.ssm}
 rates=${SS_BENCH_RATES:-5000 max}
 max_reps=${SS_BENCH_MAX_REPS:-25}
 max_runs=${SS_BENCH_MAX_RUNS:-3}
+rate_reps=${SS_BENCH_RATE_REPS:-3}
+base_bin=${SS_BENCH_BASELINE_BIN:-}
 peer_max_reps=${SS_BENCH_PEER_MAX_REPS:-3}
 cpus=${SS_BENCH_CPUS:-}
 broker_cpus=${SS_BENCH_BROKER_CPUS:-}
@@ -113,11 +135,16 @@ fi
 # by every process it starts, and the system under test is started under its own taskset.
 [ -n "$broker_cpus" ] && taskset -cp "$broker_cpus" $$ >/dev/null
 deploy/local/kafka.sh start >"$work/kafka.out" 2>&1 || { cat "$work/kafka.out"; die "kafka start"; }
-for r in 1 $max_reps $peer_max_reps; do
+for r in $rate_reps $max_reps $peer_max_reps; do
         for _ in $(seq "$r"); do cat "$val"; done >"$work/in-$r.tsv"
 done
 port=${SS_BENCH_METRICS_PORT:-39464}
 run_id=0
+
+# cpu_ticks PID: user + system CPU time of a process so far, in clock ticks
+cpu_ticks() {
+        awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
 
 # wait_scored N: until the scorer's metrics say N scored (bounded).
 wait_scored() {
@@ -152,8 +179,8 @@ preload() {
 # numbers on stdout (LABEL in place of RATE). At a rate the input is a fresh topic fed while
 # the system runs; flat out (RATE max) it reads the preloaded TOPIC of REPS copies.
 one() {
-        local sys=$1 rate=$2 reps=1 mode=rate
-        model_us="" peak_rss=""
+        local sys=$1 rate=$2 reps=$rate_reps mode=rate
+        model_us="" peak_rss="" cpu_us=""
         run_id=$((run_id + 1))
         local tin=in-$run_id tout=out-$run_id
         if [ "$rate" = max ]; then
@@ -161,38 +188,46 @@ one() {
                 reps=$4
                 mode=max
         else
-                deploy/local/kafka.sh create-topic "$tin" 4 >/dev/null
+                deploy/local/kafka.sh create-topic "$tin" 4 message.timestamp.type=LogAppendTime \
+                        >/dev/null
         fi
         deploy/local/kafka.sh create-topic "$tout" 4 >/dev/null
-        local input=$work/in-$reps.tsv n
+        local input=$work/in-$reps.tsv n gclog=deploy/local/run/$SS_KAFKA_PORT/gc.log gc0=0
+        [ -f "$gclog" ] && gc0=$(wc -l <"$gclog")
         n=$(wc -l <"$input")
         local prod=(kafka.bootstrap.servers="$bs" topics.input="$tin")
         local ratearg=()
         [ "$rate" != max ] && ratearg=(--rate "$rate")
         case $sys in
-        passthrough | scorer | eos)
-                local extra=()
+        passthrough | scorer | eos | base)
+                local extra=() sbin=$bin
+                [ "$sys" = base ] && sbin=$base_bin
                 # the baseline keeps librdkafka's own 64 MiB prefetch (the scorer's is 2 x
                 # consumer.batch.max.bytes = 32 MiB): the fastest consumer the broker allows
                 [ "$sys" = passthrough ] && extra=(consumer.mode=passthrough
                         kafka.queued.max.messages.kbytes=65536)
-                [ "$sys" = scorer ] && extra=(consumer.score.threads="$score_threads")
+                [ "$sys" = scorer ] || [ "$sys" = base ] &&
+                        extra=(consumer.score.threads="$score_threads")
                 [ "$sys" = eos ] && extra=(consumer.score.threads="$score_threads"
                         consumer.delivery=exactly_once consumer.instance.id="b-$run_id")
                 # shellcheck disable=SC2206 # word splitting intended: extra overrides
                 extra+=(${SS_BENCH_CONSUME_ARGS:-})
-                "${pin[@]}" "$bin" consume kafka.bootstrap.servers="$bs" topics.input="$tin" \
+                "${pin[@]}" "$sbin" consume kafka.bootstrap.servers="$bs" topics.input="$tin" \
                         topics.output="$tout" consumer.group.id="g-$run_id" \
                         consumer.model.path="$model" metrics.port=$port \
                         consumer.lag.interval.ms=100 "${extra[@]}" >"$work/consume.log" 2>&1 &
                 local cpid=$!
                 pids+=("$cpid")
                 wait_assigned
+                local cpu0
+                cpu0=$(cpu_ticks "$cpid")
                 if [ "$mode" = rate ]; then
                         "$bin" produce "$input" --created-at now "${ratearg[@]}" "${prod[@]}" \
                                 >"$work/produce.out" 2>&1 || die "produce: $(cat "$work/produce.out")"
                 fi
                 wait_scored "$n"
+                cpu_us=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$cpid")" -v n="$n" \
+                        -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')
                 # time inside ss_model_score_batch, per tweet (the rest is Kafka, serde, loop)
                 model_us=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } | awk -v n="$n" \
                         '$1 == "sentistream_scoring_seconds_sum" { printf "%.1f", $2 * 1e6 / n }')
@@ -215,10 +250,19 @@ one() {
                 ;;
         esac
         kcat -b "$bs" -C -t "$tout" -o beginning -e -q -f '%R%s' >"$work/out.bin"
-        local m
-        m=$("$py" bench/peer_stream.py measure "$work/out.bin" schemas "$mode")
-        [ "$sys" = scorer ] || [ "$sys" = eos ] && m="$m model_us_per_tweet=$model_us"
+        local m indump=()
+        if [ "$mode" = rate ]; then
+                kcat -b "$bs" -C -t "$tin" -o beginning -e -q -f '%T %R%s' >"$work/in.bin"
+                indump=("$work/in.bin")
+        fi
+        m=$("$py" bench/peer_stream.py measure "$work/out.bin" schemas "$mode" "${indump[@]}")
+        [ "$sys" = scorer ] || [ "$sys" = eos ] || [ "$sys" = base ] &&
+                m="$m model_us_per_tweet=$model_us"
         [ -n "$peak_rss" ] && m="$m peak_rss_mib=$peak_rss"
+        [ -n "$cpu_us" ] && m="$m cpu_us_per_tweet=$cpu_us"
+        [ -f "$gclog" ] && m="$m $(tail -n +$((gc0 + 1)) "$gclog" | awk '/ Pause / && $NF ~ /ms$/ {
+                v = $NF + 0; n++; if (v > mx) mx = v } END { printf "gc_pauses=%d gc_max_ms=%.1f", n, mx }')"
+        m="$m load=$(cut -d' ' -f1 /proc/loadavg)"
         printf '%-12s %-6s %s\n' "$sys" "${5:-$rate}" "$m" | tee -a "$out/stream.txt"
         [ "$mode" = rate ] && { deploy/local/kafka.sh delete-topic "$tin" >/dev/null 2>&1 || true; }
         deploy/local/kafka.sh delete-topic "$tout" >/dev/null 2>&1 || true
@@ -226,17 +270,19 @@ one() {
 
 {
         echo "# bench/bench_stream.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) $(getconf _NPROCESSORS_ONLN) cores, model $model," \
-                "scorer threads $score_threads, system under test on CPUs ${cpus:-all}, broker on ${broker_cpus:-all}"
+                "scorer threads $score_threads, system under test on CPUs ${cpus:-all}, broker on ${broker_cpus:-all}," \
+                        "load average $(cut -d' ' -f1-3 /proc/loadavg)${base_bin:+, base = $base_bin}"
         echo "# system  input-rate  n  throughput(tweets/s)  latency p50/p99 (ms, scored_at - created_at)"
 } | tee "$out/stream.txt"
 bench_t0=$SECONDS
-systems=${SS_BENCH_SYSTEMS:-passthrough scorer eos}
+systems=${SS_BENCH_SYSTEMS:-passthrough scorer eos${base_bin:+ base}}
+[ -z "$base_bin" ] || [ -x "$base_bin" ] || die "SS_BENCH_BASELINE_BIN=$base_bin is not an executable"
 [ "${SS_BENCH_PEER:-0}" = 1 ] && [ -z "${SS_BENCH_SYSTEMS:-}" ] && systems="$systems peer"
 
 # median SYSTEM: the median flat-out throughput of SYSTEM in this run's stream.txt.
 median() {
         awk -v s="$1" '$1 == s && $2 == "max" {
-                for (i = 3; i <= NF; i++) if ($i ~ /^throughput=/) { sub(/^throughput=/, "", $i); v[n++] = $i }
+                for (i = 3; i <= NF; i++) if ($i ~ /^throughput=/) { sub(/^throughput=/, "", $i); v[n++] = $i + 0 }
         } END {
                 if (!n) exit
                 for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
@@ -279,6 +325,11 @@ for rate in $rates; do
                         awk -v a="$eo" -v b="$p" 'BEGIN { printf "#   eos (exactly-once) / passthrough = %.2f\n", a / b }'
                 [ -n "$sc" ] && [ -n "$eo" ] &&
                         awk -v a="$eo" -v b="$sc" 'BEGIN { printf "#   eos / scorer = %.2f (transaction overhead %.0f %%)\n", a / b, (1 - a / b) * 100 }'
+                ba=$(median base)
+                [ -n "$p" ] && [ -n "$ba" ] &&
+                        awk -v a="$ba" -v b="$p" 'BEGIN { printf "#   base / passthrough = %.2f\n", a / b }'
+                [ -n "$sc" ] && [ -n "$ba" ] &&
+                        awk -v a="$sc" -v b="$ba" 'BEGIN { printf "#   scorer / base = %.2f (this build against SS_BENCH_BASELINE_BIN)\n", a / b }'
                 if [ -n "$pe" ] && [ -n "$sc" ]; then
                         awk -v a="$sc" -v b="$pe" 'BEGIN { printf "#   scorer / peer = %.1f (target >= 20)\n", a / b }'
                 fi
@@ -316,6 +367,6 @@ rss=$(awk '($1 == "scorer" || $1 == "eos") { for (i = 3; i <= NF; i++) if ($i ~ 
         if [ -n "$(median peer)" ]; then
                 verdict "flat out: at-least-once / Python peer" "$(ratio "$sc" "$(median peer)")" ge 20
         fi
-        echo "# wall time of the benchmark: $((SECONDS - bench_t0)) s"
+        echo "# wall time of the benchmark: $((SECONDS - bench_t0)) s; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee -a "$out/stream.txt"
 echo "reproduce: bench/bench_stream.sh (figures in $out/stream.txt)"

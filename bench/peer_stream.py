@@ -10,12 +10,19 @@
       predictions, produce with an idempotent producer (key = tweet id), store an input
       offset only after its prediction was delivered (contiguous prefix per partition),
       commit every second. Exits after EXPECT predictions were delivered.
-  peer_stream.py measure DUMP SCHEMA_DIR MODE
+  peer_stream.py measure DUMP SCHEMA_DIR MODE [INPUT_DUMP]
       Reads a kcat '%R%s' dump of predictions; prints n, throughput (tweets/s) and the
       latency p50/p99 of scored_at - created_at. MODE rate: throughput over
       [first created_at, last scored_at]; MODE max (input preloaded): the steady state,
       the middle 80% of the predictions over the time between the 10th and the 90th
       percentile of scored_at; latency not meaningful.
+      MODE rate also prints p99_after1s_ms: the p99 of the tweets created one second or
+      more after the first (start-up left out). With INPUT_DUMP, a kcat '%T %R%s' dump of
+      the input topic created with message.timestamp.type=LogAppendTime (%T: when the
+      broker appended the tweet), the latency is split in two at that instant, joined on
+      (tweet id, created_at): p50/p99_to_broker_ms (created_at -> appended: the producer's
+      batching and the broker's produce path) and p50/p99_from_broker_ms (appended ->
+      scored_at: the broker's fetch path, the scorer's queue, batch and scoring).
 """
 import collections
 import io
@@ -158,11 +165,35 @@ def to_ms(v):
     return v if isinstance(v, int) else int(round(v.timestamp() * 1000))
 
 
-def cmd_measure(dump, schema_dir, mode):
+def read_appended(dump, schema_dir):
+    """{(tweet id, created_at ms): broker append time ms} of a kcat '%T %R%s' dump."""
+    import fastavro
+    schema = load_schema(schema_dir, "tweet")
+    data = open(dump, "rb").read()
+    out, i = {}, 0
+    while i < len(data):
+        sp = data.index(b" ", i)
+        t = int(data[i:sp])
+        (n,) = struct.unpack(">i", data[sp + 1:sp + 5])
+        i = sp + 5
+        r = fastavro.schemaless_reader(io.BytesIO(data[i + 5:i + n]), schema)
+        i += n
+        out[(r["id"], to_ms(r["created_at"]))] = t
+    return out
+
+
+def pct(v, q):
+    v = sorted(v)
+    return v[int(q * (len(v) - 1))]
+
+
+def cmd_measure(dump, schema_dir, mode, input_dump=None):
     import fastavro
     schema = load_schema(schema_dir, "prediction")
     data = open(dump, "rb").read()
+    appended = read_appended(input_dump, schema_dir) if input_dump else {}
     lat, created, scored, i = [], [], [], 0
+    to_broker, from_broker = [], []
     while i < len(data):
         (n,) = struct.unpack(">i", data[i:i + 4])
         i += 4
@@ -172,11 +203,17 @@ def cmd_measure(dump, schema_dir, mode):
         created.append(c)
         scored.append(s)
         lat.append(s - c)
-    lat.sort()
+        a = appended.get((r["tweet_id"], c))
+        if a is not None:
+            to_broker.append(a - c)
+            from_broker.append(s - a)
     n = len(lat)
     if n == 0:
         print("n=0")
         return
+    t0 = min(created)
+    steady = [x for x, c in zip(lat, created) if c - t0 >= 1000]
+    lat.sort()
     if mode == "rate":
         span = (max(scored) - min(created)) / 1000.0
         tput = n / span if span > 0 else float("inf")
@@ -190,12 +227,26 @@ def cmd_measure(dump, schema_dir, mode):
         tput = (hi - lo) / span if span > 0 else float("inf")
     p50 = lat[int(0.50 * (n - 1))]
     p99 = lat[int(0.99 * (n - 1))]
-    print(f"n={n} throughput={tput:.0f} p50_ms={p50} p99_ms={p99}")
+    extra = ""
+    if mode == "rate" and steady:
+        extra += f" p99_after1s_ms={pct(steady, 0.99)}"
+    if mode == "rate" and to_broker:
+        extra += (f" p50_to_broker_ms={pct(to_broker, 0.5)} p99_to_broker_ms={pct(to_broker, 0.99)}"
+                  f" p50_from_broker_ms={pct(from_broker, 0.5)}"
+                  f" p99_from_broker_ms={pct(from_broker, 0.99)}")
+        if len(to_broker) < n:
+            extra += f" joined={len(to_broker)}"
+    print(f"n={n} throughput={tput:.0f} p50_ms={p50} p99_ms={p99}{extra}")
 
 
 def main():
     cmds = {"train": (cmd_train, 2), "run": (cmd_run, 7), "measure": (cmd_measure, 3)}
-    if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) - 2 != cmds[sys.argv[1]][1]:
+    optional = {"measure": 1}  # trailing optional arguments
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
+        sys.exit(__doc__)
+    nargs = len(sys.argv) - 2
+    want = cmds[sys.argv[1]][1]
+    if not want <= nargs <= want + optional.get(sys.argv[1], 0):
         sys.exit(__doc__)
     cmds[sys.argv[1]][0](*sys.argv[2:])
 

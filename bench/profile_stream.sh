@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Profile of the scorer's hot path: `perf record` of the release scorer (LR model,
 # consumer.score.threads=3) reading a preloaded topic flat out through a local broker;
-# prints the top entries of `perf report` (self time, by symbol).
+# prints the top entries of `perf report` (self time, by symbol), then the samples by thread
+# (the scoring loop and its workers are "sentistream", librdkafka's are "rdk:*"; at 999
+# samples a second, the count over the tweets is the CPU time per tweet).
 #   bench/profile_stream.sh    env: SS_TEST_PORT_BASE (broker on base+92/93),
 #                              SS_BENCH_BUILD_DIR=build/rel, SS_PROFILE_REPS=10 (copies of
 #                              the validation file: 205,560 tweets), SS_PROFILE_ARGS (more
@@ -37,4 +39,8 @@ wait "$ppid_" || true
         echo "# bench/profile_stream.sh, $(date -u +%FT%TZ), $n tweets, ${SS_PROFILE_ARGS:-at-least-once}"
         perf report -i "$work/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
                 grep -E '^ +[0-9.]+%' | awk 'NR <= 25'
+        echo "# by thread (share, samples):"
+        perf report -i "$work/perf.data" --stdio -n --no-children --sort comm 2>/dev/null |
+                grep -E '^ +[0-9.]+%' | awk -v n="$n" '{ s += $2; print } END {
+                        printf "# %d samples at 999 Hz: %.2f us of CPU per tweet\n", s, s / 999 * 1e6 / n }'
 } | tee bench/out/profile.txt

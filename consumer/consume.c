@@ -25,7 +25,10 @@
  * loop emits batch k-1 and collects and decodes batch k+1. Two batch buffers
  * alternate. Batches are still emitted in order, and the ledger (entered at
  * collect) stays the only record of what may be committed, so the delivery
- * guarantee holds as before; a batch is at most one turn late.
+ * guarantee holds as before; a batch is at most one turn late. A batch whose
+ * scores are in while the next one is still being collected is emitted at
+ * once, from the collect loop, so that at low input rates the pipeline does
+ * not add a batch.timeout.ms wait to every tweet's latency.
  *
  * Between batches: a requested or detected model reload (the batch being
  * scored is emitted first, under the model that scored it), and the lag
@@ -619,9 +622,19 @@ static void ss_consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- the batch ---------------------------------------------------------------------- */
 
+/* While b is collected and the batch before it is being scored: once its scores are in,
+ * that batch is emitted at once rather than after b's batch.timeout.ms, which would add a
+ * whole batch wait to its latency at low input rates. */
+static void ss_consume_emit_early(ss_consume_t *s, const ss_batch_t *b)
+{
+        if (s->scoring && s->scoring != b && ss_pool_done(s->pool))
+                ss_consume_drain(s);
+}
+
 /* Polls messages into b; enters each in the ledger. Returns the count. While another
- * batch is being scored the first message is not waited for: that batch is emitted
- * first. A batch ends at consumer.batch.size messages or consumer.batch.max.bytes of input
+ * batch is being scored the first message is not waited for, and the later ones in steps of
+ * at most 1 ms: that batch is emitted as soon as it is scored (ss_consume_emit_early()).
+ * A batch ends at consumer.batch.size messages or consumer.batch.max.bytes of input
  * (the message that would cross the bound is held for the next batch; one larger than the
  * bound makes a batch of its own). */
 static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
@@ -646,6 +659,9 @@ static size_t ss_consume_collect(ss_consume_t *s, ss_batch_t *b)
                         if (left <= 0)
                                 break;
                         timeout_ms = (int)(left * 1000.0 + 0.999);
+                        if (s->scoring && timeout_ms > 1)
+                                timeout_ms = 1;
+                        ss_consume_emit_early(s, b);
                 }
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(s->consumer, timeout_ms);
                 if (!rkm) {
@@ -967,8 +983,9 @@ static void ss_consume_drain(ss_consume_t *s)
  */
 static void ss_consume_step(ss_consume_t *s)
 {
-        ss_batch_t *b = s->collecting, *prev = s->scoring;
-        size_t got = ss_consume_collect(s, b);
+        ss_batch_t *b = s->collecting;
+        size_t got = ss_consume_collect(s, b); /* may emit the batch being scored */
+        ss_batch_t *prev = s->scoring;
         if (got)
                 ss_consume_decode(s, b);
         if (prev)

@@ -243,3 +243,13 @@ ss_err_t ss_pool_wait(ss_pool_t *p, double *seconds, char *errstr, size_t errstr
                 *seconds = slowest;
         return err;
 }
+
+int ss_pool_done(ss_pool_t *p)
+{
+        if (p->inline_batch)
+                return 1;
+        pthread_mutex_lock(&p->mu);
+        int done = p->pending == 0;
+        pthread_mutex_unlock(&p->mu);
+        return done;
+}

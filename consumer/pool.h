@@ -70,4 +70,10 @@ void ss_pool_start(ss_pool_t *p, const char *const *texts, const size_t *lens, s
  */
 ss_err_t ss_pool_wait(ss_pool_t *p, double *seconds, char *errstr, size_t errstr_size);
 
+/*
+ * 1 when the batch started last is scored (ss_pool_wait() would return at
+ * once), 0 while a worker still scores it. Does not wait.
+ */
+int ss_pool_done(ss_pool_t *p);
+
 #endif /* SS_POOL_H */

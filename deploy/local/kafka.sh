@@ -10,6 +10,7 @@
 #   kafka.sh kill                           kill -9 (crash tests; restart with start --keep-data)
 #   kafka.sh status                         exit 0 if running and answering, 3 if not running
 #   kafka.sh create-topic NAME PARTITIONS   create a topic (replication factor 1), idempotent
+#                                           (KEY=VALUE... after it: topic configs)
 #   kafka.sh delete-topic NAME              delete a topic
 #
 # Options (any command): --port P (env SS_KAFKA_PORT, default 9092), --controller-port C
@@ -23,7 +24,8 @@
 # --sasl-ssl-port Q a SASL_SSL listener on 127.0.0.1:Q (needs --jaas); DIR holds
 # broker.pem (the broker's PKCS#8 key, then its certificate) and ca.pem (PEM keystore and
 # truststore, no client certificates asked).
-# State lives in deploy/local/run/<port>/: server.properties, data/, kafka.log, kafka.pid.
+# State lives in deploy/local/run/<port>/: server.properties, data/, kafka.log, kafka.pid,
+# gc.log (the JVM's collections with their pauses).
 # Topics are never created on the fly (auto.create.topics.enable=false): create them with
 # create-topic and the partition count you need.
 set -euo pipefail
@@ -49,7 +51,7 @@ die() {
 }
 
 usage() {
-        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
 }
 
@@ -289,8 +291,9 @@ cmd_start() {
         # setsid: the broker outlives this script and the terminal that started it.
         local jaas_opt=()
         [ -n "$jaas" ] && jaas_opt=(-Djava.security.auth.login.config="$jaas")
+        # gc.log: every collection and its pause (what a latency tail can be checked against)
         setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-                "${jaas_opt[@]}" \
+                -Xlog:gc:file="$run/gc.log":uptime "${jaas_opt[@]}" \
                 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
                 -Djava.awt.headless=true -Dorg.slf4j.simpleLogger.showDateTime=true \
                 -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd'T'HH:mm:ss.SSS" \
@@ -322,12 +325,17 @@ cmd_start() {
 
 # Waits up to $2 seconds for pid $1 to exit. Returns 0 when it is gone.
 cmd_create_topic() {
-        [ ${#args[@]} -eq 2 ] || die "usage: create-topic NAME PARTITIONS"
+        [ ${#args[@]} -ge 2 ] || die "usage: create-topic NAME PARTITIONS [KEY=VALUE...]"
         [[ ${args[1]} =~ ^[1-9][0-9]*$ ]] || die "PARTITIONS must be a positive number (got ${args[1]})"
         need_jars
+        local kv topic_conf=()
+        for kv in "${args[@]:2}"; do
+                [[ $kv =~ ^[a-z.]+=[^[:space:]]+$ ]] || die "topic config wants KEY=VALUE (got $kv)"
+                topic_conf+=(--config "$kv")
+        done
         java_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --create \
                 --if-not-exists --topic "${args[0]}" --partitions "${args[1]}" \
-                --replication-factor 1 >/dev/null ||
+                --replication-factor 1 "${topic_conf[@]}" >/dev/null ||
                 die "creating topic ${args[0]} on $bootstrap failed"
         echo "kafka.sh: topic ${args[0]} (${args[1]} partitions) on $bootstrap"
 }

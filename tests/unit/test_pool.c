@@ -2,7 +2,8 @@
  * Unit tests of the scoring pool (consumer/pool.c) and of ss_model_fork():
  * on a small LR model trained here on real tweets, a batch scored over 2, 3
  * and 5 threads gives bit for bit the probabilities and input statistics of
- * one ss_model_score_batch() call, for batch sizes around the slice minimum;
+ * one ss_model_score_batch() call, for batch sizes around the slice minimum,
+ * complete as soon as ss_pool_done() says so;
  * a model swap takes effect; an error in a worker's slice reaches the caller;
  * bad thread counts are refused.
  */
@@ -12,6 +13,7 @@
 #include "model_impl.h"
 #include "pool.h"
 #include "ss_test.h"
+#include "ss_util.h"
 
 /* A model trained on the first n tweets of the validation file; l2 tells two apart. */
 static ss_model_t *toy_model(const ss_dataset_t *all, size_t n, double l2)
@@ -62,6 +64,14 @@ static int same_as_direct(ss_pool_t *p, ss_model_t *ref, const ss_dataset_t *ds,
         ss_pool_start(p, (const char *const *)ds->texts + off, ds->lens + off, n, pa, sa);
         ok = ss_model_score_batch(ref, (const char *const *)ds->texts + off, ds->lens + off, n, pb,
                                   sb, err, sizeof(err)) == SS_OK;
+        /* ss_pool_done() says 1 only once every output is written: they are compared
+         * before ss_pool_wait() (bounded: 30 s) */
+        double t0 = ss_time_mono();
+        while (!ss_pool_done(p) && ss_time_mono() - t0 < 30)
+                ;
+        ok = ok && ss_pool_done(p);
+        ok = ok && (n == 0 ||
+                    (!memcmp(pa, pb, n * 3 * sizeof(float)) && !memcmp(sa, sb, n * sizeof(*sa))));
         double secs = -1;
         ok = ss_pool_wait(p, &secs, err, sizeof(err)) == SS_OK && ok && secs >= 0;
         ok = ok && (n == 0 ||
