@@ -12,6 +12,10 @@
 #      counts (no group, no decode): the broker's ceiling for one consumer on this machine.
 #   3. the monitor: `sentistream monitor` with the default configuration (label shift and
 #      CBPE on, card beside the model), a new consumer group, from the beginning of the topic;
+#      one setting differs: monitor.join.max.pending holds every prediction and label of the
+#      run (N + labels; default 200,000), so that every label meets its prediction (here all
+#      labels are in Redis before the predictions are read, and the 90 % of predictions that
+#      get no label would otherwise push the waiting labels out);
 #      timed from process start to its counter sentistream_monitor_predictions_total = N
 #      (polled every 50 ms), and from its first counted prediction (without the group join).
 #   Passthrough runs before and after each monitor run; the figures are their medians.
@@ -21,7 +25,9 @@
 # models-out/logreg.ssm with its card, trained if missing), SS_BENCH_PORT_BASE (default 29700:
 # Kafka +0, controller +1, Redis +2, monitor metrics +3, scorer metrics +4),
 # SS_BENCH_LABEL_SHARE (0.1), SS_BENCH_RUNS (monitor runs, default 1), SS_BENCH_PERF=1 (record
-# the last monitor run with `perf record` and print its top entries).
+# the last monitor run with `perf record` and print its top entries, per thread),
+# SS_BENCH_COMPARE_BIN (another sentistream binary, e.g. an older build: each run then also
+# times it, right after the build's monitor, on the same topic with its own group and labels).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -56,6 +62,7 @@ now() { date +%s.%N; }
 metric() { # metric PORT NAME: the counter's value, empty while the endpoint is not up
         { curl -s "http://127.0.0.1:$1/metrics" || true; } | awk -v k="$2" '$1 == k { print $2; exit }'
 }
+ge() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; } # counters print as 1e+06
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
@@ -94,9 +101,9 @@ nlabels=$(wc -l < "$work/labels.tsv")
 scorer=$!
 pids+=("$scorer")
 t=$(now)
-while [ "$(metric "$sport" sentistream_scored_total)" != "$n" ]; do
+until ge "$(metric "$sport" sentistream_scored_total)" "$n"; do
         kill -0 "$scorer" 2> /dev/null || die "the scorer exited: $(tail -n 5 "$work/scorer.log")"
-        awk -v a="$(now)" -v b="$t" 'BEGIN { exit !(a - b > 900) }' && die "scoring timed out"
+        awk -v a="$(now)" -v b="$t" 'BEGIN { exit !(a - b > 600) }' && die "scoring timed out"
         sleep 0.2
 done
 kill -TERM "$scorer"
@@ -113,17 +120,18 @@ passthrough() { # one kcat run over the whole topic; appends messages/s from pro
         pt+=("$(awk -v n="$n" -v a="$t1" -v b="$t0" 'BEGIN { printf "%.0f", n / (a - b) }')")
 }
 
-monitor_run() { # monitor_run R: one monitor run over the topic; sets ms_r, mf_r, join_s
-        local r=$1 prefix=$tag-$1: t0 tf='' tp='' p mon perf=''
+monitor_run() { # monitor_run R [BIN]: one monitor run over the topic; sets ms_r, mf_r, join_s
+        local r=$1 mbin=${2:-$bin} prefix=$tag-$1${2:+-b}: t0 tf='' tp='' p mon perf=''
         "$bin" label "$work/labels.tsv" --no-text redis.port="$rport" redis.prefix="$prefix" \
                 > "$work/label.log" 2>&1 || die "label: $(tail -n 5 "$work/label.log")"
         t0=$(now)
-        "$bin" monitor "${topics[@]}" consumer.model.path="$model" \
-                redis.port="$rport" redis.prefix="$prefix" monitor.group.id="$tag-monitor-$r" \
-                monitor.metrics.port="$mport" > "$work/monitor.log" 2>&1 &
+        "$mbin" monitor "${topics[@]}" consumer.model.path="$model" \
+                redis.port="$rport" redis.prefix="$prefix" monitor.group.id="$tag-${prefix%:}" \
+                monitor.metrics.port="$mport" monitor.join.max.pending=$((n + nlabels)) \
+                > "$work/monitor.log" 2>&1 &
         mon=$!
         pids+=("$mon")
-        if [ "${SS_BENCH_PERF:-0}" = 1 ] && [ "$r" = "$runs" ]; then
+        if [ "${SS_BENCH_PERF:-0}" = 1 ] && [ "$r" = "$runs" ] && [ -z "${2:-}" ]; then
                 perf record -F 2000 -p "$mon" -o "$work/perf.data" > "$work/perf.log" 2>&1 &
                 perf=$!
         fi
@@ -132,7 +140,7 @@ monitor_run() { # monitor_run R: one monitor run over the topic; sets ms_r, mf_r
                 p=$(metric "$mport" sentistream_monitor_predictions_total)
                 t=$(now)
                 [ -z "$tf" ] && [ "${p:-0}" != 0 ] && tf=$t
-                [ "${p:-0}" = "$n" ] && tp=$t
+                ge "$p" "$n" && tp=$t
                 awk -v a="$t" -v b="$t0" 'BEGIN { exit !(a - b > 600) }' &&
                         die "the monitor timed out at ${p:-?} predictions"
                 sleep 0.05
@@ -145,20 +153,29 @@ monitor_run() { # monitor_run R: one monitor run over the topic; sets ms_r, mf_r
         joined=$(metric "$mport" sentistream_monitor_joined_total)
         bad=$(metric "$mport" sentistream_monitor_invalid_predictions_total)
         [ "${bad:-0}" = 0 ] || die "the monitor refused ${bad} predictions"
+        ge "$joined" "$nlabels" || die "only ${joined:-0} of $nlabels labels joined"
         kill -TERM "$mon"
         wait "$mon" || die "the monitor did not stop cleanly: $(tail -n 5 "$work/monitor.log")"
         pids=()
-        echo "monitor run $r: $n predictions, ${joined:-0} of $nlabels labels joined"
+        echo "monitor run $r ($mbin): $n predictions, ${joined:-0} of $nlabels labels joined"
         read -r ms_r mf_r join_s <<< "$(awk -v n="$n" -v a="$tp" -v b="$t0" -v f="$tf" \
                 'BEGIN { printf "%.0f %.0f %.2f", n / (a - b), n / (a - f), f - b }')"
 }
 
 echo "== passthrough (kcat, counting) and sentistream monitor, alternating; $nlabels labels in Redis"
-pt=() ms=() mf=()
+pt=() ms=() mf=() cs=()
 passthrough
 for r in $(seq "$runs"); do
         monitor_run "$r"
         ms+=("$ms_r") mf+=("$mf_r")
+        if [ -n "${SS_BENCH_COMPARE_BIN:-}" ]; then
+                a=("$ms_r" "$mf_r" "$join_s")
+                monitor_run "$r" "$SS_BENCH_COMPARE_BIN"
+                cs+=("$ms_r")
+                echo "run $r: compared binary $ms_r/s from process start ($mf_r/s from the first" \
+                        "prediction)"
+                read -r ms_r mf_r join_s <<< "${a[*]}"
+        fi
         passthrough
         echo "run $r: passthrough ${pt[-2]}/s and ${pt[-1]}/s around it; monitor $ms_r/s from" \
                 "process start ($mf_r/s from the first prediction, $join_s s to it)"
@@ -170,9 +187,14 @@ awk -v p="$p" -v s="$s" -v f="$f" -v n="$n" -v l="$(cut -d' ' -f1-3 /proc/loadav
         printf "RESULT n=%d passthrough_per_s=%.0f monitor_per_s=%.0f monitor_from_first_per_s=%.0f ", n, p, s, f
         printf "ratio=%.3f target_100k=%s load_average=\"%s\"\n", s / p, (s >= 100000 ? "met" : "MISSED"), l
 }'
+if [ ${#cs[@]} -gt 0 ]; then
+        c=$(printf '%s\n' "${cs[@]}" | median)
+        awk -v c="$c" -v s="$s" -v b="$SS_BENCH_COMPARE_BIN" 'BEGIN {
+                printf "RESULT compared_per_s=%.0f (%s) this_build_over_compared=%.3f\n", c, b, s / c }'
+fi
 if [ "${SS_BENCH_PERF:-0}" = 1 ]; then
         echo "== perf: top entries of the last monitor run (self time)"
-        perf report -i "$work/perf.data" --no-children --percent-limit 1.5 --stdio 2> /dev/null |
-                grep -E '^ +[0-9]' | head -n 25
+        perf report -i "$work/perf.data" --no-children --sort comm,dso,sym --percent-limit 1 \
+                --stdio 2> /dev/null | grep -E '^ +[0-9]' | head -n 30
 fi
 echo "reproduce: SS_BENCH_PORT_BASE=$base SS_BENCH_BUILD_DIR=$build bench/bench_monitor_kafka.sh $n"
