@@ -25,7 +25,7 @@
 # models-out/logreg.ssm with its card, trained if missing), SS_BENCH_PORT_BASE (default 29700:
 # Kafka +0, controller +1, Redis +2, monitor metrics +3, scorer metrics +4),
 # SS_BENCH_LABEL_SHARE (0.1), SS_BENCH_RUNS (monitor runs, default 1), SS_BENCH_PERF=1 (record
-# the last monitor run with `perf record` and print its top entries, per thread),
+# the last monitor run with `perf record` and print its top entries, all threads),
 # SS_BENCH_COMPARE_BIN (another sentistream binary, e.g. an older build: each run then also
 # times it, right after the build's monitor, on the same topic with its own group and labels).
 set -euo pipefail
