@@ -27,7 +27,8 @@
 # SS_BENCH_LABEL_SHARE (0.1), SS_BENCH_RUNS (monitor runs, default 1), SS_BENCH_PERF=1 (record
 # the last monitor run with `perf record` and print its top entries, all threads),
 # SS_BENCH_COMPARE_BIN (another sentistream binary, e.g. an older build: each run then also
-# times it, right after the build's monitor, on the same topic with its own group and labels).
+# times it, right after the build's monitor, on the same topic with its own group and labels;
+# SS_BENCH_COMPARE_FIRST=1 runs it first in each pair instead).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -166,14 +167,18 @@ echo "== passthrough (kcat, counting) and sentistream monitor, alternating; $nla
 pt=() ms=() mf=() cs=()
 passthrough
 for r in $(seq "$runs"); do
-        monitor_run "$r"
-        ms+=("$ms_r") mf+=("$mf_r")
-        if [ -n "${SS_BENCH_COMPARE_BIN:-}" ]; then
-                a=("$ms_r" "$mf_r" "$join_s")
+        compare() {
                 monitor_run "$r" "$SS_BENCH_COMPARE_BIN"
                 cs+=("$ms_r")
                 echo "run $r: compared binary $ms_r/s from process start ($mf_r/s from the first" \
                         "prediction)"
+        }
+        [ -n "${SS_BENCH_COMPARE_BIN:-}" ] && [ "${SS_BENCH_COMPARE_FIRST:-0}" = 1 ] && compare
+        monitor_run "$r"
+        ms+=("$ms_r") mf+=("$mf_r")
+        if [ -n "${SS_BENCH_COMPARE_BIN:-}" ] && [ "${SS_BENCH_COMPARE_FIRST:-0}" != 1 ]; then
+                a=("$ms_r" "$mf_r" "$join_s")
+                compare
                 read -r ms_r mf_r join_s <<< "${a[*]}"
         fi
         passthrough
