@@ -190,11 +190,74 @@ static void test_random(void)
         ss_join_destroy(j);
 }
 
+/* A small table under many ids: every add beyond the capacity evicts the oldest
+ * waiting entry (probe runs shift back on each removal); checked against a model. */
+static void test_random_evict(void)
+{
+        enum { IDS = 2000, CAP = 64, OPS = 50000 };
+        ss_join_t *j = ss_join_new(CAP, INT64_MAX / 4);
+        /* model per id: 0 none, 1 pred waits, 2 label waits; seq of the add */
+        static int state[IDS];
+        static int64_t seq[IDS];
+        uint64_t s = 977, joined = 0, evicted = 0;
+        int ok = 1, waiting = 0;
+        for (int64_t t = 0; t < OPS; t++) {
+                s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+                /* ids drawn from a window that moves, so some pairs meet before eviction */
+                int id = (int)((t / 8 + (int64_t)((s >> 33) % 48)) % IDS);
+                int is_label = (int)((s >> 20) & 1);
+                char key[16];
+                int n = snprintf(key, sizeof(key), "k%d", id);
+                ss_join_pair_t out;
+                int rc;
+                if (is_label) {
+                        ss_join_label_t l = L(id % 3, t);
+                        rc = ss_join_add_label(j, key, (size_t)n, &l, t, &out);
+                } else {
+                        ss_join_pred_t p = P((uint32_t)id, id % 3, t);
+                        rc = ss_join_add_pred(j, key, (size_t)n, &p, t, &out);
+                }
+                int want = state[id] && state[id] != 1 + is_label;
+                ok &= rc == want;
+                if (want) {
+                        joined++;
+                        state[id] = 0;
+                        waiting--;
+                        ok &= out.pred.model == (uint32_t)id;
+                        continue;
+                }
+                if (state[id]) { /* same side again: replaces, waits from now */
+                        state[id] = 0;
+                        waiting--;
+                }
+                if (waiting == CAP) { /* the model evicts its oldest */
+                        int old = -1;
+                        for (int i = 0; i < IDS; i++)
+                                if (state[i] && (old < 0 || seq[i] < seq[old]))
+                                        old = i;
+                        state[old] = 0;
+                        waiting--;
+                        evicted++;
+                }
+                state[id] = 1 + is_label;
+                seq[id] = t;
+                waiting++;
+        }
+        const ss_join_stats_t *st = ss_join_stats(j);
+        CHECK(ok);
+        CHECK(st->joined == joined);
+        CHECK(st->evicted_pred + st->evicted_label == evicted);
+        CHECK(st->pending_pred + st->pending_label == (uint64_t)waiting);
+        CHECK(joined > 1000 && evicted > 1000); /* the test exercised both paths */
+        ss_join_destroy(j);
+}
+
 int main(void)
 {
         test_both_orders();
         test_ttl();
         test_capacity();
         test_random();
+        test_random_evict();
         return ss_test_finish();
 }
