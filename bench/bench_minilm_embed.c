@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blascore.h"
 #include "mfile.h"
 #include "minilm.h"
 #include "ss_util.h"
@@ -144,6 +145,7 @@ static int floats_write(const char *dir, const char *name, const float *v, size_
 
 int main(int argc, char **argv)
 {
+        ss_blascore_select(argv); /* as sentistream does */
         if (argc < 5) {
                 fprintf(stderr, "usage: bench_minilm_embed ENCODER.ssm TWEETS.tsv OUT_DIR "
                                 "BATCHES [MAX_TOKENS]\n");
@@ -172,10 +174,12 @@ int main(int argc, char **argv)
         }
         text_t *t = NULL;
         size_t n = texts_parse(buf, blen, &t);
-        if (n == 0 || texts_sort_write(e, t, n, argv[3]) != 0) {
+        if (n == 0) {
                 fprintf(stderr, "bench_minilm_embed: no texts in %s\n", argv[2]);
                 return 1;
         }
+        if (texts_sort_write(e, t, n, argv[3]) != 0)
+                return 1;
         int D = ss_minilm_embed_dim(e);
         const char **s = malloc(n * sizeof(*s));
         size_t *len = malloc(n * sizeof(*len));
