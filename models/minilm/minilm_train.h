@@ -37,6 +37,7 @@ typedef struct ss_minilm_train_config {
         int pool_layers[SS_MINILM_MAX_LAYERS + 1]; /* hidden states pooled (0 = embeddings) */
         int n_pool;                                /* 0 = the last layer only */
         size_t batch;                              /* texts per ss_minilm_embed call */
+        int int8; /* 1: the written model's head.config asks for int8 linear layers */
         /* NULL, or [tune rows][C]: the chosen head fitted without the tune rows, applied to
          * them, in training-file order (calibration needs a model that never saw them) */
         float *tune_probs_out;

