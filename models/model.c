@@ -82,7 +82,7 @@ static int model_toplabel_load(ss_model_t *m, const ss_mfile_t *mf, const char *
         const float *v = ss_mfile_get(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, 2 * SS_NUM_CLASSES,
                                       &cnt, sub, sizeof(sub));
         if (!v) {
-                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s", sub);
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: %s", what, sub);
                 return -1;
         }
         for (int k = 0; k < SS_NUM_CLASSES; k++) {
@@ -227,14 +227,6 @@ void ss_model_set_temperature(ss_model_t *m, double t)
 void ss_model_toplabel(const ss_model_t *m, ss_calib_top_t *out)
 {
         *out = m->top;
-}
-
-void ss_model_set_toplabel(ss_model_t *m, const ss_calib_top_t *top)
-{
-        if (top)
-                m->top = *top;
-        else
-                ss_calib_top_identity(&m->top);
 }
 
 ss_err_t ss_model_score_raw(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,

@@ -69,12 +69,10 @@ void ss_model_set_temperature(ss_model_t *m, double t);
  * Top-label map applied after the temperature (calib.h): the model file's
  * "calibration.toplabel" section (f32 [SS_NUM_CLASSES][2], a and b per predicted class)
  * when it has one, else the identity (older files). It never moves a row's argmax.
- * Setting it changes only this model object.
  */
 #define SS_MODEL_TOPLABEL_SECTION "calibration.toplabel"
 struct ss_calib_top;
 void ss_model_toplabel(const ss_model_t *m, struct ss_calib_top *out);
-void ss_model_set_toplabel(ss_model_t *m, const struct ss_calib_top *top);
 
 /*
  * Scores texts[n] in batches of batch into probs_out[n][SS_NUM_CLASSES] at temperature 1,
