@@ -25,10 +25,10 @@ struct ss_model {
 
 /* The registry of model kinds: one line per kind (inference, trainer, configuration keys). */
 static const ss_model_entry_t ss_model_registry[] = {
-    {&ss_logreg_kind, ss_logreg_train_job, "model.logreg."},
-    {&ss_cnn_kind, ss_cnn_train_job, "model.cnn."},
-    {&ss_minilm_kind, ss_minilm_train_job, "model.minilm."},
-    {&ss_minilm_ft_kind, ss_minilm_ft_train_job, "model.minilm_ft."},
+    {&ss_logreg_kind, ss_logreg_train_job, "model.logreg.", 1},
+    {&ss_cnn_kind, ss_cnn_train_job, "model.cnn.", 0},
+    {&ss_minilm_kind, ss_minilm_train_job, "model.minilm.", 1},
+    {&ss_minilm_ft_kind, ss_minilm_ft_train_job, "model.minilm_ft.", 0},
 };
 
 void ss_softmax(float *row, int n)

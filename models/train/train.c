@@ -557,7 +557,7 @@ static int calib_write_card(const ss_card_t *c, const char *old_path, const char
 }
 
 int ss_train_calibrate(const ss_config_t *cfg, const char *config_dir, const char *in,
-                       const char *out)
+                       const char *out, int in_sample)
 {
         char err[1024], card_in[1100], card_out[1100];
         int rc = 1;
@@ -569,6 +569,16 @@ int ss_train_calibrate(const ss_config_t *cfg, const char *config_dir, const cha
         ss_mfile_t *mf = ss_mfile_read(in, err, sizeof(err));
         if (!mf || !(m = ss_model_load(in, err, sizeof(err)))) {
                 fprintf(stderr, "sentistream calibrate: %s\n", err);
+                goto out;
+        }
+        const ss_model_entry_t *entry = ss_model_entry_find(ss_model_kind(m));
+        if (entry && entry->refits_on_tune && !in_sample) {
+                fprintf(stderr,
+                        "sentistream calibrate: %s: a %s model's final fit saw its tune rows, so "
+                        "a fit on them is in-sample (train fits it on the tune-time model); "
+                        "--in-sample fits it anyway\n",
+                        in, ss_model_kind(m));
+                rc = 2;
                 goto out;
         }
         card.hyperparameters = calib_hyper(mf);
@@ -594,9 +604,9 @@ int ss_train_calibrate(const ss_config_t *cfg, const char *config_dir, const cha
         float sec[2 * SS_NUM_CLASSES];
         train_calib_fit(probs, d.tune->labels, d.tune->n, &card, sec);
         printf("calibrate  %s: temperature %.4f + top-label map on the tune split of %s (%zu, "
-               "scored by this model): ECE %.4f -> %.4f -> %.4f\n",
-               in, card.temperature, d.all->path, d.tune->n, card.calib_ece_before,
-               card.calib_ece_temperature, card.calib_ece_after);
+               "scored by this model%s): ECE %.4f -> %.4f -> %.4f\n",
+               in, card.temperature, d.all->path, d.tune->n, in_sample ? ", in-sample" : "",
+               card.calib_ece_before, card.calib_ece_temperature, card.calib_ece_after);
         float tf = (float)card.temperature;
         ss_mfile_remove(mf, SS_MODEL_TEMPERATURE_SECTION);
         ss_mfile_remove(mf, SS_MODEL_TOPLABEL_SECTION);

@@ -45,11 +45,12 @@ int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_d
  * Writes OUT (IN with its calibration sections replaced; a new version) and OUT's card:
  * IN's tune metrics, validation metrics and reference distributions measured anew through
  * the calibrated model. Kinds whose final model is refit on the tune rows (logreg, minilm)
- * have it fitted at training time on their tune-time model instead; on those, this fit is
- * in-sample. Returns the exit status (0, 1 runtime failure, 2 configuration error).
+ * have it fitted at training time on their tune-time model instead: on those, this fit is
+ * in-sample and refused (exit 2) unless in_sample is set. Returns the exit status (0, 1
+ * runtime failure, 2 configuration error).
  */
 int ss_train_calibrate(const ss_config_t *cfg, const char *config_dir, const char *in,
-                       const char *out);
+                       const char *out, int in_sample);
 
 /* A relative path that is not found from the current directory is looked up beside
  * config_dir (NULL: not). Writes the path to use into out. */
