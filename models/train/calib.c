@@ -187,10 +187,11 @@ static void top_fit_class(const double *x, const uint8_t *h, size_t m, double *a
                 double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
                 double step = 1, fn = f;
                 int halvings = 0; /* at most 20: a step of 1e-6 */
-                for (; halvings <= 20; halvings++, step /= 2) {
+                for (; halvings <= 20; halvings++) {
                         fn = top_loss(x, h, m, a - step * da, b - step * db);
                         if (fn <= f)
                                 break;
+                        step /= 2;
                 }
                 if (halvings > 20)
                         break;
