@@ -5,7 +5,8 @@
 #   - an LR (its final fit saw the tune rows) is refused without --in-sample (exit 2);
 #   - calibrate writes OUT and its card: a new version, the card's calibration names the
 #     top-label map and its tune-split ECE, the reference distributions are the new model's;
-#   - OUT scores with the same labels as IN (eval: the same confusion matrix, AvgRec);
+#   - OUT scores with the same labels as IN (eval: the same confusion matrix, AvgRec), and
+#     its calibrated labels (the card's validation figures) are the raw ones;
 #   - eval prints the ECE raw, after the temperature and after both, and --json carries them;
 #   - a seed other than the model's is refused (exit 2) with the key to pass; OUT = IN too.
 set -euo pipefail
@@ -58,6 +59,10 @@ echo "== eval: same labels, ECE three ways"
 c1=$(py 'r["metrics"]["confusion"], r["metrics"]["avgrec"]' "$work/e1.json")
 c2=$(py 'r["metrics"]["confusion"], r["metrics"]["avgrec"]' "$work/e2.json")
 [ "$c1" = "$c2" ] || fail "labels moved: $c1 vs $c2"
+# eval counts the raw argmax; the card's validation figures are scored through the map
+c3=$(py 'r["metrics"]["validation"]["confusion"], r["metrics"]["validation"]["avgrec"]' \
+        "$work/out/lr2.card.json")
+[ "$c3" = "$c2" ] || fail "the map moved labels: calibrated $c3, raw $c2"
 py '[r["calibration"][k] for k in ("ece_before", "ece_temperature", "ece_after", "toplabel")]' \
         "$work/e2.json"
 py 'r["calibration"]["toplabel"] is True' "$work/e2.json" | grep -qx True || fail "eval JSON"
