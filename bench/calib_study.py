@@ -2,6 +2,8 @@
 """Why a model's calibration does or does not transfer from the tune split to a test file.
 
   bench/calib_study.py MODEL [TRAIN.tsv [TEST.tsv]]      (defaults: data/semeval-*.tsv)
+      env SS_STUDY_TUNE_MODEL=FILE: score the tune rows with FILE instead (a model of the
+      same kind trained without them, e.g. data.train= the training file minus its tune rows)
 
 Scores the training file and the test file with `sentistream score` (build/rel), keeps the
 training rows of the tune split (the same seeded hash of the tweet id as
@@ -9,7 +11,10 @@ models/train/dataset.c, data.tune.share 0.1, model.seed 1), undoes the model's t
 and prints the test ECE (15 bins, top label, as calib.c) for: the temperature fitted on the
 tune split; a grid of temperatures; the temperature fitted on the tune rows of the latest
 training year; and a temperature plus a per-class bias fitted on the tune split (bias-corrected
-temperature scaling). The temperature that minimises the test's own NLL is printed as a
+temperature scaling); and top-label calibration after the tune split's temperature (a monotone
+map of the argmax's probability per predicted class, the other classes rescaled to fill the
+rest, clamped so that the argmax never moves): Platt scaling on logit(confidence), equal-mass
+histogram binning made monotone, isotonic regression. The temperature that minimises the test's own NLL is printed as a
 diagnostic only (what no fit on held-out data can beat), never used.
 Only meaningful for a model that never trained on its tune rows (cnn, minilm; the final LR
 refits on them). Needs numpy and scipy (.venv-mlops has both).
@@ -85,13 +90,97 @@ def fit(p, y, bias):
     return np.exp(x[0]), (x[1:] if bias else np.zeros(2))
 
 
+def toplabel_apply(p, maps):
+    """Top-label map: the argmax's probability c -> maps[k](c) for predicted class k, the other
+    classes rescaled to fill 1 - c'; c' at least just above the tie with the second class."""
+    k = p.argmax(1)
+    c = p.max(1)
+    q = p.copy()
+    c2 = np.array([maps[kk](cc) for kk, cc in zip(k, c)]) if len(p) else c
+    rest = 1 - c
+    second = np.sort(p, 1)[:, -2]
+    lo = second / np.maximum(rest + second, 1e-12)  # c' >= lo keeps the argmax
+    c2 = np.where(c2 < lo + 1e-6, np.minimum(lo + 1e-6, c), c2)  # just above the tie
+    scale_rest = np.where(rest > 0, (1 - c2) / np.maximum(rest, 1e-12), 0)
+    q = q * scale_rest[:, None]
+    q[np.arange(len(p)), k] = c2
+    return q
+
+
+def logit(c):
+    c = np.clip(c, 1e-6, 1 - 1e-6)
+    return np.log(c / (1 - c))
+
+
+def fit_platt(c, hit):
+    x = logit(c)
+    f = lambda ab: np.mean(np.logaddexp(0, ab[0] * x + ab[1]) - hit * (ab[0] * x + ab[1]))
+    a, b = minimize(f, np.array([1.0, 0.0]), method="Nelder-Mead").x
+    a = max(a, 1e-3)
+    return lambda cc: 1 / (1 + np.exp(-(a * logit(cc) + b)))
+
+
+def pav(y, w):
+    """Pool-adjacent-violators: the non-decreasing fit of y with weights w."""
+    blocks = []  # [value, weight, count]
+    for yi, wi in zip(y, w):
+        blocks.append([yi, wi, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            v2, w2, n2 = blocks.pop()
+            v1, w1, n1 = blocks.pop()
+            blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    out = []
+    for v, _, n in blocks:
+        out += [v] * n
+    return np.array(out)
+
+
+def fit_hist(c, hit, bins):
+    o = np.argsort(c)
+    cs, hs = c[o], hit[o]
+    parts = np.array_split(np.arange(len(cs)), min(bins, max(1, len(cs))))
+    xs = np.array([cs[i].mean() for i in parts])
+    ys = np.array([hs[i].mean() for i in parts])
+    ws = np.array([len(i) for i in parts], float)
+    ys = pav(ys, ws)
+    return lambda cc: float(np.interp(cc, xs, ys))
+
+
+def fit_iso(c, hit):
+    o = np.argsort(c)
+    xs, ys = c[o], pav(hit[o].astype(float), np.ones(len(c)))
+    return lambda cc: float(np.interp(cc, xs, ys))
+
+
+def toplabel_fit(p, y, method):
+    k, c = p.argmax(1), p.max(1)
+    hit = (k == y).astype(float)
+    maps = []
+    for cls in range(3):
+        m = k == cls
+        if m.sum() < 10:
+            maps.append(lambda cc: cc)
+        elif method == "platt":
+            maps.append(fit_platt(c[m], hit[m]))
+        elif method.startswith("hist"):
+            maps.append(fit_hist(c[m], hit[m], int(method[4:])))
+        else:
+            maps.append(fit_iso(c[m], hit[m]))
+    return maps
+
+
 def main():
     model = sys.argv[1]
     train = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "data/semeval-train.tsv")
     test = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "data/semeval-2016test.tsv")
     with open(model.removesuffix(".ssm") + ".card.json", encoding="utf-8") as f:
         t_model = json.load(f).get("calibration", {}).get("temperature", 1.0)
-    ids, tp, ty = scored(model, train)
+    tune_model = os.environ.get("SS_STUDY_TUNE_MODEL", model)
+    ids, tp, ty = scored(tune_model, train)
+    if tune_model != model:
+        with open(tune_model.removesuffix(".ssm") + ".card.json", encoding="utf-8") as f:
+            t_tune = json.load(f).get("calibration", {}).get("temperature", 1.0)
+        tp = scale(tp, t_model / t_tune)  # its raw probabilities, at MODEL's temperature
     keep = np.array([is_tune(i) for i in ids])
     ids = [i for i, k in zip(ids, keep) if k]
     tp, ty = scale(tp[keep], 1 / t_model), ty[keep]  # the raw probabilities
@@ -116,6 +205,14 @@ def main():
     print(f"  T + class bias fitted on the tune split (T {t_b:.3f}, bias negative {b[0]:+.3f} "
           f"neutral {b[1]:+.3f}): ECE test {ece(q, sy):.4f}; argmax moved on "
           f"{np.mean(q.argmax(1) != sp.argmax(1)):.3f} of the test")
+    for method in ("platt", "hist5", "hist10", "hist15", "iso"):
+        maps = toplabel_fit(scale(tp, t), ty, method)
+        q = toplabel_apply(scale(sp, t), maps)
+        qt = toplabel_apply(scale(tp, t), maps)
+        print(f"  T {t:.3f} + top-label {method:6s} fitted on the tune split: ECE tune "
+              f"{ece(qt, ty):.4f}, test {ece(q, sy):.4f}, NLL test {nll(q, sy):.4f} "
+              f"(T only {nll(scale(sp, t), sy):.4f}); argmax moved on "
+              f"{np.mean(q.argmax(1) != sp.argmax(1)):.4f}")
     print(f"  mean probability on the test {np.round(sp.mean(0), 3)} (T 1), "
           f"true mix {np.round(np.bincount(sy, minlength=3) / len(sy), 3)}")
 

@@ -10,6 +10,7 @@
 int ss_cmd_config(int argc, char **argv);
 int ss_cmd_train(int argc, char **argv);
 int ss_cmd_eval(int argc, char **argv);
+int ss_cmd_calibrate(int argc, char **argv);
 int ss_cmd_score(int argc, char **argv);
 int ss_cmd_consume(int argc, char **argv);
 int ss_cmd_produce(int argc, char **argv);

@@ -6,8 +6,9 @@
  * recall / F1 and the confusion matrix: a table for people, or one JSON object
  * with --json ({"model": {...}, "data": {...}, "metrics": {...}}, the metrics
  * object having the card's layout), and the expected calibration error (15
- * bins) of the raw probabilities and of the calibrated ones (the model's
- * temperature, calib.h). A bad line of DATA (unparsable, invalid
+ * bins) of the raw probabilities, after the model's temperature, and after
+ * the temperature and its top-label map (the probabilities the model scores
+ * with, calib.h). A bad line of DATA (unparsable, invalid
  * UTF-8, empty text, no label) is reported on stderr as
  * "sentistream eval: FILE:LINE: reason (line skipped)", the rest is evaluated,
  * and the report counts the skipped lines. Exit status: 0 ok, 1 runtime failure
@@ -37,13 +38,14 @@ static void ss_eval_on_bad_line(ss_err_t err, const char *msg, void *opaque)
         fprintf(stderr, "sentistream eval: %s [%s] (line skipped)\n", msg, ss_err2name(err));
 }
 
-/* Expected calibration error before and after the model's temperature. */
+/* Expected calibration error: raw (before), after the temperature, after both (after). */
 typedef struct ss_eval_calib {
-        double temperature, ece_before, ece_after;
+        double temperature, ece_before, ece_temperature, ece_after;
+        int has_toplabel;
 } ss_eval_calib_t;
 
-/* Scores ds once at temperature 1: the metrics (temperature changes no argmax) and the ECE
- * of the raw and of the calibrated probabilities. */
+/* Scores ds once raw: the metrics (neither step of the calibration changes an argmax) and the
+ * ECE of the raw, the tempered and the calibrated probabilities. */
 static ss_err_t ss_eval_score(ss_model_t *m, const ss_dataset_t *ds, size_t batch, ss_eval_t *e,
                               ss_eval_calib_t *cal, char *errstr, size_t errstr_size)
 {
@@ -60,6 +62,11 @@ static ss_err_t ss_eval_score(ss_model_t *m, const ss_dataset_t *ds, size_t batc
                 cal->temperature = ss_model_temperature(m);
                 cal->ece_before = ss_calib_ece(probs, ds->labels, ds->n, SS_CALIB_ECE_BINS);
                 ss_calib_apply(probs, ds->n, cal->temperature);
+                cal->ece_temperature = ss_calib_ece(probs, ds->labels, ds->n, SS_CALIB_ECE_BINS);
+                ss_calib_top_t top;
+                ss_model_toplabel(m, &top);
+                cal->has_toplabel = !ss_calib_top_is_identity(&top);
+                ss_calib_top_apply(&top, probs, ds->n);
                 cal->ece_after = ss_calib_ece(probs, ds->labels, ds->n, SS_CALIB_ECE_BINS);
         }
         free(probs);
@@ -87,8 +94,10 @@ static void ss_eval_print_table(const ss_model_t *m, const char *model_path, con
         for (int c = 0; c < SS_NUM_CLASSES; c++)
                 printf("%-10s %10.4f %10.4f %10.4f %10lld\n", ss_label_name(c), e->precision[c],
                        e->recall[c], e->f1[c], (long long)e->support[c]);
-        printf("\ncalibration temperature %.4f: ECE (%d bins) %.4f before, %.4f after\n",
-               cal->temperature, SS_CALIB_ECE_BINS, cal->ece_before, cal->ece_after);
+        printf("\ncalibration temperature %.4f%s: ECE (%d bins) %.4f before, %.4f after the "
+               "temperature, %.4f after\n",
+               cal->temperature, cal->has_toplabel ? " + top-label map" : "", SS_CALIB_ECE_BINS,
+               cal->ece_before, cal->ece_temperature, cal->ece_after);
 }
 
 static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const ss_dataset_t *ds,
@@ -109,7 +118,9 @@ static int ss_eval_print_json(const ss_model_t *m, const char *model_path, const
         cJSON *c = cJSON_AddObjectToObject(root, "calibration");
         cJSON_AddNumberToObject(c, "temperature", cal->temperature);
         cJSON_AddNumberToObject(c, "ece_bins", SS_CALIB_ECE_BINS);
+        cJSON_AddBoolToObject(c, "toplabel", cal->has_toplabel);
         cJSON_AddNumberToObject(c, "ece_before", cal->ece_before);
+        cJSON_AddNumberToObject(c, "ece_temperature", cal->ece_temperature);
         cJSON_AddNumberToObject(c, "ece_after", cal->ece_after);
         char *s = cJSON_PrintUnformatted(root);
         cJSON_Delete(root);
@@ -172,7 +183,7 @@ int ss_cmd_eval(int argc, char **argv)
                 goto out;
         }
         ss_eval_t e;
-        ss_eval_calib_t cal = {1, 0, 0};
+        ss_eval_calib_t cal = {1, 0, 0, 0, 0};
         if (ss_eval_score(m, ds, (size_t)batch, &e, &cal, err, sizeof(err))) {
                 fprintf(stderr, "sentistream eval: %s\n", err);
                 goto out;

@@ -20,14 +20,15 @@ struct ss_model {
         ss_mfile_t *mf;
         int forked;         /* mf belongs to the model this one was forked from */
         double temperature; /* applied after the kind's softmax; 1 = none */
+        ss_calib_top_t top; /* applied after the temperature; identity = none */
 };
 
 /* The registry of model kinds: one line per kind (inference, trainer, configuration keys). */
 static const ss_model_entry_t ss_model_registry[] = {
-    {&ss_logreg_kind, ss_logreg_train_job, "model.logreg."},
-    {&ss_cnn_kind, ss_cnn_train_job, "model.cnn."},
-    {&ss_minilm_kind, ss_minilm_train_job, "model.minilm."},
-    {&ss_minilm_ft_kind, ss_minilm_ft_train_job, "model.minilm_ft."},
+    {&ss_logreg_kind, ss_logreg_train_job, "model.logreg.", 1},
+    {&ss_cnn_kind, ss_cnn_train_job, "model.cnn.", 0},
+    {&ss_minilm_kind, ss_minilm_train_job, "model.minilm.", 1},
+    {&ss_minilm_ft_kind, ss_minilm_ft_train_job, "model.minilm_ft.", 0},
 };
 
 void ss_softmax(float *row, int n)
@@ -63,6 +64,41 @@ const ss_model_kind_t *ss_model_kind_find(const char *kind)
 {
         const ss_model_entry_t *e = ss_model_entry_find(kind);
         return e ? e->ops : NULL;
+}
+
+/* The top-label map from its section, the identity without one; -1 with a message when the
+ * section is malformed. */
+static int model_toplabel_load(ss_model_t *m, const ss_mfile_t *mf, const char *what, char *errstr,
+                               size_t errstr_size)
+{
+        char sub[256];
+        ss_calib_top_identity(&m->top);
+        int present = 0;
+        for (size_t i = 0; i < ss_mfile_nsections(mf) && !present; i++)
+                present = !strcmp(ss_mfile_section_name(mf, i), SS_MODEL_TOPLABEL_SECTION);
+        if (!present)
+                return 0;
+        uint64_t cnt = 0;
+        const float *v = ss_mfile_get(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, 2 * SS_NUM_CLASSES,
+                                      &cnt, sub, sizeof(sub));
+        if (!v) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: %s", what, sub);
+                return -1;
+        }
+        for (int k = 0; k < SS_NUM_CLASSES; k++) {
+                m->top.a[k] = v[2 * k];
+                m->top.b[k] = v[2 * k + 1];
+        }
+        int bad = ss_calib_top_check(&m->top);
+        if (bad >= 0) {
+                ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,
+                           "%s: section %s: class %s holds a %g, b %g (want 0 < a <= 100, |b| "
+                           "<= 100)",
+                           what, SS_MODEL_TOPLABEL_SECTION, ss_label_name(bad), m->top.a[bad],
+                           m->top.b[bad]);
+                return -1;
+        }
+        return 0;
 }
 
 ss_model_t *ss_model_from_mfile(ss_mfile_t *mf, char *errstr, size_t errstr_size)
@@ -108,6 +144,11 @@ ss_model_t *ss_model_from_mfile(ss_mfile_t *mf, char *errstr, size_t errstr_size
                 }
                 m->temperature = *t;
         }
+        if (model_toplabel_load(m, mf, what, errstr, errstr_size)) {
+                ss_mfile_destroy(mf);
+                free(m);
+                return NULL;
+        }
         m->impl = kind->load(mf, errstr, errstr_size);
         if (!m->impl) {
                 ss_mfile_destroy(mf);
@@ -136,6 +177,7 @@ ss_model_t *ss_model_fork(const ss_model_t *m, char *errstr, size_t errstr_size)
         f->mf = m->mf;
         f->forked = 1;
         f->temperature = m->temperature;
+        f->top = m->top;
         f->impl = m->kind->load(m->mf, errstr, errstr_size);
         if (!f->impl) {
                 free(f);
@@ -167,6 +209,8 @@ ss_err_t ss_model_score_batch(ss_model_t *m, const char *const *texts, const siz
                                             errstr_size);
         if (!err && m->temperature != 1)
                 ss_calib_apply(probs_out, n, m->temperature);
+        if (!err)
+                ss_calib_top_apply(&m->top, probs_out, n);
         return err;
 }
 
@@ -180,11 +224,18 @@ void ss_model_set_temperature(ss_model_t *m, double t)
         m->temperature = t > 0 ? t : 1;
 }
 
+void ss_model_toplabel(const ss_model_t *m, ss_calib_top_t *out)
+{
+        *out = m->top;
+}
+
 ss_err_t ss_model_score_raw(ss_model_t *m, const char *const *texts, const size_t *lens, size_t n,
                             size_t batch, float *probs_out, char *errstr, size_t errstr_size)
 {
         double t = m->temperature;
+        ss_calib_top_t top = m->top;
         m->temperature = 1;
+        ss_calib_top_identity(&m->top);
         ss_err_t err = SS_OK;
         if (batch == 0)
                 batch = 512;
@@ -195,6 +246,7 @@ ss_err_t ss_model_score_raw(ss_model_t *m, const char *const *texts, const size_
                                            errstr_size);
         }
         m->temperature = t;
+        m->top = top;
         return err;
 }
 

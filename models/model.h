@@ -47,7 +47,8 @@ void ss_model_destroy(ss_model_t *m);
  * Scores n texts (texts[i] holds lens[i] bytes, not necessarily NUL-terminated;
  * invalid UTF-8 is tolerated and replaced by the tokenizer).
  *   probs_out: [n][SS_NUM_CLASSES], row-major, each row sums to 1; calibrated by the
- *              model's temperature (see ss_model_temperature()).
+ *              model's temperature (see ss_model_temperature()), then its top-label
+ *              map (ss_model_toplabel()).
  *   stats_out: [n] input statistics, or NULL if not wanted.
  * Scratch grows on demand and is reused across calls.
  */
@@ -65,7 +66,17 @@ double ss_model_temperature(const ss_model_t *m);
 void ss_model_set_temperature(ss_model_t *m, double t);
 
 /*
+ * Top-label map applied after the temperature (calib.h): the model file's
+ * "calibration.toplabel" section (f32 [SS_NUM_CLASSES][2], a and b per predicted class)
+ * when it has one, else the identity (older files). It never moves a row's argmax.
+ */
+#define SS_MODEL_TOPLABEL_SECTION "calibration.toplabel"
+struct ss_calib_top;
+void ss_model_toplabel(const ss_model_t *m, struct ss_calib_top *out);
+
+/*
  * Scores texts[n] in batches of batch into probs_out[n][SS_NUM_CLASSES] at temperature 1,
+ * and without the top-label map,
  * whatever the model's own: the raw probabilities (to fit a temperature, or to measure the
  * calibration error before it). Same errors as ss_model_score_batch().
  */

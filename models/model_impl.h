@@ -72,6 +72,8 @@ typedef struct ss_model_entry {
         const ss_model_kind_t *ops; /* inference */
         ss_model_train_fn train;
         const char *config_prefix; /* its keys in the key table: "model.<kind>." */
+        int refits_on_tune;        /* 1: the final model is fitted on the tune rows too (its
+                                    * calibration is fitted on the tune-time model's) */
 } ss_model_entry_t;
 
 /* The kinds (two lines each). */

@@ -320,6 +320,9 @@ static ss_err_t ss_track_finish(ss_track_t *t, const ss_card_t *card, const char
                 ss_mlflow_batch_metric(b, "calibration_temperature", card->temperature, 0, 0);
                 ss_mlflow_batch_metric(b, "tune_ece_before", card->calib_ece_before, 0, 0);
                 ss_mlflow_batch_metric(b, "tune_ece_after", card->calib_ece_after, 0, 0);
+                if (card->has_toplabel) /* after the temperature alone; _after is after both */
+                        ss_mlflow_batch_metric(b, "tune_ece_temperature",
+                                               card->calib_ece_temperature, 0, 0);
         }
         char mb[256], cb[256], key[128];
         snprintf(mb, sizeof(mb), "%s", model_path);

@@ -272,11 +272,22 @@ cJSON *ss_card_to_json(const ss_card_t *c)
         cJSON_AddItemToObject(root, "labels", ss_json_str_array(labels, SS_NUM_CLASSES));
         if (c->has_calibration) {
                 cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
-                cJSON_AddStringToObject(cal, "method", "temperature");
+                cJSON_AddStringToObject(cal, "method",
+                                        c->has_toplabel ? "temperature+toplabel" : "temperature");
                 cJSON_AddNumberToObject(cal, "temperature", c->temperature);
+                if (c->has_toplabel) {
+                        cJSON *top = cJSON_AddObjectToObject(cal, "toplabel");
+                        for (int k = 0; k < SS_NUM_CLASSES; k++) {
+                                cJSON *o = cJSON_AddObjectToObject(top, ss_label_name(k));
+                                cJSON_AddNumberToObject(o, "a", c->top_a[k]);
+                                cJSON_AddNumberToObject(o, "b", c->top_b[k]);
+                        }
+                }
                 cJSON_AddStringToObject(cal, "fit_on", "tune");
                 cJSON_AddNumberToObject(cal, "n", (double)c->calib_n);
                 cJSON_AddNumberToObject(cal, "ece_before", c->calib_ece_before);
+                if (c->has_toplabel)
+                        cJSON_AddNumberToObject(cal, "ece_temperature", c->calib_ece_temperature);
                 cJSON_AddNumberToObject(cal, "ece_after", c->calib_ece_after);
         }
         cJSON_AddItemToObject(root, "reference", ss_json_reference(&c->ref, &c->validation_eval));

@@ -14,7 +14,9 @@
  *                "per_class": {"negative": {"precision","recall","f1","support"},...}}},
  *    "labels": ["negative","neutral","positive"],
  *    "calibration": {"method": "temperature", "temperature", "fit_on": "tune", "n",
- *                    "ece_before", "ece_after"}   (when the model has a temperature),
+ *                    "ece_before", "ece_after"}   (when the model has a temperature;
+ *                    with a top-label map: "method": "temperature+toplabel", "toplabel":
+ *                    {"<label>": {"a", "b"}...}, "ece_temperature", and "ece_after" after both),
  *    "reference": {"split": "validation", "n": N, "distributions": [...],
  *                  "true_class": [C counts], "confusion": [[CxC, rows = true label]]}}
  *
@@ -128,6 +130,11 @@ typedef struct ss_card {
         double temperature;
         int64_t calib_n; /* rows it was fitted on */
         double calib_ece_before, calib_ece_after;
+        /* the top-label map after the temperature (calib.h); has_toplabel 0: none. ECE:
+         * raw (before), after the temperature, after both (after) */
+        int has_toplabel;
+        double top_a[SS_NUM_CLASSES], top_b[SS_NUM_CLASSES];
+        double calib_ece_temperature;
 } ss_card_t;
 
 /* Zeroes a card and sets git_commit to "unknown". */

@@ -217,6 +217,19 @@ ss_err_t ss_mfile_add(ss_mfile_t *mf, const char *section, ss_mf_type_t type, co
         return SS_OK;
 }
 
+int ss_mfile_remove(ss_mfile_t *mf, const char *section)
+{
+        ss_mf_section_t *s = ss_mfile_find(mf, section);
+        if (!s)
+                return 0;
+        if (s->owned)
+                free((void *)s->data);
+        size_t i = (size_t)(s - mf->secs);
+        memmove(s, s + 1, (mf->nsecs - i - 1) * sizeof(*s));
+        mf->nsecs--;
+        return 1;
+}
+
 /* ---- little-endian helpers ---- */
 
 static void ss_put_u16(uint8_t *p, uint16_t v)

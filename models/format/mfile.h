@@ -75,6 +75,9 @@ ss_mfile_t *ss_mfile_new(const char *kind, const char *name, const char *version
 ss_err_t ss_mfile_add(ss_mfile_t *mf, const char *section, ss_mf_type_t type, const void *data,
                       uint64_t count, char *errstr, size_t errstr_size);
 
+/* Removes a section (to add it again with new contents). Returns 1 if it was there, else 0. */
+int ss_mfile_remove(ss_mfile_t *mf, const char *section);
+
 /* Serialises into a new buffer (caller frees). Sets the version if it was NULL. A header
  * string that is not printable UTF-8 or longer than SS_MFILE_STR_MAX is SS_ERR_INVALID_ARG. */
 ss_err_t ss_mfile_serialize(ss_mfile_t *mf, uint8_t **out, size_t *out_len, char *errstr,

@@ -1,7 +1,9 @@
 /*
  * calib: temperature scaling on probabilities (the log of a probability is
  * its logit up to a per-row constant, which softmax ignores), a golden-section
- * fit of 1/T, and top-label ECE.
+ * fit of 1/T, top-label ECE, and the top-label map after the temperature
+ * (per predicted class a Platt fit by Newton's method; applying it rescales the
+ * other classes and never moves the argmax).
  */
 #include "calib.h"
 
@@ -108,4 +110,172 @@ double ss_calib_ece(const float *probs, const int8_t *labels, size_t n, int nbin
                 if (cnt[b] > 0)
                         ece += fabs(acc[b] - conf[b]) / (double)n;
         return ece;
+}
+
+/* ---- top-label map ---- */
+
+#define TOP_RIDGE   1e-4 /* pulls (a, b) toward the identity (1, 0) */
+#define TOP_TIE_GAP 1e-6 /* how far above the tie with the second class c' stays */
+
+static double top_logit(double c)
+{
+        if (c < 1e-7)
+                c = 1e-7;
+        if (c > 1 - 1e-7)
+                c = 1 - 1e-7;
+        return log(c / (1 - c));
+}
+
+static double top_sigmoid(double z)
+{
+        return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
+
+void ss_calib_top_identity(ss_calib_top_t *top)
+{
+        for (int k = 0; k < C; k++) {
+                top->a[k] = 1;
+                top->b[k] = 0;
+        }
+}
+
+int ss_calib_top_is_identity(const ss_calib_top_t *top)
+{
+        for (int k = 0; k < C; k++)
+                if (top->a[k] != 1 || top->b[k] != 0)
+                        return 0;
+        return 1;
+}
+
+double ss_calib_top_map(const ss_calib_top_t *top, int k, double c)
+{
+        if (top->a[k] == 1 && top->b[k] == 0)
+                return c;
+        return top_sigmoid(top->a[k] * top_logit(c) + top->b[k]);
+}
+
+/* Mean ridge-penalised log-loss of h ~ sigmoid(a x + b) over m rows. */
+static double top_loss(const double *x, const uint8_t *h, size_t m, double a, double b)
+{
+        double s = 0;
+        for (size_t i = 0; i < m; i++) {
+                double z = a * x[i] + b;
+                s += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - (h[i] ? z : 0);
+        }
+        return s / (double)m + 0.5 * TOP_RIDGE * ((a - 1) * (a - 1) + b * b);
+}
+
+/* Newton's method with step halving on one class's rows; identity when it fails. */
+static void top_fit_class(const double *x, const uint8_t *h, size_t m, double *a_out, double *b_out)
+{
+        double a = 1, b = 0, f = top_loss(x, h, m, a, b);
+        for (int it = 0; it < 100; it++) {
+                double ga = TOP_RIDGE * (a - 1), gb = TOP_RIDGE * b;
+                double haa = TOP_RIDGE, hab = 0, hbb = TOP_RIDGE;
+                for (size_t i = 0; i < m; i++) {
+                        double p = top_sigmoid(a * x[i] + b), r = (p - h[i]) / (double)m;
+                        double w = p * (1 - p) / (double)m;
+                        ga += r * x[i];
+                        gb += r;
+                        haa += w * x[i] * x[i];
+                        hab += w * x[i];
+                        hbb += w;
+                }
+                double det = haa * hbb - hab * hab;
+                if (!(det > 0))
+                        break;
+                double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+                double step = 1, fn = f;
+                int halvings = 0; /* at most 20: a step of 1e-6 */
+                for (; halvings <= 20; halvings++) {
+                        fn = top_loss(x, h, m, a - step * da, b - step * db);
+                        if (fn <= f)
+                                break;
+                        step /= 2;
+                }
+                if (halvings > 20)
+                        break;
+                a -= step * da;
+                b -= step * db;
+                int done = f - fn < 1e-12;
+                f = fn;
+                if (done)
+                        break;
+        }
+        if (!(a > 1e-3 && a <= 100 && fabs(b) <= 100 && isfinite(f))) {
+                a = 1; /* not monotone increasing, or diverged: keep the identity */
+                b = 0;
+        }
+        *a_out = a;
+        *b_out = b;
+}
+
+void ss_calib_top_fit(ss_calib_top_t *top, const float *probs, const int8_t *labels, size_t n)
+{
+        ss_calib_top_identity(top);
+        double *x = malloc((n ? n : 1) * sizeof(*x));  /* [n] logit of the confidence */
+        uint8_t *h = malloc((n ? n : 1) * sizeof(*h)); /* [n] 1: the argmax was right */
+        if (!x || !h) {
+                free(x);
+                free(h);
+                return;
+        }
+        for (int k = 0; k < C; k++) {
+                size_t m = 0;
+                for (size_t i = 0; i < n; i++) {
+                        const float *p = probs + i * C;
+                        if (labels[i] < 0 || labels[i] >= C || ss_probs_argmax(p) != k)
+                                continue;
+                        x[m] = top_logit(p[k]);
+                        h[m++] = labels[i] == k;
+                }
+                if (m >= SS_CALIB_TOP_MIN_ROWS)
+                        top_fit_class(x, h, m, &top->a[k], &top->b[k]);
+        }
+        free(x);
+        free(h);
+}
+
+/* Maps one row; leaves it as it was if the float argmax would move. */
+static void top_apply_row(const ss_calib_top_t *top, float *p)
+{
+        int k = ss_probs_argmax(p);
+        double c = p[k], s = 0, rest = 0; /* rest: the others' sum (not 1 - c: float rows sum
+                                           * to 1 only to rounding) */
+        for (int j = 0; j < C; j++) {
+                if (j == k)
+                        continue;
+                rest += p[j];
+                if (p[j] > s)
+                        s = p[j];
+        }
+        if (!(rest > 0) || !(c > 0))
+                return;                           /* a one-hot row: nothing to rescale */
+        double lo = s / (rest + s) + TOP_TIE_GAP; /* c' >= lo keeps k the argmax */
+        double c2 = ss_calib_top_map(top, k, c);
+        if (c2 < lo)
+                c2 = c < lo ? c : lo;
+        float row[C];
+        for (int j = 0; j < C; j++)
+                row[j] = j == k ? (float)c2 : (float)(p[j] * ((1 - c2) / rest));
+        if (ss_probs_argmax(row) != k)
+                return;
+        memcpy(p, row, sizeof(row));
+}
+
+void ss_calib_top_apply(const ss_calib_top_t *top, float *probs, size_t n)
+{
+        if (ss_calib_top_is_identity(top))
+                return;
+        for (size_t i = 0; i < n; i++)
+                top_apply_row(top, probs + i * C);
+}
+
+int ss_calib_top_check(const ss_calib_top_t *top)
+{
+        for (int k = 0; k < C; k++)
+                if (!(isfinite(top->a[k]) && top->a[k] > 0 && top->a[k] <= 100 &&
+                      isfinite(top->b[k]) && fabs(top->b[k]) <= 100))
+                        return k;
+        return -1;
 }

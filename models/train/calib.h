@@ -14,6 +14,22 @@
  *
  * ECE (top label, equal-width bins over the confidence max_k p_k):
  *   ECE = sum_b (n_b / n) |accuracy_b - mean confidence_b|.
+ *
+ * Top-label calibration (Gupta & Ramdas, ICLR 2022), applied after the
+ * temperature: one temperature cannot fix a model whose error is per class (a
+ * model trained with balanced class weights is right far less often when it
+ * says "negative" than when it says "positive" at the same confidence). For
+ * each predicted class k, Platt scaling on the logit of the argmax's
+ * probability c fitted on the tune split, c' = sigmoid(a_k logit(c) + b_k)
+ * with a_k > 0 (monotone), estimates P(label = k | predicted k, c); the other
+ * classes are rescaled to fill 1 - c' in their proportions. The label never
+ * moves: c' is kept at least just above the tie with the second class
+ * (c' >= s / (1 - c + s) + 1e-6 for second-largest s; c itself where the row
+ * is already that close to a tie), and a row whose float argmax would still
+ * change is left as it was. a = 1, b = 0 is the identity (a model file without
+ * the map). Fit: Newton's method on the mean log-loss of "the argmax was
+ * right" with a small ridge (1e-4) for rows that separate; a class predicted
+ * fewer than SS_CALIB_TOP_MIN_ROWS times keeps the identity.
  */
 #ifndef SS_CALIB_H
 #define SS_CALIB_H
@@ -36,5 +52,34 @@ double ss_calib_fit(const float *probs, const int8_t *labels, size_t n);
 
 /* ECE over nbins equal-width confidence bins (0 for n == 0). */
 double ss_calib_ece(const float *probs, const int8_t *labels, size_t n, int nbins);
+
+/* ---- top-label map ---- */
+
+#define SS_CALIB_TOP_MIN_ROWS 30
+
+/* Per predicted class: c' = sigmoid(a[k] logit(c) + b[k]). */
+typedef struct ss_calib_top {
+        double a[SS_NUM_CLASSES], b[SS_NUM_CLASSES];
+} ss_calib_top_t;
+
+/* The identity map (a = 1, b = 0 for every class). */
+void ss_calib_top_identity(ss_calib_top_t *top);
+
+/* 1 if top is the identity. */
+int ss_calib_top_is_identity(const ss_calib_top_t *top);
+
+/* The mapped confidence of predicted class k at confidence c, before the clamp. */
+double ss_calib_top_map(const ss_calib_top_t *top, int k, double c);
+
+/* Fits the map on n rows of probs[n][C] (already at the model's temperature) with
+ * labels[n] (rows with a label outside 0..C-1 are skipped). */
+void ss_calib_top_fit(ss_calib_top_t *top, const float *probs, const int8_t *labels, size_t n);
+
+/* Applies the map to n rows of probs in place; no row's argmax changes. */
+void ss_calib_top_apply(const ss_calib_top_t *top, float *probs, size_t n);
+
+/* Checks parameters read from a file: finite, 0 < a <= 100, |b| <= 100. Returns the first
+ * bad class, or -1 when all are good. */
+int ss_calib_top_check(const ss_calib_top_t *top);
 
 #endif /* SS_CALIB_H */

@@ -21,6 +21,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,10 +287,40 @@ static void train_data_describe(const train_data_t *d, ss_card_t *card)
 }
 
 /*
- * Temperature scaling on the tune split (calib.h): on the probabilities the trainer left in
- * job->tune_probs (its tune-time model), else on the tune split scored by the model just
- * written. Adds the section and writes the model again (its version is derived anew from
- * the payload); *m is the reloaded model. Returns 0, or prints the error and returns 1.
+ * Fits the temperature on the raw probs[n][C] (changed in place: at the end they are
+ * calibrated), then the top-label map on the tempered ones (calib.h); fills the card's
+ * calibration and sec[2 C], the map's section (a, b per class, as stored: the map applied
+ * to probs is the float one the model file holds).
+ */
+static void train_calib_fit(float *probs, const int8_t *labels, size_t n, ss_card_t *card,
+                            float *sec)
+{
+        double t = ss_calib_fit(probs, labels, n);
+        card->has_calibration = 1;
+        card->temperature = t;
+        card->calib_n = (int64_t)n;
+        card->calib_ece_before = ss_calib_ece(probs, labels, n, SS_CALIB_ECE_BINS);
+        ss_calib_apply(probs, n, t);
+        card->calib_ece_temperature = ss_calib_ece(probs, labels, n, SS_CALIB_ECE_BINS);
+        ss_calib_top_t top;
+        ss_calib_top_fit(&top, probs, labels, n);
+        for (int k = 0; k < SS_NUM_CLASSES; k++) {
+                sec[2 * k] = (float)top.a[k];
+                sec[2 * k + 1] = (float)top.b[k];
+                card->top_a[k] = top.a[k] = sec[2 * k];
+                card->top_b[k] = top.b[k] = sec[2 * k + 1];
+        }
+        card->has_toplabel = 1;
+        ss_calib_top_apply(&top, probs, n);
+        card->calib_ece_after = ss_calib_ece(probs, labels, n, SS_CALIB_ECE_BINS);
+}
+
+/*
+ * Temperature scaling and the top-label map on the tune split (train_calib_fit): on the
+ * probabilities the trainer left in job->tune_probs (its tune-time model), else on the tune
+ * split scored by the model just written. Adds the sections and writes the model again (its
+ * version is derived anew from the payload); *m is the reloaded model. Returns 0, or prints
+ * the error and returns 1.
  */
 static int train_calibrate(const ss_train_job_t *job, int have_probs, ss_mfile_t *mf,
                            const char *model_path, size_t batch, ss_model_t **m, ss_card_t *card)
@@ -306,21 +337,19 @@ static int train_calibrate(const ss_train_job_t *job, int have_probs, ss_mfile_t
                 fprintf(stderr, "sentistream train: scoring the tune split: %s\n", err);
                 return 1;
         }
-        double t = ss_calib_fit(probs, tune->labels, tune->n);
-        card->has_calibration = 1;
-        card->temperature = t;
-        card->calib_n = (int64_t)tune->n;
-        card->calib_ece_before = ss_calib_ece(probs, tune->labels, tune->n, SS_CALIB_ECE_BINS);
-        ss_calib_apply(probs, tune->n, t);
-        card->calib_ece_after = ss_calib_ece(probs, tune->labels, tune->n, SS_CALIB_ECE_BINS);
-        printf("calibrate  temperature %.4f on the tune split (%zu, %s): ECE %.4f -> %.4f\n", t,
-               tune->n, have_probs ? "tune-time model" : "final model", card->calib_ece_before,
-               card->calib_ece_after);
-        float tf = (float)t;
+        float sec[2 * SS_NUM_CLASSES];
+        train_calib_fit(probs, tune->labels, tune->n, card, sec);
+        printf("calibrate  temperature %.4f + top-label map on the tune split (%zu, %s): ECE "
+               "%.4f -> %.4f -> %.4f\n",
+               card->temperature, tune->n, have_probs ? "tune-time model" : "final model",
+               card->calib_ece_before, card->calib_ece_temperature, card->calib_ece_after);
+        float tf = (float)card->temperature;
         ss_model_destroy(*m);
         *m = NULL;
         ss_mfile_version_reset(mf);
         if (ss_mfile_add(mf, SS_MODEL_TEMPERATURE_SECTION, SS_MF_F32, &tf, 1, err, sizeof(err)) ||
+            ss_mfile_add(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, sec, 2 * SS_NUM_CLASSES, err,
+                         sizeof(err)) ||
             ss_mfile_write(mf, model_path, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: %s: %s\n", model_path, err);
                 return 1;
@@ -448,6 +477,174 @@ out:
         if (done && done(rc == 0, &card, model_path, card_path, opaque) && rc == 0)
                 rc = 1;
         free(tune_probs);
+        ss_model_destroy(m);
+        ss_mfile_destroy(mf);
+        train_data_free(&d);
+        ss_card_clear(&card);
+        return rc;
+}
+
+/* ---- calibrating an existing model file ---- */
+
+/* The model file's hyperparameters section as JSON (NULL when absent or unparsable). */
+static cJSON *calib_hyper(const ss_mfile_t *mf)
+{
+        char ignored[256];
+        uint64_t n = 0;
+        const char *s =
+            ss_mfile_get(mf, "hyperparameters", SS_MF_STR, 0, &n, ignored, sizeof(ignored));
+        return s ? cJSON_ParseWithLength(s, (size_t)n) : NULL;
+}
+
+/* The split the model was trained with must be the configured one: same seed, same share. */
+static int calib_check_split(const ss_config_t *cfg, const cJSON *hyper, const char *in)
+{
+        static const char *const keys[][2] = {{"seed", "model.seed"},
+                                              {"tune_share", "data.tune.share"},
+                                              {"holdout_share", "data.holdout.share"}};
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(hyper, keys[i][0]);
+                if (!cJSON_IsNumber(v))
+                        continue;
+                double want = v->valuedouble;
+                double have = i == 0 ? (double)ss_config_get_int(cfg, keys[i][1])
+                                     : ss_config_get_double(cfg, keys[i][1]);
+                if (fabs(want - have) > 1e-12 * (1 + fabs(want))) {
+                        fprintf(stderr,
+                                "sentistream calibrate: %s was trained with %s %g, the "
+                                "configuration says %s=%g: pass %s=%g (and the training's "
+                                "data.train) to find its tune split\n",
+                                in, keys[i][0], want, keys[i][1], have, keys[i][1], want);
+                        return 2;
+                }
+        }
+        return 0;
+}
+
+/* Writes the card JSON of c to path, keeping the old card's tune metrics (the model
+ * selection, which calibration does not change). */
+static int calib_write_card(const ss_card_t *c, const char *old_path, const char *path)
+{
+        char err[1024];
+        cJSON *root = ss_card_to_json(c);
+        char *old = NULL;
+        size_t len = 0;
+        if (root && !ss_file_read_all(old_path, &old, &len, err, sizeof(err))) {
+                cJSON *o = cJSON_ParseWithLength(old, len);
+                cJSON *tune = cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(o, "metrics"), "tune");
+                cJSON *met = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+                if (cJSON_IsObject(tune) && met)
+                        cJSON_ReplaceItemInObjectCaseSensitive(met, "tune",
+                                                               cJSON_Duplicate(tune, 1));
+                cJSON_Delete(o);
+        }
+        free(old);
+        char *text = root ? cJSON_Print(root) : NULL;
+        cJSON_Delete(root);
+        char tmp[1200];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        FILE *f = text ? fopen(tmp, "w") : NULL;
+        int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+        ok = f && fclose(f) == 0 && ok && rename(tmp, path) == 0;
+        if (!ok) {
+                fprintf(stderr, "sentistream calibrate: %s: %s\n", path,
+                        text ? strerror(errno) : "out of memory");
+                remove(tmp);
+        }
+        free(text);
+        return ok ? 0 : 1;
+}
+
+int ss_train_calibrate(const ss_config_t *cfg, const char *config_dir, const char *in,
+                       const char *out, int in_sample)
+{
+        char err[1024], card_in[1100], card_out[1100];
+        int rc = 1;
+        train_data_t d = {0};
+        ss_card_t card;
+        ss_card_init(&card);
+        ss_model_t *m = NULL;
+        float *probs = NULL; /* [tune n][C] */
+        ss_mfile_t *mf = ss_mfile_read(in, err, sizeof(err));
+        if (!mf || !(m = ss_model_load(in, err, sizeof(err)))) {
+                fprintf(stderr, "sentistream calibrate: %s\n", err);
+                goto out;
+        }
+        const ss_model_entry_t *entry = ss_model_entry_find(ss_model_kind(m));
+        if (entry && entry->refits_on_tune && !in_sample) {
+                fprintf(stderr,
+                        "sentistream calibrate: %s: a %s model's final fit saw its tune rows, so "
+                        "a fit on them is in-sample (train fits it on the tune-time model); "
+                        "--in-sample fits it anyway\n",
+                        in, ss_model_kind(m));
+                rc = 2;
+                goto out;
+        }
+        card.hyperparameters = calib_hyper(mf);
+        if (!card.hyperparameters)
+                card.hyperparameters = cJSON_CreateObject();
+        if ((rc = calib_check_split(cfg, card.hyperparameters, in)) ||
+            (rc = train_data_load_train(cfg, config_dir, &d)) ||
+            (rc = train_data_split(cfg, config_dir, &d, &card)))
+                goto out;
+        rc = 1;
+        if (d.tune->n == 0) {
+                fprintf(stderr, "sentistream calibrate: the tune split is empty\n");
+                goto out;
+        }
+        size_t batch = (size_t)ss_config_get_int(cfg, "train.batch.size");
+        probs = malloc(d.tune->n * SS_NUM_CLASSES * sizeof(*probs));
+        if (!probs || ss_model_score_raw(m, d.tune->texts, d.tune->lens, d.tune->n, batch, probs,
+                                         err, sizeof(err))) {
+                fprintf(stderr, "sentistream calibrate: scoring the tune split: %s\n",
+                        probs ? err : "out of memory");
+                goto out;
+        }
+        float sec[2 * SS_NUM_CLASSES];
+        train_calib_fit(probs, d.tune->labels, d.tune->n, &card, sec);
+        printf("calibrate  %s: temperature %.4f + top-label map on the tune split of %s (%zu, "
+               "scored by this model%s): ECE %.4f -> %.4f -> %.4f\n",
+               in, card.temperature, d.all->path, d.tune->n, in_sample ? ", in-sample" : "",
+               card.calib_ece_before, card.calib_ece_temperature, card.calib_ece_after);
+        float tf = (float)card.temperature;
+        ss_mfile_remove(mf, SS_MODEL_TEMPERATURE_SECTION);
+        ss_mfile_remove(mf, SS_MODEL_TOPLABEL_SECTION);
+        ss_mfile_version_reset(mf);
+        ss_model_destroy(m);
+        m = NULL;
+        if (ss_mfile_add(mf, SS_MODEL_TEMPERATURE_SECTION, SS_MF_F32, &tf, 1, err, sizeof(err)) ||
+            ss_mfile_add(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, sec, 2 * SS_NUM_CLASSES, err,
+                         sizeof(err)) ||
+            ss_file_mkdir_parent(out) || ss_mfile_write(mf, out, err, sizeof(err)) ||
+            !(m = ss_model_load(out, err, sizeof(err)))) {
+                fprintf(stderr, "sentistream calibrate: %s: %s\n", out, err);
+                goto out;
+        }
+        /* the reference distributions of the probabilities follow the calibration */
+        if (ss_cardfill_evaluate(m, d.val, batch, &card.validation_eval, &card.ref, "validation",
+                                 err, sizeof(err)) ||
+            ss_cardfill_model(&card, m, out, err, sizeof(err))) {
+                fprintf(stderr, "sentistream calibrate: %s\n", err);
+                goto out;
+        }
+        card.created_at_ms = ss_time_now_ms();
+        char repo[1024];
+        snprintf(repo, sizeof(repo), "%s", config_dir ? config_dir : ".");
+        ss_card_git_commit(dirname(repo), card.git_commit, sizeof(card.git_commit));
+        train_data_describe(&d, &card);
+        ss_card_path(in, card_in, sizeof(card_in));
+        ss_card_path(out, card_out, sizeof(card_out));
+        if (calib_write_card(&card, card_in, card_out))
+                goto out;
+        const ss_eval_t *v = &card.validation_eval;
+        printf("model      %s (%s, version %s)\ncard       %s\n", out, ss_model_name(m),
+               ss_model_version(m), card_out);
+        printf("validation n=%lld  AvgRec %.4f  F1-PN %.4f  accuracy %.4f  macro-F1 %.4f\n",
+               (long long)v->n, v->avgrec, v->f1_pn, v->accuracy, v->macro_f1);
+        rc = 0;
+out:
+        free(probs);
         ss_model_destroy(m);
         ss_mfile_destroy(mf);
         train_data_free(&d);

@@ -37,6 +37,21 @@ typedef int (*ss_train_done_fn)(int ok, const struct ss_card *card, const char *
 int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_done_fn done,
                       void *opaque);
 
+/*
+ * `sentistream calibrate IN OUT`: fits the temperature and the top-label map (calib.h) of
+ * the model file IN on its tune split, scored by IN itself, without training. The split
+ * is found as training found it (data.train, model.seed, data.tune.share or
+ * data.holdout.share; the seed and shares must be those of IN's hyperparameters section).
+ * Writes OUT (IN with its calibration sections replaced; a new version) and OUT's card:
+ * IN's tune metrics, validation metrics and reference distributions measured anew through
+ * the calibrated model. Kinds whose final model is refit on the tune rows (logreg, minilm)
+ * have it fitted at training time on their tune-time model instead: on those, this fit is
+ * in-sample and refused (exit 2) unless in_sample is set. Returns the exit status (0, 1
+ * runtime failure, 2 configuration error).
+ */
+int ss_train_calibrate(const ss_config_t *cfg, const char *config_dir, const char *in,
+                       const char *out, int in_sample);
+
 /* A relative path that is not found from the current directory is looked up beside
  * config_dir (NULL: not). Writes the path to use into out. */
 void ss_train_resolve_path(const char *path, const char *config_dir, char *out, size_t size);
