@@ -128,11 +128,14 @@ typedef struct ss_card {
         double temperature;
         int64_t calib_n; /* rows it was fitted on */
         double calib_ece_before, calib_ece_after;
+        /* NULL, or the models this one was built from (e.g. the "teachers" of a distilled
+         * model), written as "lineage" when not empty; owned by the card */
+        cJSON *lineage;
 } ss_card_t;
 
 /* Zeroes a card and sets git_commit to "unknown". */
 void ss_card_init(ss_card_t *c);
-/* Frees what the card owns (hyperparameters, validation_split). */
+/* Frees what the card owns (hyperparameters, validation_split, lineage). */
 void ss_card_clear(ss_card_t *c);
 
 /* `git rev-parse HEAD` run in dir (NULL: current directory), else "unknown". */
