@@ -79,6 +79,7 @@ static int ss_cnn_job_teach(const ss_train_job_t *job, const char *teachers,
                 printf("teachers   on the tune split (%zu): AvgRec %.4f  accuracy %.4f\n", nt,
                        ev.avgrec, ev.accuracy);
         }
+        fflush(stdout);
         free(rows);
         tc->soft = q;
         *q_out = q;
