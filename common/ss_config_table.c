@@ -85,7 +85,7 @@ const ss_conf_def_t ss_conf_table[] = {
         {"model.cnn.class_weight", SS_CONF_ENUM, SS_CONF_NORANGE, "balanced|none", "balanced",
          "balanced: each class carries the same total weight in the loss"},
         {"model.cnn.distill.alpha", SS_CONF_DOUBLE, 0, 1, NULL, "0.5",
-         "distillation: weight A of the teacher term; loss = A * T^2 * KL(teacher_T || student_T) + (1 - A) * cross-entropy on the true labels"},
+         "distillation: weight A of the teacher term; loss = A * T^2 * KL divergence of the student's from the teachers' probabilities at temperature T + (1 - A) * balanced cross-entropy on the true labels"},
         {"model.cnn.distill.cache_dir", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "models-out/cache",
          "distillation: folder of the teachers' soft labels (keyed by the teachers' and the data's sha256); empty = no cache"},
         {"model.cnn.distill.teacher", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "",
