@@ -2,9 +2,9 @@
  * cnn_distill: the teachers' soft labels and the distillation loss (cnn_distill.h).
  *
  * The teachers run through the model interface (model.h), so any model file the project
- * loads can teach: each scores the whole training set once at temperature 1, the rows are
- * averaged over teachers, and the mean is cached as a model-file container (kind "distill",
- * sections "key" and "probs"), whose sha256 check catches a damaged cache. The temperature is
+ * loads can teach: each scores the whole training set once at temperature 1 and its rows are
+ * cached as a model-file container (kind "distill", sections "key" and "probs"; the file's
+ * sha256 check catches a damaged cache), then the teachers' rows are averaged. The temperature is
  * applied afterwards (ss_distill_soften), so the cache serves every T and A. The loss and its
  * gradient are a pure function of the student's logits, tested against finite differences in
  * unit.cnn_distill; the CNN trainer (cnn_train.c) feeds the gradient into ss_cnn_backward_logits.
@@ -63,22 +63,19 @@ static ss_err_t ss_distill_parse_teachers(const char *list, ss_distill_soft_t *s
         return SS_OK;
 }
 
-/* The cache key: what decides the averaged probabilities. */
-static void ss_distill_key(const ss_distill_soft_t *soft, const ss_dataset_t *ds, char *key,
+/* The cache key of one teacher's probabilities over a data set. */
+static void ss_distill_key(const ss_distill_teacher_t *t, const ss_dataset_t *ds, char *key,
                            size_t size)
 {
-        size_t o = (size_t)snprintf(key, size, "distill soft labels v1\n");
-        for (int i = 0; i < soft->n_teachers && o < size; i++)
-                o += (size_t)snprintf(key + o, size - o, "teacher %s\n", soft->teachers[i].sha256);
-        if (o < size)
-                snprintf(key + o, size - o, "data %s %zu\n", ds->sha256, ds->n);
+        snprintf(key, size, "distill soft labels v1\nteacher %s\ndata %s %zu\n", t->sha256,
+                 ds->sha256, ds->n);
 }
 
-/* Reads the cache file; 0 when it holds this key's n rows. */
-static int ss_distill_cache_read(ss_distill_soft_t *soft, const char *key, size_t n)
+/* Reads a teacher's cache file into probs [n][C]; 0 when it holds this key's n rows. */
+static int ss_distill_cache_read(const char *path, const char *key, size_t n, float *probs)
 {
         char err[512];
-        ss_mfile_t *mf = ss_mfile_read(soft->cache_path, err, sizeof(err));
+        ss_mfile_t *mf = ss_mfile_read(path, err, sizeof(err));
         if (!mf)
                 return -1;
         uint64_t klen = 0, cnt = 0;
@@ -88,33 +85,32 @@ static int ss_distill_cache_read(ss_distill_soft_t *soft, const char *key, size_
         int ok = !strcmp(ss_mfile_kind(mf), "distill") && k && klen == strlen(key) &&
                  !memcmp(k, key, klen) && p;
         if (ok)
-                memcpy(soft->probs, p, (size_t)n * SS_NUM_CLASSES * sizeof(float));
+                memcpy(probs, p, (size_t)n * SS_NUM_CLASSES * sizeof(float));
         else
                 ss_warn("distill",
-                        "%s: not a soft-label cache of these teachers and data; "
+                        "%s: not a soft-label cache of this teacher and data; "
                         "scoring anew",
-                        soft->cache_path);
+                        path);
         ss_mfile_destroy(mf);
         return ok ? 0 : -1;
 }
 
-static void ss_distill_cache_write(const ss_distill_soft_t *soft, const char *key, size_t n)
+static void ss_distill_cache_write(const char *path, const char *key, size_t n, const float *probs)
 {
         char err[512];
         ss_mfile_t *mf = ss_mfile_new("distill", "soft-labels", NULL);
         if (!mf || ss_mfile_add(mf, "key", SS_MF_STR, key, strlen(key), err, sizeof(err)) ||
-            ss_mfile_add(mf, "probs", SS_MF_F32, soft->probs, (uint64_t)n * SS_NUM_CLASSES, err,
+            ss_mfile_add(mf, "probs", SS_MF_F32, probs, (uint64_t)n * SS_NUM_CLASSES, err,
                          sizeof(err)) ||
-            ss_file_mkdir_parent(soft->cache_path) ||
-            ss_mfile_write(mf, soft->cache_path, err, sizeof(err)))
-                ss_warn("distill", "soft-label cache %s not written", soft->cache_path);
+            ss_file_mkdir_parent(path) || ss_mfile_write(mf, path, err, sizeof(err)))
+                ss_warn("distill", "soft-label cache %s not written", path);
         ss_mfile_destroy(mf);
 }
 
-/* Scores ds with one teacher and adds its probabilities, times w, to soft->probs. */
+/* Scores ds with one teacher into probs [n][C] (chunk [CHUNK][C] is scratch). */
 static ss_err_t ss_distill_score_one(ss_model_t *m, const ss_dataset_t *ds, size_t batch,
-                                     const char *label, float w, float *probs, float *acc,
-                                     char *errstr, size_t errstr_size)
+                                     const char *label, float *probs, char *errstr,
+                                     size_t errstr_size)
 {
         ss_progress_t pr;
         uint64_t chunks = (ds->n + SS_DISTILL_CHUNK - 1) / SS_DISTILL_CHUNK;
@@ -124,17 +120,55 @@ static ss_err_t ss_distill_score_one(ss_model_t *m, const ss_dataset_t *ds, size
                 size_t nb = ds->n - i < SS_DISTILL_CHUNK ? ds->n - i : SS_DISTILL_CHUNK;
                 ss_err_t err =
                     ss_model_score_raw(m, (const char *const *)ds->texts + i, ds->lens + i, nb,
-                                       batch, probs, errstr, errstr_size);
+                                       batch, probs + i * SS_NUM_CLASSES, errstr, errstr_size);
                 if (err)
                         return err;
-                for (size_t k = 0; k < nb * SS_NUM_CLASSES; k++)
-                        acc[i * SS_NUM_CLASSES + k] += w * probs[k];
                 if (label)
                         ss_progress_update(&pr, c + 1, NULL);
         }
         if (label)
                 ss_progress_done(&pr);
         return SS_OK;
+}
+
+/* One teacher's probabilities over ds into probs [n][C]: from its cache file, or scored (and
+ * cached). Fills the teacher's identity. */
+static ss_err_t ss_distill_teacher_probs(ss_distill_teacher_t *t, int i, int nt,
+                                         const ss_dataset_t *ds, const char *cache_dir,
+                                         size_t batch, int progress, float *probs, char *errstr,
+                                         size_t errstr_size)
+{
+        char e2[1024], key[512], label[96];
+        ss_err_t err = ss_sha256_file_hex(t->path, t->sha256, e2, sizeof(e2));
+        if (err)
+                return ss_err_set(errstr, errstr_size, err, "distill: teacher %s: %s", t->path, e2);
+        ss_model_t *m = ss_model_load(t->path, e2, sizeof(e2));
+        if (!m)
+                return ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "distill: teacher %s", e2);
+        snprintf(t->kind, sizeof(t->kind), "%s", ss_model_kind(m));
+        snprintf(t->name, sizeof(t->name), "%s", ss_model_name(m));
+        snprintf(t->version, sizeof(t->version), "%s", ss_model_version(m));
+        ss_distill_key(t, ds, key, sizeof(key));
+        if (cache_dir && *cache_dir) {
+                char hex[65];
+                ss_sha256_hex(key, strlen(key), hex);
+                snprintf(t->cache_path, sizeof(t->cache_path), "%.900s/distill-%.16s.ssm",
+                         cache_dir, hex);
+        }
+        t->from_cache =
+            t->cache_path[0] && ss_distill_cache_read(t->cache_path, key, ds->n, probs) == 0;
+        if (!t->from_cache) {
+                snprintf(label, sizeof(label), "teacher %d/%d %.40s", i + 1, nt, t->kind);
+                err = ss_distill_score_one(m, ds, batch, progress ? label : NULL, probs, e2,
+                                           sizeof(e2));
+                if (err)
+                        ss_err_set(errstr, errstr_size, err, "distill: teacher %s scoring %s: %s",
+                                   t->path, ds->path, e2);
+                else if (t->cache_path[0])
+                        ss_distill_cache_write(t->cache_path, key, ds->n, probs);
+        }
+        ss_model_destroy(m);
+        return err;
 }
 
 ss_err_t ss_distill_soft_labels(const char *teachers, const ss_dataset_t *ds, const char *cache_dir,
@@ -147,67 +181,28 @@ ss_err_t ss_distill_soft_labels(const char *teachers, const ss_dataset_t *ds, co
         ss_err_t err = ss_distill_parse_teachers(teachers, soft, errstr, errstr_size);
         if (err)
                 return err;
+        size_t nc = (ds->n ? ds->n : 1) * SS_NUM_CLASSES;
         soft->n = ds->n;
-        soft->probs = calloc(ds->n ? ds->n * SS_NUM_CLASSES : 1, sizeof(float));
-        float *chunk = malloc(SS_DISTILL_CHUNK * SS_NUM_CLASSES * sizeof(float));
-        ss_model_t *m = NULL;
-        if (!soft->probs || !chunk) {
+        soft->probs = calloc(nc, sizeof(float));
+        float *one = malloc(nc * sizeof(float)); /* [n][C] one teacher's probabilities */
+        if (!soft->probs || !one) {
                 err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM,
                                  "distill: out of memory for %zu soft labels", ds->n);
                 goto out;
         }
-        /* Identity of every teacher first: the cache key needs all of them. */
+        soft->from_cache = 1;
         for (int i = 0; i < soft->n_teachers; i++) {
                 ss_distill_teacher_t *t = &soft->teachers[i];
-                char e2[512];
-                if ((err = ss_sha256_file_hex(t->path, t->sha256, e2, sizeof(e2)))) {
-                        ss_err_set(errstr, errstr_size, err, "distill: teacher %s: %s", t->path,
-                                   e2);
+                if ((err = ss_distill_teacher_probs(t, i, soft->n_teachers, ds, cache_dir, batch,
+                                                    progress, one, errstr, errstr_size)))
                         goto out;
-                }
+                soft->from_cache &= t->from_cache;
+                for (size_t k = 0; k < ds->n * SS_NUM_CLASSES; k++)
+                        soft->probs[k] += one[k] / (float)soft->n_teachers;
         }
-        char key[4096];
-        ss_distill_key(soft, ds, key, sizeof(key));
-        if (cache_dir && *cache_dir) {
-                char hex[65];
-                ss_sha256_hex(key, strlen(key), hex);
-                snprintf(soft->cache_path, sizeof(soft->cache_path), "%.900s/distill-%.16s.ssm",
-                         cache_dir, hex);
-        }
-        int cached = soft->cache_path[0] && ss_distill_cache_read(soft, key, ds->n) == 0;
-        for (int i = 0; i < soft->n_teachers; i++) {
-                ss_distill_teacher_t *t = &soft->teachers[i];
-                char e2[1024], label[96];
-                if (!(m = ss_model_load(t->path, e2, sizeof(e2)))) {
-                        err = ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "distill: teacher %s",
-                                         e2);
-                        goto out;
-                }
-                snprintf(t->kind, sizeof(t->kind), "%s", ss_model_kind(m));
-                snprintf(t->name, sizeof(t->name), "%s", ss_model_name(m));
-                snprintf(t->version, sizeof(t->version), "%s", ss_model_version(m));
-                if (!cached) {
-                        snprintf(label, sizeof(label), "teacher %d/%d %.40s", i + 1,
-                                 soft->n_teachers, t->kind);
-                        if ((err = ss_distill_score_one(m, ds, batch, progress ? label : NULL,
-                                                        1.0f / (float)soft->n_teachers, chunk,
-                                                        soft->probs, e2, sizeof(e2)))) {
-                                ss_err_set(errstr, errstr_size, err,
-                                           "distill: teacher %s scoring %s: %s", t->path, ds->path,
-                                           e2);
-                                goto out;
-                        }
-                }
-                ss_model_destroy(m);
-                m = NULL;
-        }
-        soft->from_cache = cached;
-        if (!cached && soft->cache_path[0])
-                ss_distill_cache_write(soft, key, ds->n);
         soft->seconds = ss_time_mono() - t0;
 out:
-        ss_model_destroy(m);
-        free(chunk);
+        free(one);
         if (err)
                 ss_distill_soft_clear(soft);
         return err;

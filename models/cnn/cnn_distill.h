@@ -2,9 +2,10 @@
  * cnn_distill: knowledge distillation into the text CNN (Hinton et al. 2015).
  *
  * One or more teacher models (any kind the project loads, comma-separated paths) score the
- * training tweets once; their probabilities are averaged and cached in a file keyed by the
- * teachers' sha256 and the data's sha256, so a rerun (another temperature, another alpha, the
- * plain CNN again) reads them back instead of running the teachers. The CNN's loss on a batch
+ * training tweets once; each teacher's probabilities are cached in a file keyed by its sha256
+ * and the data's sha256, so a rerun (another temperature, another alpha, an ensemble that
+ * includes it) reads them back instead of running the teacher; the teachers' probabilities
+ * are averaged. The CNN's loss on a batch
  * of n texts is
  *
  *   loss = 1/n sum_i [ A * T^2 * KL(q_i || softmax(z_i / T)) + (1 - A) * cw[y_i] * -log
@@ -27,13 +28,15 @@
 
 #define SS_DISTILL_MAX_TEACHERS 8
 
-/* What the card and the tracking run record of one teacher. */
+/* What the card and the tracking run record of one teacher, and where its labels came from. */
 typedef struct ss_distill_teacher {
         char path[512];
         char kind[64];
         char name[260];
         char version[260];
-        char sha256[65]; /* of the whole model file */
+        char sha256[65];       /* of the whole model file */
+        char cache_path[1024]; /* its soft-label cache file; "" when no cache is used */
+        int from_cache;        /* 1: read from cache_path, the teacher did not score */
 } ss_distill_teacher_t;
 
 /* The teachers' averaged probabilities over a data set. */
@@ -42,20 +45,20 @@ typedef struct ss_distill_soft {
         float *probs; /* [n][SS_NUM_CLASSES] mean of the teachers' raw probabilities */
         int n_teachers;
         ss_distill_teacher_t teachers[SS_DISTILL_MAX_TEACHERS];
-        char cache_path[1024]; /* "" when no cache is used */
-        int from_cache;        /* 1: read from cache_path, no teacher ran */
-        double seconds;        /* scoring (or reading) time */
-        double tune_avgrec;    /* the teachers' AvgRec on the tune split, set by the trainer;
-                                  -1 when not measured */
+        int from_cache;     /* 1: every teacher's labels were read from its cache */
+        double seconds;     /* scoring (or reading) time */
+        double tune_avgrec; /* the teachers' AvgRec on the tune split, set by the trainer;
+                               -1 when not measured */
 } ss_distill_soft_t;
 
 /*
  * Scores ds with each model file of teachers (comma-separated) at temperature 1 (the raw
  * probabilities, ss_model_score_raw) in batches of batch, and averages them into soft->probs
- * (caller frees with ss_distill_soft_clear). With cache_dir non-empty the result is read from,
- * or written to, cache_dir/distill-<sha256 of the teachers' and the data's sha256>.ssm (a
- * checksummed model-file container; a damaged cache file is scored anew). progress != 0
- * prints a progress line per teacher. Errors name the teacher file.
+ * (caller frees with ss_distill_soft_clear). With cache_dir non-empty each teacher's
+ * probabilities are read from, or written to, cache_dir/distill-<sha256 of the teacher's and
+ * the data's sha256>.ssm (a checksummed model-file container; a damaged cache file is scored
+ * anew), so an ensemble reuses what its members scored alone. progress != 0 prints a progress
+ * line per teacher that scores. Errors name the teacher file.
  */
 ss_err_t ss_distill_soft_labels(const char *teachers, const ss_dataset_t *ds, const char *cache_dir,
                                 size_t batch, int progress, ss_distill_soft_t *soft, char *errstr,

@@ -40,13 +40,17 @@ static int ss_cnn_job_teach(const ss_train_job_t *job, const char *teachers,
                 fprintf(stderr, "sentistream train: model.cnn.distill.teacher: %s\n", err);
                 return e == SS_ERR_CONFIG ? 2 : 1;
         }
-        for (int i = 0; i < soft->n_teachers; i++)
-                printf("teacher    %s (%s %s, sha256 %.12s...)\n", soft->teachers[i].path,
-                       soft->teachers[i].kind, soft->teachers[i].version, soft->teachers[i].sha256);
-        printf("distill    soft labels %s %s (%.1f s); T %g, alpha %g\n",
-               soft->from_cache ? "read from" : "written to",
-               soft->cache_path[0] ? soft->cache_path : "(no cache)", soft->seconds,
-               (double)tc->distill_t, (double)tc->distill_alpha);
+        for (int i = 0; i < soft->n_teachers; i++) {
+                const ss_distill_teacher_t *t = &soft->teachers[i];
+                printf("teacher    %s (%s %s, sha256 %.12s...): soft labels %s %s\n", t->path,
+                       t->kind, t->version, t->sha256,
+                       t->from_cache      ? "read from"
+                       : t->cache_path[0] ? "written to"
+                                          : "scored,",
+                       t->cache_path[0] ? t->cache_path : "no cache");
+        }
+        printf("distill    %d teacher(s), %.1f s; T %g, alpha %g\n", soft->n_teachers,
+               soft->seconds, (double)tc->distill_t, (double)tc->distill_alpha);
         size_t nf = job->fit->n, nt = job->tune->n;
         int32_t *rows = malloc((nf > nt ? nf : nt) * sizeof(int32_t) + 1);
         float *q = malloc(nf * SS_NUM_CLASSES * sizeof(float) + 1);

@@ -5,8 +5,8 @@
 # cache), trains on the soft labels mixed with the true ones, and writes a card whose
 # hyper-parameters hold the distillation settings and whose lineage names the teacher file
 # with its sha256; a rerun with another alpha reads the soft labels back from the cache and
-# gives another model; two teachers are averaged under another cache key; a missing teacher
-# and an out-of-range alpha are refused with the key named. Skips (exit 0, with a message)
+# gives another model; two teachers are averaged, each with its own cache file keyed by its
+# sha256; a missing teacher and an out-of-range alpha are refused with the key named. Skips (exit 0, with a message)
 # when the MiniLM model package is not installed (deploy/install-deps.sh installs it).
 # Needs SS_BIN and SS_SOURCE_DIR (set by ctest); python3 parses the JSON.
 set -euo pipefail
@@ -37,7 +37,7 @@ cnn=("${data[@]}" model=cnn model.minilm.source="$src" model.cnn.embeddings="$tm
      model.cnn.distill.temperature=3)
 "$SS_BIN" train "${cnn[@]}" model.cnn.distill.alpha=0.7 model.out="$tmp/m1/cnn.ssm" \
   > "$tmp/d1.out" 2> "$tmp/d1.err" || { cat "$tmp/d1.err"; fail "distilled train exited $?"; }
-grep -q "^distill    soft labels written to $tmp/cache/distill-" "$tmp/d1.out" ||
+grep -q "^teacher    $tmp/t/lr.ssm (logreg .*soft labels written to $tmp/cache/distill-" "$tmp/d1.out" ||
   fail "soft labels not written to the cache: $(cat "$tmp/d1.out")"
 grep -q "^teachers   on the tune split" "$tmp/d1.out" || fail "no teacher tune line"
 grep -q "^validation n=200 " "$tmp/d1.out" || fail "train output: $(cat "$tmp/d1.out")"
@@ -59,16 +59,21 @@ PY
 # ---- rerun with another alpha: soft labels from the cache, another model ----
 "$SS_BIN" train "${cnn[@]}" model.cnn.distill.alpha=0.2 model.out="$tmp/m2/cnn.ssm" \
   > "$tmp/d2.out" 2> "$tmp/d2.err" || { cat "$tmp/d2.err"; fail "second train exited $?"; }
-grep -q "^distill    soft labels read from $tmp/cache/distill-" "$tmp/d2.out" ||
+grep -q "^teacher    $tmp/t/lr.ssm .*soft labels read from $tmp/cache/distill-" "$tmp/d2.out" ||
   fail "the rerun did not read the cache: $(cat "$tmp/d2.out")"
 cmp -s "$tmp/m1/cnn.ssm" "$tmp/m2/cnn.ssm" && fail "alpha 0.7 and 0.2 gave the same model"
 
-# ---- two teachers (the LR twice, under another name): averaged, another cache file ----
-cp "$tmp/t/lr.ssm" "$tmp/t/lr2.ssm"
-"$SS_BIN" train "${cnn[@]}" model.cnn.distill.teacher="$tmp/t/lr.ssm,$tmp/t/lr2.ssm" \
+# ---- two teachers: an LR trained otherwise (scored, a second cache file) and the first one
+# under another name (same bytes, same sha256: read from the first one's cache) ----
+cp "$tmp/t/lr.ssm" "$tmp/t/same.ssm"
+"$SS_BIN" train "${data[@]}" model.logreg.dim_bits=15 model.logreg.l2=1e-3 \
+  model.logreg.lexicon= model.out="$tmp/t/lr2.ssm" > /dev/null 2>&1 || fail "teacher 2"
+"$SS_BIN" train "${cnn[@]}" model.cnn.distill.teacher="$tmp/t/same.ssm, $tmp/t/lr2.ssm" \
   model.cnn.epochs=1 model.out="$tmp/m3/cnn.ssm" > "$tmp/d3.out" 2> "$tmp/d3.err" ||
   { cat "$tmp/d3.err"; fail "two-teacher train exited $?"; }
-[ "$(grep -c '^teacher    ' "$tmp/d3.out")" = 2 ] || fail "two teachers: $(cat "$tmp/d3.out")"
+grep -q "^teacher    $tmp/t/same.ssm .*soft labels read from" "$tmp/d3.out" &&
+  grep -q "^teacher    $tmp/t/lr2.ssm .*soft labels written to" "$tmp/d3.out" &&
+  grep -q "^distill    2 teacher(s)" "$tmp/d3.out" || fail "two teachers: $(cat "$tmp/d3.out")"
 [ "$(ls "$tmp/cache" | wc -l)" = 2 ] || fail "cache files: $(ls "$tmp/cache")"
 
 # ---- refusals ----

@@ -8,8 +8,9 @@
  *   - softening: rows sum to 1, T = 1 is the identity, a higher T flattens;
  *   - rows of a split found in the whole set, a foreign row refused;
  *   - soft labels from a teacher model file: equal to the teacher's raw probabilities, two
- *     copies average to the same, the cache is written, read back, keyed by the teacher, and
- *     a damaged cache file is scored anew; a missing teacher is an error naming it.
+ *     teachers average, each teacher's cache is written, read back (also inside an ensemble),
+ *     keyed by the teacher, and a damaged cache file is scored anew; a missing teacher is an
+ *     error naming it.
  */
 #include <math.h>
 #include <stdint.h>
@@ -321,7 +322,8 @@ static void test_soft_labels(void)
                 maxd = fmax(maxd, fabs(s1.probs[k] - want[k]));
         CHECK(maxd < 1e-6);
         struct stat st;
-        CHECK(s1.cache_path[0] && stat(s1.cache_path, &st) == 0);
+        const char *c1 = s1.teachers[0].cache_path;
+        CHECK(c1[0] && stat(c1, &st) == 0);
         /* Read back from the cache, bit for bit. */
         CHECK(ss_distill_soft_labels(t1, ds, cache, 8, 0, &s2, err, sizeof(err)) == SS_OK);
         CHECK(s2.from_cache);
@@ -330,9 +332,12 @@ static void test_soft_labels(void)
         /* Two teachers: the mean; the same teacher twice: itself; other keys, other files. */
         snprintf(both, sizeof(both), "%s, %s", t1, t2);
         CHECK(ss_distill_soft_labels(both, ds, cache, 8, 0, &s2, err, sizeof(err)) == SS_OK);
-        CHECK(s2.n_teachers == 2 && !s2.from_cache && strcmp(s2.cache_path, s1.cache_path));
+        CHECK(s2.n_teachers == 2 && !s2.from_cache);
+        CHECK(s2.teachers[0].from_cache && !s2.teachers[1].from_cache); /* t1's cache reused */
+        CHECK_STR_EQ(s2.teachers[0].cache_path, c1);
+        CHECK(strcmp(s2.teachers[1].cache_path, c1) != 0);
         CHECK(ss_distill_soft_labels(t2, ds, "", 8, 0, &s3, err, sizeof(err)) == SS_OK);
-        CHECK(!s3.cache_path[0] && !s3.from_cache);
+        CHECK(!s3.teachers[0].cache_path[0] && !s3.from_cache);
         maxd = 0.0;
         for (int k = 0; k < 90; k++)
                 maxd = fmax(maxd, fabs(s2.probs[k] - 0.5 * (s1.probs[k] + s3.probs[k])));
@@ -340,7 +345,7 @@ static void test_soft_labels(void)
         ss_distill_soft_clear(&s2);
         ss_distill_soft_clear(&s3);
         /* A damaged cache file is scored anew (and rewritten). */
-        FILE *f = fopen(s1.cache_path, "r+b");
+        FILE *f = fopen(c1, "r+b");
         CHECK(f != NULL);
         if (f) {
                 fseek(f, -5, SEEK_END);
