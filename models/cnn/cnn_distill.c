@@ -71,6 +71,17 @@ static void ss_distill_key(const ss_distill_teacher_t *t, const ss_dataset_t *ds
                  ds->sha256, ds->n);
 }
 
+/* The cache file of a key in cache_dir; "" without a cache_dir. */
+static void ss_distill_cache_file(const char *key, const char *cache_dir, char *out, size_t size)
+{
+        char hex[65];
+        out[0] = '\0';
+        if (!cache_dir || !*cache_dir)
+                return;
+        ss_sha256_hex(key, strlen(key), hex);
+        snprintf(out, size, "%.900s/distill-%.16s.ssm", cache_dir, hex);
+}
+
 /* Reads a teacher's cache file into probs [n][C]; 0 when it holds this key's n rows. */
 static int ss_distill_cache_read(const char *path, const char *key, size_t n, float *probs)
 {
@@ -95,16 +106,19 @@ static int ss_distill_cache_read(const char *path, const char *key, size_t n, fl
         return ok ? 0 : -1;
 }
 
-static void ss_distill_cache_write(const char *path, const char *key, size_t n, const float *probs)
+/* Writes a cache file (a warning when it cannot be written: the run goes on). 0 if written. */
+static int ss_distill_cache_write(const char *path, const char *key, size_t n, const float *probs)
 {
-        char err[512];
+        char err[512] = "out of memory";
         ss_mfile_t *mf = ss_mfile_new("distill", "soft-labels", NULL);
-        if (!mf || ss_mfile_add(mf, "key", SS_MF_STR, key, strlen(key), err, sizeof(err)) ||
-            ss_mfile_add(mf, "probs", SS_MF_F32, probs, (uint64_t)n * SS_NUM_CLASSES, err,
-                         sizeof(err)) ||
-            ss_file_mkdir_parent(path) || ss_mfile_write(mf, path, err, sizeof(err)))
-                ss_warn("distill", "soft-label cache %s not written", path);
+        int bad = !mf || ss_mfile_add(mf, "key", SS_MF_STR, key, strlen(key), err, sizeof(err)) ||
+                  ss_mfile_add(mf, "probs", SS_MF_F32, probs, (uint64_t)n * SS_NUM_CLASSES, err,
+                               sizeof(err)) ||
+                  ss_file_mkdir_parent(path) || ss_mfile_write(mf, path, err, sizeof(err));
+        if (bad)
+                ss_warn("distill", "soft-label cache %s not written: %s", path, err);
         ss_mfile_destroy(mf);
+        return bad ? -1 : 0;
 }
 
 /* Scores ds with one teacher into probs [n][C] (chunk [CHUNK][C] is scratch). */
@@ -149,12 +163,7 @@ static ss_err_t ss_distill_teacher_probs(ss_distill_teacher_t *t, int i, int nt,
         snprintf(t->name, sizeof(t->name), "%s", ss_model_name(m));
         snprintf(t->version, sizeof(t->version), "%s", ss_model_version(m));
         ss_distill_key(t, ds, key, sizeof(key));
-        if (cache_dir && *cache_dir) {
-                char hex[65];
-                ss_sha256_hex(key, strlen(key), hex);
-                snprintf(t->cache_path, sizeof(t->cache_path), "%.900s/distill-%.16s.ssm",
-                         cache_dir, hex);
-        }
+        ss_distill_cache_file(key, cache_dir, t->cache_path, sizeof(t->cache_path));
         t->from_cache =
             t->cache_path[0] && ss_distill_cache_read(t->cache_path, key, ds->n, probs) == 0;
         if (!t->from_cache) {
@@ -206,6 +215,28 @@ out:
         if (err)
                 ss_distill_soft_clear(soft);
         return err;
+}
+
+ss_err_t ss_distill_cache_store(const char *teacher_path, const ss_dataset_t *ds,
+                                const char *cache_dir, const float *probs, char *path_out,
+                                size_t path_size, char *errstr, size_t errstr_size)
+{
+        ss_distill_teacher_t t;
+        char e2[512], key[512];
+        memset(&t, 0, sizeof(t));
+        ss_err_t err = ss_sha256_file_hex(teacher_path, t.sha256, e2, sizeof(e2));
+        if (err)
+                return ss_err_set(errstr, errstr_size, err, "distill: teacher %s: %s", teacher_path,
+                                  e2);
+        ss_distill_key(&t, ds, key, sizeof(key));
+        ss_distill_cache_file(key, cache_dir, path_out, path_size);
+        if (!path_out[0])
+                return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                  "distill: no cache folder named");
+        if (ss_distill_cache_write(path_out, key, ds->n, probs))
+                return ss_err_set(errstr, errstr_size, SS_ERR_IO, "distill: %s not written",
+                                  path_out);
+        return SS_OK;
 }
 
 ss_err_t ss_distill_rows(int32_t *rows, const ss_dataset_t *sub, const ss_dataset_t *ds,

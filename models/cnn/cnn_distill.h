@@ -66,6 +66,17 @@ ss_err_t ss_distill_soft_labels(const char *teachers, const ss_dataset_t *ds, co
 void ss_distill_soft_clear(ss_distill_soft_t *soft);
 
 /*
+ * Stores probs [ds->n][C] as the soft labels of the model file teacher_path over ds in
+ * cache_dir, the file ss_distill_soft_labels() reads for that teacher and data (its path into
+ * path_out): for probabilities computed another way than ss_model_score_raw, e.g. from
+ * embeddings the teacher's own trainer cached (bench/distill_cache_minilm.c), which the caller
+ * must have checked against the teacher's scoring.
+ */
+ss_err_t ss_distill_cache_store(const char *teacher_path, const ss_dataset_t *ds,
+                                const char *cache_dir, const float *probs, char *path_out,
+                                size_t path_size, char *errstr, size_t errstr_size);
+
+/*
  * rows [sub->n]: the row of ds holding each row of sub, where sub is a subsequence of ds
  * (as ss_dataset_split() makes them: same order, same id, text and line). SS_ERR_INVALID_ARG
  * naming the first row of sub that is not found.
