@@ -95,6 +95,26 @@ static int ss_lineage_train_key(const char *key)
                !strncmp(key, "train.", 6) || !strncmp(key, "runtime.", 8);
 }
 
+/* The teachers of a distilled model (tags sentistream.teacher.<i>.*), each checked against
+ * the local file of that path. */
+static void ss_lineage_teachers(const cJSON *tags)
+{
+        for (int i = 0; i < 16; i++) {
+                char kp[64], ks[64], kn[64], hex[65], err[256];
+                snprintf(kp, sizeof(kp), "sentistream.teacher.%d.path", i);
+                snprintf(ks, sizeof(ks), "sentistream.teacher.%d.sha256", i);
+                snprintf(kn, sizeof(kn), "sentistream.teacher.%d.name", i);
+                const char *p = ss_mlflow_tag_find(tags, kp), *s = ss_mlflow_tag_find(tags, ks);
+                const char *n = ss_mlflow_tag_find(tags, kn);
+                if (!p || !s)
+                        break;
+                const char *state = ss_sha256_file_hex(p, hex, err, sizeof(err)) ? "not found here"
+                                    : strcmp(hex, s) ? "the local file DIFFERS"
+                                                     : "the local file matches";
+                printf("teacher    %s (%s) sha256 %s (%s)\n", p, n ? n : "?", s, state);
+        }
+}
+
 /* Prints s quoted for a POSIX shell when it needs it. */
 static void ss_lineage_shell_word(FILE *out, const char *s)
 {
@@ -825,6 +845,7 @@ int ss_cmd_lineage(int argc, char **argv)
                 ss_lineage_data_check(c, &info, &d[i], o.run_dir ? o.run_dir : tmp_dir);
                 ss_lineage_data_print(&d[i]);
         }
+        ss_lineage_teachers(rtags);
         printf("config     sha256 %s; the training's resolved keys:\n", csha ? csha : "?");
         cJSON_ArrayForEach(p, params)
         {

@@ -56,6 +56,9 @@ typedef struct ss_train_job {
          * scores the tune split. */
         float *tune_probs;
         int *tune_probs_set;
+        /* The card's "lineage" object (owned by the card): a trainer built from other models
+         * (a distilled student) names them here, e.g. "teachers": [{path, sha256, ...}]. */
+        cJSON *lineage;
 } ss_train_job_t;
 
 /*

@@ -307,6 +307,30 @@ static void ss_track_confusion_text(const ss_eval_t *v, char *buf, size_t size)
                                       (long long)v->confusion[r][2]);
 }
 
+/* The teachers of a distilled model (the card's lineage): params teacher.<i>.{path,name,sha256}
+ * and the same as tags sentistream.teacher.<i>.*, which `sentistream lineage` prints. */
+static void ss_track_teachers(ss_mlflow_batch_t *b, const cJSON *lineage)
+{
+        static const char *fields[] = {"path", "name", "sha256"};
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(lineage, "teachers");
+        const cJSON *te;
+        int i = 0;
+        cJSON_ArrayForEach(te, ts)
+        {
+                for (int f = 0; f < 3; f++) {
+                        const cJSON *v = cJSON_GetObjectItemCaseSensitive(te, fields[f]);
+                        char key[96];
+                        if (!cJSON_IsString(v))
+                                continue;
+                        snprintf(key, sizeof(key), "teacher.%d.%s", i, fields[f]);
+                        ss_mlflow_batch_param(b, key, v->valuestring);
+                        snprintf(key, sizeof(key), "sentistream.teacher.%d.%s", i, fields[f]);
+                        ss_mlflow_batch_tag(b, key, v->valuestring);
+                }
+                i++;
+        }
+}
+
 static ss_err_t ss_track_finish(ss_track_t *t, const ss_card_t *card, const char *model_path,
                                 const char *card_path, char *err, size_t err_size)
 {
@@ -349,6 +373,7 @@ static ss_err_t ss_track_finish(ss_track_t *t, const ss_card_t *card, const char
                 ss_mlflow_batch_tag(b, "sentistream.data.lexicon.path", lex->valuestring);
                 ss_mlflow_batch_tag(b, "sentistream.data.lexicon.sha256", lexsha->valuestring);
         }
+        ss_track_teachers(b, card->lineage);
         if ((e = ss_mlflow_batch_log(t->c, t->run.run_id, b, err, err_size)))
                 return e;
         if ((e = ss_mlflow_artifact_upload(t->c, t->run.artifact_uri, model_art, model_path, NULL,

@@ -632,6 +632,14 @@ static void ss_cnn_conv_backward(float *dw, float *db, ss_cnn_grads_t *g, const 
 
 void ss_cnn_backward(ss_cnn_t *m, const int32_t *labels, const float *class_weights)
 {
+        if (m->a.batch > 0)
+                ss_cnn_softmax_xent_backward(m->g->dlogits, m->a.probs, labels, class_weights,
+                                             m->a.batch, m->cfg.n_classes);
+        ss_cnn_backward_logits(m);
+}
+
+void ss_cnn_backward_logits(ss_cnn_t *m)
+{
         const ss_cnn_config_t *c = &m->cfg;
         ss_cnn_acts_t *a = &m->a;
         ss_cnn_grads_t *g = m->g;
@@ -645,7 +653,6 @@ void ss_cnn_backward(ss_cnn_t *m, const int32_t *labels, const float *class_weig
         memset(g->dense_mem, 0, m->n_dense * sizeof(float));
         if (n == 0)
                 return;
-        ss_cnn_softmax_xent_backward(g->dlogits, a->probs, labels, class_weights, n, C);
         ss_cnn_linear_backward(g->dhidden, g->p.fc_w, g->p.fc_b, g->dlogits, a->hidden, m->w.p.fc_w,
                                a->train ? a->mask : NULL, n, H, C);
         for (int w = 0; w < c->n_widths; w++) {

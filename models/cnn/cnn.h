@@ -209,6 +209,13 @@ ss_err_t ss_cnn_train_begin(ss_cnn_t *m);
  */
 void ss_cnn_backward(ss_cnn_t *m, const int32_t *labels, const float *class_weights);
 
+/*
+ * The same backward pass from a loss gradient the caller put into m->g->dlogits [n][C]
+ * (d loss / d logits of the last forward call, train = 1): what another loss over the logits
+ * uses (distillation, cnn_distill.h). Overwrites the rest of m->g.
+ */
+void ss_cnn_backward_logits(ss_cnn_t *m);
+
 /* One Adam step with the gradients of the last backward call. */
 void ss_cnn_adam_step(ss_cnn_t *m, const ss_cnn_adam_t *opt);
 
@@ -325,6 +332,10 @@ typedef struct ss_cnn_train_config {
         float ema; /* cap of the decay of the moving average of the weights that is evaluated
                       and kept; step t uses min(ema, (1+t)/(10+t)); 0: the raw weights */
         const char *progress_label; /* terminal progress line label, or NULL */
+        /* Distillation (cnn_distill.h): soft [fit n][C] the teachers' probabilities softened at
+         * distill_t, in the fit split's row order; NULL trains on the true labels only. */
+        const float *soft;
+        float distill_t, distill_alpha;
 } ss_cnn_train_config_t;
 
 /* Defaults as in config/model/cnn.yaml. */

@@ -34,6 +34,7 @@
 #include "ss_trainlog.h"
 #include "ss_util.h"
 #include "cnn.h"
+#include "cnn_distill.h"
 
 void ss_cnn_train_config_default(ss_cnn_train_config_t *tc)
 {
@@ -262,6 +263,7 @@ typedef struct ss_cnn_trainer {
         int32_t *b_ids;    /* [B][T] */
         int32_t *b_lens;   /* [B] */
         int32_t *b_labels; /* [B] */
+        float *b_soft;     /* [B][C] softened teacher rows of the batch (tc->soft only) */
         float cw[SS_NUM_CLASSES];
         uint64_t shuffle_rng;
 } ss_cnn_trainer_t;
@@ -295,7 +297,28 @@ static void ss_cnn_gather(ss_cnn_trainer_t *t, int i0, int nb)
                        (size_t)T * sizeof(int32_t));
                 t->b_lens[j] = t->fit.lens[r];
                 t->b_labels[j] = t->fit.labels[r];
+                if (t->b_soft)
+                        memcpy(t->b_soft + (size_t)j * SS_NUM_CLASSES,
+                               t->tc->soft + (size_t)r * SS_NUM_CLASSES,
+                               SS_NUM_CLASSES * sizeof(float));
         }
+}
+
+/* Loss and gradients of the batch just run forward: the balanced cross-entropy, or with a
+ * teacher the distillation loss (cnn_distill.h). */
+static double ss_cnn_batch_backward(ss_cnn_trainer_t *t, int nb)
+{
+        const float *cw = t->tc->balanced ? t->cw : NULL;
+        if (!t->b_soft) {
+                double loss = ss_cnn_loss(t->net, t->b_labels, cw);
+                ss_cnn_backward(t->net, t->b_labels, cw);
+                return loss;
+        }
+        double loss =
+            ss_distill_loss(t->net->g->dlogits, t->net->a.logits, t->b_soft, t->b_labels, cw, nb,
+                            SS_NUM_CLASSES, t->tc->distill_t, t->tc->distill_alpha);
+        ss_cnn_backward_logits(t->net);
+        return loss;
 }
 
 /* One pass over the fit split; returns the mean loss, or -1 on error. */
@@ -315,8 +338,7 @@ static double ss_cnn_epoch(ss_cnn_trainer_t *t, int epoch, char *errstr, size_t 
                 ss_cnn_gather(t, i0, nb);
                 if (ss_cnn_forward(t->net, t->b_ids, t->b_lens, nb, 1, errstr, errstr_size))
                         return -1.0;
-                sum += ss_cnn_loss(t->net, t->b_labels, t->tc->balanced ? t->cw : NULL);
-                ss_cnn_backward(t->net, t->b_labels, t->tc->balanced ? t->cw : NULL);
+                sum += ss_cnn_batch_backward(t, nb);
                 ss_cnn_adam_step(t->net, &t->tc->adam);
                 t->steps++;
                 if (t->ema) {
@@ -345,6 +367,7 @@ static void ss_cnn_trainer_free(ss_cnn_trainer_t *t)
         free(t->b_ids);
         free(t->b_lens);
         free(t->b_labels);
+        free(t->b_soft);
 }
 
 /* Records the configuration and the run in the card's hyperparameters. */
@@ -479,7 +502,9 @@ ss_err_t ss_cnn_train(const ss_cnn_train_config_t *tc, const ss_dataset_t *fit,
         t.b_ids = malloc((size_t)cfg.max_batch * cfg.max_len * sizeof(int32_t));
         t.b_lens = malloc((size_t)cfg.max_batch * sizeof(int32_t));
         t.b_labels = malloc((size_t)cfg.max_batch * sizeof(int32_t));
-        if (!t.perm || !t.b_ids || !t.b_lens || !t.b_labels) {
+        if (tc->soft)
+                t.b_soft = malloc((size_t)cfg.max_batch * SS_NUM_CLASSES * sizeof(float));
+        if (!t.perm || !t.b_ids || !t.b_lens || !t.b_labels || (tc->soft && !t.b_soft)) {
                 err = ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "cnn: out of memory");
                 goto out;
         }

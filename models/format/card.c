@@ -90,8 +90,10 @@ void ss_card_clear(ss_card_t *c)
 {
         cJSON_Delete(c->hyperparameters);
         cJSON_Delete(c->validation_split);
+        cJSON_Delete(c->lineage);
         c->hyperparameters = NULL;
         c->validation_split = NULL;
+        c->lineage = NULL;
 }
 
 void ss_card_git_commit(const char *dir, char *buf, size_t size)
@@ -265,6 +267,8 @@ cJSON *ss_card_to_json(const ss_card_t *c)
         if (c->validation_split)
                 cJSON_AddItemToObject(val, "split", cJSON_Duplicate(c->validation_split, 1));
         cJSON_AddItemToObject(root, "validation_data", val);
+        if (c->lineage && c->lineage->child)
+                cJSON_AddItemToObject(root, "lineage", cJSON_Duplicate(c->lineage, 1));
         cJSON *met = cJSON_AddObjectToObject(root, "metrics");
         cJSON_AddItemToObject(met, "tune",
                               c->has_tune ? ss_card_eval_json(&c->tune) : cJSON_CreateObject());

@@ -135,11 +135,14 @@ typedef struct ss_card {
         int has_toplabel;
         double top_a[SS_NUM_CLASSES], top_b[SS_NUM_CLASSES];
         double calib_ece_temperature;
+        /* NULL, or the models this one was built from (e.g. the "teachers" of a distilled
+         * model), written as "lineage" when not empty; owned by the card */
+        cJSON *lineage;
 } ss_card_t;
 
 /* Zeroes a card and sets git_commit to "unknown". */
 void ss_card_init(ss_card_t *c);
-/* Frees what the card owns (hyperparameters, validation_split). */
+/* Frees what the card owns (hyperparameters, validation_split, lineage). */
 void ss_card_clear(ss_card_t *c);
 
 /* `git rev-parse HEAD` run in dir (NULL: current directory), else "unknown". */

@@ -393,6 +393,7 @@ int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_d
         ss_card_t card;
         ss_card_init(&card);
         card.hyperparameters = cJSON_CreateObject();
+        card.lineage = cJSON_CreateObject();
         int drc = train_data_load_train(cfg, config_dir, &d);
         if (!drc)
                 drc = train_data_split(cfg, config_dir, &d, &card);
@@ -411,9 +412,10 @@ int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_d
                 fprintf(stderr, "sentistream train: out of memory\n");
                 goto out;
         }
-        ss_train_job_t job = {cfg,        d.train,    d.fit,
-                              d.tune,     seed,       (int)ss_config_get_int(cfg, "train.threads"),
-                              config_dir, tune_probs, &tune_probs_set};
+        ss_train_job_t job = {cfg,         d.train,    d.fit,
+                              d.tune,      seed,       (int)ss_config_get_int(cfg, "train.threads"),
+                              config_dir,  tune_probs, &tune_probs_set,
+                              card.lineage};
         mf = ss_mfile_new(kind, ss_config_get_str(cfg, "model.name"), NULL);
         if (!mf) {
                 fprintf(stderr, "sentistream train: out of memory\n");
