@@ -286,6 +286,27 @@ static void train_data_describe(const train_data_t *d, ss_card_t *card)
         ss_cardfill_data(&card->validation, d->val);
 }
 
+/* The card's validation figures and reference distributions measured through m (the model
+ * file at path, as the scorer loads it), its model fields, creation time, commit and data.
+ * Returns -1 after printing the error under cmd's name. */
+static int train_card_complete(ss_card_t *card, ss_model_t *m, const char *path,
+                               const train_data_t *d, size_t batch, const char *config_dir,
+                               const char *cmd)
+{
+        char err[1024], repo[1024];
+        if (ss_cardfill_evaluate(m, d->val, batch, &card->validation_eval, &card->ref, "validation",
+                                 err, sizeof(err)) ||
+            ss_cardfill_model(card, m, path, err, sizeof(err))) {
+                fprintf(stderr, "sentistream %s: %s\n", cmd, err);
+                return -1;
+        }
+        card->created_at_ms = ss_time_now_ms();
+        snprintf(repo, sizeof(repo), "%s", config_dir ? config_dir : ".");
+        ss_card_git_commit(dirname(repo), card->git_commit, sizeof(card->git_commit));
+        train_data_describe(d, card);
+        return 0;
+}
+
 /*
  * Fits the temperature on the raw probs[n][C] (changed in place: at the end they are
  * calibrated), then the top-label map on the tempered ones (calib.h); fills the card's
@@ -451,17 +472,8 @@ int ss_train_run_hook(const ss_config_t *cfg, const char *config_dir, ss_train_d
         size_t batch = (size_t)ss_config_get_int(cfg, "train.batch.size");
         if (train_calibrate(&job, tune_probs_set, mf, model_path, batch, &m, &card))
                 goto out;
-        if (ss_cardfill_evaluate(m, d.val, batch, &card.validation_eval, &card.ref, "validation",
-                                 err, sizeof(err)) ||
-            ss_cardfill_model(&card, m, model_path, err, sizeof(err))) {
-                fprintf(stderr, "sentistream train: %s\n", err);
+        if (train_card_complete(&card, m, model_path, &d, batch, config_dir, "train"))
                 goto out;
-        }
-        card.created_at_ms = ss_time_now_ms();
-        char repo[1024];
-        snprintf(repo, sizeof(repo), "%s", config_dir ? config_dir : ".");
-        ss_card_git_commit(dirname(repo), card.git_commit, sizeof(card.git_commit));
-        train_data_describe(&d, &card);
         if (ss_card_write(&card, card_path, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: %s\n", err);
                 goto out;
@@ -624,17 +636,8 @@ int ss_train_calibrate(const ss_config_t *cfg, const char *config_dir, const cha
                 goto out;
         }
         /* the reference distributions of the probabilities follow the calibration */
-        if (ss_cardfill_evaluate(m, d.val, batch, &card.validation_eval, &card.ref, "validation",
-                                 err, sizeof(err)) ||
-            ss_cardfill_model(&card, m, out, err, sizeof(err))) {
-                fprintf(stderr, "sentistream calibrate: %s\n", err);
+        if (train_card_complete(&card, m, out, &d, batch, config_dir, "calibrate"))
                 goto out;
-        }
-        card.created_at_ms = ss_time_now_ms();
-        char repo[1024];
-        snprintf(repo, sizeof(repo), "%s", config_dir ? config_dir : ".");
-        ss_card_git_commit(dirname(repo), card.git_commit, sizeof(card.git_commit));
-        train_data_describe(&d, &card);
         ss_card_path(in, card_in, sizeof(card_in));
         ss_card_path(out, card_out, sizeof(card_out));
         if (calib_write_card(&card, card_in, card_out))
