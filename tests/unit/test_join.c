@@ -110,6 +110,21 @@ static void test_capacity(void)
         ss_join_destroy(j);
 }
 
+/* Adds id's prediction (is_label 0) or label at t under key "<prefix><id>"; returns what
+ * the join returned, the pair in *out. */
+static int add_one(ss_join_t *j, const char *prefix, int id, int is_label, int64_t t,
+                   ss_join_pair_t *out)
+{
+        char key[16];
+        int n = snprintf(key, sizeof(key), "%s%d", prefix, id);
+        if (is_label) {
+                ss_join_label_t l = L(id % 3, t);
+                return ss_join_add_label(j, key, (size_t)n, &l, t, out);
+        }
+        ss_join_pred_t p = P((uint32_t)id, id % 3, t);
+        return ss_join_add_pred(j, key, (size_t)n, &p, t, out);
+}
+
 /* Random operations against a brute-force list: same joins, same pending counts. */
 static void test_random(void)
 {
@@ -133,17 +148,8 @@ static void test_random(void)
                         }
                 ok &= ne == me;
                 expired += me;
-                char key[16];
-                int n = snprintf(key, sizeof(key), "id%d", id);
                 ss_join_pair_t out;
-                int rc;
-                if (is_label) {
-                        ss_join_label_t l = L(id % 3, t);
-                        rc = ss_join_add_label(j, key, (size_t)n, &l, t, &out);
-                } else {
-                        ss_join_pred_t p = P((uint32_t)id, id % 3, t);
-                        rc = ss_join_add_pred(j, key, (size_t)n, &p, t, &out);
-                }
+                int rc = add_one(j, "id", id, is_label, t, &out);
                 int want = state[id] && state[id] != 1 + is_label;
                 ok &= rc == want;
                 if (want) {
@@ -206,17 +212,8 @@ static void test_random_evict(void)
                 /* ids drawn from a window that moves, so some pairs meet before eviction */
                 int id = (int)((t / 8 + (int64_t)((s >> 33) % 48)) % IDS);
                 int is_label = (int)((s >> 20) & 1);
-                char key[16];
-                int n = snprintf(key, sizeof(key), "k%d", id);
                 ss_join_pair_t out;
-                int rc;
-                if (is_label) {
-                        ss_join_label_t l = L(id % 3, t);
-                        rc = ss_join_add_label(j, key, (size_t)n, &l, t, &out);
-                } else {
-                        ss_join_pred_t p = P((uint32_t)id, id % 3, t);
-                        rc = ss_join_add_pred(j, key, (size_t)n, &p, t, &out);
-                }
+                int rc = add_one(j, "k", id, is_label, t, &out);
                 int want = state[id] && state[id] != 1 + is_label;
                 ok &= rc == want;
                 if (want) {
