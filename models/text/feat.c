@@ -56,7 +56,7 @@ struct ss_feat {
         uint32_t mask;      /* dim - 1 */
         uint64_t seed_w[3]; /* word unigram, bigram, trigram key seeds */
         uint64_t seed_c;    /* char n-gram key seed */
-        float *idf;         /* [dim] */
+        float *idf;         /* [dim], or NULL: all 1.0 (raw counts need none) */
         uint32_t *keys;     /* [keys_cap] bucket of every n-gram of the text, repeats included */
         uint32_t *sort_tmp; /* [keys_cap] sort scratch */
         size_t n_keys, keys_cap;
@@ -193,19 +193,16 @@ ss_feat_t *ss_feat_new(const ss_feat_config_t *cfg, const float *idf)
                 else
                         f->seed_c = x;
         }
-        f->idf = malloc((size_t)f->dim * sizeof(float));
         ss_tok_buf_init(&f->tb);
         for (int c = 0; c < 64; c++)
                 f->tf_table[c] = c ? 1.0f + logf((float)c) : 0.0f;
-        if (!f->idf) {
-                ss_feat_destroy(f);
-                return NULL;
-        }
         if (idf) {
+                f->idf = malloc((size_t)f->dim * sizeof(float));
+                if (!f->idf) {
+                        ss_feat_destroy(f);
+                        return NULL;
+                }
                 memcpy(f->idf, idf, (size_t)f->dim * sizeof(float));
-        } else {
-                for (uint32_t j = 0; j < f->dim; j++)
-                        f->idf[j] = 1.0f;
         }
         return f;
 }
@@ -609,7 +606,7 @@ static int gather(ss_feat_t *f, int flags, ss_sparse_t *out)
         size_t nk = f->n_keys;
         f->n_keys = 0;
         int raw_counts = flags & SS_FEAT_RAW;
-        if (!raw_counts) /* start the IDF loads now; counting hides their latency */
+        if (!raw_counts && f->idf) /* start the IDF loads now; counting hides their latency */
                 for (size_t i = 0; i < nk; i++)
                         __builtin_prefetch(&f->idf[f->keys[i]]);
         if (sparse_reserve(out, nk))
@@ -627,7 +624,8 @@ static int gather(ss_feat_t *f, int flags, ss_sparse_t *out)
                 float v = val[i];
                 if (f->cfg.sublinear_tf)
                         v = v < 64.0f ? f->tf_table[(int)v] : 1.0f + logf(v);
-                v *= idf[idx[i]];
+                if (idf)
+                        v *= idf[idx[i]];
                 val[i] = v;
                 sumsq += (double)v * v;
         }
@@ -659,23 +657,28 @@ int ss_feat_extract(ss_feat_t *f, const char *text, size_t len, int flags, ss_sp
 
 int ss_feat_idf_fit(ss_feat_t *f, const char *const *texts, const size_t *lens, size_t n)
 {
+        /* the extractor's own array when it has one; a new one installed only on success */
+        float *idf = f->idf ? f->idf : malloc((size_t)f->dim * sizeof(float));
         uint32_t *df = calloc(f->dim, sizeof(*df));
         ss_sparse_t v;
         ss_sparse_init(&v);
-        if (!df)
-                return -1;
+        int rc = -1;
+        if (!idf || !df)
+                goto done;
         for (size_t d = 0; d < n; d++) {
-                if (ss_feat_extract(f, texts[d], lens[d], SS_FEAT_RAW, &v, NULL)) {
-                        free(df);
-                        ss_sparse_free(&v);
-                        return -1;
-                }
+                if (ss_feat_extract(f, texts[d], lens[d], SS_FEAT_RAW, &v, NULL))
+                        goto done;
                 for (size_t i = 0; i < v.n; i++)
                         df[v.idx[i]]++;
         }
         for (uint32_t j = 0; j < f->dim; j++)
-                f->idf[j] = (float)(log((1.0 + (double)n) / (1.0 + (double)df[j])) + 1.0);
+                idf[j] = (float)(log((1.0 + (double)n) / (1.0 + (double)df[j])) + 1.0);
+        f->idf = idf;
+        rc = 0;
+done:
+        if (rc && idf != f->idf)
+                free(idf);
         free(df);
         ss_sparse_free(&v);
-        return 0;
+        return rc;
 }

@@ -62,7 +62,8 @@ void ss_feat_destroy(ss_feat_t *f);
 
 const ss_feat_config_t *ss_feat_config(const ss_feat_t *f);
 
-/* The IDF vector, [2^dim_bits]; pointer valid until ss_feat_destroy(). */
+/* The IDF vector, [2^dim_bits], or NULL while the extractor has none (all 1.0: created
+ * with idf NULL and not fitted); pointer valid until ss_feat_destroy(). */
 const float *ss_feat_idf(const ss_feat_t *f);
 
 /* ss_feat_extract() flags. */
