@@ -114,7 +114,9 @@ ss_ktail_t *ss_ktail_new(const ss_config_t *c, const char *topic, const char *gr
             ss_kafka_conf_set(conf, "group.id", gid, NULL, errstr, errstr_size) ||
             ss_kafka_conf_set(conf, "isolation.level", "read_committed", NULL, errstr,
                               errstr_size) ||
-            ss_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, errstr, errstr_size)) {
+            ss_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, errstr, errstr_size) ||
+            ss_kafka_conf_set(conf, "allow.auto.create.topics", "false", NULL, errstr,
+                              errstr_size)) {
                 if (conf)
                         rd_kafka_conf_destroy(conf);
                 free(t);
@@ -170,18 +172,16 @@ ss_ktail_poll_t ss_ktail_poll(ss_ktail_t *t, int timeout_ms, ss_ktail_record_t *
         if (!m)
                 return SS_KTAIL_NONE;
         int i = ktail_part_idx(t, m->partition);
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                ktail_part_read(t, i);
-        } else if (m->err) {
+        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 ss_warn("ktail", "%s: %s", t->topic, rd_kafka_message_errstr(m));
-        } else if (i >= 0 && !t->read[i] && m->offset < t->end[i]) {
+        } else if (!m->err && i >= 0 && !t->read[i] && m->offset < t->end[i]) {
                 if (m->offset + 1 >= t->end[i])
                         ktail_part_read(t, i);
                 *rec = (ss_ktail_record_t){m->payload, m->len, m->partition, m->offset};
                 t->held = m;
                 return SS_KTAIL_RECORD;
-        } else {
-                ktail_part_read(t, i); /* published after the creation: the tail is behind */
+        } else { /* partition EOF, or a record published after the creation */
+                ktail_part_read(t, i);
         }
         rd_kafka_message_destroy(m);
         return t->nread == t->nparts ? SS_KTAIL_DONE : SS_KTAIL_NONE;

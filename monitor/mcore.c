@@ -821,6 +821,8 @@ void ss_mcore_sent_add(ss_mcore_t *m, const char *event_id)
 int ss_mcore_sent_recover(ss_mcore_t *m, const char *model_name, const char *model_version,
                           const char *event_id)
 {
+        if (!model_name || !model_version || !event_id)
+                return -1;
         size_t vl = strlen(model_version);
         int i = 0;
         while (i < m->nnames && strcmp(m->names[i].name, model_name))

@@ -652,6 +652,7 @@ typedef struct recover_tally {
         int read, recovered, known, foreign, bad;
         char ids[RECOVER_IDS_LOGGED]; /* the recovered ids, for the log line */
         size_t ids_len;
+        int unlisted; /* recovered ids that did not fit in ids */
 } recover_tally_t;
 
 /* One record of the retrain topic's tail: its id joins the sent set, and is queued for the
@@ -678,10 +679,12 @@ static void sent_recover(ss_monitor_t *m, const ss_ktail_record_t *rec, recover_
                         size_t room = sizeof(t->ids) - t->ids_len;
                         int w = snprintf(t->ids + t->ids_len, room, "%s%s", t->ids_len ? " " : "",
                                          ev.event_id.ptr);
-                        if (w > 0 && (size_t)w < room)
+                        if (w > 0 && (size_t)w < room) {
                                 t->ids_len += (size_t)w;
-                        else
+                        } else {
                                 t->ids[t->ids_len] = '\0'; /* no room: counted, not listed */
+                                t->unlisted++;
+                        }
                 }
         }
         ss_retrain_event_clear(&ev);
@@ -717,16 +720,16 @@ static void sent_reconcile(ss_monitor_t *m, volatile sig_atomic_t *stop)
                (r = ss_ktail_poll(kt, 100, &rec)) != SS_KTAIL_DONE)
                 if (r == SS_KTAIL_RECORD)
                         sent_recover(m, &rec, &t);
-        if (r != SS_KTAIL_DONE)
+        if (r != SS_KTAIL_DONE && !(stop && *stop))
                 ss_warn("monitor", "the tail of %s was not read to its end within %d s",
                         m->topic_retrain, RECOVER_WAIT_MS / 1000);
         ss_info("monitor",
                 "sent set reconciled with %s (%d partition%s, last %lld records each): %d event "
-                "id%s recovered that Redis did not have%s%s (%d read: %d known, %d of other "
+                "id%s recovered that Redis did not have%s%s%s (%d read: %d known, %d of other "
                 "models, %d undecodable)",
                 m->topic_retrain, ss_ktail_partitions(kt), ss_ktail_partitions(kt) == 1 ? "" : "s",
                 (long long)tail, t.recovered, t.recovered == 1 ? "" : "s", t.recovered ? ": " : "",
-                t.ids, t.read, t.known, t.foreign, t.bad);
+                t.ids, t.unlisted ? " ..." : "", t.read, t.known, t.foreign, t.bad);
         ss_ktail_destroy(kt);
         if (t.recovered) {
                 record_pending(m);
