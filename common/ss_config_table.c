@@ -320,6 +320,8 @@ const ss_conf_def_t ss_conf_table[] = {
          "the sliding window is evaluated every this many predictions of a model version"},
         {"monitor.event.families", SS_CONF_STRING, SS_CONF_NORANGE, NULL, "label_shift,performance",
          "comma-separated families (label_shift, prediction, input, performance) or statistics (e.g. input.has_url, performance.estimated_f1) whose breaches may raise a retraining event; all are always reported"},
+        {"monitor.events.recover.tail", SS_CONF_INT, 0, 1000000, NULL, "1000",
+         "records read back from the end of each partition of topics.retrain at start: this monitor's events among them that Redis does not hold (sent just before a crash) join its sent set; 0 = none read"},
         {"monitor.f1.max_drop", SS_CONF_DOUBLE, 0, 1, NULL, "0.1",
          "F1 breach when rolling macro-F1 < the card's validation macro-F1 minus this (if monitor.f1.threshold is 0)"},
         {"monitor.f1.threshold", SS_CONF_DOUBLE, 0, 1, NULL, "0",

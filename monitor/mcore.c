@@ -818,6 +818,24 @@ void ss_mcore_sent_add(ss_mcore_t *m, const char *event_id)
                 m->sent[m->nsent++] = d;
 }
 
+int ss_mcore_sent_recover(ss_mcore_t *m, const char *model_name, const char *model_version,
+                          const char *event_id)
+{
+        if (!model_name || !model_version || !event_id)
+                return -1;
+        size_t vl = strlen(model_version);
+        int i = 0;
+        while (i < m->nnames && strcmp(m->names[i].name, model_name))
+                i++;
+        if (i == m->nnames || vl == 0 || strncmp(event_id, model_version, vl) ||
+            event_id[vl] != ':' || !event_id[vl + 1])
+                return -1; /* another model's, or not an id this monitor makes */
+        if (ss_mcore_sent_contains(m, event_id))
+                return 0;
+        ss_mcore_sent_add(m, event_id);
+        return ss_mcore_sent_contains(m, event_id) ? 1 : -1;
+}
+
 const ss_mcore_event_t *ss_mcore_event_peek(const ss_mcore_t *m)
 {
         return m->nevents ? m->events[0] : NULL;

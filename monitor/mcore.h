@@ -190,6 +190,18 @@ size_t ss_mcore_events_pending(const ss_mcore_t *m);
 void ss_mcore_sent_add(ss_mcore_t *m, const char *event_id);
 int ss_mcore_sent_contains(const ss_mcore_t *m, const char *event_id);
 
+/*
+ * A retraining event read back from the retrain topic (the caller reconciles the sent set with
+ * the topic at start, before any ingest: an event acknowledged by the broker just before a
+ * crash may be missing from Redis). It is this monitor's when model_name is one of its model
+ * names and event_id is "<model_version>:<window id>", the form of its own ids. Returns 1 when
+ * its id joined the sent set (it was missing: the caller records it in Redis), 0 when the set
+ * held it already, -1 when it is not this monitor's (left out) or could not be stored (out of
+ * memory).
+ */
+int ss_mcore_sent_recover(ss_mcore_t *m, const char *model_name, const char *model_version,
+                          const char *event_id);
+
 typedef struct ss_mcore_stats {
         uint64_t predictions;     /* decoded and matched to a card */
         uint64_t unknown_version; /* decoded, no card for the version */

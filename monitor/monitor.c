@@ -12,6 +12,12 @@
  * each partition to the offset the snapshot holds for it, or, for a partition
  * this process held before, to where it stopped reading it.
  *
+ * At start, after the snapshot and the sent sets are read from Redis and before the first
+ * prediction, the sent set is reconciled with the retrain topic itself (ss_ktail: the last
+ * monitor.events.recover.tail records of each partition, read_committed): an event of this
+ * monitor's that the broker acknowledged but that a crash kept out of Redis joins the set, in
+ * memory and in Redis, so that the report counts it and a replay does not send it again.
+ *
  * Following the registry (monitor.follow): each turn first reads the model
  * updates that arrived (ss_mupdate, from the topic's end at start); an update
  * switches its model to the version it names (mcore.h: windows per version,
@@ -44,6 +50,7 @@
 #include "mcore.h"
 #include "mstate.h"
 #include "ss_kafka.h"
+#include "ss_ktail.h"
 #include "ss_log.h"
 #include "ss_metrics.h"
 #include "ss_mupdate.h"
@@ -564,22 +571,29 @@ static void record_pending(ss_monitor_t *m)
         }
 }
 
-static void event_acked(ss_monitor_t *m, const ss_mcore_event_t *e)
+/* Queues the id of an event sent for the Redis sent set of its model (record_pending). */
+static int unrecorded_push(ss_monitor_t *m, const char *model_name, const char *event_id)
 {
-        ss_info("monitor", "retraining event %s sent to %s (key %s): %s", e->event_id,
-                m->topic_retrain, e->model_name, e->summary);
-        size_t n = strlen(e->model_name) + strlen(e->event_id) + 2;
+        size_t n = strlen(model_name) + strlen(event_id) + 2;
         char *rec = malloc(n);
         char **u = realloc(m->unrecorded, sizeof(char *) * (m->nunrecorded + 1));
         if (u)
                 m->unrecorded = u;
-        if (rec && u) {
-                snprintf(rec, n, "%s\t%s", e->model_name, e->event_id);
-                m->unrecorded[m->nunrecorded++] = rec;
-        } else {
+        if (!rec || !u) {
                 free(rec);
-                ss_error("monitor", "out of memory recording event %s", e->event_id);
+                ss_error("monitor", "out of memory recording event %s", event_id);
+                return -1;
         }
+        snprintf(rec, n, "%s\t%s", model_name, event_id);
+        m->unrecorded[m->nunrecorded++] = rec;
+        return 0;
+}
+
+static void event_acked(ss_monitor_t *m, const ss_mcore_event_t *e)
+{
+        ss_info("monitor", "retraining event %s sent to %s (key %s): %s", e->event_id,
+                m->topic_retrain, e->model_name, e->summary);
+        unrecorded_push(m, e->model_name, e->event_id);
         ss_mcore_event_done(m->core);
         record_pending(m);
 }
@@ -625,6 +639,101 @@ static void events_step(ss_monitor_t *m, int64_t now)
                 break;
         default:
                 break;
+        }
+}
+
+/* ---- the sent set against the retrain topic ------------------------------------------ */
+
+#define RECOVER_LOOKUP_MS  5000  /* the retrain topic's lookup at start */
+#define RECOVER_WAIT_MS    10000 /* its tail is read within this (sent_reconcile) */
+#define RECOVER_IDS_LOGGED 512   /* characters of recovered event ids in the log line */
+
+typedef struct recover_tally {
+        int read, recovered, known, foreign, bad;
+        char ids[RECOVER_IDS_LOGGED]; /* the recovered ids, for the log line */
+        size_t ids_len;
+        int unlisted; /* recovered ids that did not fit in ids */
+} recover_tally_t;
+
+/* One record of the retrain topic's tail: its id joins the sent set, and is queued for the
+ * model's Redis set, when it is an event of this monitor's that the set lacks. */
+static void sent_recover(ss_monitor_t *m, const ss_ktail_record_t *rec, recover_tally_t *t)
+{
+        ss_retrain_event_t ev;
+        char err[512];
+        memset(&ev, 0, sizeof(ev));
+        t->read++;
+        if (ss_serde_retrain_event_decode(m->serde, rec->value, rec->len, &ev, err, sizeof(err))) {
+                if (++t->bad <= 10)
+                        ss_warn("monitor", "%s [%d] offset %lld: not a RetrainEvent: %s (skipped)",
+                                m->topic_retrain, (int)rec->partition, (long long)rec->offset, err);
+        } else {
+                int r = ss_mcore_sent_recover(m->core, ev.model_name.ptr, ev.model_version.ptr,
+                                              ev.event_id.ptr);
+                if (r < 0) {
+                        t->foreign++;
+                } else if (r == 0) {
+                        t->known++;
+                } else if (!unrecorded_push(m, ev.model_name.ptr, ev.event_id.ptr)) {
+                        t->recovered++;
+                        size_t room = sizeof(t->ids) - t->ids_len;
+                        int w = snprintf(t->ids + t->ids_len, room, "%s%s", t->ids_len ? " " : "",
+                                         ev.event_id.ptr);
+                        if (w > 0 && (size_t)w < room) {
+                                t->ids_len += (size_t)w;
+                        } else {
+                                t->ids[t->ids_len] = '\0'; /* no room: counted, not listed */
+                                t->unlisted++;
+                        }
+                }
+        }
+        ss_retrain_event_clear(&ev);
+}
+
+/*
+ * At start, before any prediction: the events on the retrain topic's tail (the last
+ * monitor.events.recover.tail records of each partition) that are this monitor's and that
+ * Redis does not hold join the sent set, in memory and in Redis. An event acknowledged by the
+ * broker just before a crash (kill -9 between the acknowledgement and its record) is otherwise
+ * unknown after the restart: the report undercounts, and a replay could send it again.
+ */
+static void sent_reconcile(ss_monitor_t *m, volatile sig_atomic_t *stop)
+{
+        int64_t tail = ss_config_get_int(m->c, "monitor.events.recover.tail");
+        char err[512];
+        if (tail == 0)
+                return;
+        ss_ktail_t *kt = ss_ktail_new(m->c, m->topic_retrain, m->group, tail, RECOVER_LOOKUP_MS,
+                                      err, sizeof(err));
+        if (!kt) {
+                ss_warn("monitor",
+                        "sent set not reconciled with %s: %s; an event sent just before a "
+                        "crash may be missing from the report",
+                        m->topic_retrain, err);
+                return;
+        }
+        recover_tally_t t = {0};
+        ss_ktail_record_t rec;
+        ss_ktail_poll_t r = SS_KTAIL_NONE;
+        double until = ss_time_mono() + RECOVER_WAIT_MS / 1000.0;
+        while (!(stop && *stop) && ss_time_mono() < until &&
+               (r = ss_ktail_poll(kt, 100, &rec)) != SS_KTAIL_DONE)
+                if (r == SS_KTAIL_RECORD)
+                        sent_recover(m, &rec, &t);
+        if (r != SS_KTAIL_DONE && !(stop && *stop))
+                ss_warn("monitor", "the tail of %s was not read to its end within %d s",
+                        m->topic_retrain, RECOVER_WAIT_MS / 1000);
+        ss_info("monitor",
+                "sent set reconciled with %s (%d partition%s, last %lld records each): %d event "
+                "id%s recovered that Redis did not have%s%s%s (%d read: %d known, %d of other "
+                "models, %d undecodable)",
+                m->topic_retrain, ss_ktail_partitions(kt), ss_ktail_partitions(kt) == 1 ? "" : "s",
+                (long long)tail, t.recovered, t.recovered == 1 ? "" : "s", t.recovered ? ": " : "",
+                t.ids, t.unlisted ? " ..." : "", t.read, t.known, t.foreign, t.bad);
+        ss_ktail_destroy(kt);
+        if (t.recovered) {
+                record_pending(m);
+                ss_mcore_report_touch(m->core); /* the report counts them from its next write */
         }
 }
 
@@ -1202,6 +1311,7 @@ ss_err_t ss_monitor_run(ss_monitor_t *m, volatile sig_atomic_t *stop, char *errs
         if ((e = restore_state(m, errstr, errstr_size)) ||
             (e = kafka_setup(m, errstr, errstr_size)))
                 return e;
+        sent_reconcile(m, stop);
         ss_metrics_ready_set(m->metrics, monitor_ready, m);
         ss_info("monitor", "reading %s (group %s, %s%s), labels from Redis, events to %s",
                 m->topic_pred, m->group, m->instance ? "static member " : "dynamic member",

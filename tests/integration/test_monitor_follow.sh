@@ -13,7 +13,12 @@
 #      monitor reads the updates published before its start (the topic's tail) and switches
 #      back to version 1;
 #   5. restarted again with no new update, it recognises the tail's newest update as the
-#      version it already judges (its snapshot) and switches nothing.
+#      version it already judges (its snapshot) and switches nothing;
+#   6. an event of version 1 on the retrain topic whose id Redis does not hold (what a kill -9
+#      between the broker's acknowledgement and the record leaves), published with fastavro
+#      (retrain_msgs.py) while the monitor is stopped, beside an event of another model: the
+#      restarted monitor recovers exactly that id into its sent set (log, Redis) and its
+#      report counts the events the topic holds for its model.
 set -euo pipefail
 src=${SS_SOURCE_DIR:?SS_SOURCE_DIR not set}
 bin=${SS_BIN:?SS_BIN not set}
@@ -177,5 +182,53 @@ grep -q "is known already" "$work/monitor3.log" || fail "the tail's update was n
 [ "$(metric 'sentistream_monitor_model_updates_total{result="switched"}')" = 0 ] ||
         fail "a known update switched again"
 ! grep -q "switched " "$work/monitor3.log" || fail "a switch at a plain restart"
+stop_pid "$mon_pid"
+
+step "6. an event on the topic that Redis does not hold: recovered into the sent set at the restart"
+venv=$src/tests/.venv # the venv of the integration tests (consume_lib.sh ss_venv), fastavro
+(
+        flock 9
+        if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import fastavro' 2>/dev/null; then
+                rm -rf "$venv"
+                python3 -m venv "$venv"
+                echo '*' >"$venv/.gitignore"
+                "$venv/bin/pip" install -q --disable-pip-version-check fastavro
+        fi
+) 9>"${TMPDIR:-/tmp}/sentistream-test-venv.lock" || fail "venv with fastavro"
+sent=mf:monitor:sent:sentiment-logreg
+nsent=$(rcli scard "$sent")
+lost=$v1:n999999
+publish_event() { # publish_event EVENT_ID MODEL_NAME MODEL_VERSION
+        "$venv/bin/python" "$src/tests/integration/retrain_msgs.py" "$src/schemas" event \
+                "$work/ev.bin" "$1" "$2" "$3" || fail "encode event $1"
+        kcat -b "$bs" -P -t rt -k "$2" "$work/ev.bin" || fail "publish event $1"
+}
+publish_event "$lost" sentiment-logreg "$v1"
+publish_event other-v1:n500 other-model other-v1
+[ "$(rcli sismember "$sent" "$lost")" = 0 ] || fail "$lost is in Redis already"
+start_monitor "$work/monitor4.log"
+for _ in $(seq 150); do grep -q " assigned pr" "$work/monitor4.log" && break; sleep 0.2; done
+grep -q " assigned pr" "$work/monitor4.log" || fail "the restarted monitor holds no partition"
+[ "$(rcli sismember "$sent" "$lost")" = 1 ] || fail "$lost is not in Redis' sent set"
+[ "$(rcli scard "$sent")" = $((nsent + 1)) ] || fail "sent set: $nsent -> $(rcli scard "$sent")"
+[ "$(rcli exists mf:monitor:sent:other-model)" = 0 ] || fail "another model's event recorded"
+"$bin" monitor events kafka.bootstrap.servers="$bs" topics.retrain=rt --timeout 20 \
+        >"$work/events2.jsonl" 2>>"$work/events.log" || fail "reading events"
+on_topic=$(grep -c '"model_name":"sentiment-logreg"' "$work/events2.jsonl" || true)
+# the report is written after an evaluation (the snapshot's newest one was of version 2, whose
+# card is not loaded at this start): a few predictions, scored by version 1 in its cooldown
+head -n 300 "$work/a.tsv" >"$work/a300.tsv"
+"$bin" produce "$work/a300.tsv" $(kafka_args) >/dev/null || fail "produce 300"
+for _ in $(seq 150); do
+        ev_report=$(rcli get mf:monitor:report:sentiment-logreg | grep -o '"events":[0-9]*' | cut -d: -f2)
+        [ "${ev_report:-0}" = "$on_topic" ] && break
+        sleep 0.2
+done
+[ "${ev_report:-0}" = "$on_topic" ] ||
+        fail "the report counts ${ev_report:-no} events, the topic holds $on_topic for sentiment-logreg"
+grep "sent set reconciled" "$work/monitor4.log" || fail "no log line of the reconciliation"
+grep -q "reconciled with rt .*: 1 event id recovered that Redis did not have: $lost (" \
+        "$work/monitor4.log" || fail "the log line does not name exactly $lost"
+echo "recovered $lost; the report counts $ev_report events, as many as the topic holds"
 stop_pid "$mon_pid"
 echo PASS

@@ -8,6 +8,8 @@
  *   - labels that disagree with the predictions: an F1 event;
  *   - cooldown holds further events back; an id already in the sent set is
  *     not queued again;
+ *   - the sent set reconciled with events read back from the retrain topic:
+ *     this monitor's missing ids join it (and the report's count), others not;
  *   - a snapshot taken mid-stream and restored into a fresh core continues
  *     exactly like the original (same events, same ids);
  *   - undecodable messages and unknown versions are counted and skipped;
@@ -387,6 +389,78 @@ static double json_num_after(const char *json, const char *key, int nth)
         while (*q == '[')
                 q++;
         return strtod(q, NULL);
+}
+
+/* A RetrainEvent as read back from the retrain topic (encoded, then decoded) offered to
+ * ss_mcore_sent_recover(). */
+static int recover(ss_mcore_t *m, const char *name, const char *version, const char *event_id)
+{
+        ss_retrain_event_t e = {.event_id = ss_str_c(event_id),
+                                .model_name = ss_str_c(name),
+                                .model_version = ss_str_c(version),
+                                .window_start = 1,
+                                .window_end = 2,
+                                .triggered_at = 3},
+                           d;
+        ss_serde_buf_t b = {0};
+        char err[256];
+        memset(&d, 0, sizeof(d));
+        if (ss_serde_retrain_event_encode(serde, &e, &b, err, sizeof(err)) ||
+            ss_serde_retrain_event_decode(serde, b.data, b.len, &d, err, sizeof(err))) {
+                fprintf(stderr, "retrain event: %s\n", err);
+                exit(1);
+        }
+        int r = ss_mcore_sent_recover(m, d.model_name.ptr, d.model_version.ptr, d.event_id.ptr);
+        ss_retrain_event_clear(&d);
+        ss_serde_buf_free(&b);
+        return r;
+}
+
+/* The sent set reconciled with the retrain topic at start: the events of this monitor's models
+ * that it lacks join it (and count in the report), the others are left out; a replay that
+ * fires a recovered id again does not queue it. */
+static void test_sent_recover(void)
+{
+        ss_mcore_config_t mc = config();
+        ss_mcore_t *m = make_core(&mc);
+        const char *name = ss_mcore_card(m, 0)->name;
+        char n4500[128], n5000[128];
+        snprintf(n4500, sizeof(n4500), "%s:n4500", VERSION);
+        snprintf(n5000, sizeof(n5000), "%s:n5000", VERSION);
+        ss_mcore_sent_add(m, n4500); /* from Redis */
+        CHECK(recover(m, name, VERSION, n4500) == 0);
+        CHECK(recover(m, name, VERSION, n5000) == 1); /* sent, not recorded before a crash */
+        CHECK(recover(m, name, VERSION, n5000) == 0);
+        /* another model's events, and ids not of this monitor's form */
+        CHECK(recover(m, "other-model", "other-v1", "other-v1:n500") == -1);
+        CHECK(recover(m, "other-model", VERSION, "logreg-x:n500") == -1);
+        CHECK(recover(m, name, VERSION, "logreg-other:n500") == -1);
+        CHECK(recover(m, name, VERSION, "n500") == -1);
+        CHECK(recover(m, name, VERSION, VERSION) == -1);
+        char bare[128];
+        snprintf(bare, sizeof(bare), "%s:", VERSION);
+        CHECK(recover(m, name, VERSION, bare) == -1);
+        CHECK(!ss_mcore_sent_contains(m, "other-v1:n500"));
+        CHECK(!ss_mcore_sent_contains(m, "logreg-other:n500"));
+        CHECK(!ss_mcore_sent_contains(m, "n500"));
+        CHECK(ss_mcore_sent_contains(m, n5000));
+
+        /* the drift of test_dedupe_and_faults fires both ids again: neither is queued */
+        double shifted[3] = {150 * 4, 500, 350};
+        char ids[4096] = "";
+        rng = 77;
+        run_shift(m, 0, 2000, NULL);
+        run_shift(m, 2000, 6000, shifted);
+        drain_events(m, ids, sizeof(ids), NULL);
+        CHECK_STR_EQ(ids, "");
+        CHECK(ss_mcore_stats(m)->events_deduped == 1);
+        const char *rname;
+        char *json = ss_mcore_report_json(m, 0, &rname);
+        CHECK(json != NULL);
+        if (json)
+                CHECK(json_num_after(json, "events", 0) == 2);
+        free(json);
+        ss_mcore_destroy(m);
 }
 
 static void test_snapshot_replay(void)
@@ -996,6 +1070,7 @@ int main(void)
         test_prior_drift();
         test_perf_drift();
         test_dedupe_and_faults();
+        test_sent_recover();
         test_snapshot_replay();
         test_snapshot_history();
         test_tumbling();
