@@ -191,7 +191,7 @@ const ss_conf_def_t ss_conf_table[] = {
 
         /* ---- topics.*, consumer.*, serde.*, metrics.* (consumer engineer) ---------- */
         {"consumer.batch.max.bytes", SS_CONF_INT, 65536, 1073741824, NULL, "16777216",
-         "most input bytes (keys and values) in one batch, and the scorer's bound of unacknowledged outputs (queue.buffering.max.kbytes unless kafka.* sets it); a single larger message still makes a batch of its own"},
+         "most input bytes (keys and values) in one batch; also the scorer's bound of unacknowledged outputs (queue.buffering.max.kbytes) and, a quarter of it per partition, of its prefetch queue (queued.max.messages.kbytes), unless kafka.* sets them; a single larger message still makes a batch of its own"},
         {"consumer.batch.size", SS_CONF_INT, 1, 65536, NULL, "512",
          "most messages scored in one batch (one ss_model_score_batch call)"},
         {"consumer.batch.timeout.ms", SS_CONF_INT, 0, 60000, NULL, "5",

@@ -217,8 +217,8 @@ rd_kafka_conf_t *ss_kafka_conf_new(const ss_config_t *c, ss_kafka_role_t role, c
          * 1 s once its local queue holds queued.min.messages (default 100000; librdkafka
          * issue #2879, fetch.queue.backoff.ms since 2.2). A scorer that drains faster than
          * that stalls once a second: ~120k tweets/s flat, whatever the CPU. At 1000000 the
-         * queue is bounded by queued.max.messages.kbytes (64 MiB) instead, which holds more
-         * than a second of input. */
+         * queue is bounded by queued.max.messages.kbytes instead (per partition; the
+         * scorer sets it from consumer.batch.max.bytes, see consume.c). */
         static const char *consumer_defaults[][2] = {
             {"client.id", "sentistream-consumer"},
             {"partition.assignment.strategy", "cooperative-sticky"},

@@ -110,6 +110,7 @@ typedef struct ss_lag_gauge {
 typedef struct ss_consume_metrics {
         ss_counter_t *consumed, *scored, *produce_errors;
         ss_counter_t *txn_commits, *txn_aborts; /* exactly-once */
+        ss_histogram_t *txn_commit_seconds;     /* exactly-once */
         ss_counter_t *dead[SS_ERR__COUNT];      /* by reason, created on first use */
         ss_histogram_t *batch_size, *scoring_seconds, *end_to_end_seconds;
         ss_gauge_t *model_info;
@@ -202,6 +203,11 @@ static ss_err_t ss_consume_metrics_init(ss_consume_t *s, char *errstr, size_t er
         m->txn_aborts =
             ss_metrics_counter(r, "sentistream_transactions_total", "",
                                (const char *[]){"result", "abort", NULL}, errstr, errstr_size);
+        m->txn_commit_seconds = ss_metrics_histogram(
+            r, "sentistream_transaction_commit_seconds",
+            "Seconds the loop was blocked committing one transaction: its offsets, the flush of "
+            "its outputs, the commit (exactly-once delivery only).",
+            ss_scoring_bounds, SS_N(ss_scoring_bounds), NULL, errstr, errstr_size);
         /* Families that get their series later are declared now, so that a scrape shows
          * them from the start (HELP and TYPE lines). */
         ss_metrics_counter(r, "sentistream_model_reload_total",
@@ -1180,13 +1186,17 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
                 rd_kafka_conf_destroy(cconf);
                 goto fail;
         }
-        /* The consumer's prefetch queue is bounded at twice a batch's input (32 MiB by
-         * default, librdkafka's is 64 MiB): a spike of large inputs would otherwise sit
-         * there in full besides the batch in hand. Twice, not once: librdkafka 2.0.2
-         * stops fetching for about a second once the queue is full (see ss_kafka.c), and
-         * twice a batch holds more than a second of input at the scorer's flat-out rate. */
+        /* The consumer's prefetch queue: librdkafka bounds it per partition (its
+         * queued.max.messages.kbytes is checked against each partition's queue, and counts
+         * payload bytes only, not its ~300 bytes of bookkeeping per message). A quarter of
+         * a batch's input per partition (4 MiB by default) keeps a scorer of 4 partitions
+         * under 64 MiB + consumer.batch.max.bytes flat out: at librdkafka's 64 MiB, and at
+         * 2 x batch.max.bytes, flat-out runs peaked at 206-266 MiB. Not less: librdkafka
+         * 2.0.2 stops fetching a partition whose queue is full until its broker thread
+         * next wakes (up to a second, see ss_kafka.c); at 2 MiB per partition the
+         * passthrough lost a third of its speed to it. */
         char qmkb[32];
-        size_t qkib = 2 * s->batch_max_bytes / 1024;
+        size_t qkib = s->batch_max_bytes / 4 / 1024;
         snprintf(qmkb, sizeof(qmkb), "%zu", qkib > 2097151 ? (size_t)2097151 : qkib);
         if (ss_consume_conf_default(cconf, c, "queued.max.messages.kbytes", qmkb, errstr,
                                     errstr_size)) {
@@ -1211,9 +1221,16 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         /* Outputs waiting for their acknowledgement are bounded like a batch's input (a spike
          * of inputs that all become 64 KiB dead letters would otherwise pile up there);
          * beyond it the producer pushes back (see ss_sink_emit). */
-        char qkb[32];
+        char qkb[32], qmsg[32];
         snprintf(qkb, sizeof(qkb), "%zu", s->batch_max_bytes / 1024);
+        /* ... and in number: at librdkafka's 100,000 the ~300 bytes of bookkeeping of each
+         * small prediction, not their bytes, set the bound (~35 MB), and the flat-out
+         * scorer was slower (167k against 213k tweets/s in one paired run) than with 20
+         * batches' worth, which still keeps the producer's batches full. */
+        snprintf(qmsg, sizeof(qmsg), "%d", 20 * s->batch_size < 10000 ? 10000 : 20 * s->batch_size);
         if (ss_consume_conf_default(pconf, c, "queue.buffering.max.kbytes", qkb, errstr,
+                                    errstr_size) ||
+            ss_consume_conf_default(pconf, c, "queue.buffering.max.messages", qmsg, errstr,
                                     errstr_size)) {
                 rd_kafka_conf_destroy(pconf);
                 goto fail;
@@ -1250,6 +1267,7 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
             (int)ss_config_get_int(c, "consumer.txn.timeout.ms"),
             s->m.txn_commits,
             s->m.txn_aborts,
+            s->m.txn_commit_seconds,
         };
         if (!(s->sink = ss_sink_new(pconf, s->consumer, &scfg, errstr, errstr_size)))
                 goto fail;

@@ -476,6 +476,7 @@ static int ss_sink_txn_commit(ss_sink_t *s, int rewind)
         if (!s->txn_open && !s->txn_fatal)
                 return 1;
         rd_kafka_t *p = ss_producer_handle(s->producer);
+        double t0 = ss_time_mono();
         ss_producer_poll(s->producer, 0);
         if (!s->txn_failed && s->txn_offsets) {
                 rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
@@ -505,6 +506,7 @@ static int ss_sink_txn_commit(ss_sink_t *s, int rewind)
                 if (!error) {
                         ss_producer_poll(s->producer, 0); /* the last delivery reports */
                         ss_counter_inc(s->cfg.txn_commits);
+                        ss_histogram_observe(s->cfg.txn_commit_seconds, ss_time_mono() - t0);
                         s->txn_open = 0;
                         ss_sink_mem_free(&s->txn_offsets);
                         return 1;

@@ -80,6 +80,7 @@ typedef struct ss_sink_config {
         int txn_max_messages; /* ... or holds this many inputs */
         int txn_timeout_ms;   /* bound of each transactional call */
         ss_counter_t *txn_commits, *txn_aborts; /* may be NULL */
+        ss_histogram_t *txn_commit_seconds;     /* the loop's time in each commit; may be NULL */
 } ss_sink_config_t;
 
 /*

@@ -55,6 +55,9 @@ restarts+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')")
 wait "$ppid_" || fail "produce"
 ss_wait_lag $port 3 60
 ss_lag_zero $port 3 180 || fail "lag not 0 after the last restart"
+# every commit is timed (how long the loop was blocked in it)
+commits=$(ss_metric $port sentistream_transaction_commit_seconds_count)
+awk -v c="${commits:-0}" 'BEGIN { exit !(c >= 1) }' || fail "no timed transaction commit"
 ss_stop "$cpid"
 echo "start-to-first-prediction (s): ${restarts[*]}"
 for r in "${restarts[@]:1}"; do
