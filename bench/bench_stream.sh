@@ -56,6 +56,9 @@
 # the system under test spent from holding its partitions to the last tweet scored, per
 # tweet: a figure the machine's load changes far less than the throughput), and with the broker's garbage collections during the run
 # (deploy/local/kafka.sh logs them): gc_pauses=count and gc_max_ms=the longest pause.
+# Exactly-once lines add the transactions' commits (sentistream_transaction_commit_seconds):
+# commits=count, commit_mean_ms, and commit_p99_le_ms (the histogram bucket that holds the
+# 99th percentile): the loop scores nothing while it commits.
 # Rate runs: throughput = n / (last scored_at - first created_at). Flat-out runs read a
 # preloaded input topic from the start (each run its own consumer group and output topic)
 # and count the steady state: the middle 80% of the predictions over the time between the
@@ -184,7 +187,7 @@ preload() {
 # the system runs; flat out (RATE max) it reads the preloaded TOPIC of REPS copies.
 one() {
         local sys=$1 rate=$2 reps=$rate_reps mode=rate
-        model_us="" peak_rss="" cpu_us=""
+        model_us="" peak_rss="" cpu_us="" commit_ms=""
         run_id=$((run_id + 1))
         local tin=in-$run_id tout=out-$run_id
         if [ "$rate" = max ]; then
@@ -235,6 +238,15 @@ one() {
                 # time inside ss_model_score_batch, per tweet (the rest is Kafka, serde, loop)
                 model_us=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } | awk -v n="$n" \
                         '$1 == "sentistream_scoring_seconds_sum" { printf "%.1f", $2 * 1e6 / n }')
+                # exactly-once: the transactions' commits, how long each blocked the loop
+                # (mean, and the histogram's bucket that holds the 99th percentile)
+                commit_ms=$({ curl -s "http://127.0.0.1:$port/metrics" || true; } | awk '
+                        $1 ~ /^sentistream_transaction_commit_seconds_bucket/ {
+                                le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le); b[nb] = le; c[nb++] = $2 }
+                        $1 == "sentistream_transaction_commit_seconds_sum" { sum = $2 }
+                        $1 == "sentistream_transaction_commit_seconds_count" { n = $2 }
+                        END { if (n > 0) { for (i = 0; i < nb && c[i] < 0.99 * n; i++);
+                                printf "commits=%d commit_mean_ms=%.1f commit_p99_le_ms=%s", n, sum * 1000 / n, b[i] == "+Inf" ? "inf" : b[i] * 1000 } }')
                 # the consumer's peak resident memory over the run (VmHWM)
                 peak_rss=$(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$cpid/status")
                 kill -TERM "$cpid"
@@ -262,6 +274,7 @@ one() {
         m=$("$py" bench/peer_stream.py measure "$work/out.bin" schemas "$mode" "${indump[@]}")
         [ "$sys" = scorer ] || [ "$sys" = eos ] || [ "$sys" = base ] &&
                 m="$m model_us_per_tweet=$model_us"
+        [ "$sys" = eos ] && [ -n "$commit_ms" ] && m="$m $commit_ms"
         [ -n "$peak_rss" ] && m="$m peak_rss_mib=$peak_rss"
         [ -n "$cpu_us" ] && m="$m cpu_us_per_tweet=$cpu_us"
         [ -f "$gclog" ] && m="$m $(tail -n +$((gc0 + 1)) "$gclog" | awk '/ Pause / && $NF ~ /ms$/ {
