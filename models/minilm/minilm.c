@@ -38,6 +38,7 @@
 #define SS_MINILM_MAX_HEAD_DIM   256
 #define SS_MINILM_Q8_MAX_THREADS 16 /* threads of one int8 product */
 #define SS_MINILM_Q8_MIN_ROWS    16 /* rows each of them gets at least */
+#define SS_MINILM_PAR_MIN_ROWS   64 /* rows each thread of attention, GELU, LayerNorm gets */
 
 /* The element-wise loops (GELU, attention, LayerNorm) are compiled for several x86 vector
  * widths and picked at load time; elsewhere they are plain C. */
@@ -91,9 +92,10 @@ typedef struct ss_minilm_scratch {
         float *ctx;     /* [T][D] attention output (heads concatenated) */
         float *tmp;     /* [T][D] projection output before residual + LayerNorm */
         float *ffn;     /* [T][F] feed-forward hidden */
-        float *kt;      /* [head_dim][S] one head's keys, transposed (S = max_seq_len) */
-        float *vh;      /* [S][head_dim] one head's values */
-        float *att;     /* [S] one query's attention weights */
+        float *kt;      /* [nt_att][head_dim][S] one head's keys, transposed (S = max_seq_len) */
+        float *vh;      /* [nt_att][S][head_dim] one head's values */
+        float *att;     /* [nt_att][S] one query's attention weights */
+        int nt_att;     /* threads the three above have room for (one set each) */
         int8_t *xq;     /* [T][max(D, F)] int8 activations of one linear layer's input */
         float *xscale;  /* [T] their per-row scales */
         /* tokenized batch, grown on demand */
@@ -412,33 +414,149 @@ static void *q8_slice_run(void *arg)
         return NULL;
 }
 
-/* The int8 product on as many threads as OpenBLAS uses for sgemm (each thread a block of rows,
- * at least SS_MINILM_Q8_MIN_ROWS; the calling thread takes the first block). Rows are
- * independent, so the result does not depend on the split. */
-static void matmul_q8_threads(const ss_minilm_t *e, float *out, const float *x,
-                              const ss_minilm_q8_t *q, const float *b, int n, int d_in, int d_out)
+/*
+ * Runs fn on args[0..nt-1] (each arg_size bytes): args[0] on the calling thread, the others on
+ * threads of their own, and returns when all are done; a thread that cannot be had is run here.
+ */
+static void par_run(void *(*fn)(void *), void *args, size_t arg_size, int nt)
 {
-        int nt = openblas_get_num_threads();
-        nt = nt < 1 ? 1 : nt > SS_MINILM_Q8_MAX_THREADS ? SS_MINILM_Q8_MAX_THREADS : nt;
-        while (nt > 1 && n / nt < SS_MINILM_Q8_MIN_ROWS)
-                nt--;
-        q8_slice_t sl[SS_MINILM_Q8_MAX_THREADS];
         pthread_t th[SS_MINILM_Q8_MAX_THREADS];
         int started[SS_MINILM_Q8_MAX_THREADS] = {0};
-        for (int t = 0; t < nt; t++) {
-                sl[t] = (q8_slice_t){
-                    e,    out,  x, q, b, (int)((long)n * t / nt), (int)((long)n * (t + 1) / nt),
-                    d_in, d_out};
-                if (t > 0)
-                        started[t] = pthread_create(&th[t], NULL, q8_slice_run, &sl[t]) == 0;
-        }
-        q8_slice_run(&sl[0]);
+        char *a = args;
+        for (int t = 1; t < nt; t++)
+                started[t] = pthread_create(&th[t], NULL, fn, a + (size_t)t * arg_size) == 0;
+        fn(a);
         for (int t = 1; t < nt; t++) {
                 if (started[t])
                         pthread_join(th[t], NULL);
                 else
-                        q8_slice_run(&sl[t]); /* no thread to be had: this one does it */
+                        fn(a + (size_t)t * arg_size);
         }
+}
+
+/* Threads for n rows: as many as OpenBLAS uses for sgemm, each with at least min_rows rows. */
+static int par_threads(int n, int min_rows)
+{
+        int nt = openblas_get_num_threads();
+        nt = nt < 1 ? 1 : nt > SS_MINILM_Q8_MAX_THREADS ? SS_MINILM_Q8_MAX_THREADS : nt;
+        while (nt > 1 && n / nt < min_rows)
+                nt--;
+        return nt;
+}
+
+/* The int8 product on par_threads() threads, each a block of rows. Rows are independent, so
+ * the result does not depend on the split. */
+static void matmul_q8_threads(const ss_minilm_t *e, float *out, const float *x,
+                              const ss_minilm_q8_t *q, const float *b, int n, int d_in, int d_out)
+{
+        int nt = par_threads(n, SS_MINILM_Q8_MIN_ROWS);
+        q8_slice_t sl[SS_MINILM_Q8_MAX_THREADS];
+        for (int t = 0; t < nt; t++)
+                sl[t] = (q8_slice_t){
+                    e,    out,  x, q, b, (int)((long)n * t / nt), (int)((long)n * (t + 1) / nt),
+                    d_in, d_out};
+        par_run(q8_slice_run, sl, sizeof(sl[0]), nt);
+}
+
+/* One thread's share of the element-wise steps: rows [r0, r1), or for attention the texts
+ * [s0, s1) whose rows start at r0. */
+typedef struct row_slice {
+        ss_minilm_t *e;
+        const ss_minilm_layer_t *l;
+        enum { STEP_ATTENTION, STEP_LN1, STEP_GELU, STEP_LN2 } step;
+        const int *len; /* [nseq] tokens of each text (attention) */
+        size_t s0, s1;
+        int r0, r1, t; /* t: the attention scratch set of this thread */
+} row_slice_t;
+
+static void *row_slice_run(void *arg)
+{
+        const row_slice_t *a = arg;
+        ss_minilm_t *e = a->e;
+        const ss_minilm_config_t *c = &e->cfg;
+        const ss_minilm_layer_t *l = a->l;
+        int D = c->dim, n = a->r1 - a->r0;
+        size_t r0 = (size_t)a->r0, S = (size_t)c->max_seq_len, hd = (size_t)c->head_dim;
+        switch (a->step) {
+        case STEP_ATTENTION: {
+                float *kt = e->s.kt + (size_t)a->t * hd * S, *vh = e->s.vh + (size_t)a->t * S * hd;
+                float *att = e->s.att + (size_t)a->t * S;
+                size_t r = r0;
+                for (size_t s = a->s0; s < a->s1; s++) {
+                        attention_fast(e->s.ctx + r * D, e->s.qkv + r * 3 * D, a->len[s], D,
+                                       c->n_heads, kt, vh, att);
+                        r += (size_t)a->len[s];
+                }
+                break;
+        }
+        case STEP_LN1:
+                add_layernorm(e->s.x + r0 * D, e->s.tmp + r0 * D, l->ln1_w, l->ln1_b, n, D,
+                              c->ln_eps);
+                break;
+        case STEP_GELU:
+                ss_minilm_bias_gelu(e->s.ffn + r0 * c->ffn_dim, l->b1, n, c->ffn_dim);
+                break;
+        case STEP_LN2:
+                add_layernorm(e->s.x + r0 * D, e->s.tmp + r0 * D, l->ln2_w, l->ln2_b, n, D,
+                              c->ln_eps);
+                break;
+        }
+        return NULL;
+}
+
+/* Room for nt sets of attention scratch (grown once; on no memory, fewer threads). */
+static int attention_scratch(ss_minilm_t *e, int nt)
+{
+        ss_minilm_scratch_t *s = &e->s;
+        if (nt <= s->nt_att)
+                return nt;
+        size_t S = (size_t)e->cfg.max_seq_len, hd = (size_t)e->cfg.head_dim;
+        float *kt = realloc(s->kt, (size_t)nt * hd * S * sizeof(float));
+        if (kt)
+                s->kt = kt;
+        float *vh = kt ? realloc(s->vh, (size_t)nt * S * hd * sizeof(float)) : NULL;
+        if (vh)
+                s->vh = vh;
+        float *att = vh ? realloc(s->att, (size_t)nt * S * sizeof(float)) : NULL;
+        if (!att)
+                return s->nt_att;
+        s->att = att;
+        s->nt_att = nt;
+        return nt;
+}
+
+/*
+ * An element-wise step over the n rows of the chunk on par_threads() threads: attention split
+ * between texts (each thread its texts, about n / nt rows), the others between rows. Every row
+ * (every text) is computed as on one thread, so the result does not depend on the split.
+ */
+static void rows_run(ss_minilm_t *e, const ss_minilm_layer_t *l, int step, const int *len,
+                     size_t nseq, int n)
+{
+        int nt = par_threads(n, SS_MINILM_PAR_MIN_ROWS);
+        if (step == STEP_ATTENTION)
+                nt = attention_scratch(e, nt);
+        row_slice_t sl[SS_MINILM_Q8_MAX_THREADS];
+        size_t s = 0;
+        int r = 0;
+        for (int t = 0; t < nt; t++) {
+                sl[t] = (row_slice_t){e, l, step, len, 0, 0, 0, 0, t};
+                if (step == STEP_ATTENTION) {
+                        /* texts until the thread's share of rows is reached; the last takes
+                         * the rest */
+                        long want = (long)n * (t + 1) / nt;
+                        sl[t].s0 = s;
+                        sl[t].r0 = r;
+                        while (s < nseq && (t == nt - 1 || r < want))
+                                r += len[s++];
+                        sl[t].s1 = s;
+                        sl[t].r1 = r;
+                } else {
+                        sl[t].r0 = (int)((long)n * t / nt);
+                        sl[t].r1 = (int)((long)n * (t + 1) / nt);
+                }
+        }
+        par_run(row_slice_run, sl, sizeof(sl[0]), nt);
 }
 
 static void matmul(const ss_minilm_t *e, float *out, const float *x, const float *w,
@@ -482,18 +600,21 @@ static void attention_block(ss_minilm_t *e, const ss_minilm_layer_t *l, const in
         const ss_minilm_config_t *c = &e->cfg;
         int D = c->dim;
         matmul(e, e->s.qkv, e->s.x, l->wqkv, &l->q_qkv, l->bqkv, n, D, 3 * D);
-        size_t r = 0;
-        for (size_t s = 0; s < nseq; s++) {
-                const float *q = e->s.qkv + r * 3 * D;
-                float *o = e->s.ctx + r * D;
-                if (e->reference)
-                        attention_ref(o, q, len[s], D, c->n_heads);
-                else
-                        attention_fast(o, q, len[s], D, c->n_heads, e->s.kt, e->s.vh, e->s.att);
-                r += (size_t)len[s];
+        if (e->reference) {
+                size_t r = 0;
+                for (size_t s = 0; s < nseq; s++) {
+                        attention_ref(e->s.ctx + r * D, e->s.qkv + r * 3 * D, len[s], D,
+                                      c->n_heads);
+                        r += (size_t)len[s];
+                }
+        } else {
+                rows_run(e, l, STEP_ATTENTION, len, nseq, n);
         }
         matmul(e, e->s.tmp, e->s.ctx, l->wo, &l->q_o, l->bo, n, D, D);
-        add_layernorm(e->s.x, e->s.tmp, l->ln1_w, l->ln1_b, n, D, c->ln_eps);
+        if (e->reference)
+                add_layernorm(e->s.x, e->s.tmp, l->ln1_w, l->ln1_b, n, D, c->ln_eps);
+        else
+                rows_run(e, l, STEP_LN1, NULL, 0, n);
 }
 
 static void ffn_block(ss_minilm_t *e, const ss_minilm_layer_t *l, int n)
@@ -504,9 +625,12 @@ static void ffn_block(ss_minilm_t *e, const ss_minilm_layer_t *l, int n)
         if (e->reference)
                 ss_minilm_bias_gelu_ref(e->s.ffn, l->b1, n, F);
         else
-                ss_minilm_bias_gelu(e->s.ffn, l->b1, n, F);
+                rows_run(e, l, STEP_GELU, NULL, 0, n);
         matmul(e, e->s.tmp, e->s.ffn, l->w2, &l->q_ff2, l->b2, n, F, D);
-        add_layernorm(e->s.x, e->s.tmp, l->ln2_w, l->ln2_b, n, D, c->ln_eps);
+        if (e->reference)
+                add_layernorm(e->s.x, e->s.tmp, l->ln2_w, l->ln2_b, n, D, c->ln_eps);
+        else
+                rows_run(e, l, STEP_LN2, NULL, 0, n);
 }
 
 /* pooled[s * stride ..] = mean of the text's rows of x. */
@@ -793,6 +917,7 @@ static ss_err_t scratch_alloc(ss_minilm_t *e, int max_tokens, char *errstr, size
         s->kt = malloc((size_t)c->head_dim * S * sizeof(float));
         s->vh = malloc(S * (size_t)c->head_dim * sizeof(float));
         s->att = malloc(S * sizeof(float));
+        s->nt_att = 1;
         s->xq = malloc(T * (size_t)(c->ffn_dim > c->dim ? c->ffn_dim : c->dim));
         s->xscale = malloc(T * sizeof(float));
         if (!s->xq || !s->xscale || !s->x || !s->qkv || !s->ctx || !s->tmp || !s->ffn || !s->kt ||

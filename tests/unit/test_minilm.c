@@ -12,6 +12,7 @@
  * change results, and the converter's errors. Without the package those
  * checks are skipped with a message saying so.
  */
+#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
@@ -387,6 +388,36 @@ static void test_int8(ss_minilm_t *e, const fixture_t *f)
         free(q);
 }
 
+/* The element-wise steps (attention, GELU, LayerNorm) and the int8 products split between two
+ * threads give the same bits as one thread: every text and every row is computed whole by one
+ * of them. */
+static void test_threads(ss_minilm_t *e, const fixture_t *f)
+{
+        char err[512];
+        size_t n = f->n < 40 ? (size_t)f->n : 40, D = (size_t)f->dim;
+        float *out[2] = {malloc(n * D * sizeof(float)), malloc(n * D * sizeof(float))};
+        int before = openblas_get_num_threads();
+        for (int int8 = 0; int8 < 2; int8++) {
+                CHECK(ss_minilm_set_int8(e, int8, err, sizeof(err)) == SS_OK);
+                for (int k = 0; k < 2; k++) {
+                        openblas_set_num_threads(k + 1);
+                        if (k == 1 && sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+                                CHECK(openblas_get_num_threads() == 2);
+                        CHECK(ss_minilm_embed(e, (const char *const *)f->texts, f->lens, n, 0,
+                                              out[k], NULL, err, sizeof(err)) == SS_OK);
+                }
+                /* int8: integer products, the same bits; fp32: sgemm may sum in another order
+                 * on two threads */
+                if (int8)
+                        CHECK(!memcmp(out[0], out[1], n * D * sizeof(float)));
+                else
+                        CHECK(max_diff(out[0], out[1], n * D) < 1e-5);
+        }
+        CHECK(ss_minilm_set_int8(e, 0, err, sizeof(err)) == SS_OK);
+        openblas_set_num_threads(before);
+        free(out[0]), free(out[1]);
+}
+
 /* Head training, the embedding cache, and the `minilm` kind end to end. */
 static void test_kind(const char *enc_path, const fixture_t *f)
 {
@@ -546,6 +577,7 @@ int main(void)
                 test_reference_forward(e);
                 test_pool_layers(e, &f);
                 test_int8(e, &f);
+                test_threads(e, &f);
                 test_kind(path, &f);
         } else if (!e) {
                 fprintf(stderr, "%s\n", err);
