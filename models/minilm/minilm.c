@@ -15,6 +15,12 @@
  * equals the padded computation with an attention mask. Packing makes sorting
  * by length unnecessary: there is no padding to save.
  *
+ * Threads: sgemm uses OpenBLAS's own; the int8 products and the element-wise
+ * steps (attention, GELU, LayerNorm) run on as many threads of their own
+ * (par_run), attention split between texts and the others between rows. Every
+ * row and text is computed whole by one thread, so the split never changes
+ * the result.
+ *
  * Each BLAS path has a plain reference kernel beside it (ss_minilm_set_reference
  * switches the whole forward pass to them); the tests compare the two and both
  * against PyTorch.
