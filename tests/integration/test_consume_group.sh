@@ -84,7 +84,10 @@ sa=$(ss_metric $pa sentistream_scored_total)
 sb=$(ss_metric $pb sentistream_scored_total)
 echo "mid-stream join: scorer A scored $sa, scorer B scored $sb"
 [ "$sb" -gt 0 ] || fail "the joining scorer did no work"
-grep -q "revoked" "$work/consume-a2.log" || fail "A never gave partitions to B"
+# A gives partitions up by a revocation, or, when its generation was fenced during the
+# rebalance (a slow member under load: its commit is refused), by losing them
+grep -qE "revoked|lost [0-9]+ partition" "$work/consume-a2.log" ||
+        fail "A never gave partitions to B (neither revoked nor lost any)"
 ss_stop "$a"
 ss_stop "$b"
 ss_dump preds2 "$work/pred2.bin"
