@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blascore.h"
 #include "minilm.h"
 #include "q8gemm.h"
 
@@ -81,6 +82,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "usage: bench_q8gemm [rows] [rounds]\n");
                 return 2;
         }
+        ss_blascore_select(
+            argv); /* as sentistream does: the CPU's sgemm kernels (may re-execute) */
         openblas_set_num_threads(1);
         layer_t L[N_SHAPES];
         for (int s = 0; s < N_SHAPES; s++) {
@@ -109,8 +112,9 @@ int main(int argc, char **argv)
         for (int s = 0; s < N_SHAPES; s++)
                 flop += 2.0 * rows * shape_in[s] * shape_out[s];
         printf("bench_q8gemm: %d rows x MiniLM's 4 linear layers (%.2f GFLOP per pass), %d "
-               "rounds, 1 thread, best kernel here: %s\n",
-               rows, flop * 1e-9, rounds, ss_q8gemm_isa_name(ss_q8gemm_isa_best()));
+               "rounds, 1 thread, best kernel here: %s, OpenBLAS kernels: %s\n",
+               rows, flop * 1e-9, rounds, ss_q8gemm_isa_name(ss_q8gemm_isa_best()),
+               openblas_get_corename());
         /* the last layer's reference output: every int8 kernel must give exactly this */
         pass(K_PLAIN, L, x, ref, xq, xs, rows);
         double best[K_COUNT];

@@ -80,6 +80,13 @@ ss_wp_t *ss_minilm_wordpiece(ss_minilm_t *e);
 void ss_minilm_set_reference(ss_minilm_t *e, int on);
 
 /*
+ * 1 (the default where the CPU has AVX-512 and heads are 32 wide): attention with AVX-512
+ * intrinsics; 0: the portable vectorizable loops. Both agree with the reference within float
+ * rounding (tests compare them). Returns whether the SIMD kernel is now in use.
+ */
+int ss_minilm_set_simd(ss_minilm_t *e, int on);
+
+/*
  * 1: run the linear layers (QKV, attention output, both feed-forward projections) in int8:
  * weights quantised once per output row (symmetric, scale = max |w| / 127, copies made on the
  * first call), activations per row at each product (dynamic), int32 accumulation; attention,

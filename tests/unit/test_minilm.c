@@ -282,24 +282,43 @@ static void test_pool_layers(ss_minilm_t *e, const fixture_t *f)
         free(two);
 }
 
-/* The whole forward pass on reference kernels against the BLAS one (short texts). */
+/* The whole forward pass on reference kernels against the BLAS one, and the two attention
+ * kernels against each other (texts of 3 to about 50 tokens: one, two and four key blocks of 16,
+ * query groups cut short). */
 static void test_reference_forward(ss_minilm_t *e)
 {
-        const char *texts[] = {"good morning :)", "This is terrible!!", "ok"};
-        size_t lens[] = {15, 18, 2};
+        const char *texts[] = {
+            "good morning :)", "This is terrible!!", "ok",
+            "@user the new phone arrived today and honestly the battery life is amazing, the "
+            "camera "
+            "is great, but the charger broke after two hours #fail http://t.co/x",
+            "one two three four five six seven eight nine ten eleven twelve"};
+        enum { N = 5 };
+        size_t lens[N];
+        for (int i = 0; i < N; i++)
+                lens[i] = strlen(texts[i]);
         int D = ss_minilm_config(e)->dim;
-        float a[3 * 384], b[3 * 384];
+        float a[N * 384], b[N * 384];
         char err[256];
         if (D != 384)
                 return;
-        CHECK(ss_minilm_embed(e, texts, lens, 3, 0, a, NULL, err, sizeof(err)) == SS_OK);
+        CHECK(ss_minilm_embed(e, texts, lens, N, 0, a, NULL, err, sizeof(err)) == SS_OK);
         ss_minilm_set_reference(e, 1);
-        CHECK(ss_minilm_embed(e, texts, lens, 3, 0, b, NULL, err, sizeof(err)) == SS_OK);
+        CHECK(ss_minilm_embed(e, texts, lens, N, 0, b, NULL, err, sizeof(err)) == SS_OK);
         ss_minilm_set_reference(e, 0);
-        double d = max_diff(a, b, 3 * (size_t)D);
+        double d = max_diff(a, b, N * (size_t)D);
         printf("minilm: BLAS vs reference forward max abs diff %.3g\n", d);
         CHECK(d < 2e-5);
         CHECK(fabs(a[0]) + fabs(a[1]) > 0);
+        /* the other attention kernel (the portable loops where AVX-512 is the default) */
+        int simd = ss_minilm_set_simd(e, 1); /* the default, which gave a */
+        ss_minilm_set_simd(e, !simd);
+        CHECK(ss_minilm_embed(e, texts, lens, N, 0, b, NULL, err, sizeof(err)) == SS_OK);
+        ss_minilm_set_simd(e, simd);
+        double d2 = max_diff(b, a, N * (size_t)D);
+        printf("minilm: attention %s vs %s max abs diff %.3g\n", simd ? "AVX-512" : "portable",
+               simd ? "portable" : "AVX-512 (not on this CPU)", d2);
+        CHECK(d2 < 2e-5);
 }
 
 static void test_convert_errors(const char *src)
