@@ -26,6 +26,8 @@
 # truststore, no client certificates asked).
 # State lives in deploy/local/run/<port>/: server.properties, data/, kafka.log, kafka.pid,
 # gc.log (the JVM's collections with their pauses).
+# SS_KAFKA_HEAP (default 512m) sizes the JVM heap; SS_KAFKA_JVM_OPTS adds JVM flags (split on
+# spaces, after the defaults, so a flag there wins), e.g. SS_KAFKA_JVM_OPTS=-XX:+AlwaysPreTouch.
 # Topics are never created on the fly (auto.create.topics.enable=false): create them with
 # create-topic and the partition count you need.
 set -euo pipefail
@@ -291,10 +293,13 @@ cmd_start() {
         # setsid: the broker outlives this script and the terminal that started it.
         local jaas_opt=()
         [ -n "$jaas" ] && jaas_opt=(-Djava.security.auth.login.config="$jaas")
+        local extra_opt=()
+        [ -n "${SS_KAFKA_JVM_OPTS:-}" ] && read -r -a extra_opt <<<"$SS_KAFKA_JVM_OPTS"
         # gc.log: every collection and its pause (what a latency tail can be checked against)
         setsid java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
                 -Xlog:gc:file="$run/gc.log":uptime "${jaas_opt[@]}" \
                 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+                "${extra_opt[@]}" \
                 -Djava.awt.headless=true -Dorg.slf4j.simpleLogger.showDateTime=true \
                 -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd'T'HH:mm:ss.SSS" \
                 -Dorg.slf4j.simpleLogger.defaultLogLevel="${SS_KAFKA_LOG_LEVEL:-info}" \
