@@ -23,6 +23,7 @@ head -n 20 "$SS_SOURCE_DIR/data/semeval-2016test.tsv" > "$tmp/val.tsv"
 common=(model=minilm_ft data.train="$tmp/train.tsv" data.validation="$tmp/val.tsv"
         model.minilm.source="$src" model.minilm.encoder="$tmp/m/enc.ssm"
         model.minilm_ft.checkpoint="$tmp/m/ft.ckpt" model.minilm_ft.train_layers=1
+        model.minilm_ft.train_embeddings=false
         model.minilm_ft.max_steps=4 model.minilm_ft.eval_every=2 model.minilm_ft.batch_size=8
         data.tune.share=0.25)
 
