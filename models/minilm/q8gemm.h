@@ -18,9 +18,9 @@ typedef enum ss_q8gemm_isa {
         SS_Q8GEMM_AVX512_VNNI, /* vpdpbusd, 16 outputs per vector */
 } ss_q8gemm_isa_t;
 
-/* A linear layer's int8 weights q[d_out][d_in], packed for the kernels: blocks of 16 output
- * rows, each block [ceil(d_in/4)][16][4] (four consecutive inputs of 16 outputs side by side),
- * rows padded with zeros to a multiple of 32. */
+/* A linear layer's int8 weights q[d_out][d_in], packed for the kernels: panels of 64 output
+ * rows, each panel [ceil(d_in/4)][64][4] (four consecutive inputs of 64 outputs side by side),
+ * stored as q + 128 (unsigned), padding (outputs past d_out, inputs past d_in) as weight 0. */
 typedef struct ss_q8gemm_pack ss_q8gemm_pack_t;
 
 /* Packs q[d_out][d_in] (copied; q may be freed after). NULL with errstr on bad shape or memory.
