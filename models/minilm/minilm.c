@@ -443,8 +443,8 @@ AVX512_TARGET static inline __m512 exp512(__m512 x)
 
 /*
  * attention_fast with AVX-512 intrinsics for head_dim 32 (a row of a head is two registers):
- * per head, keys transposed and scaled into kt [32][Lp] and values into vh [Lp][32] (Lp = L
- * rounded up to 16, zeros after L); then queries in groups of ATT_QB. A group's scores for 16
+ * per head, keys transposed and scaled into kt [32][Lp] (Lp = L rounded up to 16, zeros after
+ * L) and values into vh [L][32]; then queries in groups of ATT_QB. A group's scores for 16
  * keys at a time are 32 broadcast-multiply-adds into ATT_QB registers (no round trip through
  * memory per input), the softmax runs 16 keys at a time with exp512, and the weighted sum of
  * the values keeps 2 x ATT_QB accumulators over the keys, normalised once at the end.
@@ -459,19 +459,16 @@ AVX512_TARGET static void attention_avx512(float *restrict ctx, const float *res
         const float scale = 1.0f / sqrtf((float)HD);
         const size_t D3 = 3 * (size_t)D;
         for (int h = 0; h < n_heads; h++) {
-                for (int j = 0; j < Lp; j++) {
-                        if (j < L) {
-                                const float *k = qkv + (size_t)j * D3 + D + h * HD;
-                                const float *v = qkv + (size_t)j * D3 + 2 * D + h * HD;
-                                for (int c = 0; c < HD; c++)
-                                        kt[(size_t)c * Lp + j] = k[c] * scale;
-                                memcpy(vh + (size_t)j * HD, v, HD * sizeof(float));
-                        } else {
-                                for (int c = 0; c < HD; c++)
-                                        kt[(size_t)c * Lp + j] = 0.0f;
-                                memset(vh + (size_t)j * HD, 0, HD * sizeof(float));
-                        }
+                for (int j = 0; j < L; j++) {
+                        const float *k = qkv + (size_t)j * D3 + D + h * HD;
+                        const float *v = qkv + (size_t)j * D3 + 2 * D + h * HD;
+                        for (int c = 0; c < HD; c++)
+                                kt[(size_t)c * Lp + j] = k[c] * scale;
+                        memcpy(vh + (size_t)j * HD, v, HD * sizeof(float));
                 }
+                for (int c = 0; c < HD; c++) /* keys past L: their scores are masked anyway */
+                        for (int j = L; j < Lp; j++)
+                                kt[(size_t)c * Lp + j] = 0.0f;
                 for (int i0 = 0; i0 < L; i0 += ATT_QB) {
                         const float *q[ATT_QB];
                         for (int u = 0; u < ATT_QB; u++)
