@@ -145,6 +145,8 @@ const ss_conf_def_t ss_conf_table[] = {
          "sentence-transformers model folder converted when model.minilm.encoder is missing"},
 
         /* ---- model.minilm_ft.* (fine-tuned MiniLM) ----------------------------------- */
+        {"model.minilm_ft.average_from", SS_CONF_DOUBLE, 0, 100, NULL, "0",
+         "epoch from which the weights at every evaluation are averaged (stochastic weight averaging); the average is evaluated on the tune split at the end and kept when better; 0 = off"},
         {"model.minilm_ft.batch_size", SS_CONF_INT, 1, 1024, NULL, "32",
          "texts per training batch (length-bucketed, packed without padding)"},
         {"model.minilm_ft.checkpoint", SS_CONF_STRING, SS_CONF_NORANGE, NULL,
@@ -162,6 +164,8 @@ const ss_conf_def_t ss_conf_table[] = {
          "train on the first N rows of the fit split only; 0 = all"},
         {"model.minilm_ft.head_lr", SS_CONF_DOUBLE, 0, 1, NULL, "1e-3",
          "peak AdamW learning rate of the head"},
+        {"model.minilm_ft.layer_decay", SS_CONF_DOUBLE, 0.1, 1, NULL, "1",
+         "layer-wise learning-rate decay: the top layer gets lr, each layer below it lr times this once more, the embeddings lr times this n_layers times; 1 = off"},
         {"model.minilm_ft.lr", SS_CONF_DOUBLE, 0, 1, NULL, "5e-5",
          "peak AdamW learning rate of the encoder layers"},
         {"model.minilm_ft.max_norm", SS_CONF_DOUBLE, 0, 1000, NULL, "1",

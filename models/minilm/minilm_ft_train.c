@@ -44,6 +44,7 @@ void ss_minilm_ft_train_config_default(ss_minilm_ft_train_config_t *tc)
         tc->weight_decay = 0.01;
         tc->dropout = 0.1;
         tc->max_norm = 1.0;
+        tc->layer_decay = 1.0;
         tc->balanced = 1;
         tc->patience = 3;
         tc->seed = 1;
@@ -84,6 +85,9 @@ typedef struct train_state {
         /* optimizer over the trained floats [toff, n_params) */
         size_t toff, n_params;
         float *m, *v, *best; /* [n_params - toff] */
+        float *avg;          /* [n_params - toff] running mean of the evaluation points, or NULL */
+        int avg_n;           /* evaluation points in avg */
+        int n_layers;
         int total_steps;
         /* evaluation */
         size_t *eval_order;        /* [tune.n] */
@@ -274,6 +278,20 @@ static double grad_clip(train_state_t *st, double max_norm)
         return norm;
 }
 
+/* Peak learning rate of a tensor: the head's own; an encoder layer's scaled by
+ * layer_decay once per layer above it; the embeddings' once per layer. */
+static double lr_of(const train_state_t *st, const char *name)
+{
+        const ss_minilm_ft_train_config_t *tc = st->tc;
+        if (!strncmp(name, "head.", 5))
+                return tc->head_lr;
+        int below_top = st->n_layers; /* embeddings: under every layer */
+        int l;
+        if (name[0] == 'L' && sscanf(name + 1, "%d", &l) == 1)
+                below_top = st->n_layers - 1 - l;
+        return tc->lr * pow(tc->layer_decay, below_top);
+}
+
 /* AdamW, PyTorch's form: p -= lr wd p (decayed tensors); p -= lr mhat / (sqrt(vhat) + eps). */
 static void adamw_step(train_state_t *st, int step, double factor)
 {
@@ -287,8 +305,7 @@ static void adamw_step(train_state_t *st, int step, double factor)
         for (int i = 0; i < nt; i++) {
                 if (!t[i].trained)
                         continue;
-                int head = !strncmp(t[i].name, "head.", 5);
-                float lr = (float)((head ? tc->head_lr : tc->lr) * factor);
+                float lr = (float)(lr_of(st, t[i].name) * factor);
                 float decay = t[i].decay ? 1.0f - lr * (float)tc->weight_decay : 1.0f;
                 float *pp = p + t[i].off, *gg = g + t[i].off;
                 float *m = st->m + (t[i].off - st->toff), *v = st->v + (t[i].off - st->toff);
@@ -340,6 +357,12 @@ static void signature(const train_state_t *st, const ss_dataset_t *fit, char *bu
                  tc->max_tokens, tc->max_seq_len, tc->lr, tc->head_lr, tc->warmup, tc->cosine,
                  tc->weight_decay, tc->dropout, tc->max_norm, tc->balanced, tc->eval_every,
                  (unsigned long long)tc->seed);
+        /* settings added later: only when set, so that older checkpoints still match */
+        size_t len = strlen(buf);
+        if (tc->layer_decay != 1.0 && len < size)
+                len += (size_t)snprintf(buf + len, size - len, " layer_decay=%g", tc->layer_decay);
+        if (tc->average_from > 0 && len < size)
+                snprintf(buf + len, size - len, " average_from=%g", tc->average_from);
 }
 
 static ss_err_t checkpoint_write(train_state_t *st, const char *sig, int step,
@@ -351,6 +374,7 @@ static ss_err_t checkpoint_write(train_state_t *st, const char *sig, int step,
         cJSON_AddNumberToObject(o, "step", step);
         cJSON_AddNumberToObject(o, "best", res->best);
         cJSON_AddNumberToObject(o, "bad_evals", st->bad_evals);
+        cJSON_AddNumberToObject(o, "avg_n", st->avg_n);
         cJSON *log = cJSON_AddArrayToObject(o, "log");
         for (int i = 0; i < res->n_log; i++) {
                 const ss_minilm_ft_eval_log_t *l = &res->log[i];
@@ -384,6 +408,8 @@ static ss_err_t checkpoint_write(train_state_t *st, const char *sig, int step,
                 err = ss_mfile_add(mf, "adam.v", SS_MF_F32, st->v, cnt, errstr, errstr_size);
         if (!err)
                 err = ss_mfile_add(mf, "best", SS_MF_F32, st->best, cnt, errstr, errstr_size);
+        if (!err && st->avg)
+                err = ss_mfile_add(mf, "average", SS_MF_F32, st->avg, cnt, errstr, errstr_size);
         if (!err)
                 err = ss_mfile_write(mf, st->tc->checkpoint, errstr, errstr_size);
         ss_mfile_destroy(mf);
@@ -408,7 +434,11 @@ static int checkpoint_read(train_state_t *st, const char *sig, ss_minilm_ft_trai
         const float *m = ss_mfile_get(mf, "adam.m", SS_MF_F32, cnt, &n, err, sizeof(err));
         const float *v = ss_mfile_get(mf, "adam.v", SS_MF_F32, cnt, &n, err, sizeof(err));
         const float *b = ss_mfile_get(mf, "best", SS_MF_F32, cnt, &n, err, sizeof(err));
-        if (!cJSON_IsString(s) || strcmp(s->valuestring, sig) || !p || !m || !v || !b) {
+        const float *avg =
+            st->avg ? ss_mfile_get(mf, "average", SS_MF_F32, cnt, &n, err, sizeof(err)) : NULL;
+        const cJSON *an = cJSON_GetObjectItemCaseSensitive(o, "avg_n");
+        if (!cJSON_IsString(s) || strcmp(s->valuestring, sig) || !p || !m || !v || !b ||
+            (st->avg && (!avg || !cJSON_IsNumber(an)))) {
                 printf("checkpoint %s: other settings or unreadable; starting afresh\n",
                        st->tc->checkpoint);
                 goto out;
@@ -418,6 +448,10 @@ static int checkpoint_read(train_state_t *st, const char *sig, ss_minilm_ft_trai
         memcpy(st->m, m, cnt * 4);
         memcpy(st->v, v, cnt * 4);
         memcpy(st->best, b, cnt * 4);
+        if (st->avg) {
+                memcpy(st->avg, avg, cnt * 4);
+                st->avg_n = an->valueint;
+        }
         step = cJSON_GetObjectItemCaseSensitive(o, "step")->valueint;
         res->best = cJSON_GetObjectItemCaseSensitive(o, "best")->valueint;
         st->bad_evals = cJSON_GetObjectItemCaseSensitive(o, "bad_evals")->valueint;
@@ -465,6 +499,7 @@ static ss_err_t state_init(train_state_t *st, const ss_dataset_t *fit, const ss_
                                   "minilm_ft: max_seq_len %d outside 2..%d", tc->max_seq_len,
                                   cfg.max_seq_len);
         st->D = cfg.dim;
+        st->n_layers = cfg.n_layers;
         ss_err_t err;
         if ((err = tokset_build(st, fit, tc->fit_limit, &st->fit, errstr, errstr_size)) ||
             (err = tokset_build(st, tune, 0, &st->tune, errstr, errstr_size)))
@@ -490,6 +525,8 @@ static ss_err_t state_init(train_state_t *st, const ss_dataset_t *fit, const ss_
         st->m = calloc(cnt, sizeof(float));
         st->v = calloc(cnt, sizeof(float));
         st->best = malloc(cnt * sizeof(float));
+        if (tc->average_from > 0 && !(st->avg = calloc(cnt, sizeof(float))))
+                return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "minilm_ft: out of memory");
         st->pred = malloc(st->tune.n + 1);
         st->eval_order = malloc((st->tune.n + 1) * sizeof(*st->eval_order));
         st->eval_batches = malloc((st->tune.n + 1) * sizeof(*st->eval_batches));
@@ -517,7 +554,7 @@ static void state_free(train_state_t *st)
         tokset_free(&st->fit);
         tokset_free(&st->tune);
         free(st->order), free(st->batches), free(st->b_ids), free(st->b_len), free(st->b_lab);
-        free(st->b_x0), free(st->m), free(st->v), free(st->best), free(st->pred);
+        free(st->b_x0), free(st->m), free(st->v), free(st->best), free(st->pred), free(st->avg);
         free(st->eval_order), free(st->eval_batches);
 }
 
@@ -536,10 +573,16 @@ static int eval_point(train_state_t *st, const char *sig, int step, double epoch
         if ((*err = evaluate(st, &l.tune, errstr, errstr_size)))
                 return 1;
         l.seconds = ss_time_mono() - st->t0;
+        size_t n;
+        if (st->avg && epoch >= st->tc->average_from - 1e-9) { /* running mean */
+                const float *p = ss_minilm_ft_params(st->ft, &n) + st->toff;
+                float w = 1.0f / (float)++st->avg_n;
+                for (size_t k = 0; k < st->n_params - st->toff; k++)
+                        st->avg[k] += w * (p[k] - st->avg[k]);
+        }
         int better = res->n_log == 0 || l.tune.avgrec > res->log[res->best].tune.avgrec;
         if (res->n_log < SS_MINILM_FT_MAX_EVALS)
                 res->log[res->n_log++] = l;
-        size_t n;
         if (better) {
                 res->best = res->n_log - 1;
                 memcpy(st->best, ss_minilm_ft_params(st->ft, &n) + st->toff,
@@ -557,6 +600,37 @@ static int eval_point(train_state_t *st, const char *sig, int step, double epoch
             (*err = checkpoint_write(st, sig, step, res, errstr, errstr_size)))
                 return 1;
         return st->bad_evals >= st->tc->patience;
+}
+
+/* Stochastic weight averaging (Izmailov et al., 2018): the mean of the weights at the
+ * evaluation points from average_from on is evaluated on the tune split like any other
+ * point and kept when its AvgRec is the best. Needs two points or more. */
+static ss_err_t average_point(train_state_t *st, ss_minilm_ft_train_result_t *res, char *errstr,
+                              size_t errstr_size)
+{
+        if (!st->avg || st->avg_n < 2 || res->n_log == 0 || res->n_log >= SS_MINILM_FT_MAX_EVALS)
+                return SS_OK;
+        size_t n, cnt = st->n_params - st->toff;
+        memcpy(ss_minilm_ft_params(st->ft, &n) + st->toff, st->avg, cnt * sizeof(float));
+        ss_minilm_ft_eval_log_t l = res->log[res->n_log - 1];
+        l.loss = 0;
+        l.averaged = 1;
+        ss_err_t err = evaluate(st, &l.tune, errstr, errstr_size);
+        if (err)
+                return err;
+        l.seconds = ss_time_mono() - st->t0;
+        int better = l.tune.avgrec > res->log[res->best].tune.avgrec;
+        res->log[res->n_log++] = l;
+        if (better) {
+                res->best = res->n_log - 1;
+                memcpy(st->best, st->avg, cnt * sizeof(float));
+        }
+        printf("eval       average of %d evaluation points from epoch %.2f  tune AvgRec %.4f  "
+               "neutral recall %.4f  accuracy %.4f  (%.0f s)%s\n",
+               st->avg_n, st->tc->average_from, l.tune.avgrec, l.tune.recall[SS_LABEL_NEUTRAL],
+               l.tune.accuracy, l.seconds, better ? "  <- best" : "");
+        fflush(stdout);
+        return SS_OK;
 }
 
 /* A resumed run with nothing left to train (the cache is then not needed). */
@@ -674,6 +748,8 @@ ss_err_t ss_minilm_ft_train(const ss_minilm_ft_train_config_t *tc, const ss_data
         }
         if (!err)
                 err = train_loop(&st, sig, step, res, errstr, errstr_size);
+        if (!err)
+                err = average_point(&st, res, errstr, errstr_size);
         if (!err) { /* the kept weights into the model file */
                 size_t n;
                 memcpy(ss_minilm_ft_params(st.ft, &n) + st.toff, st.best,
@@ -690,12 +766,15 @@ ss_err_t ss_minilm_ft_train(const ss_minilm_ft_train_config_t *tc, const ss_data
                 cJSON_AddNumberToObject(hyper, "max_steps", tc->max_steps);
                 cJSON_AddNumberToObject(hyper, "steps", res->steps);
                 cJSON_AddNumberToObject(hyper, "kept_step", res->log[res->best].step);
+                cJSON_AddBoolToObject(hyper, "kept_average", res->log[res->best].averaged);
                 cJSON_AddNumberToObject(hyper, "batch_size", tc->batch_size);
                 cJSON_AddNumberToObject(hyper, "max_tokens", tc->max_tokens);
                 cJSON_AddNumberToObject(hyper, "max_seq_len", tc->max_seq_len);
                 cJSON_AddNumberToObject(hyper, "fit_rows", (double)st.fit.n);
                 cJSON_AddNumberToObject(hyper, "lr", tc->lr);
                 cJSON_AddNumberToObject(hyper, "head_lr", tc->head_lr);
+                cJSON_AddNumberToObject(hyper, "layer_decay", tc->layer_decay);
+                cJSON_AddNumberToObject(hyper, "average_from", tc->average_from);
                 cJSON_AddNumberToObject(hyper, "warmup", tc->warmup);
                 cJSON_AddStringToObject(hyper, "schedule", tc->cosine ? "cosine" : "linear");
                 cJSON_AddNumberToObject(hyper, "weight_decay", tc->weight_decay);
@@ -711,6 +790,8 @@ ss_err_t ss_minilm_ft_train(const ss_minilm_ft_train_config_t *tc, const ss_data
                         cJSON_AddNumberToObject(e, "loss", res->log[i].loss);
                         cJSON_AddNumberToObject(e, "tune_avgrec", res->log[i].tune.avgrec);
                         cJSON_AddNumberToObject(e, "seconds", res->log[i].seconds);
+                        if (res->log[i].averaged)
+                                cJSON_AddBoolToObject(e, "averaged", 1);
                         cJSON_AddItemToArray(curve, e);
                 }
                 char extra[256];
@@ -766,6 +847,8 @@ int ss_minilm_ft_train_from_config(const ss_config_t *c, const ss_dataset_t *fit
         tc.fit_limit = (size_t)ss_config_get_int(c, "model.minilm_ft.fit_limit");
         tc.lr = ss_config_get_double(c, "model.minilm_ft.lr");
         tc.head_lr = ss_config_get_double(c, "model.minilm_ft.head_lr");
+        tc.layer_decay = ss_config_get_double(c, "model.minilm_ft.layer_decay");
+        tc.average_from = ss_config_get_double(c, "model.minilm_ft.average_from");
         tc.warmup = ss_config_get_double(c, "model.minilm_ft.warmup");
         tc.cosine = !strcmp(ss_config_get_str(c, "model.minilm_ft.schedule"), "cosine");
         tc.weight_decay = ss_config_get_double(c, "model.minilm_ft.weight_decay");
@@ -807,12 +890,18 @@ int ss_minilm_ft_train_from_config(const ss_config_t *c, const ss_dataset_t *fit
                 free(res);
                 return e == SS_ERR_INVALID_ARG ? 2 : 1;
         }
-        for (int i = 0; i < res->n_log; i++)
-                printf("epoch %-5.2f step %-6d loss %.4f  tune AvgRec %.4f  neutral recall %.4f  "
+        for (int i = 0; i < res->n_log; i++) {
+                char what[32];
+                if (res->log[i].averaged)
+                        snprintf(what, sizeof(what), "weight average");
+                else
+                        snprintf(what, sizeof(what), "loss %.4f", res->log[i].loss);
+                printf("epoch %-5.2f step %-6d %s  tune AvgRec %.4f  neutral recall %.4f  "
                        "(%.0f s)%s\n",
-                       res->log[i].epoch, res->log[i].step, res->log[i].loss,
-                       res->log[i].tune.avgrec, res->log[i].tune.recall[SS_LABEL_NEUTRAL],
-                       res->log[i].seconds, i == res->best ? "  <- kept" : "");
+                       res->log[i].epoch, res->log[i].step, what, res->log[i].tune.avgrec,
+                       res->log[i].tune.recall[SS_LABEL_NEUTRAL], res->log[i].seconds,
+                       i == res->best ? "  <- kept" : "");
+        }
         printf("fit        minilm_ft: top %d layers%s on %zu tweets (tune %zu): %d steps, %.1f s "
                "(cache %.1f s)\n",
                tc.train_layers, tc.train_embeddings ? " + embeddings" : "",

@@ -41,6 +41,10 @@ typedef struct ss_minilm_ft_train_config {
         double lr, head_lr;       /* peak learning rates: encoder, head */
         double warmup;            /* share of the steps spent warming up */
         int cosine;               /* 1: cosine decay, 0: linear */
+        double layer_decay;       /* layer-wise lr decay: layer l of L gets lr decay^(L-1-l),
+                                   * the embeddings lr decay^L; 1 = the same lr everywhere */
+        double average_from;      /* epoch from which the weights of every evaluation point are
+                                   * averaged and the average competes on the tune split; 0 = off */
         double weight_decay;      /* decoupled, on matrices */
         double dropout;           /* probability */
         double max_norm;          /* gradient clipping (0 = none) */
@@ -61,6 +65,7 @@ typedef struct ss_minilm_ft_eval_log {
         double loss;    /* mean training loss since the previous evaluation */
         ss_eval_t tune; /* on the tune rows */
         double seconds; /* since the start of training (the cache included) */
+        int averaged;   /* 1: the weight average of the evaluation points (average_from) */
 } ss_minilm_ft_eval_log_t;
 
 #define SS_MINILM_FT_MAX_EVALS 256

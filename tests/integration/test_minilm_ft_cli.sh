@@ -3,8 +3,10 @@
 # train model=minilm_ft (top layer, 4 steps, an evaluation every 2, checkpoint), the model file
 # and card, score and eval agreeing, a rerun with the same settings resuming from the finished
 # checkpoint without training (and without the cache), model.minilm_ft.quantize=int8 writing an
-# int8 model from that checkpoint that scores, and changed settings starting afresh. Skips
-# (exit 0, with a message) when the model package is not installed.
+# int8 model from that checkpoint that scores, layer-wise learning-rate decay changing the
+# model, weight averaging (its evaluation, and a resume from its checkpoint), and changed
+# settings starting afresh. Skips (exit 0, with a message) when the model package is not
+# installed.
 # Needs SS_BIN and SS_SOURCE_DIR (set by ctest); python3 parses the JSON.
 set -euo pipefail
 : "${SS_BIN:?}" "${SS_SOURCE_DIR:?}"
@@ -81,6 +83,30 @@ grep -q "resuming at step 4" "$tmp/train8.out" || fail "int8 run did not resume"
 "$SS_BIN" score "$tmp/m/ft8.ssm" < "$tmp/val.tsv" > "$tmp/score8.out" || fail "int8 score"
 [ "$(wc -l < "$tmp/score8.out")" = 20 ] || fail "int8 score lines"
 if cmp -s "$tmp/score.out" "$tmp/score8.out"; then fail "int8 scores equal fp32 bit for bit"; fi
+
+# ---- layer-wise learning-rate decay: with two layers trained, it changes the model ----
+for d in 1 0.3; do
+  "$SS_BIN" train "${common[@]}" model.out="$tmp/m/ld$d.ssm" model.minilm_ft.checkpoint= \
+    model.minilm_ft.train_layers=2 model.minilm_ft.layer_decay=$d > "$tmp/ld$d.out" 2>&1 ||
+    { cat "$tmp/ld$d.out"; fail "layer_decay=$d train"; }
+  "$SS_BIN" score "$tmp/m/ld$d.ssm" < "$tmp/val.tsv" > "$tmp/ld$d.score" || fail "ld$d score"
+done
+if cmp -s "$tmp/ld1.score" "$tmp/ld0.3.score"; then fail "layer_decay=0.3 changed nothing"; fi
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); sys.exit(0 if "\"layer_decay\": 0.3" in json.dumps(c) else 1)' \
+  "$tmp/m/ld0.3.card.json" || fail "card without layer_decay 0.3"
+
+# ---- weight averaging: the mean of both evaluation points competes, and resumes ----
+avg=(model.minilm_ft.average_from=0.01 model.minilm_ft.checkpoint="$tmp/m/avg.ckpt")
+"$SS_BIN" train "${common[@]}" "${avg[@]}" model.out="$tmp/m/avg.ssm" > "$tmp/avg.out" 2>&1 ||
+  { cat "$tmp/avg.out"; fail "average_from train"; }
+grep -q "^eval  *average of 2 evaluation points" "$tmp/avg.out" || fail "no average: $(cat "$tmp/avg.out")"
+grep -q "weight average" "$tmp/avg.out" || fail "the average is not in the curve"
+"$SS_BIN" train "${common[@]}" "${avg[@]}" model.out="$tmp/m/avg2.ssm" > "$tmp/avg2.out" 2>&1 ||
+  fail "average_from rerun"
+grep -q "resuming at step 4" "$tmp/avg2.out" || fail "average run did not resume"
+grep -q "^eval  *average of 2 evaluation points" "$tmp/avg2.out" || fail "resumed run lost the average"
+[ "$(grep '^validation' "$tmp/avg.out")" = "$(grep '^validation' "$tmp/avg2.out")" ] ||
+  fail "resumed averaged model differs"
 
 # ---- other settings: the checkpoint is not used ----
 "$SS_BIN" train "${common[@]}" model.out="$tmp/m/ft3.ssm" model.minilm_ft.max_steps=2 \
