@@ -283,7 +283,9 @@ struct ss_producer {
         ss_producer_dr_fn *dr;
         void *opaque;
         ss_producer_stats_t stats;
-        rd_kafka_resp_err_t last_error; /* of the last failed send */
+        rd_kafka_resp_err_t last_error;               /* of the last failed send */
+        rd_kafka_topic_t *warm[SS_PRODUCER_MAX_WARM]; /* held: their leaders stay known */
+        int n_warm;
 };
 
 static void ss_producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -331,6 +333,8 @@ void ss_producer_destroy(ss_producer_t *p, int timeout_ms)
         /* Purge what is left so that its delivery reports (errors) are served now. */
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(p->rk, 0);
+        for (int i = 0; i < p->n_warm; i++)
+                rd_kafka_topic_destroy(p->warm[i]);
         rd_kafka_destroy(p->rk);
         free(p);
 }
@@ -362,6 +366,35 @@ ss_err_t ss_producer_send(ss_producer_t *p, const char *topic, const void *key, 
                 rd_kafka_poll(p->rk, 10);
                 waited += 10;
         }
+}
+
+ss_err_t ss_producer_topic_warm(ss_producer_t *p, const char *topic, int timeout_ms, char *errstr,
+                                size_t errstr_size)
+{
+        rd_kafka_topic_t *rkt = NULL;
+        for (int i = 0; i < p->n_warm && !rkt; i++)
+                if (!strcmp(rd_kafka_topic_name(p->warm[i]), topic))
+                        rkt = p->warm[i];
+        if (!rkt) {
+                if (p->n_warm == SS_PRODUCER_MAX_WARM)
+                        return ss_err_set(errstr, errstr_size, SS_ERR_INVALID_ARG,
+                                          "producer: more than %d topics to warm up",
+                                          SS_PRODUCER_MAX_WARM);
+                if (!(rkt = rd_kafka_topic_new(p->rk, topic, NULL)))
+                        return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "topic %s: %s", topic,
+                                          rd_kafka_err2str(rd_kafka_last_error()));
+                p->warm[p->n_warm++] = rkt;
+        }
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms);
+        if (!err && md->topic_cnt == 1 && md->topics[0].err)
+                err = md->topics[0].err;
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (err)
+                return ss_err_set(errstr, errstr_size, SS_ERR_KAFKA, "metadata of topic %s: %s",
+                                  topic, rd_kafka_err2str(err));
+        return SS_OK;
 }
 
 rd_kafka_resp_err_t ss_producer_last_error(const ss_producer_t *p)

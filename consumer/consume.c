@@ -1271,6 +1271,15 @@ ss_consume_t *ss_consume_new(const ss_config_t *c, const char *schema_dir, char 
         };
         if (!(s->sink = ss_sink_new(pconf, s->consumer, &scfg, errstr, errstr_size)))
                 goto fail;
+        /* The output topics' leaders known before the first output (a missing topic is
+         * logged here, and its outputs then fail like any other refusal). */
+        const char *outs[] = {s->topic_out, s->topic_dlq};
+        for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
+                char werr[512];
+                if (ss_sink_topic_warm(s->sink, outs[i], 5000, werr, sizeof(werr)) != SS_OK)
+                        ss_warn("consume", "%s; outputs to it fail until the broker knows it",
+                                werr);
+        }
 
         int port = (int)ss_config_get_int(c, "metrics.port");
         ss_metrics_ready_set(s->metrics, ss_consume_ready, s);

@@ -70,11 +70,13 @@ struct ss_sink {
         int txn_undelivered;        /* its outputs whose delivery failed */
         ss_sink_mem_t *txn_offsets; /* next input offset per partition produced for in it */
         ss_sink_mem_t *poison; /* inputs whose output was refused for good (offset = input's) */
-        rd_kafka_conf_t *producer_conf; /* a copy, to re-create the transactional producer */
-        int txn_fatal;                  /* the producer hit a fatal error: re-create it */
-        int txn_fenced;                 /* ... and it was a fencing (epoch) error */
-        double last_fenced;             /* monotonic time of the last fencing, 0: none */
-        double recreated[4];            /* monotonic times of the last re-creations */
+        rd_kafka_conf_t *producer_conf;   /* a copy, to re-create the transactional producer */
+        int txn_fatal;                    /* the producer hit a fatal error: re-create it */
+        int txn_fenced;                   /* ... and it was a fencing (epoch) error */
+        double last_fenced;               /* monotonic time of the last fencing, 0: none */
+        double recreated[4];              /* monotonic times of the last re-creations */
+        char *warm[SS_PRODUCER_MAX_WARM]; /* topics kept warm in every producer (owned) */
+        int n_warm;
 };
 
 static void ss_sink_retry_free(ss_retry_t *r)
@@ -424,6 +426,10 @@ static void ss_sink_txn_reset(ss_sink_t *s, int rewind)
                 return;
         }
         ss_info("sink", "transactional producer re-created");
+        for (int i = 0; i < s->n_warm; i++)
+                if (ss_producer_topic_warm(s->producer, s->warm[i], s->cfg.txn_timeout_ms, err,
+                                           sizeof(err)) != SS_OK)
+                        ss_warn("sink", "%s", err);
         if (rewind)
                 ss_sink_rewind(s);
 }
@@ -714,8 +720,24 @@ void ss_sink_destroy(ss_sink_t *s)
         ss_sink_mem_free(&s->poison);
         if (s->producer_conf)
                 rd_kafka_conf_destroy(s->producer_conf);
+        for (int i = 0; i < s->n_warm; i++)
+                free(s->warm[i]);
         ss_ledger_destroy(s->ledger);
         free(s);
+}
+
+ss_err_t ss_sink_topic_warm(ss_sink_t *s, const char *topic, int timeout_ms, char *errstr,
+                            size_t errstr_size)
+{
+        int known = 0;
+        for (int i = 0; i < s->n_warm && !known; i++)
+                known = !strcmp(s->warm[i], topic);
+        if (!known && s->n_warm < SS_PRODUCER_MAX_WARM) {
+                if (!(s->warm[s->n_warm] = strdup(topic)))
+                        return ss_err_set(errstr, errstr_size, SS_ERR_NOMEM, "sink: out of memory");
+                s->n_warm++;
+        }
+        return ss_producer_topic_warm(s->producer, topic, timeout_ms, errstr, errstr_size);
 }
 
 ss_err_t ss_sink_begin_batch(ss_sink_t *s)

@@ -94,6 +94,17 @@ ss_sink_t *ss_sink_new(rd_kafka_conf_t *producer_conf, rd_kafka_t *consumer,
 /* Frees the sink. Outputs still in flight are abandoned (their offsets were never stored). */
 void ss_sink_destroy(ss_sink_t *s);
 
+/*
+ * Fetches topic's metadata into the producer (up to timeout_ms) and keeps it
+ * there, also in a producer re-created after a fatal error, so that the first
+ * output to topic does not wait for librdkafka's own metadata refresh (under
+ * exactly-once the first commit waited for it, about 0.7 s). SS_ERR_KAFKA
+ * with the reason when the broker does not know the topic in time: outputs
+ * still work, the caller logs it.
+ */
+ss_err_t ss_sink_topic_warm(ss_sink_t *s, const char *topic, int timeout_ms, char *errstr,
+                            size_t errstr_size);
+
 /* Starts a batch (no-op: a transaction begins with its first output). */
 ss_err_t ss_sink_begin_batch(ss_sink_t *s);
 
