@@ -286,9 +286,10 @@ static double lr_of(const train_state_t *st, const char *name)
         if (!strncmp(name, "head.", 5))
                 return tc->head_lr;
         int below_top = st->n_layers; /* embeddings: under every layer */
-        int l;
-        if (name[0] == 'L' && sscanf(name + 1, "%d", &l) == 1)
-                below_top = st->n_layers - 1 - l;
+        char *end;
+        long l = name[0] == 'L' ? strtol(name + 1, &end, 10) : -1;
+        if (l >= 0 && l < st->n_layers && end != name + 1 && *end == '.') /* "L<l>.<tensor>" */
+                below_top = st->n_layers - 1 - (int)l;
         return tc->lr * pow(tc->layer_decay, below_top);
 }
 
