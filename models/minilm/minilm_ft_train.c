@@ -561,6 +561,33 @@ static void state_free(train_state_t *st)
 
 /* ---- the loop ---- */
 
+/* Appends l to the curve; when its tune AvgRec is the best so far, the model's current
+ * weights become the kept ones. Returns 1 when it was the best. */
+static int log_point(train_state_t *st, ss_minilm_ft_train_result_t *res,
+                     const ss_minilm_ft_eval_log_t *l)
+{
+        int better = res->n_log == 0 || l->tune.avgrec > res->log[res->best].tune.avgrec;
+        if (res->n_log < SS_MINILM_FT_MAX_EVALS)
+                res->log[res->n_log++] = *l;
+        if (better) {
+                size_t n;
+                res->best = res->n_log - 1;
+                memcpy(st->best, ss_minilm_ft_params(st->ft, &n) + st->toff,
+                       (st->n_params - st->toff) * sizeof(float));
+        }
+        return better;
+}
+
+/* Adds the model's current weights to the running mean of the evaluation points. */
+static void average_add(train_state_t *st)
+{
+        size_t n;
+        const float *p = ss_minilm_ft_params(st->ft, &n) + st->toff;
+        float w = 1.0f / (float)++st->avg_n;
+        for (size_t k = 0; k < st->n_params - st->toff; k++)
+                st->avg[k] += w * (p[k] - st->avg[k]);
+}
+
 /* Evaluation at `step`: log, keep the best, checkpoint. Returns 1 when patience ran out. */
 static int eval_point(train_state_t *st, const char *sig, int step, double epoch, double loss,
                       ss_minilm_ft_train_result_t *res, ss_err_t *err, char *errstr,
@@ -574,24 +601,10 @@ static int eval_point(train_state_t *st, const char *sig, int step, double epoch
         if ((*err = evaluate(st, &l.tune, errstr, errstr_size)))
                 return 1;
         l.seconds = ss_time_mono() - st->t0;
-        size_t n;
-        if (st->avg && epoch >= st->tc->average_from - 1e-9) { /* running mean */
-                const float *p = ss_minilm_ft_params(st->ft, &n) + st->toff;
-                float w = 1.0f / (float)++st->avg_n;
-                for (size_t k = 0; k < st->n_params - st->toff; k++)
-                        st->avg[k] += w * (p[k] - st->avg[k]);
-        }
-        int better = res->n_log == 0 || l.tune.avgrec > res->log[res->best].tune.avgrec;
-        if (res->n_log < SS_MINILM_FT_MAX_EVALS)
-                res->log[res->n_log++] = l;
-        if (better) {
-                res->best = res->n_log - 1;
-                memcpy(st->best, ss_minilm_ft_params(st->ft, &n) + st->toff,
-                       (st->n_params - st->toff) * sizeof(float));
-                st->bad_evals = 0;
-        } else {
-                st->bad_evals++;
-        }
+        if (st->avg && epoch >= st->tc->average_from - 1e-9)
+                average_add(st);
+        int better = log_point(st, res, &l);
+        st->bad_evals = better ? 0 : st->bad_evals + 1;
         printf("eval       step %-6d epoch %.2f  train loss %.4f  tune AvgRec %.4f  neutral "
                "recall %.4f  accuracy %.4f  (%.0f s)%s\n",
                step, epoch, loss, l.tune.avgrec, l.tune.recall[SS_LABEL_NEUTRAL], l.tune.accuracy,
@@ -611,8 +624,9 @@ static ss_err_t average_point(train_state_t *st, ss_minilm_ft_train_result_t *re
 {
         if (!st->avg || st->avg_n < 2 || res->n_log == 0 || res->n_log >= SS_MINILM_FT_MAX_EVALS)
                 return SS_OK;
-        size_t n, cnt = st->n_params - st->toff;
-        memcpy(ss_minilm_ft_params(st->ft, &n) + st->toff, st->avg, cnt * sizeof(float));
+        size_t n;
+        memcpy(ss_minilm_ft_params(st->ft, &n) + st->toff, st->avg,
+               (st->n_params - st->toff) * sizeof(float));
         ss_minilm_ft_eval_log_t l = res->log[res->n_log - 1];
         l.loss = 0;
         l.averaged = 1;
@@ -620,12 +634,7 @@ static ss_err_t average_point(train_state_t *st, ss_minilm_ft_train_result_t *re
         if (err)
                 return err;
         l.seconds = ss_time_mono() - st->t0;
-        int better = l.tune.avgrec > res->log[res->best].tune.avgrec;
-        res->log[res->n_log++] = l;
-        if (better) {
-                res->best = res->n_log - 1;
-                memcpy(st->best, st->avg, cnt * sizeof(float));
-        }
+        int better = log_point(st, res, &l);
         printf("eval       average of %d evaluation points from epoch %.2f  tune AvgRec %.4f  "
                "neutral recall %.4f  accuracy %.4f  (%.0f s)%s\n",
                st->avg_n, st->tc->average_from, l.tune.avgrec, l.tune.recall[SS_LABEL_NEUTRAL],
