@@ -1,5 +1,5 @@
 /*
- * sentistream score MODEL [--batch N] [key=value ...]
+ * sentistream score MODEL [--batch N] [--raw] [key=value ...]
  *
  * Reads tweets on stdin, one a line: TSV as in data/ (`id<TAB>label<TAB>text`,
  * the label ignored, or `id<TAB>text`), or a JSON object with "id" and "text"
@@ -11,7 +11,9 @@
  * invalid UTF-8, a \u0000 or lone-surrogate escape, a text over the
  * tokenizer's limit, ...):
  *   {"line":N,"error":"SS_ERR_...","message":"..."}
- * and goes on. Lines are scored in batches of N (default 512).
+ * and goes on. Lines are scored in batches of N (default 512). --raw writes the
+ * model's raw probabilities, before its temperature and top-label map (to study
+ * or refit its calibration); the label is the same either way.
  *
  * Exit status: 0 every line scored; 3 some lines were error records; 1
  * runtime failure (model unreadable, output error); 2 usage or configuration
@@ -42,6 +44,7 @@ typedef struct ss_slot {
 
 typedef struct ss_score_ctx {
         ss_model_t *model;
+        int raw;            /* --raw: before the temperature and the top-label map */
         size_t batch;       /* lines per batch */
         ss_arena_t arena;   /* this batch's lines and decoded strings */
         ss_slot_t *slots;   /* [batch] */
@@ -199,8 +202,11 @@ static int ss_score_loop(ss_score_ctx_t *c, FILE *in, FILE *out)
                 }
                 if (ns == 0)
                         break;
-                if (ss_model_score_batch(c->model, c->texts, c->lens, ngood, c->probs, NULL, err,
-                                         sizeof(err))) {
+                ss_err_t e = c->raw ? ss_model_score_raw(c->model, c->texts, c->lens, ngood,
+                                                         c->batch, c->probs, err, sizeof(err))
+                                    : ss_model_score_batch(c->model, c->texts, c->lens, ngood,
+                                                           c->probs, NULL, err, sizeof(err));
+                if (e) {
                         fprintf(stderr, "sentistream score: lines %llu..%llu: %s\n",
                                 (unsigned long long)c->slots[0].line,
                                 (unsigned long long)c->slots[ns - 1].line, err);
@@ -244,7 +250,8 @@ static int ss_score_loop(ss_score_ctx_t *c, FILE *in, FILE *out)
 
 static void ss_score_usage(FILE *out)
 {
-        fprintf(out, "usage: sentistream score MODEL [--batch N] [key=value ...] < tweets\n"
+        fprintf(out, "usage: sentistream score MODEL [--batch N] [--raw] [key=value ...] < tweets\n"
+                     "  --raw: probabilities before the model's temperature and top-label map\n"
                      "  stdin: TSV (id<TAB>label<TAB>text or id<TAB>text) or JSON lines "
                      "{\"id\",\"text\"}\n"
                      "  stdout: one JSON line per input line, error records for bad lines\n"
@@ -255,6 +262,7 @@ int ss_cmd_score(int argc, char **argv)
 {
         const char *model_path = NULL;
         long long batch = 512;
+        int raw = 0;
         ss_cli_args_t args;
         if (ss_cli_args_init(&args, argc))
                 return 1;
@@ -268,6 +276,8 @@ int ss_cmd_score(int argc, char **argv)
                                 ss_cli_args_free(&args);
                                 return 2;
                         }
+                } else if (!strcmp(a, "--raw")) {
+                        raw = 1;
                 } else if (a[0] != '-' && !model_path) {
                         model_path = a;
                 } else {
@@ -289,6 +299,7 @@ int ss_cmd_score(int argc, char **argv)
         ss_score_ctx_t c = {0};
         ss_arena_init(&c.arena);
         c.batch = (size_t)batch;
+        c.raw = raw;
         c.model = ss_model_load(model_path, err, sizeof(err));
         if (!c.model) {
                 fprintf(stderr, "sentistream score: %s\n", err);

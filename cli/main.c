@@ -30,7 +30,7 @@ static const struct {
     {"eval", ss_cmd_eval,
      "eval MODEL DATA [--json]          AvgRec, F1-PN, accuracy, confusion, ECE on labelled data"},
     {"score", ss_cmd_score,
-     "score MODEL [--batch N] < tweets  score TSV/JSON lines from stdin to JSON lines"},
+     "score MODEL [--batch N] [--raw] < tweets  score TSV/JSON lines from stdin to JSON lines"},
     {"consume", ss_cmd_consume,
      "consume [key=value ...]           score topics.input into topics.output (Kafka)"},
     {"produce", ss_cmd_produce,

@@ -64,6 +64,8 @@ set -e
 [ "$rc" = 3 ] || fail "score with bad lines exited $rc, want 3: $(cat "$tmp/score.err")"
 cut -f1-3 "$tmp/val.tsv" | "$SS_BIN" score "$tmp/m/lr.ssm" > "$tmp/clean.out" ||
   fail "score of clean input exited $?"
+cut -f1-3 "$tmp/val.tsv" | "$SS_BIN" score "$tmp/m/lr.ssm" --raw > "$tmp/raw.out" ||
+  fail "score --raw exited $?"
 
 python3 - "$tmp" <<'PY'
 import json, sys
@@ -143,6 +145,22 @@ cm = [[0] * 3 for _ in range(3)]
 for t, r in zip(truth, clean):
     cm[labels.index(t)][labels.index(r["label"])] += 1
 if cm != conf: fail(f"score labels {cm} disagree with eval {conf}")
+# --raw: the same labels, the probabilities before the temperature and the map, so their
+# ECE is eval's ece_before (and the calibrated ones' its ece_after)
+raw = [json.loads(l) for l in open(f"{tmp}/raw.out")]
+if [r["label"] for r in raw] != [r["label"] for r in clean]: fail("--raw moved a label")
+def ece(rows, bins=15):
+    acc = [[0, 0.0, 0.0] for _ in range(bins)]
+    for t, r in zip(truth, rows):
+        p = [r["prob_" + l] for l in labels]
+        c = max(p)
+        b = min(int(c * bins), bins - 1)
+        acc[b][0] += 1; acc[b][1] += c; acc[b][2] += labels[p.index(c)] == t
+    return sum(abs(s - h) for _, s, h in acc) / len(rows)
+cal = ev["calibration"]
+if abs(cal["temperature"] - 1) < 1e-3: fail(f"temperature {cal['temperature']}: --raw untested")
+for name, rows, want in (("raw", raw, cal["ece_before"]), ("calibrated", clean, cal["ece_after"])):
+    if abs(ece(rows) - want) > 2e-4: fail(f"{name} ECE {ece(rows):.5f}, eval says {want:.5f}")
 print("score/eval/card checks ok")
 PY
 
