@@ -5,17 +5,19 @@
       env SS_STUDY_TUNE_MODEL=FILE: score the tune rows with FILE instead (a model of the
       same kind trained without them, e.g. data.train= the training file minus its tune rows)
 
-Scores the training file and the test file with `sentistream score` (build/rel), keeps the
-training rows of the tune split (the same seeded hash of the tweet id as
-models/train/dataset.c, data.tune.share 0.1, model.seed 1), undoes the model's temperature,
-and prints the test ECE (15 bins, top label, as calib.c) for: the temperature fitted on the
-tune split; a grid of temperatures; the temperature fitted on the tune rows of the latest
-training year; and a temperature plus a per-class bias fitted on the tune split (bias-corrected
-temperature scaling); and top-label calibration after the tune split's temperature (a monotone
-map of the argmax's probability per predicted class, the other classes rescaled to fill the
-rest, clamped so that the argmax never moves): Platt scaling on logit(confidence), equal-mass
-histogram binning made monotone, isotonic regression. The temperature that minimises the test's own NLL is printed as a
-diagnostic only (what no fit on held-out data can beat), never used.
+Scores the training file and the test file with `sentistream score --raw` (build/rel: the
+raw probabilities, before the model's temperature and top-label map), keeps the training rows
+of the tune split (the same seeded hash of the tweet id as models/train/dataset.c,
+data.tune.share 0.1, model.seed 1), and prints the test ECE (15 bins, top label, as calib.c)
+for: the temperature fitted on the tune split; a grid of temperatures; the temperature fitted
+on the tune rows of the latest training year; a temperature plus a per-class bias fitted on
+the tune split (bias-corrected temperature scaling); and top-label calibration after the tune
+split's temperature (a monotone map of the argmax's probability per predicted class, the other
+classes rescaled to fill the rest, clamped so that the argmax never moves, as calib.c does and
+with the earlier clamp at the tie for comparison): Platt scaling on logit(confidence),
+equal-mass histogram binning made monotone, isotonic regression. The temperature that
+minimises the test's own NLL, and a Platt map fitted on the test itself, are printed as
+diagnostics only (what no fit on held-out data can beat), never used.
 Only meaningful for a model that never trained on its tune rows (cnn, minilm; the final LR
 refits on them). Needs numpy and scipy (.venv-mlops has both).
 """
@@ -47,13 +49,14 @@ def is_tune(tweet_id, share=0.1, seed=1):
 
 
 def scored(model, path):
+    """ids, raw probabilities [n][3] and labels of every row of path scored by model."""
     truth = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             x = line.rstrip("\n").split("\t")
             truth[x[0]] = LABELS[x[1]]
     with open(path, "rb") as f:
-        out = subprocess.run([os.path.join(ROOT, "build/rel/cli/sentistream"), "score", model],
+        out = subprocess.run([os.path.join(ROOT, "build/rel/cli/sentistream"), "score", model, "--raw"],
                              stdin=f, capture_output=True, check=True).stdout
     ids, probs, ys = [], [], []
     for line in out.decode().splitlines():
@@ -90,20 +93,46 @@ def fit(p, y, bias):
     return np.exp(x[0]), (x[1:] if bias else np.zeros(2))
 
 
-def toplabel_apply(p, maps):
-    """Top-label map: the argmax's probability c -> maps[k](c) for predicted class k, the other
-    classes rescaled to fill 1 - c'; c' at least just above the tie with the second class."""
-    k = p.argmax(1)
-    c = p.max(1)
+def toplabel_apply(p, maps, floor="share"):
+    """Top-label map as models/train/calib.c applies it: the argmax's probability c ->
+    maps[k](c) for predicted class k, the other classes rescaled to fill 1 - c'. The label
+    never moves: floor "share" (calib.c) lets c' go down to 1 / (m + 1) (m: the other classes
+    above 0) and holds a class whose proportional share would pass c' just under it, the rest
+    sharing what is left; floor "tie" (the earlier rule, for comparison) keeps c' just above
+    the second class's proportional share."""
     q = p.copy()
-    c2 = np.array([maps[kk](cc) for kk, cc in zip(k, c)]) if len(p) else c
-    rest = 1 - c
-    second = np.sort(p, 1)[:, -2]
-    lo = second / np.maximum(rest + second, 1e-12)  # c' >= lo keeps the argmax
-    c2 = np.where(c2 < lo + 1e-6, np.minimum(lo + 1e-6, c), c2)  # just above the tie
-    scale_rest = np.where(rest > 0, (1 - c2) / np.maximum(rest, 1e-12), 0)
-    q = q * scale_rest[:, None]
-    q[np.arange(len(p)), k] = c2
+    gap = 1e-6
+    for i in range(len(p)):
+        k = int(p[i].argmax())
+        c = p[i, k]
+        others = [j for j in range(p.shape[1]) if j != k and p[i, j] > 0]
+        rest = p[i, others].sum()
+        if rest <= 0:
+            continue
+        c2 = maps[k](c)
+        if floor == "tie":
+            lo = p[i, others].max() / (rest + p[i, others].max()) + gap
+            c2 = min(lo, c) if c2 < lo else c2
+            q[i, others] = p[i, others] * (1 - c2) / rest
+        else:
+            lo = 1 / (len(others) + 1) + 2 * gap
+            if c < lo:
+                continue
+            c2 = max(c2, lo)
+            left, free = 1 - c2, list(others)
+            while True:  # water-filling under the cap c2 - gap
+                w = p[i, free].sum()
+                share = {j: p[i, j] * left / w for j in free}
+                over = [j for j in free if share[j] > c2 - gap]
+                if not over:
+                    for j in free:
+                        q[i, j] = share[j]
+                    break
+                for j in over:
+                    q[i, j] = c2 - gap
+                    free.remove(j)
+                    left -= c2 - gap
+        q[i, k] = c2
     return q
 
 
@@ -177,15 +206,10 @@ def main():
         t_model = json.load(f).get("calibration", {}).get("temperature", 1.0)
     tune_model = os.environ.get("SS_STUDY_TUNE_MODEL", model)
     ids, tp, ty = scored(tune_model, train)
-    if tune_model != model:
-        with open(tune_model.removesuffix(".ssm") + ".card.json", encoding="utf-8") as f:
-            t_tune = json.load(f).get("calibration", {}).get("temperature", 1.0)
-        tp = scale(tp, t_model / t_tune)  # its raw probabilities, at MODEL's temperature
     keep = np.array([is_tune(i) for i in ids])
     ids = [i for i, k in zip(ids, keep) if k]
-    tp, ty = scale(tp[keep], 1 / t_model), ty[keep]  # the raw probabilities
+    tp, ty = tp[keep], ty[keep]
     _, sp, sy = scored(model, test)
-    sp = scale(sp, 1 / t_model)
     print(f"model {model}: temperature {t_model:.4f}; tune n={len(ty)}, test n={len(sy)}")
     print(f"  raw: ECE tune {ece(tp, ty):.4f}, test {ece(sp, sy):.4f}")
     t, _ = fit(tp, ty, False)
@@ -205,14 +229,19 @@ def main():
     print(f"  T + class bias fitted on the tune split (T {t_b:.3f}, bias negative {b[0]:+.3f} "
           f"neutral {b[1]:+.3f}): ECE test {ece(q, sy):.4f}; argmax moved on "
           f"{np.mean(q.argmax(1) != sp.argmax(1)):.3f} of the test")
-    for method in ("platt", "hist5", "hist10", "hist15", "iso"):
+    for method, floor in (("platt", "tie"), ("platt", "share"), ("hist5", "share"),
+                          ("hist10", "share"), ("hist15", "share"), ("iso", "share")):
         maps = toplabel_fit(scale(tp, t), ty, method)
-        q = toplabel_apply(scale(sp, t), maps)
-        qt = toplabel_apply(scale(tp, t), maps)
-        print(f"  T {t:.3f} + top-label {method:6s} fitted on the tune split: ECE tune "
+        q = toplabel_apply(scale(sp, t), maps, floor)
+        qt = toplabel_apply(scale(tp, t), maps, floor)
+        print(f"  T {t:.3f} + top-label {method:6s} ({floor:5s}) fitted on the tune split: ECE tune "
               f"{ece(qt, ty):.4f}, test {ece(q, sy):.4f}, NLL test {nll(q, sy):.4f} "
               f"(T only {nll(scale(sp, t), sy):.4f}); argmax moved on "
               f"{np.mean(q.argmax(1) != sp.argmax(1)):.4f}")
+    maps = toplabel_fit(scale(sp, t), sy, "platt")
+    print(f"  (diagnostic) T {t:.3f} + top-label platt fitted on the test itself: ECE test "
+          f"{ece(toplabel_apply(scale(sp, t), maps, 'tie'), sy):.4f} (tie), "
+          f"{ece(toplabel_apply(scale(sp, t), maps), sy):.4f} (share)")
     print(f"  mean probability on the test {np.round(sp.mean(0), 3)} (T 1), "
           f"true mix {np.round(np.bincount(sy, minlength=3) / len(sy), 3)}")
 

@@ -115,7 +115,7 @@ double ss_calib_ece(const float *probs, const int8_t *labels, size_t n, int nbin
 /* ---- top-label map ---- */
 
 #define TOP_RIDGE   1e-4 /* pulls (a, b) toward the identity (1, 0) */
-#define TOP_TIE_GAP 1e-6 /* how far above the tie with the second class c' stays */
+#define TOP_TIE_GAP 1e-6 /* how far above every other class c' stays */
 
 static double top_logit(double c)
 {
@@ -236,28 +236,66 @@ void ss_calib_top_fit(ss_calib_top_t *top, const float *probs, const int8_t *lab
         free(h);
 }
 
+/*
+ * Fills row[j != k] with rest = 1 - c2 in proportion to p[j], none above cap (water-filling:
+ * a class that would pass the cap is held at it and the others share what is left; a class
+ * at 0 stays at 0). The caller guarantees that the classes above 0 can hold rest under cap.
+ */
+static void top_fill_rest(float *row, const float *p, int k, double c2, double cap)
+{
+        int capped[C] = {0};
+        double left = 1 - c2;
+        for (int round = 0; round < C; round++) {
+                double w = 0;
+                for (int j = 0; j < C; j++)
+                        if (j != k && !capped[j])
+                                w += p[j];
+                int over = 0;
+                for (int j = 0; j < C; j++) {
+                        if (j == k || capped[j])
+                                continue;
+                        double v = w > 0 ? p[j] * (left / w) : 0;
+                        if (v > cap) {
+                                capped[j] = 1;
+                                over = 1;
+                        }
+                        row[j] = (float)v;
+                }
+                if (!over)
+                        return;
+                left = 1 - c2;
+                for (int j = 0; j < C; j++)
+                        if (capped[j]) {
+                                row[j] = (float)cap;
+                                left -= cap;
+                        }
+        }
+}
+
 /* Maps one row; leaves it as it was if the float argmax would move. */
 static void top_apply_row(const ss_calib_top_t *top, float *p)
 {
         int k = ss_probs_argmax(p);
-        double c = p[k], s = 0, rest = 0; /* rest: the others' sum (not 1 - c: float rows sum
-                                           * to 1 only to rounding) */
-        for (int j = 0; j < C; j++) {
-                if (j == k)
-                        continue;
-                rest += p[j];
-                if (p[j] > s)
-                        s = p[j];
-        }
+        double c = p[k], rest = 0; /* rest: the others' sum (not 1 - c: float rows sum to 1
+                                    * only to rounding) */
+        int m = 0;                 /* other classes with some probability */
+        for (int j = 0; j < C; j++)
+                if (j != k && p[j] > 0) {
+                        rest += p[j];
+                        m++;
+                }
         if (!(rest > 0) || !(c > 0))
-                return;                           /* a one-hot row: nothing to rescale */
-        double lo = s / (rest + s) + TOP_TIE_GAP; /* c' >= lo keeps k the argmax */
+                return; /* a one-hot row: nothing to rescale */
+        /* the least k can hold while a class at 0 stays at 0 */
+        double lo = 1.0 / (m + 1) + 2 * TOP_TIE_GAP;
+        if (c < lo)
+                return; /* (nearly) a tie already: nothing to map */
         double c2 = ss_calib_top_map(top, k, c);
         if (c2 < lo)
-                c2 = c < lo ? c : lo;
+                c2 = lo;
         float row[C];
-        for (int j = 0; j < C; j++)
-                row[j] = j == k ? (float)c2 : (float)(p[j] * ((1 - c2) / rest));
+        row[k] = (float)c2;
+        top_fill_rest(row, p, k, c2, c2 - TOP_TIE_GAP);
         if (ss_probs_argmax(row) != k)
                 return;
         memcpy(p, row, sizeof(row));

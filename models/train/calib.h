@@ -23,10 +23,14 @@
  * probability c fitted on the tune split, c' = sigmoid(a_k logit(c) + b_k)
  * with a_k > 0 (monotone), estimates P(label = k | predicted k, c); the other
  * classes are rescaled to fill 1 - c' in their proportions. The label never
- * moves: c' is kept at least just above the tie with the second class
- * (c' >= s / (1 - c + s) + 1e-6 for second-largest s; c itself where the row
- * is already that close to a tie), and a row whose float argmax would still
- * change is left as it was. a = 1, b = 0 is the identity (a model file without
+ * moves: c' is at least 1/(m + 1) (plus 2e-6), the least an argmax can hold
+ * with m other classes above 0 (a class at 0 stays at 0), and where the
+ * proportional share of another class would pass c' that class is held just
+ * under c' (by 1e-6) and the rest share what is left (the map may want less than
+ * the tie with the second class: a balanced model's "negative" at c = 0.45 can be
+ * right a third of the time; holding c' at that tie instead would keep it too
+ * confident). A row already that close to a tie is left as it is, and so is a
+ * row whose float argmax would still change. a = 1, b = 0 is the identity (a model file without
  * the map). Fit: Newton's method on the mean log-loss of "the argmax was
  * right" with a small ridge (1e-4) for rows that separate; a class predicted
  * fewer than SS_CALIB_TOP_MIN_ROWS times keeps the identity.

@@ -8,7 +8,8 @@
  *     fresh sample from the same population under 0.02;
  *   - applying any map (one that wants the confidence far below the tie, one far
  *     above) never moves an argmax, and rows stay probabilities; near-ties, one-hot
- *     rows and zeros included;
+ *     rows and zeros included; a confidence mapped under the second class's
+ *     proportional share holds that class just under it (down to 1/C);
  *   - a model file without the map section scores exactly as before (identity); one
  *     with it scores through it; a malformed section is refused with its name.
  */
@@ -201,11 +202,35 @@ static void test_toplabel_argmax(void)
                 CHECK(probs);
                 CHECK(moved);
         }
-        /* squashed: the confidence sits just above the second class */
+        /* squashed: the confidence goes down to 1/C, the others just under it */
         float r[C] = {0.7f, 0.2f, 0.1f};
         ss_calib_top_apply(&maps[0], r, 1);
-        CHECK(r[0] > r[1] && r[0] - r[1] < 1e-4);
-        CHECK_NEAR(r[1] / r[2], 2.0, 1e-4); /* the others keep their proportions */
+        CHECK(r[0] > r[1] && r[0] > r[2]);
+        CHECK_NEAR(r[0], 1.0 / 3, 1e-5);
+        CHECK_NEAR(r[1], 1.0 / 3, 1e-5);
+        CHECK_NEAR(r[2], 1.0 / 3, 1e-5);
+        /* a map wanting c' = 0.4 from 0.6 / 0.3 / 0.1: the second would get 0.45 in
+         * proportion, so it is held just under 0.4 and the third takes the rest */
+        ss_calib_top_t m4;
+        ss_calib_top_identity(&m4);
+        m4.a[0] = 1;
+        m4.b[0] = log(0.4 / 0.6) - log(0.6 / 0.4); /* logit 0.6 -> logit 0.4 */
+        float r4[C] = {0.6f, 0.3f, 0.1f};
+        ss_calib_top_apply(&m4, r4, 1);
+        CHECK_NEAR(r4[0], 0.4, 1e-5);
+        CHECK(r4[1] < r4[0] && r4[0] - r4[1] < 1e-5);
+        CHECK_NEAR(r4[2], 0.2, 1e-5);
+        /* ... and one wanting 0.5 rescales the others in their proportions (3 : 1) */
+        m4.b[0] = log(0.5 / 0.5) - log(0.6 / 0.4);
+        float r5[C] = {0.6f, 0.3f, 0.1f};
+        ss_calib_top_apply(&m4, r5, 1);
+        CHECK_NEAR(r5[0], 0.5, 1e-5);
+        CHECK_NEAR(r5[1] / r5[2], 3.0, 1e-4);
+        /* a near-uniform row is left as it is */
+        float r6[C] = {0.3333340f, 0.3333330f, 0.3333330f}, r6b[C];
+        memcpy(r6b, r6, sizeof(r6));
+        ss_calib_top_apply(&maps[0], r6, 1);
+        CHECK(!memcmp(r6, r6b, sizeof(r6)));
         ss_calib_top_t id;
         ss_calib_top_identity(&id);
         memcpy(q, p, N * C * sizeof(float));
