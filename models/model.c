@@ -89,6 +89,20 @@ static int model_toplabel_load(ss_model_t *m, const ss_mfile_t *mf, const char *
                 m->top.a[k] = v[2 * k];
                 m->top.b[k] = v[2 * k + 1];
         }
+        m->top.rule = SS_CALIB_TOP_RULE_TIE; /* a file from before the rule section */
+        for (size_t i = 0; i < ss_mfile_nsections(mf); i++) {
+                if (strcmp(ss_mfile_section_name(mf, i), SS_MODEL_TOPLABEL_RULE_SECTION) != 0)
+                        continue;
+                const uint32_t *r = ss_mfile_get(mf, SS_MODEL_TOPLABEL_RULE_SECTION, SS_MF_U32, 1,
+                                                 &cnt, sub, sizeof(sub));
+                if (!r || *r > SS_CALIB_TOP_RULE_FLOOR) {
+                        ss_err_set(errstr, errstr_size, SS_ERR_FORMAT, "%s: section %s: %s", what,
+                                   SS_MODEL_TOPLABEL_RULE_SECTION,
+                                   r ? "unknown rule (want 0 or 1)" : sub);
+                        return -1;
+                }
+                m->top.rule = (int)*r;
+        }
         int bad = ss_calib_top_check(&m->top);
         if (bad >= 0) {
                 ss_err_set(errstr, errstr_size, SS_ERR_FORMAT,

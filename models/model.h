@@ -71,6 +71,9 @@ void ss_model_set_temperature(ss_model_t *m, double t);
  * when it has one, else the identity (older files). It never moves a row's argmax.
  */
 #define SS_MODEL_TOPLABEL_SECTION "calibration.toplabel"
+/* How far the map may lower the label's probability (u32, one value, SS_CALIB_TOP_RULE_*);
+ * absent in files written before the floor, which keep the tie rule. */
+#define SS_MODEL_TOPLABEL_RULE_SECTION "calibration.toplabel.rule"
 struct ss_calib_top;
 void ss_model_toplabel(const ss_model_t *m, struct ss_calib_top *out);
 

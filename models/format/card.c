@@ -286,6 +286,8 @@ cJSON *ss_card_to_json(const ss_card_t *c)
                                 cJSON_AddNumberToObject(o, "a", c->top_a[k]);
                                 cJSON_AddNumberToObject(o, "b", c->top_b[k]);
                         }
+                        cJSON_AddStringToObject(cal, "toplabel_rule",
+                                                c->top_rule ? "floor" : "tie");
                 }
                 cJSON_AddStringToObject(cal, "fit_on", "tune");
                 cJSON_AddNumberToObject(cal, "n", (double)c->calib_n);

@@ -134,6 +134,7 @@ typedef struct ss_card {
          * raw (before), after the temperature, after both (after) */
         int has_toplabel;
         double top_a[SS_NUM_CLASSES], top_b[SS_NUM_CLASSES];
+        int top_rule; /* SS_CALIB_TOP_RULE_* (0 tie, 1 floor), "toplabel_rule" */
         double calib_ece_temperature;
         /* NULL, or the models this one was built from (e.g. the "teachers" of a distilled
          * model), written as "lineage" when not empty; owned by the card */

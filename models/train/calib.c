@@ -137,6 +137,7 @@ void ss_calib_top_identity(ss_calib_top_t *top)
                 top->a[k] = 1;
                 top->b[k] = 0;
         }
+        top->rule = SS_CALIB_TOP_RULE_FLOOR;
 }
 
 int ss_calib_top_is_identity(const ss_calib_top_t *top)
@@ -272,10 +273,41 @@ static void top_fill_rest(float *row, const float *p, int k, double c2, double c
         }
 }
 
+/* The rule of files written before the floor: c' stops just above the tie with the second
+ * class's proportional share (c itself where the row is already that close), the others
+ * rescaled in their proportions. */
+static void top_apply_row_tie(const ss_calib_top_t *top, float *p, int k)
+{
+        double c = p[k], s = 0, rest = 0;
+        for (int j = 0; j < C; j++) {
+                if (j == k)
+                        continue;
+                rest += p[j];
+                if (p[j] > s)
+                        s = p[j];
+        }
+        if (!(rest > 0) || !(c > 0))
+                return;                           /* a one-hot row: nothing to rescale */
+        double lo = s / (rest + s) + TOP_TIE_GAP; /* c' >= lo keeps k the argmax */
+        double c2 = ss_calib_top_map(top, k, c);
+        if (c2 < lo)
+                c2 = c < lo ? c : lo;
+        float row[C];
+        for (int j = 0; j < C; j++)
+                row[j] = j == k ? (float)c2 : (float)(p[j] * ((1 - c2) / rest));
+        if (ss_probs_argmax(row) != k)
+                return;
+        memcpy(p, row, sizeof(row));
+}
+
 /* Maps one row; leaves it as it was if the float argmax would move. */
 static void top_apply_row(const ss_calib_top_t *top, float *p)
 {
         int k = ss_probs_argmax(p);
+        if (top->rule == SS_CALIB_TOP_RULE_TIE) {
+                top_apply_row_tie(top, p, k);
+                return;
+        }
         double c = p[k], rest = 0; /* rest: the others' sum (not 1 - c: float rows sum to 1
                                     * only to rounding) */
         int m = 0;                 /* other classes with some probability */

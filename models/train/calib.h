@@ -30,7 +30,10 @@
  * the tie with the second class: a balanced model's "negative" at c = 0.45 can be
  * right a third of the time; holding c' at that tie instead would keep it too
  * confident). A row already that close to a tie is left as it is, and so is a
- * row whose float argmax would still change. a = 1, b = 0 is the identity (a model file without
+ * row whose float argmax would still change. (Model files written before this
+ * rule hold c' just above the tie with the second class, c' >= s / (1 - c + s)
+ * + 1e-6 for second-largest s, the others in their proportions: rule
+ * SS_CALIB_TOP_RULE_TIE below.) a = 1, b = 0 is the identity (a model file without
  * the map). Fit: Newton's method on the mean log-loss of "the argmax was
  * right" with a small ridge (1e-4) for rows that separate; a class predicted
  * fewer than SS_CALIB_TOP_MIN_ROWS times keeps the identity.
@@ -61,12 +64,23 @@ double ss_calib_ece(const float *probs, const int8_t *labels, size_t n, int nbin
 
 #define SS_CALIB_TOP_MIN_ROWS 30
 
-/* Per predicted class: c' = sigmoid(a[k] logit(c) + b[k]). */
+/*
+ * How far down the map may take the label's probability (both keep the label):
+ *   SS_CALIB_TOP_RULE_TIE    just above the second class's proportional share (model
+ *                            files written before the floor: no rule section);
+ *   SS_CALIB_TOP_RULE_FLOOR  down to 1/(m + 1), the others held under it (see above).
+ * A model file records its rule, so it scores the same under every build.
+ */
+#define SS_CALIB_TOP_RULE_TIE   0
+#define SS_CALIB_TOP_RULE_FLOOR 1
+
+/* Per predicted class: c' = sigmoid(a[k] logit(c) + b[k]); rule: SS_CALIB_TOP_RULE_*. */
 typedef struct ss_calib_top {
         double a[SS_NUM_CLASSES], b[SS_NUM_CLASSES];
+        int rule;
 } ss_calib_top_t;
 
-/* The identity map (a = 1, b = 0 for every class). */
+/* The identity map (a = 1, b = 0 for every class; rule SS_CALIB_TOP_RULE_FLOOR). */
 void ss_calib_top_identity(ss_calib_top_t *top);
 
 /* 1 if top is the identity. */

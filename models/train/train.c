@@ -332,8 +332,20 @@ static void train_calib_fit(float *probs, const int8_t *labels, size_t n, ss_car
                 card->top_b[k] = top.b[k] = sec[2 * k + 1];
         }
         card->has_toplabel = 1;
+        card->top_rule = top.rule;
         ss_calib_top_apply(&top, probs, n);
         card->calib_ece_after = ss_calib_ece(probs, labels, n, SS_CALIB_ECE_BINS);
+}
+
+/* Adds the calibration's sections to mf: the temperature, the map and its rule. */
+static int train_calib_add(ss_mfile_t *mf, float temperature, const float *sec, uint32_t rule,
+                           char *err, size_t err_size)
+{
+        return ss_mfile_add(mf, SS_MODEL_TEMPERATURE_SECTION, SS_MF_F32, &temperature, 1, err,
+                            err_size) ||
+               ss_mfile_add(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, sec, 2 * SS_NUM_CLASSES, err,
+                            err_size) ||
+               ss_mfile_add(mf, SS_MODEL_TOPLABEL_RULE_SECTION, SS_MF_U32, &rule, 1, err, err_size);
 }
 
 /*
@@ -368,9 +380,7 @@ static int train_calibrate(const ss_train_job_t *job, int have_probs, ss_mfile_t
         ss_model_destroy(*m);
         *m = NULL;
         ss_mfile_version_reset(mf);
-        if (ss_mfile_add(mf, SS_MODEL_TEMPERATURE_SECTION, SS_MF_F32, &tf, 1, err, sizeof(err)) ||
-            ss_mfile_add(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, sec, 2 * SS_NUM_CLASSES, err,
-                         sizeof(err)) ||
+        if (train_calib_add(mf, tf, sec, (uint32_t)card->top_rule, err, sizeof(err)) ||
             ss_mfile_write(mf, model_path, err, sizeof(err))) {
                 fprintf(stderr, "sentistream train: %s: %s\n", model_path, err);
                 return 1;
@@ -624,12 +634,11 @@ int ss_train_calibrate(const ss_config_t *cfg, const char *config_dir, const cha
         float tf = (float)card.temperature;
         ss_mfile_remove(mf, SS_MODEL_TEMPERATURE_SECTION);
         ss_mfile_remove(mf, SS_MODEL_TOPLABEL_SECTION);
+        ss_mfile_remove(mf, SS_MODEL_TOPLABEL_RULE_SECTION);
         ss_mfile_version_reset(mf);
         ss_model_destroy(m);
         m = NULL;
-        if (ss_mfile_add(mf, SS_MODEL_TEMPERATURE_SECTION, SS_MF_F32, &tf, 1, err, sizeof(err)) ||
-            ss_mfile_add(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, sec, 2 * SS_NUM_CLASSES, err,
-                         sizeof(err)) ||
+        if (train_calib_add(mf, tf, sec, (uint32_t)card.top_rule, err, sizeof(err)) ||
             ss_file_mkdir_parent(out) || ss_mfile_write(mf, out, err, sizeof(err)) ||
             !(m = ss_model_load(out, err, sizeof(err)))) {
                 fprintf(stderr, "sentistream calibrate: %s: %s\n", out, err);

@@ -48,6 +48,9 @@ v2=$(py 'r["model"]["version"]' "$work/out/lr2.card.json")
 [ "$v1" != "$v2" ] || fail "OUT has IN's version $v1"
 py 'sorted(r["calibration"]["toplabel"])' "$work/out/lr2.card.json" |
         grep -qx "\['negative', 'neutral', 'positive'\]" || fail "card has no top-label map"
+for c in "$work/lr.card.json" "$work/out/lr2.card.json"; do
+        py 'r["calibration"]["toplabel_rule"]' "$c" | grep -qx floor || fail "$c: map rule not floor"
+done
 py 'r["calibration"]["ece_temperature"] >= 0 and r["calibration"]["ece_after"] >= 0' \
         "$work/out/lr2.card.json" | grep -qx True || fail "card ECE"
 py 'r["reference"]["n"]' "$work/out/lr2.card.json" | grep -qx 2000 || fail "reference n"

@@ -11,7 +11,9 @@
  *     rows and zeros included; a confidence mapped under the second class's
  *     proportional share holds that class just under it (down to 1/C);
  *   - a model file without the map section scores exactly as before (identity); one
- *     with it scores through it; a malformed section is refused with its name.
+ *     with it scores through it, under the tie rule when it has no rule section (a
+ *     file written before the floor) and under its rule when it has one; a malformed
+ *     section or an unknown rule is refused with its name.
  */
 #include <stdint.h>
 #include <unistd.h>
@@ -175,14 +177,18 @@ static void test_toplabel_argmax(void)
                 }
                 }
         }
-        ss_calib_top_t maps[2];
+        ss_calib_top_t maps[4];
         for (int k = 0; k < C; k++) {
                 maps[0].a[k] = 0.2; /* squash every confidence far under the tie */
                 maps[0].b[k] = -20;
                 maps[1].a[k] = 5; /* push it towards 1 */
                 maps[1].b[k] = 20;
         }
-        for (int m = 0; m < 2; m++) {
+        maps[0].rule = maps[1].rule = SS_CALIB_TOP_RULE_FLOOR;
+        maps[2] = maps[0];
+        maps[3] = maps[1];
+        maps[2].rule = maps[3].rule = SS_CALIB_TOP_RULE_TIE;
+        for (int m = 0; m < 4; m++) {
                 memcpy(q, p, N * C * sizeof(float));
                 ss_calib_top_apply(&maps[m], q, N);
                 int argmax_kept = 1, probs = 1, moved = 0;
@@ -213,6 +219,7 @@ static void test_toplabel_argmax(void)
          * proportion, so it is held just under 0.4 and the third takes the rest */
         ss_calib_top_t m4;
         ss_calib_top_identity(&m4);
+        CHECK(m4.rule == SS_CALIB_TOP_RULE_FLOOR);
         m4.a[0] = 1;
         m4.b[0] = log(0.4 / 0.6) - log(0.6 / 0.4); /* logit 0.6 -> logit 0.4 */
         float r4[C] = {0.6f, 0.3f, 0.1f};
@@ -226,6 +233,12 @@ static void test_toplabel_argmax(void)
         ss_calib_top_apply(&m4, r5, 1);
         CHECK_NEAR(r5[0], 0.5, 1e-5);
         CHECK_NEAR(r5[1] / r5[2], 3.0, 1e-4);
+        /* the rule of older files: squashed, the confidence sits just above the second
+         * class, the others keep their proportions */
+        float rt[C] = {0.7f, 0.2f, 0.1f};
+        ss_calib_top_apply(&maps[2], rt, 1);
+        CHECK(rt[0] > rt[1] && rt[0] - rt[1] < 1e-4);
+        CHECK_NEAR(rt[1] / rt[2], 2.0, 1e-4);
         /* a near-uniform row is left as it is */
         float r6[C] = {0.3333340f, 0.3333330f, 0.3333330f}, r6b[C];
         memcpy(r6b, r6, sizeof(r6));
@@ -240,8 +253,10 @@ static void test_toplabel_argmax(void)
         free(q);
 }
 
-/* A small LR model in a container; sec (f32 [C][2]) added as the map's section if not NULL. */
-static ss_model_t *toy_model(const float *sec, int nsec, char *err, size_t errsize)
+/* A small LR model in a container; sec (f32 [C][2]) added as the map's section if not NULL,
+ * rule (u32) as its rule section if not NULL. */
+static ss_model_t *toy_model(const float *sec, int nsec, const uint32_t *rule, char *err,
+                             size_t errsize)
 {
         static const char *const texts[] = {"i love this, great",       "awful, i hate it",
                                             "the meeting is on monday", "great fun, so happy",
@@ -262,9 +277,14 @@ static ss_model_t *toy_model(const float *sec, int nsec, char *err, size_t errsi
         ss_mfile_t *mf = NULL;
         if (ss_logreg_train(&tc, ds, &lr, NULL, NULL, err, errsize) == SS_OK &&
             (mf = ss_mfile_new("logreg", "toy", NULL)) &&
-            ss_logreg_save(&lr->cfg, &lr->w, mf, err, errsize) == SS_OK && sec)
-                ss_mfile_add(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, sec, (uint64_t)nsec, err,
-                             errsize);
+            ss_logreg_save(&lr->cfg, &lr->w, mf, err, errsize) == SS_OK) {
+                if (sec)
+                        ss_mfile_add(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, sec, (uint64_t)nsec,
+                                     err, errsize);
+                if (rule)
+                        ss_mfile_add(mf, SS_MODEL_TOPLABEL_RULE_SECTION, SS_MF_U32, rule, 1, err,
+                                     errsize);
+        }
         ss_logreg_destroy(lr);
         ss_dataset_destroy(ds);
         uint8_t *buf = NULL;
@@ -288,7 +308,7 @@ static void test_model_file(void)
         size_t lens[3] = {9, 9, 9};
         float raw[3 * C], got[3 * C];
         /* an older file: no section, identity */
-        ss_model_t *m = toy_model(NULL, 0, err, sizeof(err));
+        ss_model_t *m = toy_model(NULL, 0, NULL, err, sizeof(err));
         CHECK(m != NULL);
         if (!m)
                 return;
@@ -299,14 +319,22 @@ static void test_model_file(void)
         CHECK(ss_model_score_batch(m, texts, lens, 3, got, NULL, err, sizeof(err)) == SS_OK);
         CHECK(!memcmp(raw, got, sizeof(raw)));
         ss_model_destroy(m);
-        /* with the section: scores go through the map, raw scores do not */
+        /* with the section: scores go through the map, raw scores do not; a file without
+         * the rule section (written before it) keeps the tie rule */
         float sec[2 * C] = {2, -1, 0.5f, 0.3f, 1, 0};
-        m = toy_model(sec, 2 * C, err, sizeof(err));
-        CHECK(m != NULL);
-        if (!m)
-                return;
-        ss_model_toplabel(m, &top);
-        CHECK(top.a[0] == 2 && top.b[0] == -1 && top.a[1] == 0.5 && top.b[2] == 0);
+        const uint32_t floor_rule = SS_CALIB_TOP_RULE_FLOOR, bad_rule = 7;
+        for (int with_rule = 0; with_rule < 2; with_rule++) {
+                m = toy_model(sec, 2 * C, with_rule ? &floor_rule : NULL, err, sizeof(err));
+                CHECK(m != NULL);
+                if (!m)
+                        return;
+                ss_model_toplabel(m, &top);
+                CHECK(top.rule == (with_rule ? SS_CALIB_TOP_RULE_FLOOR : SS_CALIB_TOP_RULE_TIE));
+                CHECK(top.a[0] == 2 && top.b[0] == -1 && top.a[1] == 0.5 && top.b[2] == 0);
+                if (with_rule)
+                        break;
+                ss_model_destroy(m);
+        }
         float raw2[3 * C], want[3 * C];
         CHECK(ss_model_score_raw(m, texts, lens, 3, 2, raw2, err, sizeof(err)) == SS_OK);
         CHECK(!memcmp(raw, raw2, sizeof(raw)));
@@ -327,11 +355,14 @@ static void test_model_file(void)
         ss_model_destroy(m);
         /* malformed: a negative slope, a wrong count */
         float bad[2 * C] = {1, 0, -0.5f, 0, 1, 0};
-        m = toy_model(bad, 2 * C, err, sizeof(err));
+        m = toy_model(bad, 2 * C, NULL, err, sizeof(err));
         CHECK(m == NULL && strstr(err, SS_MODEL_TOPLABEL_SECTION) && strstr(err, "neutral"));
         printf("refused: %s\n", err);
-        m = toy_model(sec, 4, err, sizeof(err));
+        m = toy_model(sec, 4, NULL, err, sizeof(err));
         CHECK(m == NULL && strstr(err, SS_MODEL_TOPLABEL_SECTION));
+        printf("refused: %s\n", err);
+        m = toy_model(sec, 2 * C, &bad_rule, err, sizeof(err));
+        CHECK(m == NULL && strstr(err, SS_MODEL_TOPLABEL_RULE_SECTION));
         printf("refused: %s\n", err);
 }
 
