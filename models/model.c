@@ -66,6 +66,15 @@ const ss_model_kind_t *ss_model_kind_find(const char *kind)
         return e ? e->ops : NULL;
 }
 
+/* 1 if mf holds a section of that name. */
+static int model_has_section(const ss_mfile_t *mf, const char *name)
+{
+        for (size_t i = 0; i < ss_mfile_nsections(mf); i++)
+                if (!strcmp(ss_mfile_section_name(mf, i), name))
+                        return 1;
+        return 0;
+}
+
 /* The top-label map from its section, the identity without one; -1 with a message when the
  * section is malformed. */
 static int model_toplabel_load(ss_model_t *m, const ss_mfile_t *mf, const char *what, char *errstr,
@@ -73,10 +82,7 @@ static int model_toplabel_load(ss_model_t *m, const ss_mfile_t *mf, const char *
 {
         char sub[256];
         ss_calib_top_identity(&m->top);
-        int present = 0;
-        for (size_t i = 0; i < ss_mfile_nsections(mf) && !present; i++)
-                present = !strcmp(ss_mfile_section_name(mf, i), SS_MODEL_TOPLABEL_SECTION);
-        if (!present)
+        if (!model_has_section(mf, SS_MODEL_TOPLABEL_SECTION))
                 return 0;
         uint64_t cnt = 0;
         const float *v = ss_mfile_get(mf, SS_MODEL_TOPLABEL_SECTION, SS_MF_F32, 2 * SS_NUM_CLASSES,
@@ -90,9 +96,7 @@ static int model_toplabel_load(ss_model_t *m, const ss_mfile_t *mf, const char *
                 m->top.b[k] = v[2 * k + 1];
         }
         m->top.rule = SS_CALIB_TOP_RULE_TIE; /* a file from before the rule section */
-        for (size_t i = 0; i < ss_mfile_nsections(mf); i++) {
-                if (strcmp(ss_mfile_section_name(mf, i), SS_MODEL_TOPLABEL_RULE_SECTION) != 0)
-                        continue;
+        if (model_has_section(mf, SS_MODEL_TOPLABEL_RULE_SECTION)) {
                 const uint32_t *r = ss_mfile_get(mf, SS_MODEL_TOPLABEL_RULE_SECTION, SS_MF_U32, 1,
                                                  &cnt, sub, sizeof(sub));
                 if (!r || *r > SS_CALIB_TOP_RULE_FLOOR) {

@@ -273,61 +273,45 @@ static void top_fill_rest(float *row, const float *p, int k, double c2, double c
         }
 }
 
-/* The rule of files written before the floor: c' stops just above the tie with the second
- * class's proportional share (c itself where the row is already that close), the others
- * rescaled in their proportions. */
-static void top_apply_row_tie(const ss_calib_top_t *top, float *p, int k)
+/*
+ * Maps one row; leaves it as it was if the float argmax would move. The rules differ only in
+ * how far down c' may go: SS_CALIB_TOP_RULE_TIE to just above the second class's
+ * proportional share (c itself where the row is already that close), the floor to 1/(m + 1)
+ * with the others held under c'.
+ */
+static void top_apply_row(const ss_calib_top_t *top, float *p)
 {
-        double c = p[k], s = 0, rest = 0;
+        int k = ss_probs_argmax(p);
+        double c = p[k], s = 0, rest = 0; /* rest: the others' sum (not 1 - c: float rows sum
+                                           * to 1 only to rounding) */
+        int m = 0;                        /* other classes with some probability */
         for (int j = 0; j < C; j++) {
                 if (j == k)
                         continue;
                 rest += p[j];
                 if (p[j] > s)
                         s = p[j];
+                m += p[j] > 0;
         }
-        if (!(rest > 0) || !(c > 0))
-                return;                           /* a one-hot row: nothing to rescale */
-        double lo = s / (rest + s) + TOP_TIE_GAP; /* c' >= lo keeps k the argmax */
-        double c2 = ss_calib_top_map(top, k, c);
-        if (c2 < lo)
-                c2 = c < lo ? c : lo;
-        float row[C];
-        for (int j = 0; j < C; j++)
-                row[j] = j == k ? (float)c2 : (float)(p[j] * ((1 - c2) / rest));
-        if (ss_probs_argmax(row) != k)
-                return;
-        memcpy(p, row, sizeof(row));
-}
-
-/* Maps one row; leaves it as it was if the float argmax would move. */
-static void top_apply_row(const ss_calib_top_t *top, float *p)
-{
-        int k = ss_probs_argmax(p);
-        if (top->rule == SS_CALIB_TOP_RULE_TIE) {
-                top_apply_row_tie(top, p, k);
-                return;
-        }
-        double c = p[k], rest = 0; /* rest: the others' sum (not 1 - c: float rows sum to 1
-                                    * only to rounding) */
-        int m = 0;                 /* other classes with some probability */
-        for (int j = 0; j < C; j++)
-                if (j != k && p[j] > 0) {
-                        rest += p[j];
-                        m++;
-                }
         if (!(rest > 0) || !(c > 0))
                 return; /* a one-hot row: nothing to rescale */
-        /* the least k can hold while a class at 0 stays at 0 */
-        double lo = 1.0 / (m + 1) + 2 * TOP_TIE_GAP;
-        if (c < lo)
-                return; /* (nearly) a tie already: nothing to map */
-        double c2 = ss_calib_top_map(top, k, c);
-        if (c2 < lo)
-                c2 = lo;
+        double c2 = ss_calib_top_map(top, k, c), cap = 1;
+        if (top->rule == SS_CALIB_TOP_RULE_TIE) {
+                double lo = s / (rest + s) + TOP_TIE_GAP; /* c' >= lo keeps k the argmax */
+                if (c2 < lo)
+                        c2 = c < lo ? c : lo;
+        } else {
+                /* the least k can hold while a class at 0 stays at 0 */
+                double lo = 1.0 / (m + 1) + 2 * TOP_TIE_GAP;
+                if (c < lo)
+                        return; /* (nearly) a tie already: nothing to map */
+                if (c2 < lo)
+                        c2 = lo;
+                cap = c2 - TOP_TIE_GAP;
+        }
         float row[C];
         row[k] = (float)c2;
-        top_fill_rest(row, p, k, c2, c2 - TOP_TIE_GAP);
+        top_fill_rest(row, p, k, c2, cap);
         if (ss_probs_argmax(row) != k)
                 return;
         memcpy(p, row, sizeof(row));
